@@ -361,7 +361,7 @@ def test_bad_array_rank_or_type() -> None:
 
 # --------------------------------------------------------------------------- properties
 
-FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @FAST
@@ -383,10 +383,12 @@ def test_property_hand_built_round_trip(encoding, height, width, pad, big, seed)
     assert np.array_equal(bits(again), bits(values))
 
 
-_garbage_int = st.one_of(
+_wild_int = st.one_of(
     st.integers(-3, 64), st.integers(-(2**40), 2**40), st.none(), st.text(max_size=3),
     st.floats(allow_nan=True), st.booleans(),
 )  # fmt: skip
+_garbage_int = st.one_of(st.integers(0, 6), st.integers(0, 6), _wild_int)
+_garbage_step = st.one_of(st.integers(0, 48), st.integers(0, 48), _wild_int)
 _garbage_data = st.one_of(
     st.binary(max_size=512), st.lists(st.integers(-5, 300), max_size=64), st.text(max_size=8),
     st.none(), st.binary(max_size=64).map(bytearray),
@@ -397,8 +399,11 @@ _garbage_data = st.one_of(
 @given(
     height=_garbage_int,
     width=_garbage_int,
-    step=_garbage_int,
-    encoding=st.one_of(st.sampled_from(SUPPORTED_ENCODINGS), st.text(max_size=8), st.none()),
+    step=_garbage_step,
+    encoding=st.one_of(
+        st.sampled_from(SUPPORTED_ENCODINGS), st.sampled_from(SUPPORTED_ENCODINGS),
+        st.text(max_size=8), st.none(),
+    ),
     is_bigendian=st.one_of(st.integers(0, 1), st.integers(-2, 300)),
     data=_garbage_data,
     real=st.booleans(),
@@ -434,3 +439,36 @@ def test_property_array_to_image_validates(encoding, dtype, shape) -> None:
         return
     out = image_to_array(msg)
     assert out.dtype == values.dtype and out.size == values.size
+
+
+@FAST
+@given(
+    encoding=st.sampled_from(SUPPORTED_ENCODINGS),
+    height=st.integers(0, 6),
+    width=st.integers(0, 6),
+    step_delta=st.integers(-3, 9),
+    size_delta=st.integers(-5, 9),
+    big=st.booleans(),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_property_near_valid_messages(encoding, height, width, step_delta, size_delta, big,
+                                      seed) -> None:  # fmt: skip
+    """Random bytes with sizes around the valid boundary: decode exactly or reject cleanly."""
+    dtype, channels = encoding_info(encoding)
+    row = width * channels * dtype.itemsize
+    step = max(0, row + step_delta)
+    size = max(0, step * height + size_delta)
+    data = np.random.default_rng(seed).integers(0, 256, size, dtype=np.uint8).tobytes()
+    msg = Image(height=height, width=width, encoding=encoding, is_bigendian=int(big), step=step,
+                data=data)  # fmt: skip
+    if step < row or size < step * height:
+        with pytest.raises(ImageConversionError, match="step|data length"):
+            image_to_array(msg)
+        return
+    out = image_to_array(msg)
+    wire = dtype.newbyteorder(">" if big else "<")
+    expected = np.array(
+        [np.frombuffer(data, wire, width * channels, r * step) for r in range(height)], dtype
+    ).reshape(out.shape)
+    assert out.dtype == dtype and out.shape[:2] == (height, width)
+    assert np.array_equal(bits(out), bits(expected))

@@ -1,0 +1,128 @@
+"""Camera profiles: the constants of a microbolometer camera, loaded from YAML.
+
+The profiles shipped with the package are in ``thermal_perception/config/camera_profiles.yaml``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PROFILES_RESOURCE = "camera_profiles.yaml"
+
+
+@dataclass(frozen=True)
+class CameraProfile:
+    """Constants of one thermal camera class.
+
+    Attributes
+    ----------
+    name : profile name, e.g. ``"boson640"``.
+    width, height : image size, pixels.
+    rate_hz : nominal frame rate, Hz.
+    hfov_deg : horizontal field of view, degrees.
+    pixel_pitch_um : detector pitch, micrometres.
+    bit_depth : ADC resolution, bits (counts are in ``[0, 2**bit_depth - 1]``).
+    netd_k : noise-equivalent temperature difference at a 300 K scene, K.
+    time_constant_s : bolometer thermal time constant tau, s.
+    band_um : spectral band (low, high), micrometres.
+    radiometric_range_c : scene temperatures (low, high) mapped onto the counts range, deg C.
+    offset_counts : counts of a scene at ``radiometric_range_c[0]``.
+    """
+
+    name: str
+    width: int
+    height: int
+    rate_hz: float
+    hfov_deg: float
+    pixel_pitch_um: float
+    bit_depth: int
+    netd_k: float
+    time_constant_s: float
+    band_um: tuple[float, float]
+    radiometric_range_c: tuple[float, float]
+    offset_counts: int
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.width < 1 or self.height < 1:
+            problems.append(f"size {self.width}x{self.height} must be positive")
+        if not 0 < self.rate_hz <= 1000:
+            problems.append(f"rate_hz {self.rate_hz} must be in (0, 1000]")
+        if not 0 < self.hfov_deg < 180:
+            problems.append(f"hfov_deg {self.hfov_deg} must be in (0, 180)")
+        if not 8 <= self.bit_depth <= 16:
+            problems.append(f"bit_depth {self.bit_depth} must be in [8, 16]")
+        if self.netd_k <= 0 or self.time_constant_s < 0:
+            problems.append("netd_k must be > 0 and time_constant_s >= 0")
+        if not 0 < self.band_um[0] < self.band_um[1]:
+            problems.append(f"band_um {self.band_um} must be increasing and positive")
+        if not self.radiometric_range_c[0] < self.radiometric_range_c[1]:
+            problems.append(f"radiometric_range_c {self.radiometric_range_c} must be increasing")
+        if not 0 <= self.offset_counts < self.full_scale_counts:
+            problems.append(f"offset_counts {self.offset_counts} outside the ADC range")
+        if problems:
+            raise ValueError(f"camera profile {self.name!r}: " + "; ".join(problems))
+
+    @property
+    def full_scale_counts(self) -> int:
+        """Largest count value of the ADC."""
+        return (1 << self.bit_depth) - 1
+
+    @property
+    def band_m(self) -> tuple[float, float]:
+        """Spectral band in metres."""
+        return (self.band_um[0] * 1e-6, self.band_um[1] * 1e-6)
+
+    @property
+    def focal_length_px(self) -> float:
+        """Pinhole focal length in pixels from the horizontal field of view."""
+        return self.width / (2.0 * math.tan(math.radians(self.hfov_deg) / 2.0))
+
+    def with_size(self, width: int, height: int) -> CameraProfile:
+        """The same camera class at another resolution (same field of view)."""
+        return replace(self, width=int(width), height=int(height))
+
+    @classmethod
+    def from_dict(cls, name: str, values: dict[str, Any]) -> CameraProfile:
+        """Build from a YAML mapping; unknown keys are an error that names them."""
+        known = {f.name for f in fields(cls)} - {"name"}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"camera profile {name!r}: unknown keys {unknown}")
+        missing = sorted(
+            f.name for f in fields(cls)
+            if f.name not in values and f.name not in ("name", "description")
+        )
+        if missing:
+            raise ValueError(f"camera profile {name!r}: missing keys {missing}")
+        kwargs = dict(values)
+        kwargs["band_um"] = tuple(float(v) for v in values["band_um"])
+        kwargs["radiometric_range_c"] = tuple(float(v) for v in values["radiometric_range_c"])
+        return cls(name=name, **kwargs)
+
+
+def load_profiles(path: str | Path | None = None) -> dict[str, CameraProfile]:
+    """Load camera profiles from a YAML file (default: the profiles shipped with the package)."""
+    if path is None:
+        text = resources.files("thermal_perception.config").joinpath(PROFILES_RESOURCE).read_text()
+    else:
+        text = Path(path).read_text()
+    data = yaml.safe_load(text) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"camera profiles file must map names to profiles, got {type(data)}")
+    return {name: CameraProfile.from_dict(name, values) for name, values in data.items()}
+
+
+def get_profile(name: str, path: str | Path | None = None) -> CameraProfile:
+    """The profile called ``name``; an unknown name is an error listing the known ones."""
+    profiles = load_profiles(path)
+    if name not in profiles:
+        raise ValueError(f"unknown camera profile {name!r}; known: {sorted(profiles)}")
+    return profiles[name]
