@@ -59,7 +59,7 @@ ros_mode="wheels"
 if [ -n "${ROS_DISTRO:-}" ] && "$PYTHON" -c 'import rclpy' >/dev/null 2>&1; then
   ros_mode="system"
 fi
-stamp_want="$ros_mode $("$PYTHON" -V 2>&1) $(cat requirements/ros-wheels.txt setup.py | sha256sum | cut -c1-16)"
+stamp_want="$ros_mode $("$PYTHON" -V 2>&1) $(cat requirements/*.txt | sha256sum | cut -c1-16)"
 stamp_file="$VENV/.thermal_perception_installed"
 if [ ! -x "$VENV/bin/python" ]; then
   say "creating $VENV ($ros_mode ROS 2)"

@@ -30,6 +30,7 @@ __all__ = [
 
 _MONO8_MAX = float(np.iinfo(np.uint8).max)  # 255
 _LUT_SIZE = _MONO8_MAX + 1  # 256 entries
+_REC601_LUMA_BGR = (0.114, 0.587, 0.299)  # ITU-R BT.601 luma weights, BGR order
 
 #: Colormap names accepted by :func:`apply_colormap`.
 COLORMAPS: tuple[str, ...] = (
@@ -168,11 +169,11 @@ def to_mono8(
     with np.errstate(invalid="ignore"):
         np.subtract(t, lo, out=work, casting="unsafe")
         work *= _MONO8_MAX / (hi - lo)
-        np.clip(work, 0.0, _MONO8_MAX, out=work)
-        np.rint(work, out=work)
-        np.copyto(out, work, casting="unsafe")  # NaN -> cast is undefined, fixed below
-    if t.dtype.kind in "fc":
-        np.copyto(out, 0, where=np.isnan(work))
+    # fmax/fmin return the non-NaN operand: NaN -> 0, -inf -> 0, +inf -> 255.
+    np.fmax(work, 0.0, out=work)
+    np.fmin(work, _MONO8_MAX, out=work)
+    np.rint(work, out=work)
+    np.copyto(out, work, casting="unsafe")
     return out
 
 
@@ -231,19 +232,17 @@ def plateau_lut(
 def _apply_bin_lut(
     values: NDArray, lut: NDArray, lo: float, hi: float, out: NDArray[np.uint8] | None
 ) -> NDArray[np.uint8]:
+    """Map float32 ``values`` through a per-bin grey-level LUT; NaN -> 0."""
     bins = lut.size
     if out is None:
         out = np.empty(values.shape, dtype=np.uint8)
     with np.errstate(invalid="ignore"):
-        pos = (values - lo) * (bins / (hi - lo))
-        nan = np.isnan(pos) if pos.dtype.kind == "f" else None
-        np.clip(pos, 0, bins - 1, out=pos)
-        if nan is not None:
-            pos[nan] = 0
-        idx = pos.astype(np.intp)
+        pos = (values - np.float32(lo)) * np.float32(bins / (hi - lo))
+    np.fmax(pos, 0.0, out=pos)
+    np.fmin(pos, bins - 1, out=pos)
+    idx = pos.astype(np.intp)
     np.take(np.rint(lut).astype(np.uint8), idx, out=out, mode="clip")
-    if nan is not None:
-        out[nan] = 0
+    np.copyto(out, 0, where=np.isnan(values))
     return out
 
 
@@ -552,10 +551,9 @@ class DisplayRenderer:
         if (lo is None or hi is None) and self._range is not None:
             lo, hi = self._range if lo is None and hi is None else (lo, hi)
         if lo is not None and hi is not None and width >= 48 and height >= 30:
-            font = cv2.FONT_HERSHEY_PLAIN
-            for text, y, bg in ((f"{hi:.1f}", 12, bar[0, 0]), (f"{lo:.1f}", height - 4,
-                                                               bar[-1, 0])):
-                luma = 0.114 * bg[0] + 0.587 * bg[1] + 0.299 * bg[2]
+            labels = ((f"{hi:.1f}", 12, bar[0, 0]), (f"{lo:.1f}", height - 4, bar[-1, 0]))
+            for text, y, bg in labels:
+                luma = float(np.dot(_REC601_LUMA_BGR, bg))
                 color = (0, 0, 0) if luma > _MONO8_MAX / 2 else (255, 255, 255)
-                cv2.putText(bar, text, (2, y), font, 0.8, color, 1, cv2.LINE_AA)
+                cv2.putText(bar, text, (2, y), cv2.FONT_HERSHEY_PLAIN, 0.8, color, 1, cv2.LINE_AA)
         return bar

@@ -363,13 +363,14 @@ class BandRadianceTable:
 
     # -- internals ------------------------------------------------------------------------
 
-    def _work(self, shape: tuple[int, ...]) -> tuple[NDArray, NDArray, NDArray]:
+    def _work(self, shape: tuple[int, ...]) -> tuple[NDArray, NDArray, NDArray, NDArray]:
         cache = getattr(self._local, "cache", None)
         if cache is None or cache[0].shape != shape:
             cache = (
                 np.empty(shape, np.float64),
                 np.empty(shape, np.float64),
                 np.empty(shape, np.intp),
+                np.empty(shape, np.bool_),
             )
             self._local.cache = cache
         return cache
@@ -387,7 +388,7 @@ class BandRadianceTable:
         """Linear interpolation of ``fp`` on the uniform grid ``x0 + i / inv_dx``; NaN outside."""
         xa = np.asarray(x)
         scalar = xa.ndim == 0 and out is None
-        pos, frac, idx = self._work(xa.shape)
+        pos, frac, idx, bad = self._work(xa.shape)
         with np.errstate(invalid="ignore", divide="ignore"):
             if log:
                 np.log(xa, out=pos, dtype=np.float64)
@@ -396,10 +397,9 @@ class BandRadianceTable:
                 np.subtract(xa, x0, out=pos, dtype=np.float64)
             pos *= inv_dx
             last = self.size - 1
-            # Grid position; allow one rounding ulp at the ends. NaN compares False -> invalid.
-            bad = pos >= -1e-9
-            bad &= pos <= last + 1e-9
-            np.logical_not(bad, out=bad)
+            # Outside the grid (1e-9 cells of slack for rounding) or NaN (fails `<=`) -> bad.
+            np.less(pos, -1e-9, out=bad)
+            bad |= ~(pos <= last + 1e-9)
             any_bad = bool(bad.any())
             np.clip(pos, 0.0, last, out=pos)
             if any_bad:

@@ -71,13 +71,22 @@ class SceneTruth:
 
 def _smooth_noise(rng: np.random.Generator, shape: tuple[int, int], scale_px: float
                   ) -> NDArray[np.float32]:
-    """Zero-mean, unit-std random field with correlation length ``scale_px``."""
-    field = rng.standard_normal(shape, dtype=np.float32)
-    sigma = max(scale_px, 0.5)
+    """Zero-mean, unit-std random field with correlation length ``scale_px``.
+
+    Large scales are drawn on a coarse grid and upsampled (bicubic), so the cost does not grow
+    with the correlation length.
+    """
+    factor = max(1.0, scale_px / 4.0)
+    coarse = (max(4, int(np.ceil(shape[0] / factor)) + 2),
+              max(4, int(np.ceil(shape[1] / factor)) + 2))
+    field = rng.standard_normal(coarse, dtype=np.float32)
+    sigma = max(scale_px / factor, 0.5)
     field = cv2.GaussianBlur(field, (0, 0), sigmaX=sigma, sigmaY=sigma,
                              borderType=cv2.BORDER_REFLECT)
+    if factor > 1.0:
+        field = cv2.resize(field, (shape[1], shape[0]), interpolation=cv2.INTER_CUBIC)
     std = float(field.std())
-    return field / std if std > 0 else field
+    return (field - float(field.mean())) / std if std > 0 else field
 
 
 def _stamp_ellipse(mask: NDArray[np.uint8], centre: tuple[float, float],

@@ -1,0 +1,238 @@
+"""Driver node: publishes raw counts (mono16), camera_info and camera status.
+
+Topics: ``image_raw`` (sensor_msgs/Image mono16), ``camera_info`` (sensor_msgs/CameraInfo),
+``status`` (thermal_perception/ThermalStatus), ``/diagnostics``.
+Service: ``trigger_ffc`` (std_srvs/Trigger) closes the shutter for a flat-field correction.
+
+Every frame is stamped with its capture time (taken when the frame is acquired, before any
+processing) and carries the configured ``frame_id``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+from rclpy.duration import Duration
+from rclpy.node import Node
+from rclpy.time import Time
+from sensor_msgs.msg import CameraInfo, Image
+from std_srvs.srv import Trigger
+
+from thermal_perception.core.camera import get_profile, load_profiles
+from thermal_perception.io.sources import SOURCES, open_source
+from thermal_perception.msg import ThermalStatus
+from thermal_perception.ros import diagnostics
+from thermal_perception.ros.camera_info import camera_info_from_profile
+from thermal_perception.ros.image_conversion import array_to_image
+from thermal_perception.ros.params import ParameterSet, ParamSpec
+from thermal_perception.ros.qos import RELIABILITY_CHOICES, reliable_qos, sensor_qos
+from thermal_perception.sim.simulator import SCENES
+
+PARAMS = (
+    ParamSpec("source", "simulator", "Where frames come from.", choices=SOURCES,
+              read_only=True),
+    ParamSpec("camera_profile", "boson640", "Camera class (config/camera_profiles.yaml).",
+              choices=tuple(load_profiles()), read_only=True),
+    ParamSpec("width", 0, "Image width, pixels (0: the profile's).", 0, 8192, read_only=True),
+    ParamSpec("height", 0, "Image height, pixels (0: the profile's).", 0, 8192,
+              read_only=True),
+    ParamSpec("rate_hz", 0.0, "Frame rate, Hz (0: the profile's).", 0.0, 240.0),
+    ParamSpec("frame_id", "thermal_camera_optical_frame",
+              "TF frame of the camera's optical axis (REP 103 optical frame)."),
+    ParamSpec("image_reliability", "best_effort", "QoS reliability of image_raw.",
+              choices=RELIABILITY_CHOICES, read_only=True),
+    ParamSpec("scene", "uav_sar", "Simulated scene.", choices=SCENES, read_only=True),
+    ParamSpec("altitude_m", 60.0, "Simulated camera height above ground, m.", 1.0, 5000.0,
+              read_only=True),
+    ParamSpec("speed_mps", 4.0, "Simulated ground speed, m/s.", 0.0, 100.0, read_only=True),
+    ParamSpec("time_of_day", "day", "Simulated conditions.", choices=("day", "night"),
+              read_only=True),
+    ParamSpec("air_temperature_c", 15.0, "Simulated air temperature, deg C.", -40.0, 50.0,
+              read_only=True),
+    ParamSpec("seed", 0, "Random seed of the simulated scene and noise.", 0, 2**31 - 1,
+              read_only=True),
+    ParamSpec("ffc_interval_s", 0.0,
+              "Automatic flat-field correction period, s (0: only on trigger_ffc).", 0.0, 3600.0),
+    ParamSpec("ffc_duration_s", 0.3, "Time the shutter stays closed during FFC, s.", 0.0, 5.0),
+)
+
+
+def _check_combination(values: dict[str, Any]) -> str | None:
+    if (values["width"] == 0) != (values["height"] == 0):
+        return "set both width and height, or neither (0 uses the camera profile's size)"
+    if not values["frame_id"].strip():
+        return "frame_id must not be empty: fusion and tf need the camera's frame"
+    return None
+
+
+class DriverNode(Node):
+    """Thermal camera driver (simulated camera by default)."""
+
+    def __init__(self, **node_args: Any) -> None:
+        super().__init__("driver", **node_args)
+        self.params = ParameterSet(self, PARAMS, _check_combination, self._on_change)
+        p = self.params
+        profile = get_profile(p["camera_profile"])
+        if p["width"]:
+            profile = profile.with_size(p["width"], p["height"])
+        self.profile = profile
+        self.source = open_source(
+            p["source"], profile, scene=p["scene"], altitude_m=p["altitude_m"],
+            speed_mps=p["speed_mps"], time_of_day=p["time_of_day"],
+            air_temperature_c=p["air_temperature_c"], seed=p["seed"])
+        self.image_pub = self.create_publisher(Image, "image_raw",
+                                               sensor_qos(p["image_reliability"]))
+        self.info_pub = self.create_publisher(CameraInfo, "camera_info", reliable_qos())
+        self.status_pub = self.create_publisher(ThermalStatus, "status", reliable_qos())
+        self.create_service(Trigger, "trigger_ffc", self._trigger_ffc)
+        self.camera_info = camera_info_from_profile(profile, p["frame_id"])
+        self.image_msg = Image()  # reused: one message buffer per stream
+        self.status_msg = ThermalStatus(source=self.source.name,
+                                        camera_profile=profile.name)
+        self.start_time: Time | None = None
+        self.last_capture: Time | None = None
+        self.frame_count = 0
+        self.dropped_frames = 0
+        self.ffc_count = 0
+        self.ffc_until: Time | None = None
+        self.last_ffc: Time | None = None
+        self.measured_rate_hz = 0.0
+        self.source_errors = 0
+        self.last_error = ""
+        self.timer = self.create_timer(1.0 / self.rate_hz, self._capture)
+        self.diagnostics = diagnostics.DiagnosticsPublisher(self, self._diagnostics)
+        self.get_logger().info(
+            f"publishing {profile.width}x{profile.height} mono16 at {self.rate_hz:g} Hz from "
+            f"{self.source.name} ({profile.name}), frame_id '{p['frame_id']}'")
+
+    @property
+    def rate_hz(self) -> float:
+        return self.params["rate_hz"] or self.profile.rate_hz
+
+    def _on_change(self, values: dict[str, Any]) -> None:
+        if not hasattr(self, "timer"):
+            return
+        if values["rate_hz"] != self.params["rate_hz"]:
+            self.timer.cancel()
+            self.destroy_timer(self.timer)
+            rate = values["rate_hz"] or self.profile.rate_hz
+            self.timer = self.create_timer(1.0 / rate, self._capture)
+        self.camera_info.header.frame_id = values["frame_id"]
+
+    # -- FFC -----------------------------------------------------------------------------
+
+    def _trigger_ffc(self, request: Trigger.Request, response: Trigger.Response
+                     ) -> Trigger.Response:
+        now = self.get_clock().now()
+        if self.ffc_until is not None and now < self.ffc_until:
+            response.success, response.message = False, "FFC already in progress"
+            return response
+        self._start_ffc(now)
+        response.success = True
+        response.message = f"shutter closed for {self.params['ffc_duration_s']:g} s"
+        return response
+
+    def _start_ffc(self, now: Time) -> None:
+        self.ffc_until = now + Duration(seconds=self.params["ffc_duration_s"])
+        self.get_logger().info("flat-field correction: shutter closed")
+
+    def _ffc_state(self, capture: Time) -> tuple[int, bool]:
+        interval = self.params["ffc_interval_s"]
+        if interval > 0 and self.ffc_until is None and self.last_ffc is None \
+                and self.start_time is not None \
+                and (capture - self.start_time).nanoseconds * 1e-9 >= interval:
+            self._start_ffc(capture)
+        elif interval > 0 and self.last_ffc is not None and self.ffc_until is None \
+                and (capture - self.last_ffc).nanoseconds * 1e-9 >= interval:
+            self._start_ffc(capture)
+        if self.ffc_until is None:
+            return ThermalStatus.FFC_STATE_IDLE, False
+        if capture < self.ffc_until:
+            return ThermalStatus.FFC_STATE_IN_PROGRESS, True
+        self.ffc_until = None
+        self.last_ffc = capture
+        self.ffc_count += 1
+        return ThermalStatus.FFC_STATE_COMPLETE, False
+
+    # -- capture -------------------------------------------------------------------------
+
+    def _capture(self) -> None:
+        capture = self.get_clock().now()  # capture time, before any work on the frame
+        wall = time.perf_counter()
+        if self.start_time is None:
+            self.start_time = capture
+        period_s = 1.0 / self.rate_hz
+        if self.last_capture is not None:
+            gap_s = (capture - self.last_capture).nanoseconds * 1e-9
+            if gap_s > 1.5 * period_s:
+                self.dropped_frames += int(round(gap_s / period_s)) - 1
+            if gap_s > 0:  # exponential average of the instantaneous rate
+                weight = 0.05 if self.measured_rate_hz else 1.0
+                self.measured_rate_hz += weight * (1.0 / gap_s - self.measured_rate_hz)
+        self.last_capture = capture
+        ffc_state, shutter_closed = self._ffc_state(capture)
+        time_s = (capture - self.start_time).nanoseconds * 1e-9
+        try:
+            frame = self.source.read(time_s, shutter_closed)
+        except (OSError, RuntimeError, ValueError) as exc:
+            self.source_errors += 1
+            self.last_error = str(exc)
+            self.get_logger().error(f"frame source failed: {exc}", throttle_duration_sec=5.0)
+            return
+        stamp = capture.to_msg()
+        frame_id = self.params["frame_id"]
+        array_to_image(frame.counts, "mono16", frame_id=frame_id, stamp=stamp,
+                       msg=self.image_msg)
+        self.camera_info.header.stamp = stamp
+        self.frame_count += 1
+        s = self.status_msg
+        s.header.stamp, s.header.frame_id = stamp, frame_id
+        s.fpa_temperature_c = frame.fpa_temperature_c
+        s.housing_temperature_c = frame.housing_temperature_c
+        s.ffc_state, s.shutter_closed = ffc_state, frame.shutter_closed
+        s.last_ffc_time = self.last_ffc.to_msg() if self.last_ffc else Time().to_msg()
+        s.ffc_count, s.frame_count = self.ffc_count, self.frame_count
+        s.dropped_frames = self.dropped_frames
+        s.frame_rate_hz = float(self.measured_rate_hz)
+        # status first: a processor that gets the image already knows the shutter state
+        self.status_pub.publish(s)
+        self.image_pub.publish(self.image_msg)
+        self.info_pub.publish(self.camera_info)
+        self.capture_time_ms = (time.perf_counter() - wall) * 1e3
+
+    def _diagnostics(self) -> list:
+        rate = self.rate_hz
+        values = {"frames": self.frame_count, "dropped_frames": self.dropped_frames,
+                  "configured_rate_hz": rate, "measured_rate_hz": float(self.measured_rate_hz),
+                  "ffc_count": self.ffc_count, "source_errors": self.source_errors,
+                  "frame_time_ms": float(getattr(self, "capture_time_ms", math.nan))}
+        if self.source_errors and self.last_error:
+            level, message = diagnostics.ERROR, f"source error: {self.last_error}"
+            self.last_error = ""
+        elif self.frame_count and abs(self.measured_rate_hz - rate) > 0.1 * rate:
+            level, message = diagnostics.WARN, "frame rate off target"
+        elif not self.frame_count:
+            level, message = diagnostics.WARN, "no frames yet"
+        else:
+            level, message = diagnostics.OK, "streaming"
+        return [diagnostics.status(f"{self.get_name()}: camera", level, message, values,
+                                   hardware_id=f"{self.source.name}:{self.profile.name}")]
+
+    def destroy_node(self) -> None:
+        source = getattr(self, "source", None)  # absent if the constructor failed
+        if source is not None:
+            source.close()
+        super().destroy_node()
+
+
+def main(args: list[str] | None = None) -> None:
+    """Entry point of ``ros2 run thermal_perception driver``."""
+    from thermal_perception.ros.spin import spin_node
+
+    spin_node(DriverNode, args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,204 @@
+"""Processor node: raw counts -> temperature image (32FC1, deg C) and display image (bgr8).
+
+Subscribes ``image_raw`` (mono16/16UC1) and ``status``; publishes ``image_temperature``
+(32FC1, deg C, NaN for invalid pixels) and ``image_display`` (bgr8). Outputs nobody subscribes
+to are not computed. Frames captured while the shutter is closed (FFC) are not published as
+measurements. Bad frames are logged, counted and reported on ``/diagnostics``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from typing import Any
+
+import numpy as np
+from rclpy.node import Node
+from sensor_msgs.msg import Image
+
+from thermal_perception.core.calibration import (
+    CountsToTemperature,
+    LinearCalibration,
+    MeasurementConditions,
+)
+from thermal_perception.core.camera import get_profile, load_profiles
+from thermal_perception.core.display import AGC_MODES, COLORMAPS, DisplayRenderer
+from thermal_perception.core.radiometry import BandRadianceTable
+from thermal_perception.msg import ThermalStatus
+from thermal_perception.ros import diagnostics
+from thermal_perception.ros.image_conversion import (
+    ImageConversionError,
+    array_to_image,
+    image_to_array,
+)
+from thermal_perception.ros.params import ParameterSet, ParamSpec
+from thermal_perception.ros.qos import RELIABILITY_CHOICES, reliable_qos, sensor_qos
+
+RAW_ENCODINGS = ("mono16", "16UC1")
+RADIOMETRIC = ("emissivity", "reflected_temperature_c", "atmosphere_temperature_c",
+               "distance_m", "relative_humidity", "window_temperature_c",
+               "window_transmission", "window_reflection")
+DISPLAY = ("agc_mode", "colormap", "display_min_c", "display_max_c", "display_smoothing")
+
+PARAMS = (
+    ParamSpec("camera_profile", "boson640",
+              "Camera class whose radiometric calibration converts counts.",
+              choices=tuple(load_profiles()), read_only=True),
+    ParamSpec("emissivity", 1.0, "Object emissivity, (0, 1].", 0.01, 1.0),
+    ParamSpec("reflected_temperature_c", 20.0, "Reflected apparent temperature, deg C.",
+              -100.0, 1000.0),
+    ParamSpec("atmosphere_temperature_c", 20.0, "Air temperature, deg C.", -60.0, 60.0),
+    ParamSpec("distance_m", 0.0, "Object distance, m (0: no atmospheric correction).",
+              0.0, 10000.0),
+    ParamSpec("relative_humidity", 0.5, "Relative humidity, 0..1.", 0.0, 1.0),
+    ParamSpec("window_temperature_c", 20.0, "External window temperature, deg C.",
+              -60.0, 200.0),
+    ParamSpec("window_transmission", 1.0, "External window transmission (1: no window).",
+              0.01, 1.0),
+    ParamSpec("window_reflection", 0.0, "External window reflectance.", 0.0, 0.99),
+    ParamSpec("agc_mode", "percentile", "Display contrast mode.", choices=AGC_MODES),
+    ParamSpec("colormap", "ironbow", "Display colormap.", choices=COLORMAPS),
+    ParamSpec("display_min_c", 0.0, "Lower end of the 'fixed' display window, deg C.",
+              -100.0, 2000.0),
+    ParamSpec("display_max_c", 40.0, "Upper end of the 'fixed' display window, deg C.",
+              -100.0, 2000.0),
+    ParamSpec("display_smoothing", 0.8,
+              "Weight of the previous display window, [0, 1): higher flickers less.", 0.0, 0.99),
+    ParamSpec("skip_shutter_frames", True,
+              "Do not publish temperatures of frames taken with the shutter closed."),
+    ParamSpec("image_reliability", "best_effort", "QoS reliability of the image topics.",
+              choices=RELIABILITY_CHOICES, read_only=True),
+)
+
+
+def _check_combination(values: dict[str, Any]) -> str | None:
+    if values["display_max_c"] <= values["display_min_c"]:
+        return "display_max_c must be greater than display_min_c"
+    if values["window_reflection"] > 1.0 - values["window_transmission"] + 1e-9:
+        return "window_reflection must not exceed 1 - window_transmission"
+    return None
+
+
+def conditions_from(values: dict[str, Any]) -> MeasurementConditions:
+    """Measurement conditions from the node's parameter values."""
+    return MeasurementConditions(**{name: values[name] for name in RADIOMETRIC})
+
+
+def renderer_from(values: dict[str, Any]) -> DisplayRenderer:
+    """Display renderer from the node's parameter values."""
+    return DisplayRenderer(agc=values["agc_mode"], colormap=values["colormap"],
+                           fixed_range_c=(values["display_min_c"], values["display_max_c"]),
+                           smoothing=values["display_smoothing"])
+
+
+class ProcessorNode(Node):
+    """Turns raw counts into temperature and display images."""
+
+    def __init__(self, **node_args: Any) -> None:
+        super().__init__("processor", **node_args)
+        self.params = ParameterSet(self, PARAMS, _check_combination, self._on_change)
+        p = self.params
+        profile = get_profile(p["camera_profile"])
+        self.table = BandRadianceTable(profile.band_m)
+        self.calibration = LinearCalibration.from_profile(profile, self.table)
+        self.converter = CountsToTemperature(self.calibration, self.table, conditions_from(p))
+        self.renderer = renderer_from(p)
+        qos = sensor_qos(p["image_reliability"])
+        self.temperature_pub = self.create_publisher(Image, "image_temperature", qos)
+        self.display_pub = self.create_publisher(Image, "image_display", qos)
+        self.create_subscription(Image, "image_raw", self._on_image, qos)
+        self.create_subscription(ThermalStatus, "status", self._on_status, reliable_qos())
+        self.shutter_closed_at: OrderedDict[tuple[int, int], bool] = OrderedDict()
+        self.temperature = np.empty((0, 0), np.float32)
+        self.temperature_msg = Image()
+        self.display_msg = Image()
+        self.frames_in = self.frames_out = self.rejected = self.skipped_shutter = 0
+        self.last_reject = ""
+        self.processing_ms = float("nan")
+        self.invalid_fraction = 0.0
+        self.diagnostics = diagnostics.DiagnosticsPublisher(self, self._diagnostics)
+
+    def _on_change(self, values: dict[str, Any]) -> None:
+        if not hasattr(self, "converter"):
+            return
+        if any(values[n] != self.params[n] for n in RADIOMETRIC):
+            self.converter = CountsToTemperature(self.calibration, self.table,
+                                                 conditions_from(values))
+        if any(values[n] != self.params[n] for n in DISPLAY):
+            self.renderer = renderer_from(values)
+
+    def _on_status(self, msg: ThermalStatus) -> None:
+        key = (msg.header.stamp.sec, msg.header.stamp.nanosec)
+        self.shutter_closed_at[key] = msg.shutter_closed
+        while len(self.shutter_closed_at) > 64:
+            self.shutter_closed_at.popitem(last=False)
+
+    def _reject(self, reason: str) -> None:
+        self.rejected += 1
+        self.last_reject = reason
+        self.get_logger().warning(f"rejected frame: {reason}", throttle_duration_sec=5.0)
+
+    def _on_image(self, msg: Image) -> None:
+        start = time.perf_counter()
+        self.frames_in += 1
+        want_temperature = self.temperature_pub.get_subscription_count() > 0
+        want_display = self.display_pub.get_subscription_count() > 0
+        if not (want_temperature or want_display):
+            return  # lazy: nobody listens
+        if msg.encoding not in RAW_ENCODINGS:
+            self._reject(f"encoding '{msg.encoding}' is not raw counts "
+                         f"(expected one of {list(RAW_ENCODINGS)})")
+            return
+        try:
+            counts = image_to_array(msg)
+        except ImageConversionError as exc:
+            self._reject(str(exc))
+            return
+        stamp = (msg.header.stamp.sec, msg.header.stamp.nanosec)
+        if self.params["skip_shutter_frames"] and self.shutter_closed_at.get(stamp, False):
+            self.skipped_shutter += 1
+            return
+        if self.temperature.shape != counts.shape:
+            self.temperature = np.empty(counts.shape, np.float32)
+        temperature = self.converter(counts, out=self.temperature)
+        if want_temperature:
+            array_to_image(temperature, "32FC1", header=msg.header, msg=self.temperature_msg)
+            self.temperature_pub.publish(self.temperature_msg)
+        if want_display:
+            array_to_image(self.renderer.render(temperature), "bgr8", header=msg.header,
+                           msg=self.display_msg)
+            self.display_pub.publish(self.display_msg)
+        self.frames_out += 1
+        elapsed_ms = (time.perf_counter() - start) * 1e3
+        self.processing_ms = elapsed_ms if self.frames_out == 1 else \
+            0.9 * self.processing_ms + 0.1 * elapsed_ms
+        if self.frames_out % 30 == 1:  # sampled: a full NaN count every frame is wasted work
+            self.invalid_fraction = float(np.isnan(temperature).mean())
+
+    def _diagnostics(self) -> list:
+        values = {"frames_in": self.frames_in, "frames_out": self.frames_out,
+                  "rejected_frames": self.rejected, "shutter_frames_skipped": self.skipped_shutter,
+                  "processing_ms": self.processing_ms,
+                  "invalid_pixel_fraction": self.invalid_fraction,
+                  "emissivity": self.params["emissivity"]}
+        if self.last_reject:
+            level, message = diagnostics.WARN, f"rejected frame: {self.last_reject}"
+            self.last_reject = ""
+        elif self.invalid_fraction > 0.05:
+            level, message = diagnostics.WARN, "more than 5% of pixels saturated or invalid"
+        elif not self.frames_in:
+            level, message = diagnostics.WARN, "no frames received"
+        else:
+            level, message = diagnostics.OK, "processing"
+        return [diagnostics.status(f"{self.get_name()}: processing", level, message, values)]
+
+
+def main(args: list[str] | None = None) -> None:
+    """Entry point of ``ros2 run thermal_perception processor``."""
+    from thermal_perception.ros.spin import spin_node
+
+    spin_node(ProcessorNode, args)
+
+
+if __name__ == "__main__":
+    main()

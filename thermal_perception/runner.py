@@ -1,0 +1,137 @@
+"""Starts the package's nodes from a parameters YAML, without launch_ros.
+
+launch_ros is not on PyPI, so this runner gives machines without a ROS install the same
+behaviour as ``launch/*.launch.py``: each node key of the YAML (``/**/driver``, ``processor``)
+starts that node in its own process with ``--params-file`` and the chosen namespace.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import yaml
+
+NODE_MODULES = {
+    "driver": "thermal_perception.nodes.driver",
+    "processor": "thermal_perception.nodes.processor",
+}
+
+
+def node_names(params_file: str | Path) -> list[str]:
+    """Node names listed in a ROS 2 parameters file, in order (wildcard-only keys skipped)."""
+    data = yaml.safe_load(Path(params_file).read_text()) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{params_file}: expected a mapping of node names to parameters")
+    names = []
+    for key in data:
+        name = str(key).rstrip("/").split("/")[-1]
+        if name in ("", "**", "*"):
+            continue
+        if name not in NODE_MODULES:
+            raise ValueError(f"{params_file}: unknown node '{name}'; known: {list(NODE_MODULES)}")
+        names.append(name)
+    return names
+
+
+def node_command(name: str, params_file: str | Path, namespace: str = "",
+                 overrides: dict[str, Any] | None = None) -> list[str]:
+    """Command line that starts node ``name`` like launch_ros would."""
+    cmd = [sys.executable, "-m", NODE_MODULES[name], "--ros-args",
+           "--params-file", str(params_file), "-r", f"__node:={name}"]
+    if namespace:
+        cmd += ["-r", f"__ns:={'/' + namespace.strip('/')}"]
+    for key, value in (overrides or {}).items():
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        cmd += ["-p", f"{key}:={text}"]
+    return cmd
+
+
+@dataclass
+class NodeProcess:
+    """A started node."""
+
+    name: str
+    process: subprocess.Popen
+    log_path: Path | None
+
+
+class Pipeline:
+    """The nodes of a parameters file, each in its own process.
+
+    Parameters
+    ----------
+    params_file : ROS 2 parameters YAML whose node keys say which nodes to start.
+    namespace : namespace of all nodes ("" for the root).
+    overrides : per node, parameters that replace the file's (``{"driver": {"rate_hz": 10}}``).
+    log_dir : write each node's output to ``<log_dir>/<node>.log`` instead of the terminal.
+    """
+
+    def __init__(self, params_file: str | Path, namespace: str = "",
+                 overrides: dict[str, dict[str, Any]] | None = None,
+                 log_dir: str | Path | None = None) -> None:
+        self.params_file = Path(params_file).resolve()
+        self.namespace = namespace
+        self.overrides = overrides or {}
+        self.log_dir = Path(log_dir) if log_dir else None
+        self.names = node_names(self.params_file)
+        unknown = sorted(set(self.overrides) - set(self.names))
+        if unknown:
+            raise ValueError(f"overrides for nodes not in {self.params_file.name}: {unknown}")
+        self.nodes: list[NodeProcess] = []
+        self._logs: list[IO] = []
+
+    def start(self) -> Pipeline:
+        for name in self.names:
+            cmd = node_command(name, self.params_file, self.namespace, self.overrides.get(name))
+            log_path = None
+            out: Any = None
+            if self.log_dir is not None:
+                self.log_dir.mkdir(parents=True, exist_ok=True)
+                log_path = self.log_dir / f"{name}.log"
+                out = open(log_path, "w")  # noqa: SIM115 - closed in stop()
+                self._logs.append(out)
+            process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT if out else None,
+                                       stdin=subprocess.DEVNULL)
+            self.nodes.append(NodeProcess(name, process, log_path))
+        return self
+
+    def failed(self) -> list[str]:
+        """Descriptions of nodes that have exited."""
+        problems = []
+        for node in self.nodes:
+            code = node.process.poll()
+            if code is not None:
+                where = f"; log: {node.log_path}" if node.log_path else ""
+                tail = ""
+                if node.log_path and node.log_path.exists():
+                    tail = "\n  " + "\n  ".join(node.log_path.read_text().splitlines()[-5:])
+                problems.append(f"node '{node.name}' exited with status {code}{where}{tail}")
+        return problems
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Ask every node to shut down (SIGINT, as Ctrl-C), then terminate stragglers."""
+        for node in self.nodes:
+            if node.process.poll() is None:
+                node.process.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + timeout_s
+        for node in self.nodes:
+            try:
+                node.process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                node.process.kill()
+                node.process.wait()
+        for log in self._logs:
+            log.close()
+        self._logs.clear()
+
+    def __enter__(self) -> Pipeline:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
