@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,9 +104,13 @@ def run_demo(options: DemoOptions, echo: Any = print) -> dict[str, Any]:
             RecordedTopic("image_display", Image, record=False),
         ]
         recorder = RecorderNode(topics, bag, name="demo_recorder",
+                                image_reliability=_driver_parameter(
+                                    params_file, "image_reliability", "reliable"),
                                 namespace="/" + options.namespace.strip("/"))
         executor = SingleThreadedExecutor()
         executor.add_node(recorder)
+        spinner = threading.Thread(target=_spin_quietly, args=(executor,), daemon=True)
+        spinner.start()
         echo(f"starting driver and processor from {params_file} "
              f"(namespace /{options.namespace.strip('/')}; logs in {out / 'logs'})")
         pipeline.start()
@@ -113,7 +118,7 @@ def run_demo(options: DemoOptions, echo: Any = print) -> dict[str, Any]:
         temperature = recorder.stats[f"{ns}/image_temperature"]
         deadline = time.monotonic() + options.startup_timeout_s
         while temperature.received == 0:
-            executor.spin_once(timeout_sec=0.1)
+            time.sleep(0.1)
             if pipeline.failed():
                 raise RuntimeError("pipeline failed to start:\n" + "\n".join(pipeline.failed()))
             if time.monotonic() > deadline:
@@ -130,7 +135,7 @@ def run_demo(options: DemoOptions, echo: Any = print) -> dict[str, Any]:
         echo(f"recording {options.duration_s:g} s into {bag_path}")
         start = time.monotonic()
         while time.monotonic() - start < options.duration_s:
-            executor.spin_once(timeout_sec=0.05)
+            time.sleep(0.05)
             if sent_before is None and status_seen:
                 sent_before = status_seen[0].frame_count - 1
             if pipeline.failed():
@@ -139,8 +144,10 @@ def run_demo(options: DemoOptions, echo: Any = print) -> dict[str, Any]:
         elapsed = time.monotonic() - start
     finally:
         pipeline.stop()
-        bag.close()
         rclpy.try_shutdown()
+        if "spinner" in locals():
+            spinner.join(timeout=5.0)
+        bag.close()
 
     raw = recorder.stats[f"{ns}/image_raw"]
     last_status = status_seen[-1] if status_seen else None
@@ -177,15 +184,29 @@ def run_demo(options: DemoOptions, echo: Any = print) -> dict[str, Any]:
     return metrics
 
 
-def _configured_rate(params_file: Path) -> float:
-    import yaml
+def _spin_quietly(executor: Any) -> None:
+    """Spin until the context shuts down (the normal end of the demo)."""
+    from rclpy.executors import ExternalShutdownException
 
-    from thermal_perception.core.camera import get_profile
+    try:
+        executor.spin()
+    except ExternalShutdownException:
+        pass
+
+
+def _driver_parameter(params_file: Path, name: str, default: Any) -> Any:
+    """A driver parameter from a parameters YAML (``default`` if absent)."""
+    import yaml
 
     data = yaml.safe_load(Path(params_file).read_text()) or {}
     for key, value in data.items():
         if str(key).split("/")[-1] == "driver":
-            params = (value or {}).get("ros__parameters", {})
-            rate = float(params.get("rate_hz", 0.0))
-            return rate or get_profile(params.get("camera_profile", "boson640")).rate_hz
-    return 30.0
+            return ((value or {}).get("ros__parameters") or {}).get(name, default)
+    return default
+
+
+def _configured_rate(params_file: Path) -> float:
+    from thermal_perception.core.camera import get_profile
+
+    rate = float(_driver_parameter(params_file, "rate_hz", 0.0))
+    return rate or get_profile(_driver_parameter(params_file, "camera_profile", "boson640")).rate_hz

@@ -8,7 +8,9 @@ messages) that ``ros2 bag`` reads. Our own message types are registered from the
 from __future__ import annotations
 
 import os
+import queue
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -52,39 +54,81 @@ def typestore_with_our_messages() -> Typestore:
 
 
 class BagWriter:
-    """Writes serialized (CDR) messages into a new rosbag2 bag.
+    """Writes serialized (CDR) messages into a new rosbag2 bag, from any thread.
+
+    The bag is owned by a writer thread fed through a bounded queue (SQLite objects may only
+    be used by the thread that made them, and disk writes then never stall the caller's DDS
+    callbacks). Errors of the writer thread are raised by :meth:`close`.
 
     Parameters
     ----------
     path : bag folder to create (must not exist).
     storage : "sqlite3" (rosbag2's default) or "mcap".
+    max_queue : messages that may wait for the disk before :meth:`write` blocks.
     """
 
-    def __init__(self, path: str | Path, storage: str = "sqlite3") -> None:
+    def __init__(self, path: str | Path, storage: str = "sqlite3", max_queue: int = 256) -> None:
         if storage not in STORAGE:
             raise ValueError(f"storage must be one of {list(STORAGE)}, got {storage!r}")
         self.path = Path(path)
+        self.storage = storage
         self.typestore = typestore_with_our_messages()
-        self._writer = Writer(self.path, version=9, storage_plugin=STORAGE[storage])
-        self._writer.open()
-        self._connections: dict[str, Any] = {}
         self.counts: dict[str, int] = {}
+        self._queue: queue.Queue = queue.Queue(max_queue)
+        self._error: BaseException | None = None
+        self._opened = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bag-writer", daemon=True)
+        self._thread.start()
+        self._opened.wait()
+        if self._error is not None:
+            raise self._error
+
+    def _run(self) -> None:
+        try:
+            writer = Writer(self.path, version=9, storage_plugin=STORAGE[self.storage])
+            writer.open()
+        except Exception as exc:  # reported to the caller of __init__
+            self._error = exc
+            self._opened.set()
+            return
+        self._opened.set()
+        connections: dict[str, Any] = {}
+        try:
+            while (item := self._queue.get()) is not None:
+                if item[0] == "topic":
+                    _, topic, msgtype = item
+                    connections[topic] = writer.add_connection(topic, msgtype,
+                                                               typestore=self.typestore)
+                else:
+                    _, topic, timestamp_ns, data = item
+                    writer.write(connections[topic], timestamp_ns, data)
+        except Exception as exc:  # keep what was written; raised by close()
+            self._error = exc
+        finally:
+            writer.close()
 
     def add_topic(self, topic: str, msgtype: str) -> None:
         """Declare a topic with its type, e.g. ``("/image_raw", "sensor_msgs/msg/Image")``."""
-        if topic not in self._connections:
-            self._connections[topic] = self._writer.add_connection(
-                topic, msgtype, typestore=self.typestore)
+        if topic not in self.counts:
             self.counts[topic] = 0
+            self._queue.put(("topic", topic, msgtype))
 
     def write(self, topic: str, timestamp_ns: int, data: bytes | memoryview) -> None:
         """Append one serialized message received at ``timestamp_ns``."""
-        self._writer.write(self._connections[topic], timestamp_ns, data)
+        if topic not in self.counts:
+            raise KeyError(f"topic {topic!r} was not added to the bag")
+        if self._error is not None or not self._thread.is_alive():
+            return  # writer failed: close() reports it
+        self._queue.put(("msg", topic, timestamp_ns, bytes(data)))
         self.counts[topic] += 1
 
     def close(self) -> None:
-        """Finish the bag (writes metadata.yaml)."""
-        self._writer.close()
+        """Write what is queued, finish the bag (metadata.yaml); raise a writer error."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+        if self._error is not None:
+            raise RuntimeError(f"writing {self.path} failed: {self._error}") from self._error
 
     def __enter__(self) -> BagWriter:
         return self

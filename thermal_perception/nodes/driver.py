@@ -41,7 +41,7 @@ PARAMS = (
     ParamSpec("rate_hz", 0.0, "Frame rate, Hz (0: the profile's).", 0.0, 240.0),
     ParamSpec("frame_id", "thermal_camera_optical_frame",
               "TF frame of the camera's optical axis (REP 103 optical frame)."),
-    ParamSpec("image_reliability", "best_effort", "QoS reliability of image_raw.",
+    ParamSpec("image_reliability", "reliable", "QoS reliability of image_raw.",
               choices=RELIABILITY_CHOICES, read_only=True),
     ParamSpec("scene", "uav_sar", "Simulated scene.", choices=SCENES, read_only=True),
     ParamSpec("altitude_m", 60.0, "Simulated camera height above ground, m.", 1.0, 5000.0,

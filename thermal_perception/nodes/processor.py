@@ -66,7 +66,7 @@ PARAMS = (
               "Weight of the previous display window, [0, 1): higher flickers less.", 0.0, 0.99),
     ParamSpec("skip_shutter_frames", True,
               "Do not publish temperatures of frames taken with the shutter closed."),
-    ParamSpec("image_reliability", "best_effort", "QoS reliability of the image topics.",
+    ParamSpec("image_reliability", "reliable", "QoS reliability of the image topics.",
               choices=RELIABILITY_CHOICES, read_only=True),
 )
 

@@ -84,6 +84,7 @@ class ParameterSet:
             ParameterDescriptor,
             SetParametersResult,
         )
+        from rclpy.exceptions import ParameterException
 
         self._result_type = SetParametersResult
         self.node = node
@@ -107,7 +108,11 @@ class ParameterSet:
                     spec.min_value is not None and spec.max_value is not None):
                 descriptor.integer_range = [IntegerRange(
                     from_value=int(spec.min_value), to_value=int(spec.max_value), step=1)]
-            node.declare_parameter(spec.name, spec.default, descriptor)
+            self._coerce_integer_override(spec)
+            try:
+                node.declare_parameter(spec.name, spec.default, descriptor)
+            except ParameterException as exc:  # out of range or wrong type at start
+                raise ValueError(f"invalid parameter '{spec.name}': {exc}") from exc
         values = {name: coerce(self.specs[name], node.get_parameter(name).value)
                   for name in self.specs}
         problems = [p for p in (check_value(self.specs[n], v) for n, v in values.items()) if p]
@@ -118,6 +123,17 @@ class ParameterSet:
             raise ValueError("invalid parameters: " + "; ".join(problems))
         self.values: dict[str, Any] = values
         node.add_on_set_parameters_callback(self._on_set)
+
+    def _coerce_integer_override(self, spec: ParamSpec) -> None:
+        """Accept ``rate_hz: 30`` for a float parameter (YAML and -p give an integer)."""
+        from rclpy.parameter import Parameter
+
+        overrides = getattr(self.node, "_parameter_overrides", None)
+        if not isinstance(spec.default, float) or not isinstance(overrides, dict):
+            return
+        given = overrides.get(spec.name)
+        if given is not None and given.type_ == Parameter.Type.INTEGER:
+            overrides[spec.name] = Parameter(spec.name, Parameter.Type.DOUBLE, float(given.value))
 
     def __getitem__(self, name: str) -> Any:
         return self.values[name]

@@ -85,7 +85,8 @@ class RecorderNode(Node):
     """Subscribes to topics, writes the recorded ones to a bag, keeps per-topic statistics."""
 
     def __init__(self, topics: list[RecordedTopic], bag: BagWriter | None,
-                 name: str = "recorder", **node_args: Any) -> None:
+                 name: str = "recorder", image_reliability: str = "reliable",
+                 **node_args: Any) -> None:
         super().__init__(name, **node_args)
         self.bag = bag
         self.stats: dict[str, TopicStats] = {}
@@ -95,7 +96,7 @@ class RecorderNode(Node):
             self.stats[resolved] = TopicStats()
             if bag is not None and topic.record:
                 bag.add_topic(resolved, _type_name(topic.msg_class))
-            qos = sensor_qos("best_effort", depth=10) if topic.sensor else reliable_qos()
+            qos = sensor_qos(image_reliability, depth=10) if topic.sensor else reliable_qos()
             self.create_subscription(topic.msg_class, resolved,
                                      self._callback(resolved, topic), qos, raw=True)
 

@@ -77,8 +77,8 @@ def _smooth_noise(rng: np.random.Generator, shape: tuple[int, int], scale_px: fl
     with the correlation length.
     """
     factor = max(1.0, scale_px / 4.0)
-    coarse = (max(4, int(np.ceil(shape[0] / factor)) + 2),
-              max(4, int(np.ceil(shape[1] / factor)) + 2))
+    coarse = shape if factor == 1.0 else (max(4, int(np.ceil(shape[0] / factor)) + 2),
+                                          max(4, int(np.ceil(shape[1] / factor)) + 2))
     field = rng.standard_normal(coarse, dtype=np.float32)
     sigma = max(scale_px / factor, 0.5)
     field = cv2.GaussianBlur(field, (0, 0), sigmaX=sigma, sigmaY=sigma,
