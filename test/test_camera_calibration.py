@@ -42,7 +42,7 @@ def test_focal_length_from_field_of_view():
 
 
 def test_unknown_profile_and_bad_values_are_clear_errors():
-    with pytest.raises(ValueError, match="unknown camera profile 'nope'.*boson640"):
+    with pytest.raises(ValueError, match=r"unknown camera profile 'nope'.*boson640"):
         get_profile("nope")
     values = {k: v for k, v in get_profile("boson640").__dict__.items() if k != "name"}
     with pytest.raises(ValueError, match="rate_hz"):

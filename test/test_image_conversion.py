@@ -462,7 +462,7 @@ def test_property_near_valid_messages(encoding, height, width, step_delta, size_
     msg = Image(height=height, width=width, encoding=encoding, is_bigendian=int(big), step=step,
                 data=data)  # fmt: skip
     if step < row or size < step * height:
-        with pytest.raises(ImageConversionError, match="step|data length"):
+        with pytest.raises(ImageConversionError, match=r"step|data length"):
             image_to_array(msg)
         return
     out = image_to_array(msg)

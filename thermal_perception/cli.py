@@ -55,9 +55,10 @@ def _cmd_profiles(args: argparse.Namespace) -> int:
     from thermal_perception.core.camera import load_profiles
 
     for name, p in load_profiles(args.file).items():
+        low, high = p.radiometric_range_c
         print(f"{name:10s} {p.width}x{p.height} @ {p.rate_hz:g} Hz, HFOV {p.hfov_deg:g} deg, "
               f"NETD {p.netd_k * 1e3:.0f} mK, tau {p.time_constant_s * 1e3:.0f} ms, "
-              f"{p.bit_depth}-bit, range {p.radiometric_range_c[0]:g}..{p.radiometric_range_c[1]:g} C")
+              f"{p.bit_depth}-bit, range {low:g}..{high:g} C")
     return 0
 
 

@@ -7,6 +7,7 @@ received, achieved rate, capture-to-temperature latency percentiles).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import threading
@@ -130,7 +131,7 @@ def run_demo(options: DemoOptions, echo: Any = print) -> dict[str, Any]:
         sent_before = None
         display_topic = next(t for t in topics if t.name == "image_display")
         rate_guess = options.rate_hz or 30.0
-        display_topic.every = max(1, int(round(options.snapshot_period_s * rate_guess)))
+        display_topic.every = max(1, round(options.snapshot_period_s * rate_guess))
         display_topic.on_message = snapshot
         echo(f"recording {options.duration_s:g} s into {bag_path}")
         start = time.monotonic()
@@ -188,10 +189,8 @@ def _spin_quietly(executor: Any) -> None:
     """Spin until the context shuts down (the normal end of the demo)."""
     from rclpy.executors import ExternalShutdownException
 
-    try:
+    with contextlib.suppress(ExternalShutdownException):
         executor.spin()
-    except ExternalShutdownException:
-        pass
 
 
 def _driver_parameter(params_file: Path, name: str, default: Any) -> Any:

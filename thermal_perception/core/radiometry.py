@@ -745,7 +745,7 @@ class FlirPlanck:
     R2: float
     B: float
     F: float
-    O: float
+    O: float  # noqa: E741 - the name FLIR gives this constant
 
     def counts_from_temperature_k(self, temperature_k: ArrayLike) -> NDArray | float:
         """Raw signal of a blackbody at ``temperature_k``.

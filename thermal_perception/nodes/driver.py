@@ -140,13 +140,10 @@ class DriverNode(Node):
 
     def _ffc_state(self, capture: Time) -> tuple[int, bool]:
         interval = self.params["ffc_interval_s"]
-        if interval > 0 and self.ffc_until is None and self.last_ffc is None \
-                and self.start_time is not None \
-                and (capture - self.start_time).nanoseconds * 1e-9 >= interval:
-            self._start_ffc(capture)
-        elif interval > 0 and self.last_ffc is not None and self.ffc_until is None \
-                and (capture - self.last_ffc).nanoseconds * 1e-9 >= interval:
-            self._start_ffc(capture)
+        if interval > 0 and self.ffc_until is None and self.start_time is not None:
+            since = self.last_ffc or self.start_time
+            if (capture - since).nanoseconds * 1e-9 >= interval:
+                self._start_ffc(capture)
         if self.ffc_until is None:
             return ThermalStatus.FFC_STATE_IDLE, False
         if capture < self.ffc_until:
@@ -167,7 +164,7 @@ class DriverNode(Node):
         if self.last_capture is not None:
             gap_s = (capture - self.last_capture).nanoseconds * 1e-9
             if gap_s > 1.5 * period_s:
-                self.dropped_frames += int(round(gap_s / period_s)) - 1
+                self.dropped_frames += round(gap_s / period_s) - 1
             if gap_s > 0:  # exponential average of the instantaneous rate
                 weight = 0.05 if self.measured_rate_hz else 1.0
                 self.measured_rate_hz += weight * (1.0 / gap_s - self.measured_rate_hz)

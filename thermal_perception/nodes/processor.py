@@ -106,9 +106,13 @@ class ProcessorNode(Node):
         qos = sensor_qos(p["image_reliability"])
         self.temperature_pub = self.create_publisher(Image, "image_temperature", qos)
         self.display_pub = self.create_publisher(Image, "image_display", qos)
-        self.create_subscription(Image, "image_raw", self._on_image, qos)
+        # status first: when both are ready the executor serves it first
         self.create_subscription(ThermalStatus, "status", self._on_status, reliable_qos())
+        self.create_subscription(Image, "image_raw", self._on_image, qos)
         self.shutter_closed_at: OrderedDict[tuple[int, int], bool] = OrderedDict()
+        # A frame whose status has not arrived yet waits here (status and image travel on
+        # different topics, so their order is not guaranteed).
+        self.waiting_for_status: Image | None = None
         self.temperature = np.empty((0, 0), np.float32)
         self.temperature_msg = Image()
         self.display_msg = Image()
@@ -132,6 +136,10 @@ class ProcessorNode(Node):
         self.shutter_closed_at[key] = msg.shutter_closed
         while len(self.shutter_closed_at) > 64:
             self.shutter_closed_at.popitem(last=False)
+        waiting = self.waiting_for_status
+        if waiting is not None and _stamp_key(waiting) == key:
+            self.waiting_for_status = None
+            self._process(waiting)
 
     def _reject(self, reason: str) -> None:
         self.rejected += 1
@@ -139,8 +147,18 @@ class ProcessorNode(Node):
         self.get_logger().warning(f"rejected frame: {reason}", throttle_duration_sec=5.0)
 
     def _on_image(self, msg: Image) -> None:
-        start = time.perf_counter()
         self.frames_in += 1
+        waiting, self.waiting_for_status = self.waiting_for_status, None
+        if waiting is not None:  # its status never came: process it as a scene frame
+            self._process(waiting)
+        if (self.params["skip_shutter_frames"] and self.shutter_closed_at
+                and _stamp_key(msg) not in self.shutter_closed_at):
+            self.waiting_for_status = msg
+            return
+        self._process(msg)
+
+    def _process(self, msg: Image) -> None:
+        start = time.perf_counter()
         want_temperature = self.temperature_pub.get_subscription_count() > 0
         want_display = self.display_pub.get_subscription_count() > 0
         if not (want_temperature or want_display):
@@ -154,8 +172,7 @@ class ProcessorNode(Node):
         except ImageConversionError as exc:
             self._reject(str(exc))
             return
-        stamp = (msg.header.stamp.sec, msg.header.stamp.nanosec)
-        if self.params["skip_shutter_frames"] and self.shutter_closed_at.get(stamp, False):
+        if self.params["skip_shutter_frames"] and self.shutter_closed_at.get(_stamp_key(msg)):
             self.skipped_shutter += 1
             return
         if self.temperature.shape != counts.shape:
@@ -191,6 +208,10 @@ class ProcessorNode(Node):
         else:
             level, message = diagnostics.OK, "processing"
         return [diagnostics.status(f"{self.get_name()}: processing", level, message, values)]
+
+
+def _stamp_key(msg: Any) -> tuple[int, int]:
+    return (msg.header.stamp.sec, msg.header.stamp.nanosec)
 
 
 def main(args: list[str] | None = None) -> None:

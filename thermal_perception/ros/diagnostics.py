@@ -7,7 +7,8 @@ from typing import Any
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 
 # Levels as ints (the message constants are bytes objects).
-OK, WARN, ERROR, STALE = (ord(getattr(DiagnosticStatus, n)) for n in ("OK", "WARN", "ERROR", "STALE"))
+OK, WARN, ERROR, STALE = (
+    ord(getattr(DiagnosticStatus, n)) for n in ("OK", "WARN", "ERROR", "STALE"))
 
 
 def status(name: str, level: int, message: str, values: dict[str, Any],

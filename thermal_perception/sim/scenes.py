@@ -91,8 +91,8 @@ def _smooth_noise(rng: np.random.Generator, shape: tuple[int, int], scale_px: fl
 
 def _stamp_ellipse(mask: NDArray[np.uint8], centre: tuple[float, float],
                    axes_px: tuple[float, float], angle_deg: float) -> None:
-    cv2.ellipse(mask, (int(round(centre[0] * 16)), int(round(centre[1] * 16))),
-                (max(1, int(round(axes_px[0] * 16))), max(1, int(round(axes_px[1] * 16)))),
+    cv2.ellipse(mask, (round(centre[0] * 16), round(centre[1] * 16)),
+                (max(1, round(axes_px[0] * 16)), max(1, round(axes_px[1] * 16))),
                 angle_deg, 0, 360, 1, thickness=-1, lineType=cv2.LINE_8, shift=4)
 
 

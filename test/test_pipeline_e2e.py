@@ -1,0 +1,186 @@
+"""End to end over real DDS: driver and processor in their own processes (as launch starts
+them), checked against the simulated scene's ground truth."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from conftest import REPO, requires_ros
+from scipy import ndimage
+
+pytestmark = requires_ros
+
+WIDTH, HEIGHT, RATE = 320, 256, 15.0
+DRIVER = {"width": WIDTH, "height": HEIGHT, "rate_hz": RATE, "speed_mps": 0.0, "seed": 7,
+          "frame_id": "test_thermal_optical", "altitude_m": 40.0, "air_temperature_c": 12.0,
+          "ffc_duration_s": 0.5}
+
+
+def spin_until(executor, condition, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        executor.spin_once(timeout_sec=0.05)
+        if condition():
+            return True
+    return False
+
+
+@pytest.fixture(scope="module")
+def simulator():
+    """The simulator the driver runs, rebuilt here for its truth (same profile and seed)."""
+    from thermal_perception.core.camera import get_profile
+    from thermal_perception.sim.simulator import ThermalSimulator
+
+    profile = get_profile("boson640").with_size(WIDTH, HEIGHT)
+    return ThermalSimulator(profile, altitude_m=DRIVER["altitude_m"], speed_mps=0.0,
+                            seed=DRIVER["seed"], air_temperature_c=DRIVER["air_temperature_c"])
+
+
+@pytest.fixture(scope="module")
+def pipeline(rclpy_context, simulator, tmp_path_factory):
+    """driver + processor, the processor set for terrain (emissivity 0.95) seen through 40 m
+    of air reflecting the sky, as a user would configure it for the scene."""
+    from thermal_perception.runner import Pipeline
+
+    processor = {"emissivity": 0.95, "reflected_temperature_c": simulator.world.sky_temperature_c,
+                 "atmosphere_temperature_c": DRIVER["air_temperature_c"],
+                 "distance_m": DRIVER["altitude_m"], "relative_humidity": 0.5}
+    logs = tmp_path_factory.mktemp("logs")
+    with Pipeline(REPO / "config" / "thermal_pipeline.yaml", "e2e",
+                  {"driver": DRIVER, "processor": processor}, log_dir=logs) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def probe(rclpy_context, pipeline):
+    from rclpy.executors import SingleThreadedExecutor
+    from sensor_msgs.msg import CameraInfo, Image
+    from thermal_perception.msg import ThermalStatus
+
+    from thermal_perception.ros.qos import reliable_qos, sensor_qos
+
+    node = rclpy_context.create_node("e2e_probe", namespace="/e2e")
+    got = {"temperature": [], "info": [], "status": [], "display": []}
+    node.create_subscription(Image, "image_temperature", got["temperature"].append, sensor_qos())
+    node.create_subscription(Image, "image_display", got["display"].append, sensor_qos())
+    node.create_subscription(CameraInfo, "camera_info", got["info"].append, reliable_qos())
+    node.create_subscription(ThermalStatus, "status", got["status"].append, reliable_qos())
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    started = spin_until(executor, lambda: len(got["temperature"]) >= 12, 60.0)
+    if not started:
+        pytest.fail("no temperature frames from the pipeline:\n" + "\n".join(pipeline.failed()))
+    yield node, executor, got
+    executor.shutdown()
+    node.destroy_node()
+
+
+def to_array(msg):
+    from thermal_perception.ros.image_conversion import image_to_array
+
+    return image_to_array(msg, copy=True)
+
+
+def test_temperatures_match_scene_truth(probe, simulator):
+    """Terrain pixels: published temperature equals the kinetic truth within noise.
+
+    Tolerance: the mean of 10 frames has noise NETD/sqrt(10) = 13 mK per pixel, amplified by
+    1/(eps*tau) ~ 1.06; quantisation adds up to 8 mK. The frame-mean error must be < 0.05 K and
+    the per-pixel rms < 0.1 K.
+    """
+    from thermal_perception.sim.scenes import LABELS
+
+    _, _, got = probe
+    frames = np.stack([to_array(m) for m in got["temperature"][-10:]])
+    assert frames.dtype == np.float32 and got["temperature"][-1].encoding == "32FC1"
+    measured = frames.mean(axis=0)
+    truth = simulator.truth(0.0)
+    terrain = ndimage.binary_erosion(truth.labels == LABELS["terrain"], iterations=2)
+    assert terrain.sum() > 1000
+    error = measured[terrain] - truth.temperature_c[terrain]
+    assert abs(float(error.mean())) < 0.05, f"mean error {error.mean():.3f} K"
+    assert float(np.sqrt(np.mean(error**2))) < 0.1
+
+
+def test_stamps_are_capture_times_with_frame_id(probe):
+    _, _, got = probe
+    status_stamps = {(s.header.stamp.sec, s.header.stamp.nanosec) for s in got["status"]}
+    info_stamps = {(i.header.stamp.sec, i.header.stamp.nanosec) for i in got["info"]}
+    stamps = [(m.header.stamp.sec, m.header.stamp.nanosec) for m in got["temperature"]]
+    # the processor keeps the capture stamp of the raw frame, which status and info share
+    assert set(stamps) <= status_stamps | {stamps[0]}
+    assert len(set(stamps) & info_stamps) >= len(stamps) - 2
+    assert all(m.header.frame_id == DRIVER["frame_id"] for m in got["temperature"])
+    assert all(i.header.frame_id == DRIVER["frame_id"] for i in got["info"])
+    ns = np.array([s * 10**9 + n for s, n in stamps], dtype=np.int64)
+    periods = np.diff(ns) * 1e-9
+    assert np.all(periods > 0)
+    assert float(np.median(periods)) == pytest.approx(1.0 / RATE, rel=0.1)
+    info = got["info"][-1]
+    assert (info.width, info.height) == (WIDTH, HEIGHT) and info.k[0] > 0
+
+
+def test_display_image_is_bgr8(probe):
+    _, _, got = probe
+    assert got["display"], "display image not published although subscribed"
+    image = to_array(got["display"][-1])
+    assert image.shape == (HEIGHT, WIDTH, 3) and image.dtype == np.uint8
+    assert image.std() > 5  # a picture, not a flat frame
+
+
+def test_trigger_ffc_flags_frames_and_processor_skips_them(probe):
+    from std_srvs.srv import Trigger
+
+    node, executor, got = probe
+    client = node.create_client(Trigger, "trigger_ffc")
+    assert client.wait_for_service(timeout_sec=10.0)
+    future = client.call_async(Trigger.Request())
+    assert spin_until(executor, future.done, 10.0)
+    assert future.result().success, future.result().message
+    n_status = len(got["status"])
+    assert spin_until(executor, lambda: any(
+        s.ffc_state == s.FFC_STATE_COMPLETE for s in got["status"][n_status:]), 10.0)
+    recent = got["status"][n_status:]
+    closed = {(s.header.stamp.sec, s.header.stamp.nanosec) for s in recent if s.shutter_closed}
+    assert len(closed) >= 3  # 0.5 s at 15 Hz
+    assert recent[-1].ffc_count >= 1
+    assert recent[-1].last_ffc_time.sec > 0
+    spin_until(executor, lambda: False, 0.5)
+    published = {(m.header.stamp.sec, m.header.stamp.nanosec) for m in got["temperature"]}
+    assert not (closed & published), "shutter frames were published as temperatures"
+    node.destroy_client(client)
+
+
+def test_processor_survives_bad_frames_and_reports_them(probe):
+    """Wrong encodings and inconsistent sizes are rejected, counted, on /diagnostics, and
+    the stream goes on."""
+    from diagnostic_msgs.msg import DiagnosticArray
+    from sensor_msgs.msg import Image
+
+    from thermal_perception.ros.qos import sensor_qos
+
+    node, executor, got = probe
+    diagnostics: list = []
+    node.create_subscription(DiagnosticArray, "/diagnostics", diagnostics.append, 10)
+    bad_pub = node.create_publisher(Image, "image_raw", sensor_qos())
+    wrong_encoding = Image(height=4, width=4, encoding="rgb8", step=12, data=bytes(48))
+    short = Image(height=100, width=100, encoding="mono16", step=200, data=bytes(10))
+
+    def rejected_reported() -> bool:
+        return any("rejected" in s.message and s.name.endswith("processing")
+                   for a in diagnostics for s in a.status)
+
+    deadline = time.monotonic() + 10.0
+    while not rejected_reported() and time.monotonic() < deadline:
+        bad_pub.publish(wrong_encoding)
+        bad_pub.publish(short)
+        spin_until(executor, rejected_reported, 0.3)
+    assert rejected_reported()
+    counts = [s for a in diagnostics for s in a.status if s.name.endswith("processing")]
+    values = {kv.key: kv.value for kv in counts[-1].values}
+    assert int(values["rejected_frames"]) >= 1
+    n = len(got["temperature"])
+    assert spin_until(executor, lambda: len(got["temperature"]) > n + 3, 10.0)
+    node.destroy_publisher(bad_pub)
