@@ -109,9 +109,15 @@ def test_stamps_are_capture_times_with_frame_id(probe):
     status_stamps = {(s.header.stamp.sec, s.header.stamp.nanosec) for s in got["status"]}
     info_stamps = {(i.header.stamp.sec, i.header.stamp.nanosec) for i in got["info"]}
     stamps = [(m.header.stamp.sec, m.header.stamp.nanosec) for m in got["temperature"]]
-    # the processor keeps the capture stamp of the raw frame, which status and info share
-    assert set(stamps) <= status_stamps | {stamps[0]}
-    assert len(set(stamps) & info_stamps) >= len(stamps) - 2
+    # The processor keeps the capture stamp of the raw frame, which status and camera_info of
+    # that frame share. Streams match at discovery one by one, and keep-last queues may drop
+    # while the probe does not spin: compare where all three were received.
+    first = max(min(status_stamps), min(info_stamps))
+    last = min(max(status_stamps), max(info_stamps))
+    window = [s for s in stamps if first <= s <= last]
+    assert len(window) >= 5
+    assert sum(s in status_stamps for s in window) >= 0.9 * len(window)
+    assert sum(s in info_stamps for s in window) >= 0.9 * len(window)
     assert all(m.header.frame_id == DRIVER["frame_id"] for m in got["temperature"])
     assert all(i.header.frame_id == DRIVER["frame_id"] for i in got["info"])
     ns = np.array([s * 10**9 + n for s, n in stamps], dtype=np.int64)

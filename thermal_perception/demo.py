@@ -117,18 +117,23 @@ def run_demo(options: DemoOptions, echo: Any = print) -> dict[str, Any]:
         pipeline.start()
         ns = recorder.get_namespace().rstrip("/")
         temperature = recorder.stats[f"{ns}/image_temperature"]
+        # Discovery matches each publisher/subscriber pair on its own: wait for every stream.
+        needed = [recorder.stats[f"{ns}/{t}"] for t in
+                  ("image_raw", "camera_info", "status", "image_temperature")]
         deadline = time.monotonic() + options.startup_timeout_s
-        while temperature.received == 0:
+        while not all(stats.received for stats in needed):
             time.sleep(0.1)
             if pipeline.failed():
                 raise RuntimeError("pipeline failed to start:\n" + "\n".join(pipeline.failed()))
             if time.monotonic() > deadline:
-                raise RuntimeError(f"no temperature image within {options.startup_timeout_s} s")
+                missing = [t for t, st in zip(("image_raw", "camera_info", "status",
+                                               "image_temperature"), needed) if not st.received]
+                raise RuntimeError(f"no messages on {missing} within "
+                                   f"{options.startup_timeout_s} s")
         # Measure over a steady window: restart the statistics after the first frame.
         for topic_stats in recorder.stats.values():
             topic_stats.__init__()
         status_seen.clear()
-        sent_before = None
         display_topic = next(t for t in topics if t.name == "image_display")
         rate_guess = options.rate_hz or 30.0
         display_topic.every = max(1, round(options.snapshot_period_s * rate_guess))
@@ -137,8 +142,6 @@ def run_demo(options: DemoOptions, echo: Any = print) -> dict[str, Any]:
         start = time.monotonic()
         while time.monotonic() - start < options.duration_s:
             time.sleep(0.05)
-            if sent_before is None and status_seen:
-                sent_before = status_seen[0].frame_count - 1
             if pipeline.failed():
                 raise RuntimeError("pipeline stopped:\n" + "\n".join(pipeline.failed()))
         recorder.recording = False
@@ -152,7 +155,8 @@ def run_demo(options: DemoOptions, echo: Any = print) -> dict[str, Any]:
 
     raw = recorder.stats[f"{ns}/image_raw"]
     last_status = status_seen[-1] if status_seen else None
-    frames_sent = (int(last_status.frame_count) - (sent_before or 0)) if last_status else 0
+    frames_sent = (int(last_status.frame_count - status_seen[0].frame_count) + 1
+                   if last_status else 0)
     configured = float(options.rate_hz or _configured_rate(params_file))
     achieved = raw.rate_hz()
     metrics = {
