@@ -9,7 +9,6 @@ recording (flirpy's test data, see ../shared/data/flir/README.md).
 from __future__ import annotations
 
 import math
-import struct
 import warnings
 from pathlib import Path
 
@@ -447,52 +446,10 @@ def test_flir_metadata_only_known_scene() -> None:
 
 
 def _read_fff(path: Path) -> tuple[np.ndarray, dict[str, float]]:
-    """Minimal FLIR FFF reader: raw image (record type 1) and camera info (type 0x20).
+    from thermal_perception.io.flir import read_fff
 
-    Layout as documented by ExifTool (Image::ExifTool::FLIR): "FFF\\0" + creator, big-endian
-    header with the directory offset (0x18) and entry count (0x1c); 32-byte directory entries
-    (u16 type, u16 subtype, u32 version, u32 id, u32 offset, u32 length). The raw record has a
-    32-byte header (u16 width at 2, height at 4); CameraInfo floats at ExifTool's offsets.
-    """
-    data = path.read_bytes()
-    assert data[:4] == b"FFF\0"
-    dir_offset, count = struct.unpack(">II", data[0x18:0x20])
-    records = {}
-    for i in range(count):
-        entry = data[dir_offset + 32 * i : dir_offset + 32 * i + 32]
-        rtype, _sub, _ver, _id, offset, length = struct.unpack(">HHIIII", entry[:20])
-        if rtype:
-            records[rtype] = data[offset : offset + length]
-    rec = records[1]
-    order = "<" if struct.unpack("<H", rec[2:4])[0] in range(1, 10000) else ">"
-    width, height = struct.unpack(order + "HH", rec[2:6])
-    raw = np.frombuffer(rec, dtype=order + "u2", count=width * height, offset=32)
-    info = records[0x20]
-    order = "<" if 0.0 < struct.unpack("<f", info[0x20:0x24])[0] <= 1.0 else ">"
-
-    def f32(off: int) -> float:
-        return struct.unpack(order + "f", info[off : off + 4])[0]
-
-    meta = {
-        "emissivity": f32(0x20),
-        "distance_m": f32(0x24),
-        "reflected_k": f32(0x28),
-        "atmosphere_k": f32(0x2C),
-        "window_k": f32(0x30),
-        "window_transmission": f32(0x34),
-        "relative_humidity": f32(0x3C),
-        "R1": f32(0x58),
-        "B": f32(0x5C),
-        "F": f32(0x60),
-        "alpha1": f32(0x70),
-        "alpha2": f32(0x74),
-        "beta1": f32(0x78),
-        "beta2": f32(0x7C),
-        "x": f32(0x80),
-        "O": struct.unpack(order + "i", info[0x308:0x30C])[0],
-        "R2": f32(0x30C),
-    }
-    return raw.reshape(height, width), meta
+    record = read_fff(path)
+    return record.raw, record.metadata
 
 
 @pytest.mark.skipif(

@@ -118,16 +118,15 @@ def run_demo(options: DemoOptions, echo: Any = print) -> dict[str, Any]:
         ns = recorder.get_namespace().rstrip("/")
         temperature = recorder.stats[f"{ns}/image_temperature"]
         # Discovery matches each publisher/subscriber pair on its own: wait for every stream.
-        needed = [recorder.stats[f"{ns}/{t}"] for t in
-                  ("image_raw", "camera_info", "status", "image_temperature")]
+        needed = {t: recorder.stats[f"{ns}/{t}"] for t in
+                  ("image_raw", "camera_info", "status", "image_temperature")}
         deadline = time.monotonic() + options.startup_timeout_s
-        while not all(stats.received for stats in needed):
+        while not all(stats.received for stats in needed.values()):
             time.sleep(0.1)
             if pipeline.failed():
                 raise RuntimeError("pipeline failed to start:\n" + "\n".join(pipeline.failed()))
             if time.monotonic() > deadline:
-                missing = [t for t, st in zip(("image_raw", "camera_info", "status",
-                                               "image_temperature"), needed) if not st.received]
+                missing = [t for t, st in needed.items() if not st.received]
                 raise RuntimeError(f"no messages on {missing} within "
                                    f"{options.startup_timeout_s} s")
         # Measure over a steady window: restart the statistics after the first frame.
