@@ -107,6 +107,14 @@ def test_flir_model_matches_vendor_formula_on_real_camera_constants(table):
     vendor = flir_raw_to_temperature_c(raw.astype(float), planck, emissivity=0.94,
                                        object_distance_m=0.0, reflected_c=20.0)
     assert np.max(np.abs(ours(raw) - vendor)) < 0.01
+    # with the air path and a window the LUT is the vendor equation itself
+    full = MeasurementConditions(emissivity=0.94, reflected_temperature_c=20.0, distance_m=50.0,
+                                 relative_humidity=0.3, window_temperature_c=22.0,
+                                 window_transmission=0.9, atmosphere_temperature_c=20.0)
+    ours = CountsToTemperature(make_model("flir_planck", table, **DUO_PRO_R), conditions=full)
+    vendor = flir_raw_to_temperature_c(raw.astype(float), planck, 0.94, 50.0, 20.0, 20.0, 22.0,
+                                       0.9, 0.3)
+    assert np.max(np.abs(ours(raw) - vendor)) < 1e-4
     # flirpy's sample frame: raw median 2681 reads 9-13 C (shared/data/flir/README.md)
     assert 9.0 < float(ours(np.array([2681], np.uint16))[0]) < 13.0
 

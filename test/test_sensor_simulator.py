@@ -101,3 +101,77 @@ def test_moving_camera_changes_view_and_is_deterministic(small):
     b = ThermalSimulator(profile, speed_mps=10.0, seed=1)
     assert a.camera_offset_px(0.0) != a.camera_offset_px(1.0)
     assert np.array_equal(a.counts(0.5), b.counts(0.5))
+
+
+def test_defects_fixed_pattern_drift_and_bad_pixels(small):
+    """Raw output: FPN spatial spread as configured, drift with FPA temperature, bad pixels
+    that read 0 or full scale (NaN after conversion)."""
+    from thermal_perception.core.sensor import DefectMaps
+
+    profile, table, cal = small
+    profile = profile.with_size(256, 200)
+    sensor = MicrobolometerModel(profile, cal, table, seed=5, defects=True)
+    sensor.noise_sigma_counts = 0.0
+    d = sensor.defects
+    assert isinstance(d, DefectMaps)
+    scene = uniform(table, (profile.height, profile.width), 25.0)
+    ref = profile.fpa_reference_c
+    counts = sensor.expose(scene, 0.03, ref).astype(float)
+    good = ~d.bad
+    ideal = float(cal.counts_from_radiance(scene[0, 0]))
+    spread = float(np.std(counts[good] - ideal))
+    gain_part = profile.fpn_gain_std * (ideal - cal.offset_counts)
+    assert spread == pytest.approx(math.hypot(profile.fpn_offset_std_counts, gain_part), rel=0.1)
+    warmer = sensor.expose(scene, 0.03, ref + 5.0).astype(float)
+    shift = float(np.mean(warmer[good] - counts[good]))
+    assert shift == pytest.approx(5.0 * profile.fpa_drift_counts_per_k, rel=0.05)
+    assert np.all(counts[d.dead] == 0) and np.all(counts[d.hot] == cal.full_scale_counts)
+    converted = CountsToTemperature(cal, table)(sensor.expose(scene, 0.03, ref))
+    assert np.isnan(converted[d.dead | d.hot]).all()
+
+
+def test_flickering_pixels_jump(small):
+    profile, table, cal = small
+    profile = profile.with_size(400, 300)
+    sensor = MicrobolometerModel(profile, cal, table, seed=2, defects=True)
+    sensor.noise_sigma_counts = 0.0
+    scene = uniform(table, (profile.height, profile.width), 25.0)
+    frames = np.stack([sensor.expose(scene, 0.03, profile.fpa_reference_c).astype(float)
+                       for _ in range(100)])
+    flicker = sensor.defects.flicker
+    assert flicker.any()
+    # each frame a flickering pixel toggles with probability 0.1: in 100 frames all but
+    # a vanishing share (0.9^100) jump by the full amplitude
+    jumps = np.ptp(frames[:, flicker], axis=0)
+    assert np.all((jumps == 0) | (jumps >= profile.flicker_amplitude_counts - 1))
+    assert np.mean(jumps > 0) >= 0.9
+    steady = ~sensor.defects.bad
+    assert np.all(np.ptp(frames[:, steady], axis=0) <= 1)
+
+
+def test_netd_tool_recovers_simulated_netd(small):
+    """measure_netd_k on frames of a uniform target: within 10 % of the profile's NETD."""
+    from thermal_perception.core.sensor import measure_netd_k
+
+    for name in ("lepton35", "boson640"):
+        profile = get_profile(name).with_size(120, 96)
+        table = small[1]
+        cal = LinearCalibration.from_profile(profile, table)
+        sensor = MicrobolometerModel(profile, cal, table, seed=11)
+        convert = CountsToTemperature(cal, table)
+        scene = uniform(table, (profile.height, profile.width), 300.0 - zero_Celsius)
+        frames = np.stack([convert(sensor.expose(scene, 1 / 30)) for _ in range(32)])
+        assert measure_netd_k(frames) == pytest.approx(profile.netd_k, rel=0.1)
+    with pytest.raises(ValueError, match="N>=2"):
+        measure_netd_k(frames[:1])
+
+
+def test_fpa_warms_up_first_order():
+    from thermal_perception.core.sensor import fpa_temperature_c
+
+    p = get_profile("boson640")
+    assert fpa_temperature_c(p, 10.0, 0.0) == pytest.approx(10.0)
+    tau = p.fpa_warmup_time_constant_s
+    assert fpa_temperature_c(p, 10.0, tau) == pytest.approx(
+        10.0 + p.fpa_warmup_k * (1 - math.exp(-1)))
+    assert fpa_temperature_c(p, 10.0, 1e6) == pytest.approx(10.0 + p.fpa_warmup_k)

@@ -31,6 +31,7 @@ from thermal_perception.core.radiometry import (
     BandRadianceTable,
     FlirPlanck,
     atmospheric_transmission,
+    flir_raw_to_temperature_c,
     object_radiance,
 )
 
@@ -375,6 +376,8 @@ class CountsToTemperature:
         self.valid_lut = (counts > 0) & (counts < model.full_scale_counts)
         obj = self._object_signal(self.signal_lut, self.conditions.emissivity)
         t_k = model.temperature_k_from_signal(obj)
+        if isinstance(model, FlirPlanckModel):
+            t_k = self._flir_vendor_k(model, counts)
         lut = np.where(self.valid_lut, t_k - ZERO_CELSIUS_K, np.nan)
         self.lut_c = lut.astype(np.float32)
         self.lut_c.setflags(write=False)
@@ -383,6 +386,19 @@ class CountsToTemperature:
             sigma = self._sigma_k(obj, t_k, self.conditions.emissivity, uncertainty)
             self.sigma_lut_k = np.where(self.valid_lut, sigma, np.nan).astype(np.float32)
             self.sigma_lut_k.setflags(write=False)
+
+    def _flir_vendor_k(self, model: FlirPlanckModel, counts: NDArray) -> NDArray:
+        """FLIR cameras: the vendor's own equation (window half way, the air path split in
+        two), so users get the numbers of FLIR's software. The per-pixel emissivity and
+        uncertainty paths use the general equation (window at the camera)."""
+        c = self.conditions
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.asarray(flir_raw_to_temperature_c(
+                counts, model.planck, emissivity=c.emissivity, object_distance_m=c.distance_m,
+                reflected_c=c.reflected_temperature_c, atmosphere_c=c.atmosphere_temperature_c,
+                window_c=c.window_temperature_c, window_transmission=c.window_transmission,
+                relative_humidity=c.relative_humidity, window_reflection=c.window_reflection)
+            ) + ZERO_CELSIUS_K
 
     def _object_signal(self, measured: NDArray, emissivity: ArrayLike) -> NDArray:
         c = self.conditions

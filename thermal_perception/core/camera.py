@@ -20,7 +20,7 @@ PROFILES_RESOURCE = "camera_profiles.yaml"
 class CameraProfile:
     """Constants of one thermal camera class.
 
-    Attributes
+    Attributes (the raw-output imperfections are documented in camera_profiles.yaml)
     ----------
     name : profile name, e.g. ``"boson640"``.
     width, height : image size, pixels.
@@ -48,6 +48,18 @@ class CameraProfile:
     radiometric_range_c: tuple[float, float]
     offset_counts: int
     description: str = ""
+    # Imperfections of the raw (un-corrected) output; used with the sensor's defects enabled.
+    fpn_offset_std_counts: float = 0.0
+    fpn_gain_std: float = 0.0
+    fpa_drift_counts_per_k: float = 0.0
+    fpa_drift_spread: float = 0.0
+    fpa_reference_c: float = 30.0
+    fpa_warmup_k: float = 0.0
+    fpa_warmup_time_constant_s: float = 300.0
+    dead_pixel_fraction: float = 0.0
+    hot_pixel_fraction: float = 0.0
+    flicker_pixel_fraction: float = 0.0
+    flicker_amplitude_counts: float = 0.0
 
     def __post_init__(self) -> None:
         problems = []
@@ -65,6 +77,12 @@ class CameraProfile:
             problems.append(f"band_um {self.band_um} must be increasing and positive")
         if not self.radiometric_range_c[0] < self.radiometric_range_c[1]:
             problems.append(f"radiometric_range_c {self.radiometric_range_c} must be increasing")
+        fractions = (self.dead_pixel_fraction, self.hot_pixel_fraction,
+                     self.flicker_pixel_fraction)
+        if not all(0.0 <= f < 0.1 for f in fractions):
+            problems.append("bad pixel fractions must be in [0, 0.1)")
+        if self.fpn_offset_std_counts < 0 or self.fpn_gain_std < 0:
+            problems.append("fixed-pattern noise statistics must be >= 0")
         if not 0 <= self.offset_counts < self.full_scale_counts:
             problems.append(f"offset_counts {self.offset_counts} outside the ADC range")
         if problems:

@@ -17,6 +17,7 @@ from thermal_perception.core.camera import CameraProfile
 from thermal_perception.sim.simulator import ThermalSimulator
 
 SOURCES = ("simulator",)
+SHUTTER_BELOW_FPA_K = 2.0  # shutter flag temperature relative to the FPA (typical, a choice)
 
 
 @dataclass
@@ -56,16 +57,16 @@ class SimulatorSource:
 
     def __init__(self, profile: CameraProfile, **simulator_args: object) -> None:
         self.simulator = ThermalSimulator(profile, **simulator_args)  # type: ignore[arg-type]
-        # A camera core runs some degrees above the air around it.
-        self.housing_temperature_c = self.simulator.world.air_temperature_c + 8.0
 
     def read(self, time_s: float, shutter_closed: bool = False) -> Frame:
+        fpa_c = self.simulator.fpa_temperature_c(time_s)
+        # the shutter sits next to the core, slightly cooler than the FPA
+        housing_c = fpa_c - SHUTTER_BELOW_FPA_K
         if shutter_closed:
-            counts = self.simulator.uniform_counts(self.housing_temperature_c)
+            counts = self.simulator.uniform_counts(housing_c, time_s)
         else:
             counts = self.simulator.counts(time_s)
-        return Frame(counts=counts, fpa_temperature_c=self.housing_temperature_c + 2.0,
-                     housing_temperature_c=self.housing_temperature_c,
+        return Frame(counts=counts, fpa_temperature_c=fpa_c, housing_temperature_c=housing_c,
                      shutter_closed=shutter_closed)
 
     def close(self) -> None:

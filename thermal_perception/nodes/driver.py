@@ -51,6 +51,9 @@ PARAMS = (
               read_only=True),
     ParamSpec("air_temperature_c", 15.0, "Simulated air temperature, deg C.", -40.0, 50.0,
               read_only=True),
+    ParamSpec("sensor_defects", False,
+              "Simulate raw output before non-uniformity correction: fixed-pattern noise, "
+              "FPA drift, dead/hot/flickering pixels.", read_only=True),
     ParamSpec("seed", 0, "Random seed of the simulated scene and noise.", 0, 2**31 - 1,
               read_only=True),
     ParamSpec("ffc_interval_s", 0.0,
@@ -81,7 +84,8 @@ class DriverNode(Node):
         self.source = open_source(
             p["source"], profile, scene=p["scene"], altitude_m=p["altitude_m"],
             speed_mps=p["speed_mps"], time_of_day=p["time_of_day"],
-            air_temperature_c=p["air_temperature_c"], seed=p["seed"])
+            air_temperature_c=p["air_temperature_c"], seed=p["seed"],
+            defects=p["sensor_defects"])
         self.image_pub = self.create_publisher(Image, "image_raw",
                                                sensor_qos(p["image_reliability"]))
         self.info_pub = self.create_publisher(CameraInfo, "camera_info", reliable_qos())

@@ -18,7 +18,7 @@ from scipy.constants import zero_Celsius
 from thermal_perception.core.calibration import LinearCalibration, MeasurementConditions
 from thermal_perception.core.camera import CameraProfile
 from thermal_perception.core.radiometry import BandRadianceTable, measured_radiance
-from thermal_perception.core.sensor import MicrobolometerModel
+from thermal_perception.core.sensor import MicrobolometerModel, fpa_temperature_c
 from thermal_perception.sim.scenes import SceneTruth, make_sar_scene
 
 SCENES = ("uav_sar",)
@@ -56,7 +56,7 @@ class ThermalSimulator:
     def __init__(self, profile: CameraProfile, scene: str = "uav_sar", *,
                  altitude_m: float = 60.0, speed_mps: float = 4.0, seed: int = 0,
                  time_of_day: str = "day", air_temperature_c: float = 15.0,
-                 relative_humidity: float = 0.5, fire: bool = False,
+                 relative_humidity: float = 0.5, fire: bool = False, defects: bool = False,
                  table: BandRadianceTable | None = None) -> None:
         if scene not in SCENES:
             raise ValueError(f"unknown scene {scene!r}; known: {list(SCENES)}")
@@ -79,7 +79,8 @@ class ThermalSimulator:
             atmosphere_temperature_c=air_temperature_c, distance_m=self.altitude_m,
             relative_humidity=relative_humidity)
         self.world_radiance = self._world_radiance(self.world)
-        self.sensor = MicrobolometerModel(profile, self.calibration, self.table, seed=seed + 1)
+        self.sensor = MicrobolometerModel(profile, self.calibration, self.table, seed=seed + 1,
+                                          defects=defects)
         self._radiance = np.empty((h, w), np.float32)
         self._last_time_s: float | None = None
 
@@ -129,17 +130,21 @@ class ThermalSimulator:
         """Band radiance image at the aperture at ``time_s``, W/(m^2 sr) (internal buffer)."""
         return self._view(self.world_radiance, time_s, cv2.INTER_LINEAR, out=self._radiance)
 
+    def fpa_temperature_c(self, time_s: float) -> float:
+        """Focal-plane temperature at ``time_s``: warming up from the air temperature."""
+        return fpa_temperature_c(self.profile, self.world.air_temperature_c, time_s)
+
     def counts(self, time_s: float) -> NDArray[np.uint16]:
         """Raw counts of the frame captured at ``time_s`` (seconds since the stream start)."""
         dt = 0.0 if self._last_time_s is None else time_s - self._last_time_s
         self._last_time_s = time_s
-        return self.sensor.expose(self.radiance(time_s), dt)
+        return self.sensor.expose(self.radiance(time_s), dt, self.fpa_temperature_c(time_s))
 
-    def uniform_counts(self, temperature_c: float) -> NDArray[np.uint16]:
+    def uniform_counts(self, temperature_c: float, time_s: float = 0.0) -> NDArray[np.uint16]:
         """Counts of a uniform blackbody (the closed shutter) at ``temperature_c``."""
         self._radiance.fill(float(self.table.radiance(temperature_c + zero_Celsius)))
         self.sensor.reset()
-        return self.sensor.expose(self._radiance, 0.0)
+        return self.sensor.expose(self._radiance, 0.0, self.fpa_temperature_c(time_s))
 
     def truth(self, time_s: float) -> FrameTruth:
         """Truth maps of the frame at ``time_s``."""
