@@ -103,6 +103,15 @@ class CameraProfile:
         """Pinhole focal length in pixels from the horizontal field of view."""
         return self.width / (2.0 * math.tan(math.radians(self.hfov_deg) / 2.0))
 
+    def pinhole_intrinsics(self) -> tuple[list[float], list[float]]:
+        """Nominal pinhole camera matrices ``K`` (3x3) and ``P`` (3x4), row-major, pixels:
+        square pixels, principal point at the image centre, no distortion. A lens
+        calibration replaces them."""
+        f = self.focal_length_px
+        cx, cy = (self.width - 1) / 2.0, (self.height - 1) / 2.0
+        return ([f, 0.0, cx, 0.0, f, cy, 0.0, 0.0, 1.0],
+                [f, 0.0, cx, 0.0, 0.0, f, cy, 0.0, 0.0, 0.0, 1.0, 0.0])
+
     def with_size(self, width: int, height: int) -> CameraProfile:
         """The same camera class at another resolution (same field of view)."""
         return replace(self, width=int(width), height=int(height))

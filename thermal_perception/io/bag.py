@@ -74,6 +74,7 @@ class BagWriter:
         self.storage = storage
         self.typestore = typestore_with_our_messages()
         self.counts: dict[str, int] = {}
+        self.msgtypes: dict[str, str] = {}
         self._queue: queue.Queue = queue.Queue(max_queue)
         self._error: BaseException | None = None
         self._opened = threading.Event()
@@ -111,6 +112,7 @@ class BagWriter:
         """Declare a topic with its type, e.g. ``("/image_raw", "sensor_msgs/msg/Image")``."""
         if topic not in self.counts:
             self.counts[topic] = 0
+            self.msgtypes[topic] = msgtype
             self._queue.put(("topic", topic, msgtype))
 
     def write(self, topic: str, timestamp_ns: int, data: bytes | memoryview) -> None:
@@ -121,6 +123,12 @@ class BagWriter:
             return  # writer failed: close() reports it
         self._queue.put(("msg", topic, timestamp_ns, bytes(data)))
         self.counts[topic] += 1
+
+    def write_message(self, topic: str, timestamp_ns: int, message: Any) -> None:
+        """Serialize a rosbags message object (see :mod:`thermal_perception.io.messages`)
+        and append it."""
+        self.write(topic, timestamp_ns,
+                   self.typestore.serialize_cdr(message, self.msgtypes[topic]))
 
     def close(self) -> None:
         """Write what is queued, finish the bag (metadata.yaml); raise a writer error."""

@@ -13,15 +13,13 @@ def camera_info_from_profile(profile: CameraProfile, frame_id: str) -> CameraInf
     Until a calibration file is given, this is the camera's nominal geometry; a real lens
     calibration (camera_calibration / OpenCV) replaces it.
     """
-    f = profile.focal_length_px
-    cx = (profile.width - 1) / 2.0
-    cy = (profile.height - 1) / 2.0
+    k, p = profile.pinhole_intrinsics()
     info = CameraInfo()
     info.header.frame_id = frame_id
     info.width, info.height = profile.width, profile.height
     info.distortion_model = "plumb_bob"
     info.d = [0.0, 0.0, 0.0, 0.0, 0.0]
-    info.k = [f, 0.0, cx, 0.0, f, cy, 0.0, 0.0, 1.0]
+    info.k = k
     info.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
-    info.p = [f, 0.0, cx, 0.0, 0.0, f, cy, 0.0, 0.0, 0.0, 1.0, 0.0]
+    info.p = p
     return info
