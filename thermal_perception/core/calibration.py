@@ -431,7 +431,9 @@ class CountsToTemperature:
                  ) -> NDArray[np.float32]:
         """Temperature image, deg C float32 (NaN where invalid), from a uint16 counts image."""
         _check_counts(counts)
-        return np.take(self.lut_c, counts, out=out)
+        # The tables cover all 65536 values, so "wrap" never wraps; it only skips numpy's
+        # bounds checks (0.45 ms instead of 0.78 ms for 640x512 here).
+        return np.take(self.lut_c, counts, out=out, mode="wrap")
 
     def uncertainty(self, counts: NDArray[np.uint16], out: NDArray[np.float32] | None = None
                     ) -> NDArray[np.float32]:
@@ -439,7 +441,7 @@ class CountsToTemperature:
         if self.sigma_lut_k is None:
             raise RuntimeError("built without uncertainty inputs")
         _check_counts(counts)
-        return np.take(self.sigma_lut_k, counts, out=out)
+        return np.take(self.sigma_lut_k, counts, out=out, mode="wrap")
 
     def object_temperature_c(self, measured_signal: ArrayLike,
                              emissivity: ArrayLike | None = None) -> NDArray:
