@@ -79,6 +79,10 @@ class TestNodeParameters:
             ok = node.set_parameters([Parameter("emissivity", value=0.95)])[0]
             assert ok.successful and node.params["emissivity"] == 0.95
             assert node.converter is not before  # LUT rebuilt for the new emissivity
+            result = node.set_parameters([Parameter("radiometric_model", value="flir_planck")])[0]
+            assert not result.successful and "flir_r1" in result.reason
+            ok = node.set_parameters([Parameter("radiometric_model", value="tlinear")])[0]
+            assert ok.successful and node.converter.model.name == "tlinear"
             ok = node.set_parameters([Parameter("colormap", value="white_hot")])[0]
             assert ok.successful and node.renderer.colormap == "white_hot"
         finally:

@@ -62,9 +62,11 @@ def probe(rclpy_context, pipeline):
     from thermal_perception.ros.qos import reliable_qos, sensor_qos
 
     node = rclpy_context.create_node("e2e_probe", namespace="/e2e")
-    got = {"temperature": [], "info": [], "status": [], "display": []}
+    got = {"temperature": [], "info": [], "status": [], "display": [], "sigma": []}
     node.create_subscription(Image, "image_temperature", got["temperature"].append, sensor_qos())
     node.create_subscription(Image, "image_display", got["display"].append, sensor_qos())
+    node.create_subscription(Image, "image_temperature_sigma", got["sigma"].append,
+                             sensor_qos())
     node.create_subscription(CameraInfo, "camera_info", got["info"].append, reliable_qos())
     node.create_subscription(ThermalStatus, "status", got["status"].append, reliable_qos())
     executor = SingleThreadedExecutor()
@@ -134,6 +136,19 @@ def test_display_image_is_bgr8(probe):
     image = to_array(got["display"][-1])
     assert image.shape == (HEIGHT, WIDTH, 3) and image.dtype == np.uint8
     assert image.std() > 5  # a picture, not a flat frame
+
+
+def test_uncertainty_image_is_published(probe, simulator):
+    """sigma_T per pixel: above the NETD (emissivity 0.95 +- 0.02 and reflected +- 2 K add to
+    the noise) and a few kelvin at most for terrain about 30 K warmer than the sky."""
+    _, _, got = probe
+    assert got["sigma"], "uncertainty image not published although subscribed"
+    sigma = to_array(got["sigma"][-1])
+    assert sigma.shape == (HEIGHT, WIDTH) and got["sigma"][-1].encoding == "32FC1"
+    valid = sigma[np.isfinite(sigma)]
+    assert valid.size > 0.99 * sigma.size
+    assert float(valid.min()) > simulator.profile.netd_k
+    assert float(np.median(valid)) < 3.0
 
 
 def test_trigger_ffc_flags_frames_and_processor_skips_them(probe):

@@ -1,7 +1,9 @@
 """Processor node: raw counts -> temperature image (32FC1, deg C) and display image (bgr8).
 
 Subscribes ``image_raw`` (mono16/16UC1) and ``status``; publishes ``image_temperature``
-(32FC1, deg C, NaN for invalid pixels) and ``image_display`` (bgr8). Outputs nobody subscribes
+(32FC1, deg C, NaN for invalid pixels), ``image_temperature_sigma`` (32FC1, one-sigma
+uncertainty in K from NETD, emissivity and reflected-temperature uncertainty) and
+``image_display`` (bgr8). Outputs nobody subscribes
 to are not computed. Frames captured while the shutter is closed (FFC) are not published as
 measurements. Bad frames are logged, counted and reported on ``/diagnostics``.
 """
@@ -17,11 +19,13 @@ from rclpy.node import Node
 from sensor_msgs.msg import Image
 
 from thermal_perception.core.calibration import (
+    MODEL_NAMES,
     CountsToTemperature,
-    LinearCalibration,
     MeasurementConditions,
+    UncertaintyInputs,
+    make_model,
 )
-from thermal_perception.core.camera import get_profile, load_profiles
+from thermal_perception.core.camera import CameraProfile, get_profile, load_profiles
 from thermal_perception.core.display import AGC_MODES, COLORMAPS, DisplayRenderer
 from thermal_perception.core.radiometry import BandRadianceTable
 from thermal_perception.msg import ThermalStatus
@@ -35,15 +39,32 @@ from thermal_perception.ros.params import ParameterSet, ParamSpec
 from thermal_perception.ros.qos import RELIABILITY_CHOICES, reliable_qos, sensor_qos
 
 RAW_ENCODINGS = ("mono16", "16UC1")
-RADIOMETRIC = ("emissivity", "reflected_temperature_c", "atmosphere_temperature_c",
-               "distance_m", "relative_humidity", "window_temperature_c",
-               "window_transmission", "window_reflection")
+CONDITIONS = ("emissivity", "reflected_temperature_c", "atmosphere_temperature_c",
+              "distance_m", "relative_humidity", "window_temperature_c",
+              "window_transmission", "window_reflection")
+MODEL = ("radiometric_model", "flir_r1", "flir_r2", "flir_b", "flir_f", "flir_o",
+         "tlinear_resolution_k", "gain_k_per_count", "offset_c")
+UNCERTAINTY = ("netd_k", "emissivity_sigma", "reflected_temperature_sigma_k")
+RADIOMETRIC = CONDITIONS + MODEL + UNCERTAINTY
 DISPLAY = ("agc_mode", "colormap", "display_min_c", "display_max_c", "display_smoothing")
 
 PARAMS = (
     ParamSpec("camera_profile", "boson640",
               "Camera class whose radiometric calibration converts counts.",
               choices=tuple(load_profiles()), read_only=True),
+    ParamSpec("radiometric_model", "linear_radiance",
+              "How counts relate to radiance: the camera profile's linear radiance calibration, "
+              "FLIR Planck constants (flir_*), TLinear (kelvin = counts x resolution), Optris "
+              "((counts - 1000) / 10 C) or gain/offset in apparent temperature.",
+              choices=MODEL_NAMES),
+    ParamSpec("flir_r1", 0.0, "FLIR Planck R1 (camera metadata).", 0.0, 1e9),
+    ParamSpec("flir_r2", 1.0, "FLIR Planck R2.", 1e-12, 1e9),
+    ParamSpec("flir_b", 1428.0, "FLIR Planck B, K.", 1.0, 1e5),
+    ParamSpec("flir_f", 1.0, "FLIR Planck F.", 0.0, 1e3),
+    ParamSpec("flir_o", 0.0, "FLIR Planck O, counts.", -1e6, 1e6),
+    ParamSpec("tlinear_resolution_k", 0.01, "TLinear resolution, K per count.", 1e-4, 1.0),
+    ParamSpec("gain_k_per_count", 0.01, "gain_offset model: K per count.", 1e-6, 10.0),
+    ParamSpec("offset_c", -273.15, "gain_offset model: deg C at zero counts.", -1000.0, 1000.0),
     ParamSpec("emissivity", 1.0, "Object emissivity, (0, 1].", 0.01, 1.0),
     ParamSpec("reflected_temperature_c", 20.0, "Reflected apparent temperature, deg C.",
               -100.0, 1000.0),
@@ -56,6 +77,12 @@ PARAMS = (
     ParamSpec("window_transmission", 1.0, "External window transmission (1: no window).",
               0.01, 1.0),
     ParamSpec("window_reflection", 0.0, "External window reflectance.", 0.0, 0.99),
+    ParamSpec("netd_k", 0.0,
+              "Temporal noise for the uncertainty image, K (0: the camera profile's NETD).",
+              0.0, 5.0),
+    ParamSpec("emissivity_sigma", 0.02, "Uncertainty of the emissivity (1 sigma).", 0.0, 0.5),
+    ParamSpec("reflected_temperature_sigma_k", 2.0,
+              "Uncertainty of the reflected temperature, K (1 sigma).", 0.0, 100.0),
     ParamSpec("agc_mode", "percentile", "Display contrast mode.", choices=AGC_MODES),
     ParamSpec("colormap", "ironbow", "Display colormap.", choices=COLORMAPS),
     ParamSpec("display_min_c", 0.0, "Lower end of the 'fixed' display window, deg C.",
@@ -76,12 +103,29 @@ def _check_combination(values: dict[str, Any]) -> str | None:
         return "display_max_c must be greater than display_min_c"
     if values["window_reflection"] > 1.0 - values["window_transmission"] + 1e-9:
         return "window_reflection must not exceed 1 - window_transmission"
+    if values["radiometric_model"] == "flir_planck" and values["flir_r1"] <= 0.0:
+        return "radiometric_model flir_planck needs flir_r1 (and r2, b, f, o) from the camera"
     return None
 
 
 def conditions_from(values: dict[str, Any]) -> MeasurementConditions:
     """Measurement conditions from the node's parameter values."""
-    return MeasurementConditions(**{name: values[name] for name in RADIOMETRIC})
+    return MeasurementConditions(**{name: values[name] for name in CONDITIONS})
+
+
+def converter_from(values: dict[str, Any], profile: CameraProfile,
+                   table: BandRadianceTable) -> CountsToTemperature:
+    """Counts -> temperature (and uncertainty) tables for the node's parameter values."""
+    model = make_model(
+        values["radiometric_model"], table, profile=profile, R1=values["flir_r1"],
+        R2=values["flir_r2"], B=values["flir_b"], F=values["flir_f"], O=values["flir_o"],
+        resolution_k=values["tlinear_resolution_k"],
+        gain_k_per_count=values["gain_k_per_count"], offset_c=values["offset_c"])
+    uncertainty = UncertaintyInputs(
+        netd_k=values["netd_k"] or profile.netd_k, emissivity_sigma=values["emissivity_sigma"],
+        reflected_temperature_sigma_k=values["reflected_temperature_sigma_k"])
+    return CountsToTemperature(model, conditions=conditions_from(values),
+                               uncertainty=uncertainty)
 
 
 def renderer_from(values: dict[str, Any]) -> DisplayRenderer:
@@ -98,14 +142,14 @@ class ProcessorNode(Node):
         super().__init__("processor", **node_args)
         self.params = ParameterSet(self, PARAMS, _check_combination, self._on_change)
         p = self.params
-        profile = get_profile(p["camera_profile"])
-        self.table = BandRadianceTable(profile.band_m)
-        self.calibration = LinearCalibration.from_profile(profile, self.table)
-        self.converter = CountsToTemperature(self.calibration, self.table, conditions_from(p))
+        self.profile = get_profile(p["camera_profile"])
+        self.table = BandRadianceTable(self.profile.band_m)
+        self.converter = converter_from(p.values, self.profile, self.table)
         self.renderer = renderer_from(p)
         qos = sensor_qos(p["image_reliability"])
         self.temperature_pub = self.create_publisher(Image, "image_temperature", qos)
         self.display_pub = self.create_publisher(Image, "image_display", qos)
+        self.sigma_pub = self.create_publisher(Image, "image_temperature_sigma", qos)
         # status first: when both are ready the executor serves it first
         self.create_subscription(ThermalStatus, "status", self._on_status, reliable_qos())
         self.create_subscription(Image, "image_raw", self._on_image, qos)
@@ -114,7 +158,9 @@ class ProcessorNode(Node):
         # different topics, so their order is not guaranteed).
         self.waiting_for_status: Image | None = None
         self.temperature = np.empty((0, 0), np.float32)
+        self.sigma = np.empty((0, 0), np.float32)
         self.temperature_msg = Image()
+        self.sigma_msg = Image()
         self.display_msg = Image()
         self.frames_in = self.frames_out = self.rejected = self.skipped_shutter = 0
         self.last_reject = ""
@@ -126,8 +172,7 @@ class ProcessorNode(Node):
         if not hasattr(self, "converter"):
             return
         if any(values[n] != self.params[n] for n in RADIOMETRIC):
-            self.converter = CountsToTemperature(self.calibration, self.table,
-                                                 conditions_from(values))
+            self.converter = converter_from(values, self.profile, self.table)
         if any(values[n] != self.params[n] for n in DISPLAY):
             self.renderer = renderer_from(values)
 
@@ -161,7 +206,8 @@ class ProcessorNode(Node):
         start = time.perf_counter()
         want_temperature = self.temperature_pub.get_subscription_count() > 0
         want_display = self.display_pub.get_subscription_count() > 0
-        if not (want_temperature or want_display):
+        want_sigma = self.sigma_pub.get_subscription_count() > 0
+        if not (want_temperature or want_display or want_sigma):
             return  # lazy: nobody listens
         if msg.encoding not in RAW_ENCODINGS:
             self._reject(f"encoding '{msg.encoding}' is not raw counts "
@@ -185,6 +231,12 @@ class ProcessorNode(Node):
             array_to_image(self.renderer.render(temperature), "bgr8", header=msg.header,
                            msg=self.display_msg)
             self.display_pub.publish(self.display_msg)
+        if want_sigma:
+            if self.sigma.shape != counts.shape:
+                self.sigma = np.empty(counts.shape, np.float32)
+            array_to_image(self.converter.uncertainty(counts, out=self.sigma), "32FC1",
+                           header=msg.header, msg=self.sigma_msg)
+            self.sigma_pub.publish(self.sigma_msg)
         self.frames_out += 1
         elapsed_ms = (time.perf_counter() - start) * 1e3
         self.processing_ms = elapsed_ms if self.frames_out == 1 else \
