@@ -129,7 +129,23 @@ class RadiometricModel(Protocol):
         ...
 
 
-class LinearRadianceModel:
+class _BandRadianceSignal:
+    """Models whose signal is the band radiance of the camera band, W/(m^2 sr)."""
+
+    table: BandRadianceTable
+
+    def signal_from_temperature_k(self, temperature_k: ArrayLike) -> NDArray:
+        return np.asarray(self.table.radiance(np.asarray(temperature_k, dtype=np.float64)))
+
+    def temperature_k_from_signal(self, signal: NDArray) -> NDArray:
+        with np.errstate(invalid="ignore"):
+            return np.asarray(self.table.temperature_k(np.asarray(signal, dtype=np.float64)))
+
+    def signal_derivative(self, temperature_k: ArrayLike) -> NDArray:
+        return np.asarray(self.table.derivative(np.asarray(temperature_k, dtype=np.float64)))
+
+
+class LinearRadianceModel(_BandRadianceSignal):
     """Counts linear in band radiance; signal = band radiance, W/(m^2 sr)."""
 
     name = "linear_radiance"
@@ -144,16 +160,6 @@ class LinearRadianceModel:
 
     def counts_from_signal(self, signal: NDArray) -> NDArray:
         return self.calibration.counts_from_radiance(signal)
-
-    def signal_from_temperature_k(self, temperature_k: ArrayLike) -> NDArray:
-        return np.asarray(self.table.radiance(np.asarray(temperature_k, dtype=np.float64)))
-
-    def temperature_k_from_signal(self, signal: NDArray) -> NDArray:
-        with np.errstate(invalid="ignore"):
-            return np.asarray(self.table.temperature_k(np.asarray(signal, dtype=np.float64)))
-
-    def signal_derivative(self, temperature_k: ArrayLike) -> NDArray:
-        return np.asarray(self.table.derivative(np.asarray(temperature_k, dtype=np.float64)))
 
 
 class FlirPlanckModel:
@@ -185,7 +191,7 @@ class FlirPlanckModel:
         return p.R1 * p.B * e / (p.R2 * t**2 * (e - p.F) ** 2)
 
 
-class LinearTemperatureModel:
+class LinearTemperatureModel(_BandRadianceSignal):
     """Cameras whose output is linear in apparent temperature: ``T_K = gain * counts + offset``.
 
     The signal is the band radiance of that apparent temperature (Planck), so emissivity,
@@ -212,16 +218,6 @@ class LinearTemperatureModel:
 
     def counts_from_signal(self, signal: NDArray) -> NDArray:
         return (np.asarray(self.table.temperature_k(signal)) - self.offset_k) / self.gain
-
-    def signal_from_temperature_k(self, temperature_k: ArrayLike) -> NDArray:
-        return np.asarray(self.table.radiance(np.asarray(temperature_k, dtype=np.float64)))
-
-    def temperature_k_from_signal(self, signal: NDArray) -> NDArray:
-        with np.errstate(invalid="ignore"):
-            return np.asarray(self.table.temperature_k(np.asarray(signal, dtype=np.float64)))
-
-    def signal_derivative(self, temperature_k: ArrayLike) -> NDArray:
-        return np.asarray(self.table.derivative(np.asarray(temperature_k, dtype=np.float64)))
 
 
 MODEL_NAMES = ("linear_radiance", "flir_planck", "tlinear", "optris", "gain_offset")
