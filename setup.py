@@ -32,6 +32,7 @@ setup(
     data_files=[
         ("share/ament_index/resource_index/packages", ["resource/thermal_perception"]),
         ("share/thermal_perception", ["package.xml"]),
-        ("share/thermal_perception/msg", [f"msg/{p.name}" for p in sorted((HERE / "msg").glob("*.msg"))]),
+        ("share/thermal_perception/msg",
+         [f"msg/{p.name}" for p in sorted((HERE / "msg").glob("*.msg"))]),
     ],
 )

@@ -71,7 +71,9 @@ def probe(rclpy_context, pipeline):
     node.create_subscription(ThermalStatus, "status", got["status"].append, reliable_qos())
     executor = SingleThreadedExecutor()
     executor.add_node(node)
-    started = spin_until(executor, lambda: len(got["temperature"]) >= 12, 60.0)
+    # every stream matches at discovery on its own: wait for all of them
+    started = spin_until(executor, lambda: len(got["temperature"]) >= 12 and got["status"]
+                         and got["info"], 60.0)
     if not started:
         pytest.fail("no temperature frames from the pipeline:\n" + "\n".join(pipeline.failed()))
     yield node, executor, got
@@ -107,7 +109,9 @@ def test_temperatures_match_scene_truth(probe, simulator):
 
 
 def test_stamps_are_capture_times_with_frame_id(probe):
-    _, _, got = probe
+    _, executor, got = probe
+    n = len(got["temperature"])  # a fresh window in which all three streams flow
+    assert spin_until(executor, lambda: len(got["temperature"]) >= n + 10, 20.0)
     status_stamps = {(s.header.stamp.sec, s.header.stamp.nanosec) for s in got["status"]}
     info_stamps = {(i.header.stamp.sec, i.header.stamp.nanosec) for i in got["info"]}
     stamps = [(m.header.stamp.sec, m.header.stamp.nanosec) for m in got["temperature"]]

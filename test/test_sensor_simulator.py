@@ -175,3 +175,27 @@ def test_fpa_warms_up_first_order():
     assert fpa_temperature_c(p, 10.0, tau) == pytest.approx(
         10.0 + p.fpa_warmup_k * (1 - math.exp(-1)))
     assert fpa_temperature_c(p, 10.0, 1e6) == pytest.approx(10.0 + p.fpa_warmup_k)
+
+
+@pytest.mark.parametrize("scene", ["uav_sar", "road", "building", "fire"])
+def test_every_scene_renders_through_the_sensor(scene):
+    """Each scene renders to counts whose temperatures follow the apparent truth; flames
+    of several hundred C saturate a -40..150 C camera (NaN), smoke attenuates."""
+    from thermal_perception.sim.simulator import SCENES
+
+    assert scene in SCENES
+    profile = get_profile("boson640").with_size(128, 96)
+    sim = ThermalSimulator(profile, scene, altitude_m=30.0, speed_mps=0.0, seed=4)
+    convert = CountsToTemperature(sim.calibration, sim.table)
+    measured = convert(sim.counts(0.0))
+    truth = sim.truth(0.0)
+    ok = np.isfinite(measured) & (truth.apparent_temperature_c < 140.0)
+    assert ok.mean() > 0.5
+    error = measured[ok] - truth.apparent_temperature_c[ok]
+    assert abs(float(np.median(error))) < 0.05
+    if scene == "fire":
+        hot = sim.world.labels == LABELS["fire"]
+        assert hot.any() and sim.world.path_transmission is not None
+        flames = sim.world_radiance[hot]
+        saturated = flames > sim.table.radiance(150.0 + zero_Celsius)
+        assert saturated.mean() > 0.5

@@ -17,11 +17,11 @@ from scipy.constants import zero_Celsius
 
 from thermal_perception.core.calibration import LinearCalibration, MeasurementConditions
 from thermal_perception.core.camera import CameraProfile
-from thermal_perception.core.radiometry import BandRadianceTable, measured_radiance
+from thermal_perception.core.radiometry import BandRadianceTable
 from thermal_perception.core.sensor import MicrobolometerModel, fpa_temperature_c
-from thermal_perception.sim.scenes import SceneTruth, make_sar_scene
+from thermal_perception.sim.scenes import SCENE_BUILDERS, SceneTruth, make_scene
 
-SCENES = ("uav_sar",)
+SCENES = tuple(SCENE_BUILDERS)
 
 
 @dataclass
@@ -46,8 +46,10 @@ class ThermalSimulator:
     Parameters
     ----------
     profile : camera constants (size, field of view, NETD, tau).
-    scene : scene name, one of :data:`SCENES`.
-    altitude_m : height above ground, m (sets the ground sample distance and the air path).
+    scene : scene name, one of :data:`SCENES` ("uav_sar", "road", "fire": nadir views from
+        above; "building": a facade seen head-on).
+    altitude_m : distance to the scene (height above ground, or to the facade), m; sets the
+        ground sample distance and the air path.
     speed_mps : ground speed of the camera, m/s (0: hovering).
     seed : random seed of the scene and of the sensor noise.
     time_of_day, air_temperature_c, relative_humidity : scene conditions.
@@ -69,11 +71,13 @@ class ThermalSimulator:
         self.calibration = LinearCalibration.from_profile(profile, self.table)
         self.gsd_m = self.altitude_m / profile.focal_length_px
         w, h = profile.width, profile.height
-        self.world = make_sar_scene(3 * w, 3 * h, self.gsd_m, seed=seed,
-                                    time_of_day=time_of_day,
-                                    air_temperature_c=air_temperature_c,
-                                    people=max(6, (w * h) // 15000),
-                                    animals=max(3, (w * h) // 40000), fire=fire)
+        scene_args: dict = {}
+        if scene == "uav_sar":  # object counts in proportion to the area seen
+            scene_args = {"people": max(6, (w * h) // 15000),
+                          "animals": max(3, (w * h) // 40000), "fire": fire}
+        self.world = make_scene(scene, 3 * w, 3 * h, self.gsd_m, seed=seed,
+                                time_of_day=time_of_day, air_temperature_c=air_temperature_c,
+                                **scene_args)
         self.conditions = MeasurementConditions(
             emissivity=1.0, reflected_temperature_c=self.world.sky_temperature_c,
             atmosphere_temperature_c=air_temperature_c, distance_m=self.altitude_m,
@@ -85,15 +89,13 @@ class ThermalSimulator:
         self._last_time_s: float | None = None
 
     def _world_radiance(self, world: SceneTruth) -> NDArray[np.float32]:
-        """Band radiance reaching the camera from every scene cell, W/(m^2 sr)."""
+        """Band radiance reaching the camera from every scene cell, W/(m^2 sr): what leaves
+        the scene (emission, reflected sky, smoke), then the air path."""
         c = self.conditions
-        backgrounds = c.background_radiances(self.table)
-        backgrounds.pop("window_reflected_radiance")
-        backgrounds.pop("window_radiance")
-        radiance = measured_radiance(
-            self.table.radiance(world.temperature_k.astype(np.float64)),
-            emissivity=world.emissivity, tau_atm=c.atmospheric_transmission(), **backgrounds)
-        return np.asarray(radiance, dtype=np.float32)
+        tau = c.atmospheric_transmission()
+        air = float(self.table.radiance(c.atmosphere_temperature_c + zero_Celsius))
+        leaving = world.leaving_radiance(self.table)
+        return (np.float32(tau) * leaving + np.float32((1.0 - tau) * air)).astype(np.float32)
 
     # -- camera motion --------------------------------------------------------------------
 
