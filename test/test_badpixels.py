@@ -62,6 +62,7 @@ def test_calibration_detection_recall_and_false_positives(size, rates):
     message = (f"{size}: truth dead/hot/flicker {truth.dead.sum()}/{truth.hot.sum()}/"
                f"{truth.flicker.sum()}, recall {recall}, false positives {false_positive:.2e}, "
                f"{report}")
+    print(message)
     assert truth.bad.sum() >= 20, message
     assert all(r == 1.0 for r in recall.values()), message
     assert false_positive < MAX_FALSE_POSITIVE, message
@@ -120,6 +121,7 @@ def test_flicker_detector_finds_every_telegraph_pixel_in_a_live_stream(speed_mps
                f"false positives {false_positive:.2e}, max normal score "
                f"{detector.score[~truth.bad].max():.2f}, min flicker score "
                f"{detector.score[truth.flicker].min():.2f}")
+    print(message)
     assert recall == 1.0, message
     assert false_positive < MAX_FALSE_POSITIVE, message
     assert not detector.mask[truth.dead | truth.hot].any(), "stuck pixels never jump"
@@ -182,6 +184,7 @@ def test_replaced_values_are_within_noise_of_the_neighbours():
     message = (f"{truth.bad.sum()} replaced, error mean {error.mean():.2f} counts, "
                f"rms {np.sqrt(np.mean(error**2)):.2f}, max {np.abs(error).max():.2f}, "
                f"noise {sigma:.2f} counts rms")
+    print(message)
     assert np.abs(error).max() < 3.0 * sigma, message
     assert np.sqrt(np.mean(error**2)) < sigma, message
 

@@ -17,9 +17,7 @@ GREEN = (0, 255, 0)
 def temps() -> np.ndarray:
     """(3, 4) float32 deg C with NaN and +/-inf."""
     return np.array(
-        [[5.0, 10.0, 15.0, 20.0],
-         [20.5, np.nan, np.inf, -np.inf],
-         [9.99, 12.0, 30.0, 15.0]],
+        [[5.0, 10.0, 15.0, 20.0], [20.5, np.nan, np.inf, -np.inf], [9.99, 12.0, 30.0, 15.0]],
         dtype=np.float32,
     )
 
@@ -39,9 +37,7 @@ def test_isotherm_mask_band_is_inclusive_and_nan_safe(temps: np.ndarray) -> None
         warnings.simplefilter("error")
         m = iso.isotherm_mask(temps, 10.0, 20.0)
     expected = np.array(
-        [[False, True, True, True],
-         [False, False, False, False],
-         [False, True, False, True]]
+        [[False, True, True, True], [False, False, False, False], [False, True, False, True]]
     )
     assert m.dtype == np.bool_ and np.array_equal(m, expected)
 
@@ -76,8 +72,9 @@ def test_overlay_alpha_blend(grey: np.ndarray) -> None:
     out = iso.overlay_isotherm(grey, m, color_bgr=(0, 0, 255), alpha=0.25)
     # 0.25 * colour + 0.75 * pixel: (9, 75, 213.75 -> 214).
     assert tuple(out[1, 2]) == (9, 75, 214)
-    assert np.array_equal(np.delete(out.reshape(-1, 3), 6, axis=0),
-                          np.delete(grey.reshape(-1, 3), 6, axis=0))
+    assert np.array_equal(
+        np.delete(out.reshape(-1, 3), 6, axis=0), np.delete(grey.reshape(-1, 3), 6, axis=0)
+    )
     assert np.array_equal(iso.overlay_isotherm(grey, m, alpha=0.0), grey)
 
 
@@ -128,8 +125,11 @@ def test_draw_rois_outlines_marker_and_alarm_colour() -> None:
 
 def test_draw_rois_edge_cases() -> None:
     img = np.zeros((60, 80, 3), np.uint8)
-    rois = [SpotRoi("corner", 0, 0), BoxRoi("away", 100, 100, 110, 110),
-            BoxRoi("nan", 10, 25, 20, 35)]
+    rois = [
+        SpotRoi("corner", 0, 0),
+        BoxRoi("away", 100, 100, 110, 110),
+        BoxRoi("nan", 10, 25, 20, 35),
+    ]
     temps = np.full((60, 80), np.nan, np.float32)
     stats = RoiSet(rois).stats(temps)
     iso.draw_rois(img, rois, stats, states={"nan": "invalid"})  # labels clamped, no errors

@@ -46,7 +46,8 @@ def pipeline(rclpy_context, simulator, tmp_path_factory):
 
     processor = {"emissivity": 0.95, "reflected_temperature_c": simulator.world.sky_temperature_c,
                  "atmosphere_temperature_c": DRIVER["air_temperature_c"],
-                 "distance_m": DRIVER["altitude_m"], "relative_humidity": 0.5}
+                 "distance_m": DRIVER["altitude_m"], "relative_humidity": 0.5,
+                 "rois": ["box centre 100 80 220 176", "spot corner 5 5 2 above=500"]}
     logs = tmp_path_factory.mktemp("logs")
     with Pipeline(REPO / "config" / "thermal_pipeline.yaml", "e2e",
                   {"driver": DRIVER, "processor": processor}, log_dir=logs) as running:
@@ -57,17 +58,20 @@ def pipeline(rclpy_context, simulator, tmp_path_factory):
 def probe(rclpy_context, pipeline):
     from rclpy.executors import SingleThreadedExecutor
     from sensor_msgs.msg import CameraInfo, Image
-    from thermal_perception.msg import ThermalStatus
+    from thermal_perception.msg import RoiStatisticsArray, ThermalStatus
 
     from thermal_perception.ros.qos import reliable_qos, sensor_qos
 
     node = rclpy_context.create_node("e2e_probe", namespace="/e2e")
-    got = {"temperature": [], "info": [], "status": [], "display": [], "sigma": []}
+    got = {"temperature": [], "info": [], "status": [], "display": [], "sigma": [],
+           "rois": []}
     node.create_subscription(Image, "image_temperature", got["temperature"].append, sensor_qos())
     node.create_subscription(Image, "image_display", got["display"].append, sensor_qos())
     node.create_subscription(Image, "image_temperature_sigma", got["sigma"].append,
                              sensor_qos())
     node.create_subscription(CameraInfo, "camera_info", got["info"].append, reliable_qos())
+    node.create_subscription(RoiStatisticsArray, "roi_stats", got["rois"].append,
+                             reliable_qos())
     node.create_subscription(ThermalStatus, "status", got["status"].append, reliable_qos())
     executor = SingleThreadedExecutor()
     executor.add_node(node)
@@ -153,6 +157,59 @@ def test_uncertainty_image_is_published(probe, simulator):
     assert valid.size > 0.99 * sigma.size
     assert float(valid.min()) > simulator.profile.netd_k
     assert float(np.median(valid)) < 3.0
+
+
+def test_roi_statistics_match_the_temperature_image(probe):
+    """roi_stats of a frame equal numpy's statistics of the same published frame."""
+    _, executor, got = probe
+    assert spin_until(executor, lambda: len(got["rois"]) >= 3, 10.0)
+    by_stamp = {(m.header.stamp.sec, m.header.stamp.nanosec): m for m in got["temperature"]}
+    matched = [r for r in got["rois"]
+               if (r.header.stamp.sec, r.header.stamp.nanosec) in by_stamp]
+    assert matched
+    rois = matched[-1]
+    frame = to_array(by_stamp[(rois.header.stamp.sec, rois.header.stamp.nanosec)])
+    centre = next(r for r in rois.regions if r.name == "centre")
+    region = frame[80:176, 100:220]
+    assert centre.pixel_count == region.size and centre.shape == "box"
+    assert centre.max_c == pytest.approx(float(np.nanmax(region)), abs=1e-4)
+    assert centre.mean_c == pytest.approx(float(np.nanmean(region)), abs=1e-3)
+    assert frame[centre.max_y, centre.max_x] == pytest.approx(centre.max_c, abs=1e-4)
+    corner = next(r for r in rois.regions if r.name == "corner")
+    assert corner.alarm_state == "ok" and "above 500" in corner.alarm_rule
+
+
+def test_roi_alarm_set_at_runtime_reaches_diagnostics(probe):
+    """A new ROI whose threshold the scene exceeds raises a WARN on /diagnostics; a bad ROI
+    string is rejected with a reason."""
+    from diagnostic_msgs.msg import DiagnosticArray
+    from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
+    from rcl_interfaces.srv import SetParameters
+
+    node, executor, _ = probe
+    diagnostics: list = []
+    node.create_subscription(DiagnosticArray, "/diagnostics", diagnostics.append, 10)
+    client = node.create_client(SetParameters, "processor/set_parameters")
+    assert client.wait_for_service(timeout_sec=10.0)
+
+    def set_rois(values: list[str]):
+        value = ParameterValue(type=ParameterType.PARAMETER_STRING_ARRAY, string_array_value=values)
+        future = client.call_async(SetParameters.Request(
+            parameters=[Parameter(name="rois", value=value)]))
+        assert spin_until(executor, future.done, 10.0)
+        return future.result().results[0]
+
+    bad = set_rois(["box broken 1 2 3"])
+    assert not bad.successful and "4 numbers" in bad.reason
+    assert set_rois(["box all 0 0 320 256 above=-50"]).successful
+
+    def alarm_reported() -> bool:
+        return any(s.name.endswith("regions of interest") and "alarm in all" in s.message
+                   for a in diagnostics for s in a.status)
+
+    assert spin_until(executor, alarm_reported, 10.0)
+    assert set_rois([""]).successful
+    node.destroy_client(client)
 
 
 def test_trigger_ffc_flags_frames_and_processor_skips_them(probe):

@@ -65,16 +65,18 @@ def test_box_on_ramp_many_rows(ramp: np.ndarray) -> None:
 def test_stats_match_numpy_on_random_boxes() -> None:
     rng = np.random.default_rng(3)
     img = rng.normal(25.0, 4.0, (H, W)).astype(np.float32)
-    boxes = [BoxRoi(f"b{i}", *(int(v) for v in rng.integers(0, 40, 2)), 40 + i, 41 + i)
-             for i in range(8)]
+    boxes = [
+        BoxRoi(f"b{i}", *(int(v) for v in rng.integers(0, 40, 2)), 40 + i, 41 + i) for i in range(8)
+    ]
     for box, s in zip(boxes, RoiSet(boxes).stats(img), strict=True):
-        v = img[box.y0:box.y1, box.x0:box.x1].astype(np.float64)
+        v = img[box.y0 : box.y1, box.x0 : box.x1].astype(np.float64)
         assert s.pixel_count == v.size
         assert (s.min_c, s.max_c) == (v.min(), v.max())
         assert s.mean_c == pytest.approx(v.mean(), rel=1e-12)
         assert s.std_c == pytest.approx(v.std(), rel=1e-9)
-        assert (s.p05_c, s.p50_c, s.p95_c) == pytest.approx(np.percentile(v, [5, 50, 95]),
-                                                           rel=1e-12)
+        assert (s.p05_c, s.p50_c, s.p95_c) == pytest.approx(
+            np.percentile(v, [5, 50, 95]), rel=1e-12
+        )
         x, y = s.max_xy
         assert img[y, x] == v.max()
 
@@ -104,7 +106,7 @@ def test_spot_radius_zero_is_one_pixel(ramp: np.ndarray) -> None:
 
 def _brute_force_polygon(vertices: list[tuple[int, int]], shape: tuple[int, int]):
     """Even-odd containment of pixel centres and their distance to the outline."""
-    ys, xs = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float64)
+    ys, xs = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float64)
     inside = np.zeros(shape, bool)
     dist = np.full(shape, np.inf)
     v = np.asarray(vertices, np.float64)
@@ -138,8 +140,7 @@ def test_polygon_matches_brute_force(vertices: list[tuple[int, int]]) -> None:
 
 
 def test_axis_aligned_polygon_includes_its_outline() -> None:
-    s = one(PolygonRoi("p", [(10, 5), (29, 5), (29, 14), (10, 14)]),
-            np.zeros((H, W), np.float32))
+    s = one(PolygonRoi("p", [(10, 5), (29, 5), (29, 14), (10, 14)]), np.zeros((H, W), np.float32))
     assert s.pixel_count == 20 * 10  # columns 10..29, rows 5..14 inclusive
 
 
@@ -175,11 +176,13 @@ def test_all_nan_roi_gives_nan_stats_without_warnings(ramp: np.ndarray) -> None:
 
 
 def test_partly_outside_rois_are_clipped(ramp: np.ndarray) -> None:
-    rs = RoiSet([
-        BoxRoi("b", 90, -5, 120, 3),
-        SpotRoi("s", 0, 0, 2),
-        PolygonRoi("p", [(-10, -10), (9, -10), (9, 4), (-10, 4)]),
-    ])
+    rs = RoiSet(
+        [
+            BoxRoi("b", 90, -5, 120, 3),
+            SpotRoi("s", 0, 0, 2),
+            PolygonRoi("p", [(-10, -10), (9, -10), (9, 4), (-10, 4)]),
+        ]
+    )
     b, s, p = rs.stats(ramp)
     assert (b.pixel_count, b.clipped, b.outside) == (10 * 3, True, False)
     assert (b.min_c, b.max_c) == (90.0, 99.0)
@@ -189,11 +192,13 @@ def test_partly_outside_rois_are_clipped(ramp: np.ndarray) -> None:
 
 
 def test_fully_outside_rois_are_flagged(ramp: np.ndarray) -> None:
-    rs = RoiSet([
-        BoxRoi("b", W, 0, W + 10, 10),
-        SpotRoi("s", -5, 20, 3),
-        PolygonRoi("p", [(0, H + 1), (10, H + 1), (5, H + 9)]),
-    ])
+    rs = RoiSet(
+        [
+            BoxRoi("b", W, 0, W + 10, 10),
+            SpotRoi("s", -5, 20, 3),
+            PolygonRoi("p", [(0, H + 1), (10, H + 1), (5, H + 9)]),
+        ]
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         stats = rs.stats(ramp)
@@ -240,8 +245,23 @@ def test_stats_rejects_non_2d() -> None:
 def test_as_dict_has_message_fields(ramp: np.ndarray) -> None:
     d = one(SpotRoi("s", 42, 7, 1), ramp).as_dict()
     assert list(d) == [
-        "name", "shape", "pixel_count", "valid_count", "min_c", "max_c", "mean_c", "std_c",
-        "p05_c", "p50_c", "p95_c", "clipped", "outside", "max_x", "max_y", "min_x", "min_y",
+        "name",
+        "shape",
+        "pixel_count",
+        "valid_count",
+        "min_c",
+        "max_c",
+        "mean_c",
+        "std_c",
+        "p05_c",
+        "p50_c",
+        "p95_c",
+        "clipped",
+        "outside",
+        "max_x",
+        "max_y",
+        "min_x",
+        "min_y",
     ]
     assert (d["max_x"], d["max_y"], d["min_x"], d["min_y"]) == (43, 7, 41, 7)
     d = one(SpotRoi("s", -9, -9), ramp).as_dict()
@@ -267,8 +287,9 @@ def test_parse_each_type() -> None:
     assert parse_roi("spot s1 10 20 3") == SpotRoi("s1", 10, 20, 3)
     assert parse_roi("box b -5 0 40 30") == BoxRoi("b", -5, 0, 40, 30)
     assert parse_roi("poly p 1 2 30 2 15 20") == PolygonRoi("p", ((1, 2), (30, 2), (15, 20)))
-    assert parse_roi("  POLYGON p 1,2, 30,2, 15,20 ") == PolygonRoi("p", [(1, 2), (30, 2),
-                                                                         (15, 20)])
+    assert parse_roi("  POLYGON p 1,2, 30,2, 15,20 ") == PolygonRoi(
+        "p", [(1, 2), (30, 2), (15, 20)]
+    )
     assert parse_roi("box b 0 0 4.0 4e0") == BoxRoi("b", 0, 0, 4, 4)  # integral floats
 
 
@@ -282,7 +303,8 @@ def test_parse_alarm_clauses() -> None:
     assert (r.alarm.above_metric, r.alarm.below_metric) == ("max", "min")
     assert parse_roi("spot s 1 1 below=3 metric=p5").alarm.metric == "p05"
     assert parse_roi("spot s 1 1 above=80").alarm.describe() == (
-        "max above 80.0 C (hysteresis 1.0 K)")
+        "max above 80.0 C (hysteresis 1.0 K)"
+    )
 
 
 @pytest.mark.parametrize(
@@ -354,18 +376,31 @@ def _alarms(draw: st.DrawFn) -> RoiAlarm | None:
         return None
     if above is not None and below is not None and above <= below:
         above, below = below + 1.0, above
-    return RoiAlarm(above, below, draw(st.floats(0.0, 50.0)),
-                    draw(st.one_of(st.none(), st.sampled_from(R.ALARM_METRICS))))
+    return RoiAlarm(
+        above,
+        below,
+        draw(st.floats(0.0, 50.0)),
+        draw(st.one_of(st.none(), st.sampled_from(R.ALARM_METRICS))),
+    )
 
 
 _rois = st.one_of(
     st.builds(SpotRoi, _names, _coord, _coord, st.integers(0, 50), _alarms()),
     st.builds(
         lambda n, x, y, w, h, a: BoxRoi(n, x, y, x + w, y + h, a),
-        _names, _coord, _coord, st.integers(1, 500), st.integers(1, 500), _alarms(),
+        _names,
+        _coord,
+        _coord,
+        st.integers(1, 500),
+        st.integers(1, 500),
+        _alarms(),
     ),
-    st.builds(PolygonRoi, _names, st.lists(st.tuples(_coord, _coord), min_size=3, max_size=8)
-              .map(tuple), _alarms()),
+    st.builds(
+        PolygonRoi,
+        _names,
+        st.lists(st.tuples(_coord, _coord), min_size=3, max_size=8).map(tuple),
+        _alarms(),
+    ),
 )
 
 
@@ -397,7 +432,10 @@ def test_above_alarm_hysteresis_sequence() -> None:
     assert [u.states["s"] for u in ups] == ["ok", "alarm", "alarm", "alarm", "ok", "ok", "alarm"]
     transitions = [t for u in ups for t in u.transitions]
     assert [(t.previous, t.current) for t in transitions] == [
-        ("ok", "alarm"), ("alarm", "ok"), ("ok", "alarm")]
+        ("ok", "alarm"),
+        ("alarm", "ok"),
+        ("ok", "alarm"),
+    ]
     assert transitions[0].reason == "max 81.00 C >= 80.00 C"
     assert transitions[1].reason == "max 78.90 C < 79.00 C"
     assert str(transitions[0]) == "ROI 's': ok -> alarm (max 81.00 C >= 80.00 C)"
@@ -425,7 +463,8 @@ def test_invalid_state_and_fresh_start() -> None:
     up = mon.update(rs.stats(_frame(np.nan)))
     assert up.states == {"s": "invalid"}
     assert [(t.previous, t.current, t.reason) for t in up.transitions] == [
-        ("alarm", "invalid", "no valid pixels")]
+        ("alarm", "invalid", "no valid pixels")
+    ]
     # The latch was cleared: 79.5 is judged against 80 again, not against 79.
     assert mon.update(rs.stats(_frame(79.5))).states == {"s": "ok"}
 

@@ -206,11 +206,16 @@ def draw_rois(
     labels = []
     for roi in rois:  # shapes and markers first, so that no outline crosses a label
         state = states.get(roi.name, "")
-        color = tuple(int(c) for c in (
-            ALARM_COLOR_BGR if state == STATE_ALARM
-            else INVALID_COLOR_BGR if state == STATE_INVALID
-            else color_bgr
-        ))
+        color = tuple(
+            int(c)
+            for c in (
+                ALARM_COLOR_BGR
+                if state == STATE_ALARM
+                else INVALID_COLOR_BGR
+                if state == STATE_INVALID
+                else color_bgr
+            )
+        )
         s = by_name.get(roi.name)
         text = roi.name
         if s is not None:

@@ -53,9 +53,8 @@ class LagCompensator:
         knee = float(threshold_factor) * SQRT2 * self.noise_sigma
         self.knee_squared = np.float32(knee * knee)
         self._previous: NDArray[np.float32] | None = None
-        self._diff: NDArray[np.float32] | None = None
-        self._weight: NDArray[np.float32] | None = None
-        self._out: NDArray[np.float32] | None = None
+        # (output, difference, weight) work buffers of the stream's frame size
+        self._buffers: tuple[NDArray[np.float32], ...] = ()
 
     def reset(self) -> None:
         """Forget the previous frame (the next one passes through)."""
@@ -88,17 +87,14 @@ class LagCompensator:
         (H, W) float32; the first frame (and any after a shape change) passes through.
         """
         shape = frame.shape
-        if self._out is None or self._out.shape != shape:
-            self._out = np.empty(shape, np.float32)
-            self._diff = np.empty(shape, np.float32)
-            self._weight = np.empty(shape, np.float32)
+        if not self._buffers or self._buffers[0].shape != shape:
+            self._buffers = tuple(np.empty(shape, np.float32) for _ in range(3))
             self._previous = None
+        own, diff, weight = self._buffers
         if out is None:
-            out = self._out
+            out = own
         elif out.shape != shape or out.dtype != np.float32:
             raise ValueError(f"out must be a {shape} float32 array")
-        diff, weight = self._diff, self._weight
-        assert diff is not None and weight is not None
         if self._previous is None:
             self._previous = np.empty(shape, np.float32)
             np.copyto(self._previous, frame, casting="unsafe")

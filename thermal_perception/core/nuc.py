@@ -129,6 +129,9 @@ class NucTable:
     metadata : camera, date, FPA temperature, source, blackbody temperatures, ... (YAML-safe).
     full_scale_counts : ADC full scale; raw 0 and raw >= full scale (dead, saturated) pass
         through unchanged, and corrected values are clipped to ``[0, full_scale_counts]``.
+
+    Work buffers and the bad-pixel indices are built at the first :meth:`apply`; change a table
+    through :meth:`copy` (or the update functions), not by editing its arrays in place.
     """
 
     gain: NDArray[np.float32]
@@ -164,7 +167,8 @@ class NucTable:
     @property
     def shape(self) -> tuple[int, int]:
         """(H, W) of the images the table corrects."""
-        return self.gain.shape  # type: ignore[return-value]
+        h, w = self.gain.shape
+        return h, w
 
     @classmethod
     def identity(cls, shape: tuple[int, int], full_scale_counts: int = UINT16_MAX,
@@ -290,17 +294,16 @@ class NucTable:
         if header["version"] != FILE_VERSION:
             raise ValueError(f"{yaml_path}: unsupported NUC table version {header['version']}")
         try:
-            with np.load(npz_path, allow_pickle=False) as data:
-                absent = [k for k in ARRAY_KEYS if k not in data.files]
-                if absent:
-                    raise ValueError(f"NUC table arrays {npz_path} lack {absent}")
-                arrays = {k: data[k] for k in ARRAY_KEYS}
-        except (OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+            data = np.load(npz_path, allow_pickle=False)
+            if not isinstance(data, np.lib.npyio.NpzFile):
+                raise ValueError("not an .npz archive")
+            with data:
+                arrays = {k: data[k] for k in ARRAY_KEYS if k in data.files}
+        except (OSError, EOFError, ValueError, zipfile.BadZipFile, KeyError) as exc:
             raise ValueError(f"NUC table arrays {npz_path} are corrupt: {exc}") from exc
-        except ValueError as exc:
-            if "lack" in str(exc):
-                raise
-            raise ValueError(f"NUC table arrays {npz_path} are corrupt: {exc}") from exc
+        absent = [k for k in ARRAY_KEYS if k not in arrays]
+        if absent:
+            raise ValueError(f"NUC table arrays {npz_path} lack {absent}")
         shape = tuple(header["shape"]) if isinstance(header["shape"], list) else None
         for key, array in arrays.items():
             if array.shape != shape:

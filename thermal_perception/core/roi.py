@@ -51,8 +51,12 @@ __all__ = [
 #: ROI shapes, as in ``RoiStatistics.shape``.
 ROI_SHAPES: tuple[str, ...] = ("spot", "box", "polygon")
 #: Type keywords of the parameter strings -> shape ("poly" is the canonical spelling).
-_TYPE_KEYWORDS: dict[str, str] = {"spot": "spot", "box": "box", "poly": "polygon",
-                                  "polygon": "polygon"}
+_TYPE_KEYWORDS: dict[str, str] = {
+    "spot": "spot",
+    "box": "box",
+    "poly": "polygon",
+    "polygon": "polygon",
+}
 
 #: Statistics an alarm can watch (attribute ``<metric>_c`` of :class:`RoiStats`).
 ALARM_METRICS: tuple[str, ...] = ("max", "mean", "min", "p05", "p50", "p95")
@@ -128,9 +132,7 @@ def _image_box(
     return cx0, cy0, max(cx1, cx0), max(cy1, cy0), clipped
 
 
-def _flat_indices(
-    local_mask: NDArray[np.bool_], x0: int, y0: int, width: int
-) -> NDArray[np.intp]:
+def _flat_indices(local_mask: NDArray[np.bool_], x0: int, y0: int, width: int) -> NDArray[np.intp]:
     """Row-major flat image indices of the set pixels of a mask whose top-left is (x0, y0)."""
     ys, xs = np.nonzero(local_mask)
     return (ys + y0) * width + (xs + x0)
@@ -346,8 +348,10 @@ class PolygonRoi:
                 f"got {len(pairs)}"
             )
         verts = tuple(
-            (_pixel(x, f"polygon {self.name!r}: x{i + 1}"),
-             _pixel(y, f"polygon {self.name!r}: y{i + 1}"))
+            (
+                _pixel(x, f"polygon {self.name!r}: x{i + 1}"),
+                _pixel(y, f"polygon {self.name!r}: y{i + 1}"),
+            )
             for i, (x, y) in enumerate(pairs)
         )
         object.__setattr__(self, "vertices", verts)
@@ -658,8 +662,23 @@ class _RoiIndex(NamedTuple):
 
 def _empty_stats(roi: Roi, index: _RoiIndex) -> RoiStats:
     nan = math.nan
-    return RoiStats(roi.name, roi.shape, int(index.flat.size), 0, nan, nan, nan, nan, nan, nan,
-                    nan, None, None, index.clipped, index.flat.size == 0)
+    return RoiStats(
+        roi.name,
+        roi.shape,
+        int(index.flat.size),
+        0,
+        nan,
+        nan,
+        nan,
+        nan,
+        nan,
+        nan,
+        nan,
+        None,
+        None,
+        index.clipped,
+        index.flat.size == 0,
+    )
 
 
 def _percentiles(sorted_values: NDArray) -> list[float]:
@@ -895,9 +914,7 @@ class AlarmMonitor:
     @property
     def states(self) -> dict[str, str]:
         """Current state of every ROI, by name (a new dict)."""
-        return {
-            n: self._latches[n].state if n in self._latches else NO_ALARM for n in self._alarms
-        }
+        return {n: self._latches[n].state if n in self._latches else NO_ALARM for n in self._alarms}
 
     def update(self, stats: Iterable[RoiStats]) -> AlarmUpdate:
         """Evaluate one frame's statistics.
@@ -938,4 +955,3 @@ class AlarmMonitor:
                     AlarmTransition(s.name, previous, latch.state, "; ".join(reasons))
                 )
         return AlarmUpdate(self.states, transitions)
-

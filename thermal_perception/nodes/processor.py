@@ -27,8 +27,10 @@ from thermal_perception.core.calibration import (
 )
 from thermal_perception.core.camera import CameraProfile, get_profile, load_profiles
 from thermal_perception.core.display import AGC_MODES, COLORMAPS, DisplayRenderer
+from thermal_perception.core.isotherm import draw_rois, isotherm_mask, overlay_isotherm
 from thermal_perception.core.radiometry import BandRadianceTable
-from thermal_perception.msg import ThermalStatus
+from thermal_perception.core.roi import AlarmMonitor, RoiSet
+from thermal_perception.msg import RoiStatistics, RoiStatisticsArray, ThermalStatus
 from thermal_perception.ros import diagnostics
 from thermal_perception.ros.image_conversion import (
     ImageConversionError,
@@ -47,6 +49,7 @@ MODEL = ("radiometric_model", "flir_r1", "flir_r2", "flir_b", "flir_f", "flir_o"
 UNCERTAINTY = ("netd_k", "emissivity_sigma", "reflected_temperature_sigma_k")
 RADIOMETRIC = CONDITIONS + MODEL + UNCERTAINTY
 DISPLAY = ("agc_mode", "colormap", "display_min_c", "display_max_c", "display_smoothing")
+NO_ROIS = [""]  # a string-array parameter needs a non-empty default to have a type
 
 PARAMS = (
     ParamSpec("camera_profile", "boson640",
@@ -91,6 +94,14 @@ PARAMS = (
               -100.0, 2000.0),
     ParamSpec("display_smoothing", 0.8,
               "Weight of the previous display window, [0, 1): higher flickers less.", 0.0, 0.99),
+    ParamSpec("rois", NO_ROIS,
+              "Regions of interest, one string each: 'spot NAME X Y [R]', 'box NAME X0 Y0 X1 "
+              "Y1', 'poly NAME X1 Y1 X2 Y2 X3 Y3 ...', optionally followed by alarms "
+              "'above=C', 'below=C', 'hysteresis=K', 'metric=max|mean|min|p95'."),
+    ParamSpec("draw_rois", True, "Draw the ROIs and their temperatures on the display image."),
+    ParamSpec("isotherm_enabled", False, "Highlight a temperature band on the display image."),
+    ParamSpec("isotherm_min_c", 30.0, "Lower end of the isotherm band, deg C.", -100.0, 2000.0),
+    ParamSpec("isotherm_max_c", 40.0, "Upper end of the isotherm band, deg C.", -100.0, 2000.0),
     ParamSpec("skip_shutter_frames", True,
               "Do not publish temperatures of frames taken with the shutter closed."),
     ParamSpec("image_reliability", "reliable", "QoS reliability of the image topics.",
@@ -103,6 +114,12 @@ def _check_combination(values: dict[str, Any]) -> str | None:
         return "display_max_c must be greater than display_min_c"
     if values["window_reflection"] > 1.0 - values["window_transmission"] + 1e-9:
         return "window_reflection must not exceed 1 - window_transmission"
+    if values["isotherm_max_c"] <= values["isotherm_min_c"]:
+        return "isotherm_max_c must be greater than isotherm_min_c"
+    try:
+        RoiSet.from_strings(values["rois"])
+    except ValueError as exc:
+        return f"rois: {exc}"
     if values["radiometric_model"] == "flir_planck" and values["flir_r1"] <= 0.0:
         return "radiometric_model flir_planck needs flir_r1 (and r2, b, f, o) from the camera"
     return None
@@ -146,10 +163,14 @@ class ProcessorNode(Node):
         self.table = BandRadianceTable(self.profile.band_m)
         self.converter = converter_from(p.values, self.profile, self.table)
         self.renderer = renderer_from(p)
+        self.rois = RoiSet.from_strings(p["rois"])
+        self.alarms = AlarmMonitor(self.rois)
+        self.roi_stats: list = []
         qos = sensor_qos(p["image_reliability"])
         self.temperature_pub = self.create_publisher(Image, "image_temperature", qos)
         self.display_pub = self.create_publisher(Image, "image_display", qos)
         self.sigma_pub = self.create_publisher(Image, "image_temperature_sigma", qos)
+        self.roi_pub = self.create_publisher(RoiStatisticsArray, "roi_stats", reliable_qos())
         # status first: when both are ready the executor serves it first
         self.create_subscription(ThermalStatus, "status", self._on_status, reliable_qos())
         self.create_subscription(Image, "image_raw", self._on_image, qos)
@@ -175,6 +196,10 @@ class ProcessorNode(Node):
             self.converter = converter_from(values, self.profile, self.table)
         if any(values[n] != self.params[n] for n in DISPLAY):
             self.renderer = renderer_from(values)
+        if values["rois"] != self.params["rois"]:
+            self.rois = RoiSet.from_strings(values["rois"])
+            self.alarms = AlarmMonitor(self.rois)
+            self.roi_stats = []
 
     def _on_status(self, msg: ThermalStatus) -> None:
         key = (msg.header.stamp.sec, msg.header.stamp.nanosec)
@@ -207,7 +232,8 @@ class ProcessorNode(Node):
         want_temperature = self.temperature_pub.get_subscription_count() > 0
         want_display = self.display_pub.get_subscription_count() > 0
         want_sigma = self.sigma_pub.get_subscription_count() > 0
-        if not (want_temperature or want_display or want_sigma):
+        want_rois = len(self.rois) > 0  # alarms are watched even when nobody subscribes
+        if not (want_temperature or want_display or want_sigma or want_rois):
             return  # lazy: nobody listens
         if msg.encoding not in RAW_ENCODINGS:
             self._reject(f"encoding '{msg.encoding}' is not raw counts "
@@ -227,8 +253,10 @@ class ProcessorNode(Node):
         if want_temperature:
             array_to_image(temperature, "32FC1", header=msg.header, msg=self.temperature_msg)
             self.temperature_pub.publish(self.temperature_msg)
+        if want_rois:
+            self._measure_rois(temperature, msg.header)
         if want_display:
-            array_to_image(self.renderer.render(temperature), "bgr8", header=msg.header,
+            array_to_image(self._display(temperature), "bgr8", header=msg.header,
                            msg=self.display_msg)
             self.display_pub.publish(self.display_msg)
         if want_sigma:
@@ -243,6 +271,50 @@ class ProcessorNode(Node):
             0.9 * self.processing_ms + 0.1 * elapsed_ms
         if self.frames_out % 30 == 1:  # sampled: a full NaN count every frame is wasted work
             self.invalid_fraction = float(np.isnan(temperature).mean())
+
+    def _measure_rois(self, temperature: np.ndarray, header: Any) -> None:
+        """ROI statistics and alarms; publishes ``roi_stats``, logs alarm transitions."""
+        self.roi_stats = self.rois.stats(temperature)
+        update = self.alarms.update(self.roi_stats)
+        for transition in update.transitions:
+            self.get_logger().warning(str(transition))
+        rules = {roi.name: roi.alarm.describe() if roi.alarm else "" for roi in self.rois}
+        out = RoiStatisticsArray(header=header)
+        for st in self.roi_stats:
+            max_xy, min_xy = st.max_xy or (0, 0), st.min_xy or (0, 0)
+            out.regions.append(RoiStatistics(
+                name=st.name, shape=st.shape, pixel_count=st.pixel_count,
+                valid_count=st.valid_count, min_c=st.min_c, max_c=st.max_c, mean_c=st.mean_c,
+                std_c=st.std_c, p05_c=st.p05_c, p50_c=st.p50_c, p95_c=st.p95_c,
+                max_x=max_xy[0], max_y=max_xy[1], min_x=min_xy[0], min_y=min_xy[1],
+                alarm_state=update.states.get(st.name, ""), alarm_rule=rules[st.name]))
+        self.roi_pub.publish(out)
+
+    def _display(self, temperature: np.ndarray) -> np.ndarray:
+        image = self.renderer.render(temperature)
+        p = self.params
+        if p["isotherm_enabled"]:
+            mask = isotherm_mask(temperature, p["isotherm_min_c"], p["isotherm_max_c"])
+            overlay_isotherm(image, mask, out=image)
+        if p["draw_rois"] and len(self.rois):
+            draw_rois(image, self.rois, self.roi_stats or None, self.alarms.states)
+        return image
+
+    def _roi_diagnostics(self) -> list:
+        if not len(self.rois):
+            return []
+        states = self.alarms.states
+        alarmed = [name for name, state in states.items() if state == "alarm"]
+        values = {st.name: f"max {st.max_c:.2f} C, mean {st.mean_c:.2f} C "
+                  f"({states.get(st.name) or 'no alarm'})" for st in self.roi_stats}
+        if alarmed:
+            level, message = diagnostics.WARN, f"alarm in {', '.join(alarmed)}"
+        elif any(state == "invalid" for state in states.values()):
+            level, message = diagnostics.WARN, "ROI without valid pixels"
+        else:
+            level, message = diagnostics.OK, f"{len(self.rois)} ROIs"
+        return [diagnostics.status(f"{self.get_name()}: regions of interest", level, message,
+                                   values)]
 
     def _diagnostics(self) -> list:
         values = {"frames_in": self.frames_in, "frames_out": self.frames_out,
@@ -259,7 +331,8 @@ class ProcessorNode(Node):
             level, message = diagnostics.WARN, "no frames received"
         else:
             level, message = diagnostics.OK, "processing"
-        return [diagnostics.status(f"{self.get_name()}: processing", level, message, values)]
+        return [diagnostics.status(f"{self.get_name()}: processing", level, message, values),
+                *self._roi_diagnostics()]
 
 
 def _stamp_key(msg: Any) -> tuple[int, int]:

@@ -49,6 +49,9 @@ def check_value(spec: ParamSpec, value: Any) -> str | None:
     if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
         return (f"parameter '{spec.name}' must be of type {spec.type_name}, "
                 f"got {type(value).__name__} {value!r}")
+    if expected is list and spec.default and not all(
+            isinstance(item, type(spec.default[0])) for item in value):
+        return f"parameter '{spec.name}' must be a list of {type(spec.default[0]).__name__}"
     if expected is float and not math.isfinite(value):
         return f"parameter '{spec.name}' must be a finite number, got {value!r}"
     if spec.min_value is not None and value < spec.min_value:
