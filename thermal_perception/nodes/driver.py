@@ -21,6 +21,7 @@ from sensor_msgs.msg import CameraInfo, Image
 from std_srvs.srv import Trigger
 
 from thermal_perception.core.camera import get_profile, load_profiles
+from thermal_perception.core.nuc import FfcScheduler
 from thermal_perception.io.sources import SOURCES, open_source
 from thermal_perception.msg import ThermalStatus
 from thermal_perception.ros import diagnostics
@@ -56,8 +57,15 @@ PARAMS = (
               "FPA drift, dead/hot/flickering pixels.", read_only=True),
     ParamSpec("seed", 0, "Random seed of the simulated scene and noise.", 0, 2**31 - 1,
               read_only=True),
-    ParamSpec("ffc_interval_s", 0.0,
-              "Automatic flat-field correction period, s (0: only on trigger_ffc).", 0.0, 3600.0),
+    ParamSpec("auto_ffc", False,
+              "Run flat-field corrections by themselves (at start, when the FPA temperature "
+              "moved by ffc_max_fpa_change_k, or after ffc_interval_s); otherwise only on "
+              "trigger_ffc."),
+    ParamSpec("ffc_interval_s", 180.0, "Longest time between automatic FFCs, s.", 1.0, 3600.0),
+    ParamSpec("ffc_max_fpa_change_k", 1.0,
+              "FPA temperature change that triggers an automatic FFC, K.", 0.01, 50.0),
+    ParamSpec("ffc_min_interval_s", 10.0, "Shortest time between automatic FFCs, s.",
+              0.0, 3600.0),
     ParamSpec("ffc_duration_s", 0.3, "Time the shutter stays closed during FFC, s.", 0.0, 5.0),
 )
 
@@ -103,6 +111,9 @@ class DriverNode(Node):
         self.ffc_until: Time | None = None
         self.last_ffc: Time | None = None
         self.measured_rate_hz = 0.0
+        self.ffc_scheduler = self._make_scheduler(p.values)
+        self.ffc_reason = ""
+        self.last_fpa_c = float("nan")
         self.source_errors = 0
         self.last_error = ""
         self.timer = self.create_timer(1.0 / self.rate_hz, self._capture)
@@ -124,6 +135,16 @@ class DriverNode(Node):
             rate = values["rate_hz"] or self.profile.rate_hz
             self.timer = self.create_timer(1.0 / rate, self._capture)
         self.camera_info.header.frame_id = values["frame_id"]
+        self.ffc_scheduler = self._make_scheduler(values, self.ffc_scheduler)
+
+    @staticmethod
+    def _make_scheduler(values: dict[str, Any], previous: FfcScheduler | None = None
+                        ) -> FfcScheduler:
+        scheduler = FfcScheduler(values["ffc_max_fpa_change_k"], values["ffc_interval_s"],
+                                 values["ffc_min_interval_s"])
+        if previous is not None and previous.last_time_s is not None:
+            scheduler.record(previous.last_time_s, previous.last_fpa_c)
+        return scheduler
 
     # -- FFC -----------------------------------------------------------------------------
 
@@ -133,21 +154,21 @@ class DriverNode(Node):
         if self.ffc_until is not None and now < self.ffc_until:
             response.success, response.message = False, "FFC already in progress"
             return response
-        self._start_ffc(now)
+        self._start_ffc(now, "requested by trigger_ffc")
         response.success = True
         response.message = f"shutter closed for {self.params['ffc_duration_s']:g} s"
         return response
 
-    def _start_ffc(self, now: Time) -> None:
+    def _start_ffc(self, now: Time, reason: str) -> None:
         self.ffc_until = now + Duration(seconds=self.params["ffc_duration_s"])
-        self.get_logger().info("flat-field correction: shutter closed")
+        self.ffc_reason = reason
+        self.get_logger().info(f"flat-field correction ({reason}): shutter closed")
 
-    def _ffc_state(self, capture: Time) -> tuple[int, bool]:
-        interval = self.params["ffc_interval_s"]
-        if interval > 0 and self.ffc_until is None and self.start_time is not None:
-            since = self.last_ffc or self.start_time
-            if (capture - since).nanoseconds * 1e-9 >= interval:
-                self._start_ffc(capture)
+    def _ffc_state(self, capture: Time, time_s: float) -> tuple[int, bool]:
+        if self.params["auto_ffc"] and self.ffc_until is None:
+            due, reason = self.ffc_scheduler.due(time_s, self.last_fpa_c)
+            if due:
+                self._start_ffc(capture, reason)
         if self.ffc_until is None:
             return ThermalStatus.FFC_STATE_IDLE, False
         if capture < self.ffc_until:
@@ -155,6 +176,7 @@ class DriverNode(Node):
         self.ffc_until = None
         self.last_ffc = capture
         self.ffc_count += 1
+        self.ffc_scheduler.record(time_s, self.last_fpa_c)
         return ThermalStatus.FFC_STATE_COMPLETE, False
 
     # -- capture -------------------------------------------------------------------------
@@ -173,8 +195,8 @@ class DriverNode(Node):
                 weight = 0.05 if self.measured_rate_hz else 1.0
                 self.measured_rate_hz += weight * (1.0 / gap_s - self.measured_rate_hz)
         self.last_capture = capture
-        ffc_state, shutter_closed = self._ffc_state(capture)
         time_s = (capture - self.start_time).nanoseconds * 1e-9
+        ffc_state, shutter_closed = self._ffc_state(capture, time_s)
         try:
             frame = self.source.read(time_s, shutter_closed)
         except (OSError, RuntimeError, ValueError) as exc:
@@ -182,6 +204,8 @@ class DriverNode(Node):
             self.last_error = str(exc)
             self.get_logger().error(f"frame source failed: {exc}", throttle_duration_sec=5.0)
             return
+        if math.isfinite(frame.fpa_temperature_c):
+            self.last_fpa_c = frame.fpa_temperature_c
         stamp = capture.to_msg()
         frame_id = self.params["frame_id"]
         array_to_image(frame.counts, "mono16", frame_id=frame_id, stamp=stamp,
@@ -207,7 +231,8 @@ class DriverNode(Node):
         rate = self.rate_hz
         values = {"frames": self.frame_count, "dropped_frames": self.dropped_frames,
                   "configured_rate_hz": rate, "measured_rate_hz": float(self.measured_rate_hz),
-                  "ffc_count": self.ffc_count, "source_errors": self.source_errors,
+                  "ffc_count": self.ffc_count, "last_ffc_reason": self.ffc_reason,
+                  "fpa_temperature_c": self.last_fpa_c, "source_errors": self.source_errors,
                   "frame_time_ms": float(getattr(self, "capture_time_ms", math.nan))}
         if self.source_errors and self.last_error:
             level, message = diagnostics.ERROR, f"source error: {self.last_error}"

@@ -20,6 +20,7 @@ from sensor_msgs.msg import Image
 
 from thermal_perception.core.calibration import (
     MODEL_NAMES,
+    NETD_REFERENCE_K,
     CountsToTemperature,
     MeasurementConditions,
     UncertaintyInputs,
@@ -28,6 +29,7 @@ from thermal_perception.core.calibration import (
 from thermal_perception.core.camera import CameraProfile, get_profile, load_profiles
 from thermal_perception.core.display import AGC_MODES, COLORMAPS, DisplayRenderer
 from thermal_perception.core.isotherm import draw_rois, isotherm_mask, overlay_isotherm
+from thermal_perception.core.pipeline import ChainConfig, ProcessingChain
 from thermal_perception.core.radiometry import BandRadianceTable
 from thermal_perception.core.roi import AlarmMonitor, RoiSet
 from thermal_perception.msg import RoiStatistics, RoiStatisticsArray, ThermalStatus
@@ -50,6 +52,8 @@ UNCERTAINTY = ("netd_k", "emissivity_sigma", "reflected_temperature_sigma_k")
 RADIOMETRIC = CONDITIONS + MODEL + UNCERTAINTY
 DISPLAY = ("agc_mode", "colormap", "display_min_c", "display_max_c", "display_smoothing")
 NO_ROIS = [""]  # a string-array parameter needs a non-empty default to have a type
+CHAIN = ("nuc_file", "drift_compensation", "ffc_enabled", "scene_nuc", "bad_pixel_replacement",
+         "flicker_detection", "lag_compensation", "lag_strength")
 
 PARAMS = (
     ParamSpec("camera_profile", "boson640",
@@ -68,6 +72,21 @@ PARAMS = (
     ParamSpec("tlinear_resolution_k", 0.01, "TLinear resolution, K per count.", 1e-4, 1.0),
     ParamSpec("gain_k_per_count", 0.01, "gain_offset model: K per count.", 1e-6, 10.0),
     ParamSpec("offset_c", -273.15, "gain_offset model: deg C at zero counts.", -1000.0, 1000.0),
+    ParamSpec("nuc_file", "",
+              "Non-uniformity correction table (thermal-perception calibrate nuc); '' = none: "
+              "unit gains, offsets from flat-field corrections."),
+    ParamSpec("drift_compensation", True,
+              "Correct offsets for the FPA temperature (drift map of the NUC table)."),
+    ParamSpec("ffc_enabled", True,
+              "Refresh the NUC offsets from the closed shutter's frames (flat-field correction)."),
+    ParamSpec("scene_nuc", False,
+              "Learn residual offsets from the moving scene (cameras without a shutter)."),
+    ParamSpec("bad_pixel_replacement", True,
+              "Replace bad pixels (NUC table, stuck on the shutter, flickering) by neighbours."),
+    ParamSpec("flicker_detection", False, "Find flickering pixels in the live stream."),
+    ParamSpec("lag_compensation", False,
+              "Invert the bolometer's thermal lag (sharper edges on moving platforms)."),
+    ParamSpec("lag_strength", 1.0, "Strength of the lag compensation, 0..1.", 0.0, 1.0),
     ParamSpec("emissivity", 1.0, "Object emissivity, (0, 1].", 0.01, 1.0),
     ParamSpec("reflected_temperature_c", 20.0, "Reflected apparent temperature, deg C.",
               -100.0, 1000.0),
@@ -145,6 +164,28 @@ def converter_from(values: dict[str, Any], profile: CameraProfile,
                                uncertainty=uncertainty)
 
 
+def chain_from(values: dict[str, Any], profile: CameraProfile,
+               converter: CountsToTemperature) -> ProcessingChain:
+    """Processing chain (NUC, FFC, bad pixels, lag) for the node's parameter values; raises
+    ValueError for a NUC file that cannot be used."""
+    model = converter.model
+    around_reference = np.array([NETD_REFERENCE_K - 0.5, NETD_REFERENCE_K + 0.5])
+    counts = model.counts_from_signal(model.signal_from_temperature_k(around_reference))
+    counts_per_k = float(counts[1] - counts[0])
+    config = ChainConfig(
+        nuc_file=values["nuc_file"], drift_compensation=values["drift_compensation"],
+        ffc=values["ffc_enabled"], scene_nuc=values["scene_nuc"],
+        bad_pixels=values["bad_pixel_replacement"],
+        flicker_detection=values["flicker_detection"],
+        lag_compensation=values["lag_compensation"], lag_strength=values["lag_strength"],
+        time_constant_s=profile.time_constant_s,
+        noise_sigma_counts=max(profile.netd_k * counts_per_k, 0.5))
+    try:
+        return ProcessingChain(config, converter)
+    except OSError as exc:
+        raise ValueError(f"NUC file {values['nuc_file']!r}: {exc}") from exc
+
+
 def renderer_from(values: dict[str, Any]) -> DisplayRenderer:
     """Display renderer from the node's parameter values."""
     return DisplayRenderer(agc=values["agc_mode"], colormap=values["colormap"],
@@ -162,6 +203,15 @@ class ProcessorNode(Node):
         self.profile = get_profile(p["camera_profile"])
         self.table = BandRadianceTable(self.profile.band_m)
         self.converter = converter_from(p.values, self.profile, self.table)
+        self.chain_error = ""
+        try:
+            self.chain = chain_from(p.values, self.profile, self.converter)
+        except ValueError as exc:  # keep running uncorrected; diagnostics say why (ERROR)
+            self.chain_error = str(exc)
+            self.get_logger().error(f"{exc}; running without NUC table")
+            self.chain = chain_from({**p.values, "nuc_file": ""}, self.profile, self.converter)
+        self.ffc_pending: ThermalStatus | None = None
+        self.last_stamp_ns: int | None = None
         self.renderer = renderer_from(p)
         self.rois = RoiSet.from_strings(p["rois"])
         self.alarms = AlarmMonitor(self.rois)
@@ -174,7 +224,7 @@ class ProcessorNode(Node):
         # status first: when both are ready the executor serves it first
         self.create_subscription(ThermalStatus, "status", self._on_status, reliable_qos())
         self.create_subscription(Image, "image_raw", self._on_image, qos)
-        self.shutter_closed_at: OrderedDict[tuple[int, int], bool] = OrderedDict()
+        self.status_at: OrderedDict[tuple[int, int], ThermalStatus] = OrderedDict()
         # A frame whose status has not arrived yet waits here (status and image travel on
         # different topics, so their order is not guaranteed).
         self.waiting_for_status: Image | None = None
@@ -194,6 +244,10 @@ class ProcessorNode(Node):
             return
         if any(values[n] != self.params[n] for n in RADIOMETRIC):
             self.converter = converter_from(values, self.profile, self.table)
+            self.chain.converter = self.converter
+        if any(values[n] != self.params[n] for n in CHAIN):
+            self.chain = chain_from(values, self.profile, self.converter)  # ValueError: rejected
+            self.chain_error = ""
         if any(values[n] != self.params[n] for n in DISPLAY):
             self.renderer = renderer_from(values)
         if values["rois"] != self.params["rois"]:
@@ -203,9 +257,9 @@ class ProcessorNode(Node):
 
     def _on_status(self, msg: ThermalStatus) -> None:
         key = (msg.header.stamp.sec, msg.header.stamp.nanosec)
-        self.shutter_closed_at[key] = msg.shutter_closed
-        while len(self.shutter_closed_at) > 64:
-            self.shutter_closed_at.popitem(last=False)
+        self.status_at[key] = msg
+        while len(self.status_at) > 64:
+            self.status_at.popitem(last=False)
         waiting = self.waiting_for_status
         if waiting is not None and _stamp_key(waiting) == key:
             self.waiting_for_status = None
@@ -221,8 +275,7 @@ class ProcessorNode(Node):
         waiting, self.waiting_for_status = self.waiting_for_status, None
         if waiting is not None:  # its status never came: process it as a scene frame
             self._process(waiting)
-        if (self.params["skip_shutter_frames"] and self.shutter_closed_at
-                and _stamp_key(msg) not in self.shutter_closed_at):
+        if self.status_at and _stamp_key(msg) not in self.status_at:
             self.waiting_for_status = msg
             return
         self._process(msg)
@@ -233,8 +286,6 @@ class ProcessorNode(Node):
         want_display = self.display_pub.get_subscription_count() > 0
         want_sigma = self.sigma_pub.get_subscription_count() > 0
         want_rois = len(self.rois) > 0  # alarms are watched even when nobody subscribes
-        if not (want_temperature or want_display or want_sigma or want_rois):
-            return  # lazy: nobody listens
         if msg.encoding not in RAW_ENCODINGS:
             self._reject(f"encoding '{msg.encoding}' is not raw counts "
                          f"(expected one of {list(RAW_ENCODINGS)})")
@@ -244,12 +295,34 @@ class ProcessorNode(Node):
         except ImageConversionError as exc:
             self._reject(str(exc))
             return
-        if self.params["skip_shutter_frames"] and self.shutter_closed_at.get(_stamp_key(msg)):
-            self.skipped_shutter += 1
+        status = self.status_at.get(_stamp_key(msg))
+        if status is not None and status.shutter_closed:
+            self.chain.shutter_frame(counts)  # the shutter is the FFC's reference
+            self.ffc_pending = status
+            if self.params["skip_shutter_frames"]:
+                self.skipped_shutter += 1
+                return
+        elif self.ffc_pending is not None:
+            shutter, self.ffc_pending = self.ffc_pending, None
+            if self.chain.finish_ffc(shutter.housing_temperature_c,
+                                     shutter.fpa_temperature_c):
+                self.get_logger().info(
+                    f"flat-field correction {self.chain.state.ffc_count} applied (shutter "
+                    f"{shutter.housing_temperature_c:.2f} C)")
+        if not (want_temperature or want_display or want_sigma or want_rois):
+            return  # lazy: nobody listens
+        stamp_ns = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+        dt_s = 0.0 if self.last_stamp_ns is None else (stamp_ns - self.last_stamp_ns) * 1e-9
+        self.last_stamp_ns = stamp_ns
+        fpa_c = status.fpa_temperature_c if status is not None else float("nan")
+        try:
+            corrected = self.chain.corrected_counts(counts, fpa_c, dt_s)
+        except ValueError as exc:  # e.g. a NUC table for another image size
+            self._reject(str(exc))
             return
         if self.temperature.shape != counts.shape:
             self.temperature = np.empty(counts.shape, np.float32)
-        temperature = self.converter(counts, out=self.temperature)
+        temperature = self.converter(corrected, out=self.temperature)
         if want_temperature:
             array_to_image(temperature, "32FC1", header=msg.header, msg=self.temperature_msg)
             self.temperature_pub.publish(self.temperature_msg)
@@ -262,7 +335,7 @@ class ProcessorNode(Node):
         if want_sigma:
             if self.sigma.shape != counts.shape:
                 self.sigma = np.empty(counts.shape, np.float32)
-            array_to_image(self.converter.uncertainty(counts, out=self.sigma), "32FC1",
+            array_to_image(self.converter.uncertainty(corrected, out=self.sigma), "32FC1",
                            header=msg.header, msg=self.sigma_msg)
             self.sigma_pub.publish(self.sigma_msg)
         self.frames_out += 1
@@ -322,7 +395,13 @@ class ProcessorNode(Node):
                   "processing_ms": self.processing_ms,
                   "invalid_pixel_fraction": self.invalid_fraction,
                   "emissivity": self.params["emissivity"]}
-        if self.last_reject:
+        state = self.chain.state
+        values.update({"nuc_source": state.nuc_source, "ffc_count": state.ffc_count,
+                       "ffc_fpa_temperature_c": state.last_ffc_fpa_c,
+                       "bad_pixels": state.bad_pixel_count})
+        if self.chain_error:
+            level, message = diagnostics.ERROR, self.chain_error
+        elif self.last_reject:
             level, message = diagnostics.WARN, f"rejected frame: {self.last_reject}"
             self.last_reject = ""
         elif self.invalid_fraction > 0.05:
