@@ -24,6 +24,7 @@ if str(REPO) not in sys.path:
 def ros_available() -> bool:
     try:
         import rclpy  # noqa: F401
+
         from thermal_perception.msg import ThermalStatus  # noqa: F401
     except ImportError:
         return False

@@ -58,8 +58,8 @@ def pipeline(rclpy_context, simulator, tmp_path_factory):
 def probe(rclpy_context, pipeline):
     from rclpy.executors import SingleThreadedExecutor
     from sensor_msgs.msg import CameraInfo, Image
-    from thermal_perception.msg import RoiStatisticsArray, ThermalStatus
 
+    from thermal_perception.msg import RoiStatisticsArray, ThermalStatus
     from thermal_perception.ros.qos import reliable_qos, sensor_qos
 
     node = rclpy_context.create_node("e2e_probe", namespace="/e2e")

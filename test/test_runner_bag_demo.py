@@ -38,9 +38,9 @@ def test_bag_round_trip_with_our_message(tmp_path, rclpy_context):
     """A bag written by BagWriter reads back with rosbags, custom ThermalStatus included."""
     from rclpy.serialization import serialize_message
     from rosbags.rosbag2 import Reader
-    from thermal_perception.msg import ThermalStatus
 
     from thermal_perception.io.bag import BagWriter
+    from thermal_perception.msg import ThermalStatus
     from thermal_perception.ros.image_conversion import array_to_image
 
     counts = np.arange(12, dtype=np.uint16).reshape(3, 4)

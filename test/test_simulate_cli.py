@@ -59,6 +59,7 @@ def test_bag_messages_deserialize_with_rclpy(sim_bag):
     from rclpy.serialization import deserialize_message
     from rosbags.rosbag2 import Reader
     from sensor_msgs.msg import CameraInfo, Image
+
     from thermal_perception.msg import ThermalStatus
 
     options, _ = sim_bag
