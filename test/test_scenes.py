@@ -61,7 +61,7 @@ def celsius(s: SceneTruth, label: str) -> np.ndarray:
 
 
 def test_registry_and_labels():
-    assert set(SCENE_BUILDERS) == {"uav_sar", "road", "building", "fire"}
+    assert set(SCENE_BUILDERS) == {"uav_sar", "road", "building", "fire", "blackbody"}
     assert {k: LABELS[k] for k in FIXED_LABELS} == FIXED_LABELS
     assert len(set(LABELS.values())) == len(LABELS)
     assert max(LABELS.values()) <= np.iinfo(np.uint8).max
@@ -150,6 +150,14 @@ def test_scene_truth_defaults_and_checks():
     with pytest.raises(ValueError, match="together"):
         SceneTruth(s.temperature_k, s.emissivity, s.labels, 0.1, 15.0, 0.0, [],
                    path_transmission=np.ones(shape, np.float32))
+
+
+def test_blackbody_is_uniform():
+    from thermal_perception.sim.scenes import make_blackbody_scene
+
+    bb = make_blackbody_scene(32, 24, 0.01, temperature_c=42.0)
+    assert np.all(bb.temperature_k == np.float32(42.0 + zero_Celsius))
+    assert np.all(bb.emissivity == 1.0) and bb.path_transmission is None
 
 
 @pytest.mark.parametrize("builder", list(SCENE_BUILDERS.values()))

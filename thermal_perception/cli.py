@@ -72,6 +72,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         width=args.width, height=args.height, rate_hz=args.rate, scene=args.scene,
         altitude_m=args.altitude, speed_mps=args.speed, time_of_day=args.time_of_day,
         air_temperature_c=args.air_temperature, seed=args.seed, defects=args.defects,
+        blackbody_temperature_c=args.blackbody_temperature,
         truth=not args.no_truth, storage=args.storage))
     print(f"wrote {summary['bag']}: {summary['frames']} frames {summary['size'][0]}x"
           f"{summary['size'][1]} at {summary['rate_hz']:g} Hz ({summary['profile']}), "
@@ -103,6 +104,29 @@ def _cmd_netd(args: argparse.Namespace) -> int:
     print(f"{profile.name}: uniform blackbody at {args.temperature:g} C, {args.frames} frames")
     print(f"measured NETD {netd * 1e3:.1f} mK (profile: {profile.netd_k * 1e3:.1f} mK, "
           f"ratio {netd / profile.netd_k:.3f})")
+    return 0
+
+
+def _cmd_calibrate_nuc(args: argparse.Namespace) -> int:
+    from thermal_perception.calibrate import NucCalibrationInputs, calibrate_nuc
+
+    report = calibrate_nuc(NucCalibrationInputs(
+        low=Path(args.low), low_temperature_c=args.low_temperature, high=Path(args.high),
+        high_temperature_c=args.high_temperature, out=Path(args.out),
+        camera_profile=args.camera_profile, topic=args.topic, max_frames=args.max_frames,
+        check=Path(args.check) if args.check else None,
+        check_temperature_c=args.check_temperature))
+    width, height = report["size"]
+    print(f"two-point NUC from {report['frames'][0]} + {report['frames'][1]} frames "
+          f"({width}x{height}, FPA {report['fpa_temperature_c']:.2f} C): "
+          f"{report['bad_pixels']} bad pixels")
+    print(f"raw fixed-pattern noise {report['raw_fpn_k'] * 1e3:.0f} mK")
+    if "check" in report:
+        c = report["check"]
+        print(f"check at {c['temperature_c']:g} C ({c['frames']} frames): residual "
+              f"fixed-pattern noise {c['residual_fpn_k'] * 1e3:.1f} mK (NETD "
+              f"{c['netd_k'] * 1e3:.0f} mK), mean error {c['mean_error_k'] * 1e3:+.1f} mK")
+    print(f"wrote {report['table']} and {report['metadata']}")
     return 0
 
 
@@ -139,7 +163,10 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--width", type=int, default=0, help="override the profile's width")
     sim.add_argument("--height", type=int, default=0, help="override the profile's height")
     sim.add_argument("--rate", type=float, default=0.0, help="frame rate, Hz (profile's)")
-    sim.add_argument("--scene", default="uav_sar")
+    sim.add_argument("--scene", default="uav_sar",
+                     help="uav_sar, road, building, fire or blackbody (uav_sar)")
+    sim.add_argument("--blackbody-temperature", type=float, default=35.0,
+                     help="temperature of the blackbody scene, deg C (35)")
     sim.add_argument("--altitude", type=float, default=60.0, help="m above ground (60)")
     sim.add_argument("--speed", type=float, default=4.0, help="ground speed, m/s (4)")
     sim.add_argument("--time-of-day", choices=("day", "night"), default="day")
@@ -157,6 +184,22 @@ def build_parser() -> argparse.ArgumentParser:
     netd.add_argument("--temperature", type=float, default=26.85, help="blackbody, deg C")
     netd.add_argument("--seed", type=int, default=0)
     netd.set_defaults(func=_cmd_netd)
+
+    calibrate = sub.add_parser("calibrate", help="calibration tools")
+    calibrate_sub = calibrate.add_subparsers(dest="what", required=True)
+    nuc = calibrate_sub.add_parser(
+        "nuc", help="two-point non-uniformity correction from two blackbody sequences")
+    nuc.add_argument("--low", required=True, help="bag or frames of the cooler blackbody")
+    nuc.add_argument("--low-temperature", type=float, required=True, help="deg C")
+    nuc.add_argument("--high", required=True, help="bag or frames of the warmer blackbody")
+    nuc.add_argument("--high-temperature", type=float, required=True, help="deg C")
+    nuc.add_argument("--out", default="nuc", help="table path without suffix (nuc)")
+    nuc.add_argument("--camera-profile", default="boson640")
+    nuc.add_argument("--topic", default=None, help="image topic in bags (auto)")
+    nuc.add_argument("--max-frames", type=int, default=256)
+    nuc.add_argument("--check", default=None, help="frames of a third blackbody to verify")
+    nuc.add_argument("--check-temperature", type=float, default=None, help="deg C")
+    nuc.set_defaults(func=_cmd_calibrate_nuc)
 
     profiles = sub.add_parser("profiles", help="list camera profiles")
     profiles.add_argument("--file", default=None, help="profiles YAML (the shipped ones)")

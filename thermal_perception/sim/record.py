@@ -38,6 +38,7 @@ class SimulationOptions:
     air_temperature_c: float = 15.0
     seed: int = 0
     defects: bool = False
+    blackbody_temperature_c: float = 35.0  # the "blackbody" scene's temperature
     truth: bool = True
     namespace: str = "thermal"
     frame_id: str = "thermal_camera_optical_frame"
@@ -57,7 +58,9 @@ def simulate_to_bag(options: SimulationOptions, progress: bool = True) -> dict[s
                            speed_mps=options.speed_mps, seed=options.seed,
                            time_of_day=options.time_of_day,
                            air_temperature_c=options.air_temperature_c,
-                           defects=options.defects)
+                           defects=options.defects,
+                           scene_options=({"temperature_c": options.blackbody_temperature_c}
+                                          if options.scene == "blackbody" else None))
     ns = "/" + options.namespace.strip("/") if options.namespace.strip("/") else ""
     topics = {"raw": f"{ns}/image_raw", "info": f"{ns}/camera_info", "status": f"{ns}/status"}
     with BagWriter(options.out, storage=options.storage) as bag:

@@ -1193,6 +1193,23 @@ def make_fire_scene(width: int, height: int, gsd_m: float, *, seed: int = 0,
                         path=path)
 
 
+def make_blackbody_scene(width: int, height: int, gsd_m: float, *, seed: int = 0,
+                        time_of_day: str = "day", air_temperature_c: float = 15.0,
+                        temperature_c: float = 35.0) -> SceneTruth:
+    """A uniform blackbody reference filling the view (emissivity 1), for calibration
+    sequences (two-point NUC, NETD). ``seed`` and ``time_of_day`` are accepted for a common
+    signature and change nothing."""
+    if time_of_day not in ("day", "night"):
+        raise ValueError(f"time_of_day must be 'day' or 'night', got {time_of_day!r}")
+    del seed  # a blackbody is the same for every seed
+    shape = (height, width)
+    return SceneTruth(
+        temperature_k=np.full(shape, temperature_c + zero_Celsius, np.float32),
+        emissivity=np.ones(shape, np.float32), labels=np.zeros(shape, np.uint8),
+        gsd_m=float(gsd_m), air_temperature_c=float(air_temperature_c),
+        sky_temperature_c=float(air_temperature_c), objects=[])
+
+
 #: Scene builders by name; all take ``(width, height, gsd_m, *, seed, time_of_day,
 #: air_temperature_c, ...)``.
 SCENE_BUILDERS: dict[str, Callable[..., SceneTruth]] = {
@@ -1200,6 +1217,7 @@ SCENE_BUILDERS: dict[str, Callable[..., SceneTruth]] = {
     "road": make_road_scene,
     "building": make_building_scene,
     "fire": make_fire_scene,
+    "blackbody": make_blackbody_scene,
 }
 
 

@@ -47,7 +47,7 @@ class ThermalSimulator:
     ----------
     profile : camera constants (size, field of view, NETD, tau).
     scene : scene name, one of :data:`SCENES` ("uav_sar", "road", "fire": nadir views from
-        above; "building": a facade seen head-on).
+        above; "building": a facade seen head-on; "blackbody": a uniform reference).
     altitude_m : distance to the scene (height above ground, or to the facade), m; sets the
         ground sample distance and the air path.
     speed_mps : ground speed of the camera, m/s (0: hovering).
@@ -59,6 +59,7 @@ class ThermalSimulator:
                  altitude_m: float = 60.0, speed_mps: float = 4.0, seed: int = 0,
                  time_of_day: str = "day", air_temperature_c: float = 15.0,
                  relative_humidity: float = 0.5, fire: bool = False, defects: bool = False,
+                 scene_options: dict | None = None,
                  table: BandRadianceTable | None = None) -> None:
         if scene not in SCENES:
             raise ValueError(f"unknown scene {scene!r}; known: {list(SCENES)}")
@@ -71,10 +72,10 @@ class ThermalSimulator:
         self.calibration = LinearCalibration.from_profile(profile, self.table)
         self.gsd_m = self.altitude_m / profile.focal_length_px
         w, h = profile.width, profile.height
-        scene_args: dict = {}
+        scene_args: dict = dict(scene_options or {})
         if scene == "uav_sar":  # object counts in proportion to the area seen
             scene_args = {"people": max(6, (w * h) // 15000),
-                          "animals": max(3, (w * h) // 40000), "fire": fire}
+                          "animals": max(3, (w * h) // 40000), "fire": fire, **scene_args}
         self.world = make_scene(scene, 3 * w, 3 * h, self.gsd_m, seed=seed,
                                 time_of_day=time_of_day, air_temperature_c=air_temperature_c,
                                 **scene_args)

@@ -1,0 +1,141 @@
+"""Reading raw frame sequences: ROS 1/ROS 2 bags (rosbags), image files (16-bit PNG/TIFF),
+NumPy arrays and FLIR FFF/SEQ files, all as uint16 counts with a stamp and, where recorded,
+the camera status.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from thermal_perception.io.flir import read_fff, read_seq
+from thermal_perception.ros.image_conversion import ImageConversionError, image_to_array
+
+RAW_ENCODINGS = ("mono16", "16UC1")
+IMAGE_SUFFIXES = (".png", ".tif", ".tiff")
+NS_PER_S = 1_000_000_000
+
+
+@dataclass
+class RawFrame:
+    """One raw frame: counts (H, W) uint16, capture stamp in ns (0 if unknown), FPA
+    temperature in deg C (NaN if unknown)."""
+
+    counts: NDArray[np.uint16]
+    stamp_ns: int = 0
+    fpa_temperature_c: float = math.nan
+
+
+def is_bag(path: Path) -> bool:
+    """A rosbag2 folder, a ROS 1 .bag, or a single .db3/.mcap file."""
+    return (path.is_dir() and (path / "metadata.yaml").exists()) or \
+        path.suffix in (".bag", ".db3", ".mcap")
+
+
+def read_frames(path: str | Path, topic: str | None = None, limit: int | None = None
+                ) -> Iterator[RawFrame]:
+    """Raw frames of ``path`` in order.
+
+    Parameters
+    ----------
+    path : a bag, a folder of 16-bit images or .npy files, a .npy file ((H, W) or (N, H, W)),
+        a FLIR .fff or .seq file.
+    topic : image topic of a bag (default: the only mono16/16UC1 image topic).
+    limit : stop after this many frames.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist")
+    frames = _read_any(path, topic)
+    for index, frame in enumerate(frames):
+        if limit is not None and index >= limit:
+            return
+        yield frame
+
+
+def _read_any(path: Path, topic: str | None) -> Iterator[RawFrame]:
+    if is_bag(path):
+        yield from _read_bag(path, topic)
+    elif path.is_dir():
+        files = sorted(p for p in path.iterdir()
+                       if p.suffix.lower() in (*IMAGE_SUFFIXES, ".npy"))
+        if not files:
+            raise ValueError(f"{path}: no .png/.tif/.npy frames in the folder")
+        for file in files:
+            yield from _read_file(file)
+    else:
+        yield from _read_file(path)
+
+
+def _as_counts(array: NDArray, where: str) -> NDArray[np.uint16]:
+    if array.dtype != np.uint16:
+        raise ValueError(f"{where}: expected 16-bit raw counts, got {array.dtype}")
+    return np.ascontiguousarray(array)
+
+
+def _read_file(path: Path) -> Iterator[RawFrame]:
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        array = np.load(path, allow_pickle=False)
+        stack = array[None] if array.ndim == 2 else array
+        if stack.ndim != 3:
+            raise ValueError(f"{path}: expected (H, W) or (N, H, W), got shape {array.shape}")
+        for frame in stack:
+            yield RawFrame(_as_counts(frame, str(path)))
+    elif suffix in IMAGE_SUFFIXES:
+        image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        if image is None or image.ndim != 2:
+            raise ValueError(f"{path}: not a single-channel image")
+        yield RawFrame(_as_counts(image, str(path)))
+    elif suffix == ".fff":
+        yield RawFrame(read_fff(path).raw)
+    elif suffix == ".seq":
+        for record in read_seq(path):
+            yield RawFrame(record.raw)
+    else:
+        raise ValueError(f"{path}: unknown frame format {suffix!r} "
+                         "(bag, .png, .tif, .npy, .fff, .seq)")
+
+
+def _read_bag(path: Path, topic: str | None) -> Iterator[RawFrame]:
+    from rosbags.highlevel import AnyReader
+
+    from thermal_perception.io.bag import typestore_with_our_messages
+
+    store = typestore_with_our_messages()
+    with AnyReader([path], default_typestore=store) as reader:
+        images = [c for c in reader.connections if c.msgtype == "sensor_msgs/msg/Image"]
+        if topic is not None:
+            images = [c for c in images if c.topic == topic]
+            if not images:
+                raise ValueError(f"{path}: no sensor_msgs/Image topic {topic!r}")
+        else:
+            raw = [c for c in images if c.topic.endswith("image_raw")] or images
+            if len({c.topic for c in raw}) != 1:
+                raise ValueError(f"{path}: choose the image topic with --topic: "
+                                 f"{sorted({c.topic for c in images})}")
+            images = raw
+        status = [c for c in reader.connections
+                  if c.msgtype == "thermal_perception/msg/ThermalStatus"]
+        fpa_at: dict[int, float] = {}
+        for connection, _, data in reader.messages(connections=status):
+            msg = reader.deserialize(data, connection.msgtype)
+            fpa_at[msg.header.stamp.sec * NS_PER_S + msg.header.stamp.nanosec] = \
+                float(msg.fpa_temperature_c)
+        for connection, _, data in reader.messages(connections=images):
+            msg = reader.deserialize(data, connection.msgtype)
+            if msg.encoding not in RAW_ENCODINGS:
+                raise ValueError(f"{path} {connection.topic}: encoding {msg.encoding!r} is not "
+                                 "raw counts")
+            try:
+                counts = image_to_array(msg, copy=True)
+            except ImageConversionError as exc:
+                raise ValueError(f"{path} {connection.topic}: {exc}") from exc
+            stamp = msg.header.stamp.sec * NS_PER_S + msg.header.stamp.nanosec
+            yield RawFrame(counts, stamp, fpa_at.get(stamp, math.nan))
