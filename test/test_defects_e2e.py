@@ -38,7 +38,8 @@ def run(rclpy_context, tmp_path_factory):
     node.create_subscription(DiagnosticArray, "/diagnostics", got["diagnostics"].append, 10)
     executor = SingleThreadedExecutor()
     executor.add_node(node)
-    ok = spin_until(executor, lambda: len(got["temperature"]) >= 15, 60.0)
+    ok = spin_until(executor, lambda: len(got["temperature"]) >= 15 and any(
+        s.ffc_count >= 1 for s in got["status"]), 60.0)
     if not ok:
         pipeline.stop()
         pytest.fail("no temperature frames:\n" + "\n".join(pipeline.failed()))
@@ -52,8 +53,10 @@ def test_ffc_corrects_raw_output(run):
     from thermal_perception.core.camera import get_profile
     from thermal_perception.sim.simulator import ThermalSimulator
 
-    _, _, got = run
+    _, executor, got = run
     assert any(s.ffc_count >= 1 for s in got["status"]), "the driver ran no FFC"
+    n = len(got["temperature"])  # frames well after the FFC
+    assert spin_until(executor, lambda: len(got["temperature"]) >= n + 10, 20.0)
     profile = get_profile("boson640").with_size(WIDTH, HEIGHT)
     sim = ThermalSimulator(profile, speed_mps=0.0, seed=DRIVER["seed"], defects=True)
     frames = np.stack([to_array(m) for m in got["temperature"][-10:]])
