@@ -151,3 +151,39 @@ def test_pass_through_cases_and_buffers():
     np.testing.assert_allclose(boost, expected, rtol=1e-3)
     with pytest.raises(ValueError):
         LagCompensator(0.01, noise_sigma=1.0, strength=1.5)
+
+
+def _edge_width_px(profile: np.ndarray) -> float:
+    """10-90 % width, pixels, of a falling edge (hot on the left) in a 1-D profile."""
+    lo, hi = float(profile[-8:].mean()), float(profile[:8].mean())
+
+    def first_below(level: float) -> float:
+        i = int(np.argmax(profile < level))
+        # linear interpolation between samples i-1 (above) and i (below)
+        return i - 1 + (profile[i - 1] - level) / (profile[i - 1] - profile[i])
+
+    return first_below(lo + 0.1 * (hi - lo)) - first_below(lo + 0.9 * (hi - lo))
+
+
+def test_lag_compensation_halves_edge_smear(slow_camera):
+    """Issue 5: a hot/cold edge moving 3 px per frame (the platform moves) smears over several
+    pixels behind it; compensation (with the noise gate on) narrows the 10-90 % edge width at
+    least 2x."""
+    profile, table, cal = slow_camera
+    sensor = MicrobolometerModel(profile, cal, table, seed=3)
+    compensator = LagCompensator(TAU_S, noise_sigma=sensor.noise_sigma_counts)
+    hot, cold = (float(table.radiance(t + zero_Celsius)) for t in (45.0, 15.0))
+    xs = np.arange(profile.width)
+    speed_px, widths = 3, {"lagged": [], "compensated": []}
+    for k in range(24):
+        edge = 10 + speed_px * k
+        scene = np.where(xs[None, :] < edge, hot, cold).astype(np.float32)
+        scene = np.repeat(scene, profile.height, axis=0)
+        counts = sensor.expose(scene, DT_S).astype(np.float32)
+        compensated = compensator.apply(counts, DT_S)
+        if 12 <= edge - 10 and edge + 12 < profile.width and k > 2:
+            window = slice(edge - 12, edge + 12)
+            widths["lagged"].append(_edge_width_px(counts.mean(axis=0)[window]))
+            widths["compensated"].append(_edge_width_px(compensated.mean(axis=0)[window]))
+    lagged, sharp = float(np.mean(widths["lagged"])), float(np.mean(widths["compensated"]))
+    assert lagged >= 2.0 * sharp, f"edge width {lagged:.2f} px -> {sharp:.2f} px"

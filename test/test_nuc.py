@@ -349,7 +349,7 @@ def test_scene_based_nuc_learns_offsets_and_does_not_burn_in_a_static_scene():
                f"(threshold {sbnuc.motion_threshold:.1f})")
     print(message)
     assert before > 1.5, message
-    assert after < 0.25 * before, message
+    assert after < 0.2 * before, message  # issue 5: at least 5x within 300 frames
     assert static_change == 0.0, message
     assert burn_in > 0.1, message
 

@@ -93,3 +93,42 @@ def test_nuc_table_for_another_size_is_a_clear_error(sim, tmp_path):
     chain = ProcessingChain(ChainConfig(nuc_file=str(tmp_path / "small")), converter(sim))
     with pytest.raises(ValueError, match="12x10 frames"):
         chain.temperature(sim.counts(0.0))
+
+
+def test_known_emissivity_at_10_m_after_nuc(tmp_path):
+    """Issue 5: a raw camera 10 m from the scene, two-point NUC + FFC, the scene's emissivity
+    map and reflected sky known: mean absolute error against the kinetic truth < 0.2 K."""
+    from thermal_perception.core.calibration import MeasurementConditions
+
+    profile = get_profile("boson640").with_size(*SIZE)
+    sim = ThermalSimulator(profile, speed_mps=0.0, seed=13, defects=True, altitude_m=10.0,
+                           air_temperature_c=12.0)
+    fpa = sim.fpa_temperature_c(1.0)
+    stacks, targets = [], []
+    for t_c in (0.0, 50.0):
+        radiance = np.full((SIZE[1], SIZE[0]), float(sim.table.radiance(t_c + zero_Celsius)),
+                           np.float32)
+        sim.sensor.reset()
+        stacks.append(np.stack([sim.sensor.expose(radiance, 1 / 30, fpa).copy()
+                                for _ in range(32)]))
+        targets.append(float(sim.calibration.counts_from_radiance(
+            sim.table.radiance(t_c + zero_Celsius))))
+    two_point_nuc(stacks[0], stacks[1], *targets, fpa_c=fpa,
+                  full_scale_counts=profile.full_scale_counts).save(tmp_path / "nuc")
+    sim.sensor.reset()
+    conditions = MeasurementConditions(
+        emissivity=0.95, reflected_temperature_c=sim.world.sky_temperature_c,
+        atmosphere_temperature_c=12.0, distance_m=10.0, relative_humidity=0.5)
+    convert = CountsToTemperature(sim.calibration, sim.table, conditions)
+    chain = ProcessingChain(ChainConfig(nuc_file=str(tmp_path / "nuc")), convert)
+    shutter_ffc(chain, sim)
+    truth = sim.truth(1.0)
+    temps = []
+    for t in 1.0 + np.arange(1, 12) / 30.0:
+        counts = chain.corrected_counts(sim.counts(t), sim.fpa_temperature_c(t), 1 / 30)
+        temps.append(convert.with_emissivity_map(counts, truth.emissivity))
+    error = np.stack(temps[3:]).mean(axis=0) - truth.temperature_c
+    valid = np.isfinite(error)
+    assert valid.mean() > 0.99
+    mae = float(np.mean(np.abs(error[valid])))
+    assert mae < 0.2, f"mean absolute error {mae * 1e3:.0f} mK"
