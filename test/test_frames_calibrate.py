@@ -77,3 +77,18 @@ def test_calibrate_nuc_command_reaches_netd(tmp_path):
          str(tmp_path / "low"), "--low-temperature", "60", "--high", str(tmp_path / "high"),
          "--high-temperature", "10"], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert swapped.returncode == 1 and "warmer" in swapped.stderr
+
+
+def test_emissivity_map_files(tmp_path):
+    from thermal_perception.io.frames import load_emissivity_map
+
+    eps = np.full((4, 5), 0.95, np.float32)
+    np.save(tmp_path / "eps.npy", eps)
+    assert np.allclose(load_emissivity_map(tmp_path / "eps.npy"), 0.95)
+    cv2.imwrite(str(tmp_path / "eps.png"), np.full((4, 5), 65535 // 2, np.uint16))
+    assert np.allclose(load_emissivity_map(tmp_path / "eps.png"), 0.5, atol=1e-4)
+    np.save(tmp_path / "bad.npy", eps * 2)
+    with pytest.raises(ValueError, match=r"\(0, 1\]"):
+        load_emissivity_map(tmp_path / "bad.npy")
+    with pytest.raises(ValueError, match="does not exist"):
+        load_emissivity_map(tmp_path / "none.npy")

@@ -83,6 +83,11 @@ class TestNodeParameters:
             assert not result.successful and "flir_r1" in result.reason
             ok = node.set_parameters([Parameter("radiometric_model", value="tlinear")])[0]
             assert ok.successful and node.converter.model.name == "tlinear"
+            result = node.set_parameters([Parameter("emissivity_map_file",
+                                                    value="/nonexistent/eps.npy")])[0]
+            assert not result.successful and "does not exist" in result.reason
+            result = node.set_parameters([Parameter("nuc_file", value="/nonexistent/nuc")])[0]
+            assert not result.successful and "nuc" in result.reason.lower()
             ok = node.set_parameters([Parameter("colormap", value="white_hot")])[0]
             assert ok.successful and node.renderer.colormap == "white_hot"
         finally:

@@ -139,3 +139,24 @@ def _read_bag(path: Path, topic: str | None) -> Iterator[RawFrame]:
                 raise ValueError(f"{path} {connection.topic}: {exc}") from exc
             stamp = msg.header.stamp.sec * NS_PER_S + msg.header.stamp.nanosec
             yield RawFrame(counts, stamp, fpa_at.get(stamp, math.nan))
+
+
+def load_emissivity_map(path: str | Path) -> NDArray[np.float32]:
+    """Per-pixel emissivity map, (H, W) float32 in (0, 1]: a .npy array of floats, or a
+    16-bit PNG/TIFF scaled so that 65535 is 1.0."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"emissivity map {path} does not exist")
+    if path.suffix.lower() == ".npy":
+        values = np.load(path, allow_pickle=False).astype(np.float32)
+    else:
+        image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        if image is None or image.dtype != np.uint16 or image.ndim != 2:
+            raise ValueError(f"emissivity map {path}: expected a .npy array or a 16-bit "
+                             "single-channel image")
+        values = image.astype(np.float32) / np.float32(np.iinfo(np.uint16).max)
+    if values.ndim != 2:
+        raise ValueError(f"emissivity map {path}: expected (H, W), got shape {values.shape}")
+    if not np.all((values > 0.0) & (values <= 1.0)):
+        raise ValueError(f"emissivity map {path}: values must be in (0, 1]")
+    return values

@@ -32,6 +32,7 @@ from thermal_perception.core.isotherm import draw_rois, isotherm_mask, overlay_i
 from thermal_perception.core.pipeline import ChainConfig, ProcessingChain
 from thermal_perception.core.radiometry import BandRadianceTable
 from thermal_perception.core.roi import AlarmMonitor, RoiSet
+from thermal_perception.io.frames import load_emissivity_map
 from thermal_perception.msg import RoiStatistics, RoiStatisticsArray, ThermalStatus
 from thermal_perception.ros import diagnostics
 from thermal_perception.ros.image_conversion import (
@@ -88,6 +89,9 @@ PARAMS = (
               "Invert the bolometer's thermal lag (sharper edges on moving platforms)."),
     ParamSpec("lag_strength", 1.0, "Strength of the lag compensation, 0..1.", 0.0, 1.0),
     ParamSpec("emissivity", 1.0, "Object emissivity, (0, 1].", 0.01, 1.0),
+    ParamSpec("emissivity_map_file", "",
+              "Per-pixel emissivity (.npy floats, or 16-bit PNG/TIFF with 65535 = 1); replaces "
+              "'emissivity' where set; '' = none."),
     ParamSpec("reflected_temperature_c", 20.0, "Reflected apparent temperature, deg C.",
               -100.0, 1000.0),
     ParamSpec("atmosphere_temperature_c", 20.0, "Air temperature, deg C.", -60.0, 60.0),
@@ -210,6 +214,13 @@ class ProcessorNode(Node):
             self.chain_error = str(exc)
             self.get_logger().error(f"{exc}; running without NUC table")
             self.chain = chain_from({**p.values, "nuc_file": ""}, self.profile, self.converter)
+        self.emissivity_map: np.ndarray | None = None
+        if p["emissivity_map_file"]:
+            try:
+                self.emissivity_map = load_emissivity_map(p["emissivity_map_file"])
+            except ValueError as exc:
+                self.chain_error = str(exc)
+                self.get_logger().error(f"{exc}; using the scalar emissivity")
         self.ffc_pending: ThermalStatus | None = None
         self.last_stamp_ns: int | None = None
         self.renderer = renderer_from(p)
@@ -245,6 +256,9 @@ class ProcessorNode(Node):
         if any(values[n] != self.params[n] for n in RADIOMETRIC):
             self.converter = converter_from(values, self.profile, self.table)
             self.chain.converter = self.converter
+        if values["emissivity_map_file"] != self.params["emissivity_map_file"]:
+            self.emissivity_map = load_emissivity_map(values["emissivity_map_file"]) \
+                if values["emissivity_map_file"] else None  # ValueError: change rejected
         if any(values[n] != self.params[n] for n in CHAIN):
             self.chain = chain_from(values, self.profile, self.converter)  # ValueError: rejected
             self.chain_error = ""
@@ -322,7 +336,15 @@ class ProcessorNode(Node):
             return
         if self.temperature.shape != counts.shape:
             self.temperature = np.empty(counts.shape, np.float32)
-        temperature = self.converter(corrected, out=self.temperature)
+        if self.emissivity_map is None:
+            temperature = self.converter(corrected, out=self.temperature)
+        elif self.emissivity_map.shape != corrected.shape:
+            self._reject(f"emissivity map {self.emissivity_map.shape[::-1]} does not fit "
+                         f"{corrected.shape[::-1]} frames")
+            return
+        else:
+            temperature = self.converter.with_emissivity_map(corrected, self.emissivity_map,
+                                                             out=self.temperature)
         if want_temperature:
             array_to_image(temperature, "32FC1", header=msg.header, msg=self.temperature_msg)
             self.temperature_pub.publish(self.temperature_msg)
