@@ -154,8 +154,16 @@ def run_demo(options: DemoOptions, echo: Any = print) -> dict[str, Any]:
 
     raw = recorder.stats[f"{ns}/image_raw"]
     last_status = status_seen[-1] if status_seen else None
-    frames_sent = (int(last_status.frame_count - status_seen[0].frame_count) + 1
-                   if last_status else 0)
+    # frames the driver captured between the first and the last raw frame received (its
+    # status carries a frame counter with the same capture stamp)
+    count_at = {s.header.stamp.sec * 10**9 + s.header.stamp.nanosec: int(s.frame_count)
+                for s in status_seen}
+    first, last = count_at.get(raw.first_stamp_ns), count_at.get(raw.last_stamp_ns)
+    if first is not None and last is not None:
+        frames_sent = last - first + 1
+    else:
+        frames_sent = (int(last_status.frame_count - status_seen[0].frame_count) + 1
+                       if last_status else 0)
     configured = float(options.rate_hz or _configured_rate(params_file))
     achieved = raw.rate_hz()
     metrics = {
