@@ -19,7 +19,8 @@ from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 from rosbags.typesys.store import Typestore
 
 PACKAGE = "thermal_perception"
-OUR_MESSAGES = ("ThermalStatus", "RoiStatistics", "RoiStatisticsArray")
+OUR_MESSAGES = ("ThermalStatus", "RoiStatistics", "RoiStatisticsArray", "ThermalDetection",
+                "ThermalDetectionArray")
 STORAGE = {"sqlite3": StoragePlugin.SQLITE3, "mcap": StoragePlugin.MCAP}
 
 
