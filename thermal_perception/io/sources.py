@@ -1,22 +1,27 @@
 """Frame sources for the driver: where raw counts come from.
 
-A source yields :class:`Frame` objects; the driver stamps and publishes them. This first
-version has the physics simulator; real cameras (V4L2/UVC Y16), file sequences and bags are
-added beside it with the same interface.
+A source yields :class:`Frame` objects; the driver stamps and publishes them. Sources: the
+physics simulator, and recordings (bags, 16-bit image folders, .npy stacks, FLIR SEQ) played
+back at their recorded pace. Real cameras (V4L2/UVC Y16) come beside them with the same
+interface.
 """
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import islice
 from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
 from thermal_perception.core.camera import CameraProfile
+from thermal_perception.io.frames import RawFrame, read_frames
 from thermal_perception.sim.simulator import ThermalSimulator
 
-SOURCES = ("simulator",)
+SOURCES = ("simulator", "recording")
 SHUTTER_BELOW_FPA_K = 2.0  # shutter flag temperature relative to the FPA (typical, a choice)
 
 
@@ -35,12 +40,14 @@ class Frame:
     fpa_temperature_c: float = float("nan")
     housing_temperature_c: float = float("nan")
     shutter_closed: bool = False
+    stamp_ns: int | None = None  # recorded capture time, where the source has one
 
 
 class FrameSource(Protocol):
     """What the driver needs from a source."""
 
     name: str
+    has_shutter: bool
 
     def read(self, time_s: float, shutter_closed: bool) -> Frame:
         """The frame captured at ``time_s`` seconds after the stream start."""
@@ -54,6 +61,7 @@ class SimulatorSource:
     housing temperature."""
 
     name = "simulator"
+    has_shutter = True
 
     def __init__(self, profile: CameraProfile, **simulator_args: object) -> None:
         self.simulator = ThermalSimulator(profile, **simulator_args)  # type: ignore[arg-type]
@@ -73,8 +81,72 @@ class SimulatorSource:
         pass
 
 
+class RecordingSource:
+    """Frames of a recording, in order, optionally looping.
+
+    Parameters
+    ----------
+    path : a bag, a folder of 16-bit images or .npy files, a .npy stack, a FLIR .seq file.
+    topic : image topic of a bag (default: found by itself).
+    loop : start again at the end; otherwise :meth:`read` raises EOFError.
+    """
+
+    name = "recording"
+    has_shutter = False
+    PEEK_FRAMES = 16  # frames read ahead to learn the size and the recorded frame interval
+
+    def __init__(self, path: str, topic: str | None = None, loop: bool = True) -> None:
+        self.path, self.topic, self.loop = path, topic or None, loop
+        self.loops = 0
+        self._open()
+        self._ahead: deque[RawFrame] = deque(islice(self._frames, self.PEEK_FRAMES))
+        if not self._ahead:
+            raise ValueError(f"recording {path} has no frames")
+        stamps = [f.stamp_ns for f in self._ahead if f.stamp_ns]
+        intervals = np.diff(stamps) if len(stamps) > 2 else np.array([])
+        intervals = intervals[intervals > 0]
+        self.interval_s = float(np.median(intervals)) * 1e-9 if intervals.size else None
+        self.shape = self._ahead[0].counts.shape
+        self._span_ns = 0
+        self._first_ns = self._ahead[0].stamp_ns
+
+    def _open(self) -> None:
+        self._frames: Iterator[RawFrame] = read_frames(self.path, self.topic)
+
+    def _next(self) -> RawFrame:
+        if self._ahead:
+            return self._ahead.popleft()
+        try:
+            return next(self._frames)
+        except StopIteration:
+            if not self.loop:
+                raise EOFError(f"end of recording {self.path}") from None
+            self.loops += 1
+            self._open()
+            return next(self._frames)
+
+    def read(self, time_s: float, shutter_closed: bool = False) -> Frame:
+        raw = self._next()
+        if raw.counts.shape != self.shape:
+            raise ValueError(f"frame of {raw.counts.shape[::-1]} in a recording of "
+                             f"{self.shape[::-1]} frames")
+        stamp = None
+        if raw.stamp_ns:
+            # later loops continue the timeline instead of jumping back
+            self._span_ns = max(self._span_ns, raw.stamp_ns - self._first_ns)
+            period_ns = round((self.interval_s or 0.0) * 1e9)
+            stamp = raw.stamp_ns + self.loops * (self._span_ns + period_ns)
+        return Frame(counts=raw.counts, fpa_temperature_c=raw.fpa_temperature_c,
+                     stamp_ns=stamp)
+
+    def close(self) -> None:
+        self._ahead.clear()
+
+
 def open_source(kind: str, profile: CameraProfile, **options: object) -> FrameSource:
     """Create the source called ``kind`` (one of :data:`SOURCES`)."""
     if kind == "simulator":
         return SimulatorSource(profile, **options)
+    if kind == "recording":
+        return RecordingSource(**options)  # type: ignore[arg-type]
     raise ValueError(f"unknown source {kind!r}; known: {list(SOURCES)}")

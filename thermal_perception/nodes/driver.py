@@ -40,6 +40,14 @@ PARAMS = (
     ParamSpec("height", 0, "Image height, pixels (0: the profile's).", 0, 8192,
               read_only=True),
     ParamSpec("rate_hz", 0.0, "Frame rate, Hz (0: the profile's).", 0.0, 240.0),
+    ParamSpec("recording_path", "",
+              "source 'recording': a bag, a folder of 16-bit images or .npy files, a .npy "
+              "stack or a FLIR .seq file, played at its recorded pace.", read_only=True),
+    ParamSpec("recording_topic", "", "Image topic of a recorded bag ('' = found by itself).",
+              read_only=True),
+    ParamSpec("loop", True, "Play the recording again when it ends.", read_only=True),
+    ParamSpec("recorded_stamps", True,
+              "Stamp played frames with their recorded capture times (else the time now)."),
     ParamSpec("frame_id", "thermal_camera_optical_frame",
               "TF frame of the camera's optical axis (REP 103 optical frame)."),
     ParamSpec("image_reliability", "reliable", "QoS reliability of image_raw.",
@@ -73,6 +81,8 @@ PARAMS = (
 def _check_combination(values: dict[str, Any]) -> str | None:
     if (values["width"] == 0) != (values["height"] == 0):
         return "set both width and height, or neither (0 uses the camera profile's size)"
+    if values["source"] == "recording" and not values["recording_path"]:
+        return "source 'recording' needs recording_path"
     if not values["frame_id"].strip():
         return "frame_id must not be empty: fusion and tf need the camera's frame"
     return None
@@ -88,12 +98,22 @@ class DriverNode(Node):
         profile = get_profile(p["camera_profile"])
         if p["width"]:
             profile = profile.with_size(p["width"], p["height"])
+        if p["source"] == "recording":
+            try:
+                self.source = open_source("recording", profile, path=p["recording_path"],
+                                          topic=p["recording_topic"], loop=p["loop"])
+            except OSError as exc:
+                raise ValueError(f"recording_path {p['recording_path']!r}: {exc}") from exc
+            height, width = self.source.shape
+            profile = profile.with_size(width, height)  # the recording decides the size
+        else:
+            self.source = open_source(
+                p["source"], profile, scene=p["scene"], altitude_m=p["altitude_m"],
+                speed_mps=p["speed_mps"], time_of_day=p["time_of_day"],
+                air_temperature_c=p["air_temperature_c"], seed=p["seed"],
+                defects=p["sensor_defects"])
         self.profile = profile
-        self.source = open_source(
-            p["source"], profile, scene=p["scene"], altitude_m=p["altitude_m"],
-            speed_mps=p["speed_mps"], time_of_day=p["time_of_day"],
-            air_temperature_c=p["air_temperature_c"], seed=p["seed"],
-            defects=p["sensor_defects"])
+        self.finished = False
         self.image_pub = self.create_publisher(Image, "image_raw",
                                                sensor_qos(p["image_reliability"]))
         self.info_pub = self.create_publisher(CameraInfo, "camera_info", reliable_qos())
@@ -124,7 +144,12 @@ class DriverNode(Node):
 
     @property
     def rate_hz(self) -> float:
-        return self.params["rate_hz"] or self.profile.rate_hz
+        return self._rate_for(self.params.values)
+
+    def _rate_for(self, values: dict[str, Any]) -> float:
+        """Configured rate, else a recording's recorded rate, else the profile's, Hz."""
+        recorded = getattr(self.source, "interval_s", None)
+        return values["rate_hz"] or (1.0 / recorded if recorded else self.profile.rate_hz)
 
     def _on_change(self, values: dict[str, Any]) -> None:
         if not hasattr(self, "timer"):
@@ -132,8 +157,7 @@ class DriverNode(Node):
         if values["rate_hz"] != self.params["rate_hz"]:
             self.timer.cancel()
             self.destroy_timer(self.timer)
-            rate = values["rate_hz"] or self.profile.rate_hz
-            self.timer = self.create_timer(1.0 / rate, self._capture)
+            self.timer = self.create_timer(1.0 / self._rate_for(values), self._capture)
         self.camera_info.header.frame_id = values["frame_id"]
         self.ffc_scheduler = self._make_scheduler(values, self.ffc_scheduler)
 
@@ -151,6 +175,10 @@ class DriverNode(Node):
     def _trigger_ffc(self, request: Trigger.Request, response: Trigger.Response
                      ) -> Trigger.Response:
         now = self.get_clock().now()
+        if not self.source.has_shutter:
+            response.success = False
+            response.message = f"the {self.source.name} source has no shutter"
+            return response
         if self.ffc_until is not None and now < self.ffc_until:
             response.success, response.message = False, "FFC already in progress"
             return response
@@ -165,7 +193,7 @@ class DriverNode(Node):
         self.get_logger().info(f"flat-field correction ({reason}): shutter closed")
 
     def _ffc_state(self, capture: Time, time_s: float) -> tuple[int, bool]:
-        if self.params["auto_ffc"] and self.ffc_until is None:
+        if self.params["auto_ffc"] and self.source.has_shutter and self.ffc_until is None:
             due, reason = self.ffc_scheduler.due(time_s, self.last_fpa_c)
             if due:
                 self._start_ffc(capture, reason)
@@ -199,6 +227,11 @@ class DriverNode(Node):
         ffc_state, shutter_closed = self._ffc_state(capture, time_s)
         try:
             frame = self.source.read(time_s, shutter_closed)
+        except EOFError as exc:
+            if not self.finished:
+                self.finished = True
+                self.get_logger().info(f"{exc}; no more frames")
+            return
         except (OSError, RuntimeError, ValueError) as exc:
             self.source_errors += 1
             self.last_error = str(exc)
@@ -206,7 +239,10 @@ class DriverNode(Node):
             return
         if math.isfinite(frame.fpa_temperature_c):
             self.last_fpa_c = frame.fpa_temperature_c
-        stamp = capture.to_msg()
+        if frame.stamp_ns is not None and self.params["recorded_stamps"]:
+            stamp = Time(nanoseconds=frame.stamp_ns).to_msg()
+        else:
+            stamp = capture.to_msg()
         frame_id = self.params["frame_id"]
         array_to_image(frame.counts, "mono16", frame_id=frame_id, stamp=stamp,
                        msg=self.image_msg)
@@ -239,6 +275,8 @@ class DriverNode(Node):
             self.last_error = ""
         elif self.frame_count and abs(self.measured_rate_hz - rate) > 0.1 * rate:
             level, message = diagnostics.WARN, "frame rate off target"
+        elif self.finished:
+            level, message = diagnostics.WARN, "end of recording"
         elif not self.frame_count:
             level, message = diagnostics.WARN, "no frames yet"
         else:
