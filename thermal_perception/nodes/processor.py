@@ -309,6 +309,9 @@ class ProcessorNode(Node):
         except ImageConversionError as exc:
             self._reject(str(exc))
             return
+        if counts.size == 0:
+            self._reject(f"empty image ({msg.width}x{msg.height})")
+            return
         status = self.status_at.get(_stamp_key(msg))
         if status is not None and status.shutter_closed:
             self.chain.shutter_frame(counts)  # the shutter is the FFC's reference

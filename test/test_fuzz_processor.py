@@ -1,0 +1,68 @@
+"""Fuzzing the processor's image callback with hypothesis: any message ends in a valid result
+or a counted, reported rejection; never an exception (issue 9's bad-input checks)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import requires_ros
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+pytestmark = requires_ros
+
+ENCODINGS = ["mono16", "16UC1", "mono8", "rgb8", "32FC1", "bgr8", "", "mono 16", "16UC3"]
+
+
+@pytest.fixture(scope="module")
+def processor(rclpy_context):
+    from rclpy.parameter import Parameter
+
+    from thermal_perception.nodes.processor import ProcessorNode
+
+    # a ROI makes every frame go through the whole chain even with no subscribers
+    node = ProcessorNode(parameter_overrides=[Parameter("rois", value=["box a 0 0 8 8"])])
+    yield node
+    node.destroy_node()
+
+
+@st.composite
+def image_messages(draw):
+    from sensor_msgs.msg import Image
+
+    height = draw(st.integers(0, 24))
+    width = draw(st.integers(0, 24))
+    encoding = draw(st.sampled_from(ENCODINGS))
+    step = draw(st.one_of(st.just(2 * width), st.integers(0, 80)))
+    size = draw(st.one_of(st.just(step * height), st.integers(0, 2000)))
+    data = draw(st.binary(min_size=size, max_size=size))
+    msg = Image(height=height, width=width, encoding=encoding, step=step,
+                is_bigendian=draw(st.integers(0, 1)))
+    msg.data = data
+    msg.header.stamp.sec = draw(st.integers(0, 2**31 - 1))
+    msg.header.stamp.nanosec = draw(st.integers(0, 999_999_999))
+    return msg
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(msg=image_messages())
+def test_any_image_is_processed_or_rejected(processor, msg):
+    before = (processor.frames_out, processor.rejected)
+    processor._on_image(msg)
+    processor._on_image(msg)  # flushes a frame held back for its status
+    after = (processor.frames_out, processor.rejected)
+    assert after != before, "the frame vanished without a result or a rejection"
+    if after[1] > before[1]:
+        assert processor.last_reject  # the rejection says why
+
+
+def test_nan_and_saturated_counts_give_nan_not_errors(processor):
+    from thermal_perception.ros.image_conversion import array_to_image
+
+    counts = np.full((16, 16), 5000, np.uint16)
+    counts[0, :4] = 0           # dead
+    counts[1, :4] = 65535       # saturated beyond full scale
+    processor._on_image(array_to_image(counts, "mono16"))
+    temperature = processor.temperature
+    assert np.isnan(temperature[:2, :4]).all()  # dead and saturated pixels are invalid
+    assert np.isfinite(temperature[2:]).all()
