@@ -15,7 +15,7 @@ from thermal_perception.sim.record import START_NS, SimulationOptions, simulate_
 @pytest.fixture(scope="module")
 def recording(tmp_path_factory):
     out = tmp_path_factory.mktemp("rec") / "bag"
-    simulate_to_bag(SimulationOptions(out=out, frames=12, width=64, height=48, rate_hz=20.0,
+    simulate_to_bag(SimulationOptions(out=out, frames=40, width=64, height=48, rate_hz=20.0,
                                       truth=False), progress=False)
     return out
 
@@ -23,12 +23,12 @@ def recording(tmp_path_factory):
 def test_recording_source_loops_with_a_continuing_timeline(recording):
     source = RecordingSource(str(recording))
     assert source.shape == (48, 64) and source.interval_s == pytest.approx(0.05)
-    stamps = [source.read(0.0).stamp_ns for _ in range(30)]
+    stamps = [source.read(0.0).stamp_ns for _ in range(90)]
     assert stamps[0] == START_NS
-    assert np.all(np.diff(stamps) == 50_000_000)  # 12 frames, then again, seamlessly
+    assert np.all(np.diff(stamps) == 50_000_000)  # 40 frames, then again, seamlessly
     assert source.loops == 2
     once = RecordingSource(str(recording), loop=False)
-    for _ in range(12):
+    for _ in range(40):
         once.read(0.0)
     with pytest.raises(EOFError):
         once.read(0.0)
@@ -44,15 +44,16 @@ def test_driver_plays_a_bag_into_the_pipeline(recording, rclpy_context, tmp_path
     from thermal_perception.runner import Pipeline
 
     driver = {"source": "recording", "recording_path": str(recording), "loop": False}
+    # subscribe first: a 2 s recording must not end before discovery has matched the probe
+    node = rclpy_context.create_node("replay_probe", namespace="/replay")
+    got: list = []
+    diagnostics: list = []
+    node.create_subscription(Image, "image_temperature", got.append, sensor_qos())
+    node.create_subscription(DiagnosticArray, "/diagnostics", diagnostics.append, 10)
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
     with Pipeline(REPO / "config" / "thermal_pipeline.yaml", "replay", {"driver": driver},
                   log_dir=tmp_path):
-        node = rclpy_context.create_node("replay_probe", namespace="/replay")
-        got: list = []
-        diagnostics: list = []
-        node.create_subscription(Image, "image_temperature", got.append, sensor_qos())
-        node.create_subscription(DiagnosticArray, "/diagnostics", diagnostics.append, 10)
-        executor = SingleThreadedExecutor()
-        executor.add_node(node)
 
         def finished() -> bool:
             return any(s.message == "end of recording" for a in diagnostics for s in a.status)
