@@ -9,7 +9,7 @@ ENV := source tools/env.sh
 DEMO_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: all setup demo test lint bench clean distclean
+.PHONY: all setup demo test lint bench soak clean distclean
 
 all: test
 
@@ -33,3 +33,6 @@ clean:
 
 distclean: clean
 	rm -rf "$$(readlink -f .venv)" .venv
+
+soak: setup
+	@$(ENV) && python bench/soak.py
