@@ -20,6 +20,7 @@ import yaml
 NODE_MODULES = {
     "driver": "thermal_perception.nodes.driver",
     "processor": "thermal_perception.nodes.processor",
+    "detector": "thermal_perception.nodes.detector",
 }
 
 

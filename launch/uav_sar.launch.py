@@ -1,0 +1,43 @@
+"""UAV search and rescue: driver, processor and detector with config/uav_sar.yaml.
+
+    ros2 launch thermal_perception uav_sar.launch.py namespace:=thermal
+
+Without launch_ros (e.g. PyPI wheels), the same YAML runs with
+``thermal-perception run config/uav_sar.yaml``.
+"""
+
+import os
+
+from ament_index_python.packages import get_package_share_directory
+from launch.actions import DeclareLaunchArgument
+from launch.substitutions import LaunchConfiguration
+from launch_ros.actions import Node
+
+from launch import LaunchDescription
+
+
+def generate_launch_description() -> LaunchDescription:
+    share = get_package_share_directory("thermal_perception")
+    default_params = os.path.join(share, "config", "uav_sar.yaml")
+    namespace = LaunchConfiguration("namespace")
+    params_file = LaunchConfiguration("params_file")
+    use_sim_time = LaunchConfiguration("use_sim_time")
+    camera_profile = LaunchConfiguration("camera_profile")
+    common = [params_file, {"use_sim_time": use_sim_time, "camera_profile": camera_profile}]
+    return LaunchDescription([
+        DeclareLaunchArgument("namespace", default_value="thermal",
+                              description="Namespace of the camera's topics."),
+        DeclareLaunchArgument("params_file", default_value=default_params,
+                              description="Parameters YAML of the driver, processor and detector."),
+        DeclareLaunchArgument("camera_profile", default_value="boson640",
+                              description="Camera profile (lepton35, boson640, vga1280)."),
+        DeclareLaunchArgument("use_sim_time", default_value="false",
+                              description="Use /clock (bag replay)."),
+        Node(package="thermal_perception", executable="driver", name="driver",
+             namespace=namespace, parameters=common, output="screen"),
+        Node(package="thermal_perception", executable="processor", name="processor",
+             namespace=namespace, parameters=common, output="screen"),
+        Node(package="thermal_perception", executable="detector", name="detector",
+             namespace=namespace, parameters=[params_file, {"use_sim_time": use_sim_time}],
+             output="screen"),
+    ])

@@ -1,0 +1,238 @@
+"""Detector node: hotspots and fire, people and animals in temperature images, tracked.
+
+Subscribes ``image_temperature`` (32FC1, deg C), ``camera_info`` (focal length for the ground
+sample distance) and, optionally, ``altitude`` (std_msgs/Float64, m above ground); publishes
+``detections`` (thermal_perception/ThermalDetectionArray, same header as the image) and
+``image_detections`` (bgr8, boxes and labels on the colourised image, only when subscribed).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import replace
+from typing import Any
+
+import cv2
+import numpy as np
+from rclpy.node import Node
+from sensor_msgs.msg import CameraInfo, Image
+from std_msgs.msg import Float64
+
+from thermal_perception.core.detection import (
+    Detection,
+    HotspotConfig,
+    HotspotDetector,
+    WarmBodyConfig,
+    WarmBodyDetector,
+    gsd_from_altitude,
+)
+from thermal_perception.core.display import COLORMAPS, DisplayRenderer
+from thermal_perception.core.tracking import MultiObjectTracker, TrackerConfig
+from thermal_perception.msg import ThermalDetection, ThermalDetectionArray
+from thermal_perception.ros import diagnostics
+from thermal_perception.ros.image_conversion import (
+    ImageConversionError,
+    array_to_image,
+    image_to_array,
+)
+from thermal_perception.ros.params import ParameterSet, ParamSpec
+from thermal_perception.ros.qos import RELIABILITY_CHOICES, reliable_qos, sensor_qos
+
+LABEL_COLORS_BGR = {"person": (0, 255, 0), "animal": (255, 200, 0), "vehicle": (255, 0, 255),
+                    "fire": (0, 0, 255), "hotspot": (0, 165, 255)}
+
+PARAMS = (
+    ParamSpec("warm_bodies", True, "Detect people and animals."),
+    ParamSpec("hotspots", True, "Detect fire and hotspots."),
+    ParamSpec("tracking", True, "Track detections over time (stable track ids)."),
+    ParamSpec("altitude_m", 0.0,
+              "Height above ground for the ground sample distance, m (0: from the 'altitude' "
+              "topic, else gsd_m).", 0.0, 10000.0),
+    ParamSpec("gsd_m", 0.0, "Ground sample distance, m per pixel (0: from altitude and "
+              "camera_info).", 0.0, 100.0),
+    ParamSpec("body_contrast_k", 2.0, "People/animals: warmer than the local background by "
+              "at least this, K.", 0.1, 50.0),
+    ParamSpec("fire_c", 140.0, "Fire: pixels at least this hot (saturated pixels too), deg C.",
+              50.0, 2000.0),
+    ParamSpec("hotspot_min_c", 45.0, "Hotspots: at least this hot, deg C.", -50.0, 2000.0),
+    ParamSpec("hotspot_contrast_k", 20.0,
+              "Hotspots: hotter than the local background by at least this, K.", 0.5, 1000.0),
+    ParamSpec("min_confidence", 0.3, "Publish detections at least this confident.", 0.0, 1.0),
+    ParamSpec("track_gate_px", 12.0, "Largest jump of a track between frames, pixels.",
+              1.0, 500.0),
+    ParamSpec("track_confirm_hits", 3, "Detections before a track is confirmed.", 1, 100),
+    ParamSpec("track_max_misses", 5, "Missed frames before a track is deleted.", 0, 1000),
+    ParamSpec("colormap", "ironbow", "Colours of image_detections.", choices=COLORMAPS),
+    ParamSpec("image_reliability", "reliable", "QoS reliability of the image topics.",
+              choices=RELIABILITY_CHOICES, read_only=True),
+)
+DETECTORS = ("body_contrast_k", "fire_c", "hotspot_min_c", "hotspot_contrast_k")
+TRACKER = ("track_gate_px", "track_confirm_hits", "track_max_misses")
+
+
+def detectors_from(values: dict[str, Any]) -> tuple[WarmBodyDetector, HotspotDetector]:
+    """Detectors for the node's parameter values."""
+    bodies = WarmBodyDetector(replace(WarmBodyConfig(), contrast_k=values["body_contrast_k"]))
+    hot = HotspotDetector(replace(HotspotConfig(), fire_c=values["fire_c"],
+                                  hotspot_min_c=values["hotspot_min_c"],
+                                  hotspot_contrast_k=values["hotspot_contrast_k"]))
+    return bodies, hot
+
+
+def tracker_from(values: dict[str, Any]) -> MultiObjectTracker:
+    return MultiObjectTracker(TrackerConfig(gate_px=values["track_gate_px"],
+                                            confirm_hits=values["track_confirm_hits"],
+                                            max_misses=values["track_max_misses"]))
+
+
+def to_msg(d: Detection) -> ThermalDetection:
+    """ThermalDetection of a core Detection."""
+    x0, y0, x1, y1 = (max(0, int(v)) for v in d.bbox)
+    return ThermalDetection(
+        label=d.label, confidence=float(d.confidence), track_id=int(d.track_id), x0=x0, y0=y0,
+        x1=x1, y1=y1, centroid_x=float(d.centroid[0]), centroid_y=float(d.centroid[1]),
+        max_temperature_c=float(d.max_c), mean_temperature_c=float(d.mean_c),
+        area_px=int(d.area_px), area_m2=float(d.area_m2))
+
+
+def draw_detections(image: np.ndarray, detections: list[Detection]) -> np.ndarray:
+    """Boxes and labels (class, track id, max temperature) drawn in place on a bgr8 image."""
+    for d in detections:
+        color = LABEL_COLORS_BGR.get(d.label, (255, 255, 255))
+        x0, y0, x1, y1 = (int(v) for v in d.bbox)
+        cv2.rectangle(image, (x0 - 1, y0 - 1), (x1, y1), color, 1)
+        text = f"{d.label}{f' #{d.track_id}' if d.track_id else ''} {d.max_c:.0f}C"
+        cv2.putText(image, text, (x0, max(10, y0 - 3)), cv2.FONT_HERSHEY_SIMPLEX, 0.35, color,
+                    1, cv2.LINE_AA)
+    return image
+
+
+class DetectorNode(Node):
+    """Finds and tracks what matters in temperature images."""
+
+    def __init__(self, **node_args: Any) -> None:
+        super().__init__("detector", **node_args)
+        self.params = ParameterSet(self, PARAMS, on_change=self._on_change)
+        p = self.params
+        self.bodies, self.hot = detectors_from(p.values)
+        self.tracker = tracker_from(p.values)
+        self.renderer = DisplayRenderer(agc="percentile", colormap=p["colormap"],
+                                        smoothing=0.8)
+        qos = sensor_qos(p["image_reliability"])
+        self.detections_pub = self.create_publisher(ThermalDetectionArray, "detections",
+                                                    reliable_qos())
+        self.image_pub = self.create_publisher(Image, "image_detections", qos)
+        self.create_subscription(Image, "image_temperature", self._on_image, qos)
+        self.create_subscription(CameraInfo, "camera_info", self._on_info, reliable_qos())
+        self.create_subscription(Float64, "altitude", self._on_altitude, reliable_qos())
+        self.focal_px = math.nan
+        self.altitude_topic_m = math.nan
+        self.image_msg = Image()
+        self.last_stamp_ns: int | None = None
+        self.frames = self.rejected = 0
+        self.last_reject = ""
+        self.counts: dict[str, int] = {}
+        self.processing_ms = math.nan
+        self.diagnostics = diagnostics.DiagnosticsPublisher(self, self._diagnostics)
+
+    def _on_change(self, values: dict[str, Any]) -> None:
+        if not hasattr(self, "tracker"):
+            return
+        if any(values[n] != self.params[n] for n in DETECTORS):
+            self.bodies, self.hot = detectors_from(values)
+        if any(values[n] != self.params[n] for n in TRACKER):
+            self.tracker = tracker_from(values)
+        if values["colormap"] != self.params["colormap"]:
+            self.renderer = DisplayRenderer(agc="percentile", colormap=values["colormap"],
+                                            smoothing=0.8)
+
+    def _on_info(self, msg: CameraInfo) -> None:
+        self.focal_px = float(msg.k[0]) if msg.k[0] > 0 else math.nan
+
+    def _on_altitude(self, msg: Float64) -> None:
+        self.altitude_topic_m = float(msg.data)
+
+    def gsd_m(self) -> float | None:
+        """Ground sample distance, m per pixel, or None when unknown."""
+        p = self.params
+        if p["gsd_m"] > 0:
+            return p["gsd_m"]
+        altitude = p["altitude_m"] or self.altitude_topic_m
+        if math.isfinite(altitude) and altitude > 0 and math.isfinite(self.focal_px):
+            return gsd_from_altitude(altitude, self.focal_px)
+        return None
+
+    def _on_image(self, msg: Image) -> None:
+        start = time.perf_counter()
+        if msg.encoding != "32FC1":
+            self.rejected += 1
+            self.last_reject = f"encoding '{msg.encoding}' is not 32FC1 temperatures"
+            self.get_logger().warning(self.last_reject, throttle_duration_sec=5.0)
+            return
+        try:
+            temperature = image_to_array(msg)
+        except ImageConversionError as exc:
+            self.rejected += 1
+            self.last_reject = str(exc)
+            self.get_logger().warning(f"rejected image: {exc}", throttle_duration_sec=5.0)
+            return
+        if temperature.size == 0:
+            self.rejected += 1
+            self.last_reject = "empty image"
+            return
+        p = self.params
+        gsd = self.gsd_m()
+        found: list[Detection] = []
+        if p["hotspots"]:
+            found += self.hot.detect(temperature, gsd)
+        if p["warm_bodies"]:
+            found += self.bodies.detect(temperature, gsd)
+        found = [d for d in found if d.confidence >= p["min_confidence"]]
+        stamp_ns = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+        dt_s = 0.0 if self.last_stamp_ns is None else (stamp_ns - self.last_stamp_ns) * 1e-9
+        self.last_stamp_ns = stamp_ns
+        if p["tracking"]:
+            found = self.tracker.update(found, max(dt_s, 0.0))
+        out = ThermalDetectionArray(header=msg.header)
+        out.detections = [to_msg(d) for d in found]
+        self.detections_pub.publish(out)
+        if self.image_pub.get_subscription_count() > 0:
+            image = draw_detections(self.renderer.render(temperature), found)
+            array_to_image(image, "bgr8", header=msg.header, msg=self.image_msg)
+            self.image_pub.publish(self.image_msg)
+        self.frames += 1
+        for d in found:
+            self.counts[d.label] = self.counts.get(d.label, 0) + 1
+        elapsed_ms = (time.perf_counter() - start) * 1e3
+        self.processing_ms = elapsed_ms if self.frames == 1 else \
+            0.9 * self.processing_ms + 0.1 * elapsed_ms
+
+    def _diagnostics(self) -> list:
+        gsd = self.gsd_m()
+        values = {"frames": self.frames, "rejected_frames": self.rejected,
+                  "processing_ms": self.processing_ms,
+                  "gsd_m": gsd if gsd is not None else "unknown",
+                  **{f"detections_{k}": v for k, v in sorted(self.counts.items())}}
+        if self.last_reject:
+            level, message = diagnostics.WARN, f"rejected image: {self.last_reject}"
+            self.last_reject = ""
+        elif not self.frames:
+            level, message = diagnostics.WARN, "no temperature images received"
+        elif gsd is None:
+            level, message = diagnostics.WARN, ("ground sample distance unknown: size gating "
+                                                "in pixels only (set altitude_m or gsd_m)")
+        else:
+            level, message = diagnostics.OK, "detecting"
+        return [diagnostics.status(f"{self.get_name()}: detection", level, message, values)]
+
+
+def main(args: list[str] | None = None) -> None:
+    """Entry point of ``ros2 run thermal_perception detector``."""
+    from thermal_perception.ros.spin import spin_node
+
+    spin_node(DetectorNode, args)
+
+
+if __name__ == "__main__":
+    main()
