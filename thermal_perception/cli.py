@@ -201,6 +201,10 @@ def build_parser() -> argparse.ArgumentParser:
     nuc.add_argument("--check-temperature", type=float, default=None, help="deg C")
     nuc.set_defaults(func=_cmd_calibrate_nuc)
 
+    from thermal_perception.analysis.analyze import add_analyze_parser
+
+    add_analyze_parser(sub)
+
     profiles = sub.add_parser("profiles", help="list camera profiles")
     profiles.add_argument("--file", default=None, help="profiles YAML (the shipped ones)")
     profiles.set_defaults(func=_cmd_profiles)

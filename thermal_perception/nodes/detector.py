@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import replace
 from typing import Any
 
 import cv2
@@ -19,16 +18,8 @@ from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Float64
 
-from thermal_perception.core.detection import (
-    Detection,
-    HotspotConfig,
-    HotspotDetector,
-    WarmBodyConfig,
-    WarmBodyDetector,
-    gsd_from_altitude,
-)
-from thermal_perception.core.display import COLORMAPS, DisplayRenderer
-from thermal_perception.core.tracking import MultiObjectTracker, TrackerConfig
+from thermal_perception.core.detection import Detection, gsd_from_altitude
+from thermal_perception.core.display import DisplayRenderer
 from thermal_perception.msg import ThermalDetection, ThermalDetectionArray
 from thermal_perception.ros import diagnostics
 from thermal_perception.ros.image_conversion import (
@@ -36,55 +27,18 @@ from thermal_perception.ros.image_conversion import (
     array_to_image,
     image_to_array,
 )
-from thermal_perception.ros.params import ParameterSet, ParamSpec
-from thermal_perception.ros.qos import RELIABILITY_CHOICES, reliable_qos, sensor_qos
+from thermal_perception.ros.params import ParameterSet
+from thermal_perception.ros.qos import reliable_qos, sensor_qos
+from thermal_perception.settings.detector import (
+    DETECTORS,
+    PARAMS,
+    TRACKER,
+    detectors_from,
+    tracker_from,
+)
 
 LABEL_COLORS_BGR = {"person": (0, 255, 0), "animal": (255, 200, 0), "vehicle": (255, 0, 255),
                     "fire": (0, 0, 255), "hotspot": (0, 165, 255)}
-
-PARAMS = (
-    ParamSpec("warm_bodies", True, "Detect people and animals."),
-    ParamSpec("hotspots", True, "Detect fire and hotspots."),
-    ParamSpec("tracking", True, "Track detections over time (stable track ids)."),
-    ParamSpec("altitude_m", 0.0,
-              "Height above ground for the ground sample distance, m (0: from the 'altitude' "
-              "topic, else gsd_m).", 0.0, 10000.0),
-    ParamSpec("gsd_m", 0.0, "Ground sample distance, m per pixel (0: from altitude and "
-              "camera_info).", 0.0, 100.0),
-    ParamSpec("body_contrast_k", 2.0, "People/animals: warmer than the local background by "
-              "at least this, K.", 0.1, 50.0),
-    ParamSpec("fire_c", 140.0, "Fire: pixels at least this hot (saturated pixels too), deg C.",
-              50.0, 2000.0),
-    ParamSpec("hotspot_min_c", 45.0, "Hotspots: at least this hot, deg C.", -50.0, 2000.0),
-    ParamSpec("hotspot_contrast_k", 20.0,
-              "Hotspots: hotter than the local background by at least this, K.", 0.5, 1000.0),
-    ParamSpec("min_confidence", 0.3, "Publish detections at least this confident.", 0.0, 1.0),
-    ParamSpec("track_gate_px", 12.0, "Largest jump of a track between frames, pixels.",
-              1.0, 500.0),
-    ParamSpec("track_confirm_hits", 3, "Detections before a track is confirmed.", 1, 100),
-    ParamSpec("track_max_misses", 5, "Missed frames before a track is deleted.", 0, 1000),
-    ParamSpec("colormap", "ironbow", "Colours of image_detections.", choices=COLORMAPS),
-    ParamSpec("image_reliability", "reliable", "QoS reliability of the image topics.",
-              choices=RELIABILITY_CHOICES, read_only=True),
-)
-DETECTORS = ("body_contrast_k", "fire_c", "hotspot_min_c", "hotspot_contrast_k")
-TRACKER = ("track_gate_px", "track_confirm_hits", "track_max_misses")
-
-
-def detectors_from(values: dict[str, Any]) -> tuple[WarmBodyDetector, HotspotDetector]:
-    """Detectors for the node's parameter values."""
-    bodies = WarmBodyDetector(replace(WarmBodyConfig(), contrast_k=values["body_contrast_k"]))
-    hot = HotspotDetector(replace(HotspotConfig(), fire_c=values["fire_c"],
-                                  hotspot_min_c=values["hotspot_min_c"],
-                                  hotspot_contrast_k=values["hotspot_contrast_k"]))
-    return bodies, hot
-
-
-def tracker_from(values: dict[str, Any]) -> MultiObjectTracker:
-    return MultiObjectTracker(TrackerConfig(gate_px=values["track_gate_px"],
-                                            confirm_hits=values["track_confirm_hits"],
-                                            max_misses=values["track_max_misses"]))
-
 
 def to_msg(d: Detection) -> ThermalDetection:
     """ThermalDetection of a core Detection."""
@@ -186,7 +140,7 @@ class DetectorNode(Node):
         found: list[Detection] = []
         if p["hotspots"]:
             found += self.hot.detect(temperature, gsd)
-        if p["warm_bodies"]:
+        if p["warm_bodies"] and gsd is not None:  # body sizes need metres per pixel
             found += self.bodies.detect(temperature, gsd)
         found = [d for d in found if d.confidence >= p["min_confidence"]]
         stamp_ns = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
@@ -219,9 +173,10 @@ class DetectorNode(Node):
             self.last_reject = ""
         elif not self.frames:
             level, message = diagnostics.WARN, "no temperature images received"
-        elif gsd is None:
-            level, message = diagnostics.WARN, ("ground sample distance unknown: size gating "
-                                                "in pixels only (set altitude_m or gsd_m)")
+        elif gsd is None and self.params["warm_bodies"]:
+            level, message = diagnostics.WARN, ("ground sample distance unknown: people and "
+                                                "animal detection off (set altitude_m, gsd_m "
+                                                "or publish 'altitude')")
         else:
             level, message = diagnostics.OK, "detecting"
         return [diagnostics.status(f"{self.get_name()}: detection", level, message, values)]

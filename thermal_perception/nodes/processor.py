@@ -18,18 +18,8 @@ import numpy as np
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 
-from thermal_perception.core.calibration import (
-    MODEL_NAMES,
-    NETD_REFERENCE_K,
-    CountsToTemperature,
-    MeasurementConditions,
-    UncertaintyInputs,
-    make_model,
-)
-from thermal_perception.core.camera import CameraProfile, get_profile, load_profiles
-from thermal_perception.core.display import AGC_MODES, COLORMAPS, DisplayRenderer
+from thermal_perception.core.camera import get_profile
 from thermal_perception.core.isotherm import draw_rois, isotherm_mask, overlay_isotherm
-from thermal_perception.core.pipeline import ChainConfig, ProcessingChain
 from thermal_perception.core.radiometry import BandRadianceTable
 from thermal_perception.core.roi import AlarmMonitor, RoiSet
 from thermal_perception.io.frames import load_emissivity_map
@@ -40,161 +30,19 @@ from thermal_perception.ros.image_conversion import (
     array_to_image,
     image_to_array,
 )
-from thermal_perception.ros.params import ParameterSet, ParamSpec
-from thermal_perception.ros.qos import RELIABILITY_CHOICES, reliable_qos, sensor_qos
-
-RAW_ENCODINGS = ("mono16", "16UC1")
-CONDITIONS = ("emissivity", "reflected_temperature_c", "atmosphere_temperature_c",
-              "distance_m", "relative_humidity", "window_temperature_c",
-              "window_transmission", "window_reflection")
-MODEL = ("radiometric_model", "flir_r1", "flir_r2", "flir_b", "flir_f", "flir_o",
-         "tlinear_resolution_k", "gain_k_per_count", "offset_c")
-UNCERTAINTY = ("netd_k", "emissivity_sigma", "reflected_temperature_sigma_k")
-RADIOMETRIC = CONDITIONS + MODEL + UNCERTAINTY
-DISPLAY = ("agc_mode", "colormap", "display_min_c", "display_max_c", "display_smoothing")
-NO_ROIS = [""]  # a string-array parameter needs a non-empty default to have a type
-CHAIN = ("nuc_file", "drift_compensation", "ffc_enabled", "scene_nuc", "bad_pixel_replacement",
-         "flicker_detection", "lag_compensation", "lag_strength")
-
-PARAMS = (
-    ParamSpec("camera_profile", "boson640",
-              "Camera class whose radiometric calibration converts counts.",
-              choices=tuple(load_profiles()), read_only=True),
-    ParamSpec("radiometric_model", "linear_radiance",
-              "How counts relate to radiance: the camera profile's linear radiance calibration, "
-              "FLIR Planck constants (flir_*), TLinear (kelvin = counts x resolution), Optris "
-              "((counts - 1000) / 10 C) or gain/offset in apparent temperature.",
-              choices=MODEL_NAMES),
-    ParamSpec("flir_r1", 0.0, "FLIR Planck R1 (camera metadata).", 0.0, 1e9),
-    ParamSpec("flir_r2", 1.0, "FLIR Planck R2.", 1e-12, 1e9),
-    ParamSpec("flir_b", 1428.0, "FLIR Planck B, K.", 1.0, 1e5),
-    ParamSpec("flir_f", 1.0, "FLIR Planck F.", 0.0, 1e3),
-    ParamSpec("flir_o", 0.0, "FLIR Planck O, counts.", -1e6, 1e6),
-    ParamSpec("tlinear_resolution_k", 0.01, "TLinear resolution, K per count.", 1e-4, 1.0),
-    ParamSpec("gain_k_per_count", 0.01, "gain_offset model: K per count.", 1e-6, 10.0),
-    ParamSpec("offset_c", -273.15, "gain_offset model: deg C at zero counts.", -1000.0, 1000.0),
-    ParamSpec("nuc_file", "",
-              "Non-uniformity correction table (thermal-perception calibrate nuc); '' = none: "
-              "unit gains, offsets from flat-field corrections."),
-    ParamSpec("drift_compensation", True,
-              "Correct offsets for the FPA temperature (drift map of the NUC table)."),
-    ParamSpec("ffc_enabled", True,
-              "Refresh the NUC offsets from the closed shutter's frames (flat-field correction)."),
-    ParamSpec("scene_nuc", False,
-              "Learn residual offsets from the moving scene (cameras without a shutter)."),
-    ParamSpec("bad_pixel_replacement", True,
-              "Replace bad pixels (NUC table, stuck on the shutter, flickering) by neighbours."),
-    ParamSpec("flicker_detection", False, "Find flickering pixels in the live stream."),
-    ParamSpec("lag_compensation", False,
-              "Invert the bolometer's thermal lag (sharper edges on moving platforms)."),
-    ParamSpec("lag_strength", 1.0, "Strength of the lag compensation, 0..1.", 0.0, 1.0),
-    ParamSpec("emissivity", 1.0, "Object emissivity, (0, 1].", 0.01, 1.0),
-    ParamSpec("emissivity_map_file", "",
-              "Per-pixel emissivity (.npy floats, or 16-bit PNG/TIFF with 65535 = 1); replaces "
-              "'emissivity' where set; '' = none."),
-    ParamSpec("reflected_temperature_c", 20.0, "Reflected apparent temperature, deg C.",
-              -100.0, 1000.0),
-    ParamSpec("atmosphere_temperature_c", 20.0, "Air temperature, deg C.", -60.0, 60.0),
-    ParamSpec("distance_m", 0.0, "Object distance, m (0: no atmospheric correction).",
-              0.0, 10000.0),
-    ParamSpec("relative_humidity", 0.5, "Relative humidity, 0..1.", 0.0, 1.0),
-    ParamSpec("window_temperature_c", 20.0, "External window temperature, deg C.",
-              -60.0, 200.0),
-    ParamSpec("window_transmission", 1.0, "External window transmission (1: no window).",
-              0.01, 1.0),
-    ParamSpec("window_reflection", 0.0, "External window reflectance.", 0.0, 0.99),
-    ParamSpec("netd_k", 0.0,
-              "Temporal noise for the uncertainty image, K (0: the camera profile's NETD).",
-              0.0, 5.0),
-    ParamSpec("emissivity_sigma", 0.02, "Uncertainty of the emissivity (1 sigma).", 0.0, 0.5),
-    ParamSpec("reflected_temperature_sigma_k", 2.0,
-              "Uncertainty of the reflected temperature, K (1 sigma).", 0.0, 100.0),
-    ParamSpec("agc_mode", "percentile", "Display contrast mode.", choices=AGC_MODES),
-    ParamSpec("colormap", "ironbow", "Display colormap.", choices=COLORMAPS),
-    ParamSpec("display_min_c", 0.0, "Lower end of the 'fixed' display window, deg C.",
-              -100.0, 2000.0),
-    ParamSpec("display_max_c", 40.0, "Upper end of the 'fixed' display window, deg C.",
-              -100.0, 2000.0),
-    ParamSpec("display_smoothing", 0.8,
-              "Weight of the previous display window, [0, 1): higher flickers less.", 0.0, 0.99),
-    ParamSpec("rois", NO_ROIS,
-              "Regions of interest, one string each: 'spot NAME X Y [R]', 'box NAME X0 Y0 X1 "
-              "Y1', 'poly NAME X1 Y1 X2 Y2 X3 Y3 ...', optionally followed by alarms "
-              "'above=C', 'below=C', 'hysteresis=K', 'metric=max|mean|min|p95'."),
-    ParamSpec("draw_rois", True, "Draw the ROIs and their temperatures on the display image."),
-    ParamSpec("isotherm_enabled", False, "Highlight a temperature band on the display image."),
-    ParamSpec("isotherm_min_c", 30.0, "Lower end of the isotherm band, deg C.", -100.0, 2000.0),
-    ParamSpec("isotherm_max_c", 40.0, "Upper end of the isotherm band, deg C.", -100.0, 2000.0),
-    ParamSpec("skip_shutter_frames", True,
-              "Do not publish temperatures of frames taken with the shutter closed."),
-    ParamSpec("image_reliability", "reliable", "QoS reliability of the image topics.",
-              choices=RELIABILITY_CHOICES, read_only=True),
+from thermal_perception.ros.params import ParameterSet
+from thermal_perception.ros.qos import reliable_qos, sensor_qos
+from thermal_perception.settings.processor import (
+    CHAIN,
+    DISPLAY,
+    PARAMS,
+    RADIOMETRIC,
+    RAW_ENCODINGS,
+    chain_from,
+    check_combination,
+    converter_from,
+    renderer_from,
 )
-
-
-def _check_combination(values: dict[str, Any]) -> str | None:
-    if values["display_max_c"] <= values["display_min_c"]:
-        return "display_max_c must be greater than display_min_c"
-    if values["window_reflection"] > 1.0 - values["window_transmission"] + 1e-9:
-        return "window_reflection must not exceed 1 - window_transmission"
-    if values["isotherm_max_c"] <= values["isotherm_min_c"]:
-        return "isotherm_max_c must be greater than isotherm_min_c"
-    try:
-        RoiSet.from_strings(values["rois"])
-    except ValueError as exc:
-        return f"rois: {exc}"
-    if values["radiometric_model"] == "flir_planck" and values["flir_r1"] <= 0.0:
-        return "radiometric_model flir_planck needs flir_r1 (and r2, b, f, o) from the camera"
-    return None
-
-
-def conditions_from(values: dict[str, Any]) -> MeasurementConditions:
-    """Measurement conditions from the node's parameter values."""
-    return MeasurementConditions(**{name: values[name] for name in CONDITIONS})
-
-
-def converter_from(values: dict[str, Any], profile: CameraProfile,
-                   table: BandRadianceTable) -> CountsToTemperature:
-    """Counts -> temperature (and uncertainty) tables for the node's parameter values."""
-    model = make_model(
-        values["radiometric_model"], table, profile=profile, R1=values["flir_r1"],
-        R2=values["flir_r2"], B=values["flir_b"], F=values["flir_f"], O=values["flir_o"],
-        resolution_k=values["tlinear_resolution_k"],
-        gain_k_per_count=values["gain_k_per_count"], offset_c=values["offset_c"])
-    uncertainty = UncertaintyInputs(
-        netd_k=values["netd_k"] or profile.netd_k, emissivity_sigma=values["emissivity_sigma"],
-        reflected_temperature_sigma_k=values["reflected_temperature_sigma_k"])
-    return CountsToTemperature(model, conditions=conditions_from(values),
-                               uncertainty=uncertainty)
-
-
-def chain_from(values: dict[str, Any], profile: CameraProfile,
-               converter: CountsToTemperature) -> ProcessingChain:
-    """Processing chain (NUC, FFC, bad pixels, lag) for the node's parameter values; raises
-    ValueError for a NUC file that cannot be used."""
-    model = converter.model
-    around_reference = np.array([NETD_REFERENCE_K - 0.5, NETD_REFERENCE_K + 0.5])
-    counts = model.counts_from_signal(model.signal_from_temperature_k(around_reference))
-    counts_per_k = float(counts[1] - counts[0])
-    config = ChainConfig(
-        nuc_file=values["nuc_file"], drift_compensation=values["drift_compensation"],
-        ffc=values["ffc_enabled"], scene_nuc=values["scene_nuc"],
-        bad_pixels=values["bad_pixel_replacement"],
-        flicker_detection=values["flicker_detection"],
-        lag_compensation=values["lag_compensation"], lag_strength=values["lag_strength"],
-        time_constant_s=profile.time_constant_s,
-        noise_sigma_counts=max(profile.netd_k * counts_per_k, 0.5))
-    try:
-        return ProcessingChain(config, converter)
-    except OSError as exc:
-        raise ValueError(f"NUC file {values['nuc_file']!r}: {exc}") from exc
-
-
-def renderer_from(values: dict[str, Any]) -> DisplayRenderer:
-    """Display renderer from the node's parameter values."""
-    return DisplayRenderer(agc=values["agc_mode"], colormap=values["colormap"],
-                           fixed_range_c=(values["display_min_c"], values["display_max_c"]),
-                           smoothing=values["display_smoothing"])
 
 
 class ProcessorNode(Node):
@@ -202,7 +50,7 @@ class ProcessorNode(Node):
 
     def __init__(self, **node_args: Any) -> None:
         super().__init__("processor", **node_args)
-        self.params = ParameterSet(self, PARAMS, _check_combination, self._on_change)
+        self.params = ParameterSet(self, PARAMS, check_combination, self._on_change)
         p = self.params
         self.profile = get_profile(p["camera_profile"])
         self.table = BandRadianceTable(self.profile.band_m)

@@ -17,7 +17,7 @@ from rclpy.qos import (
     qos_profile_sensor_data,
 )
 
-RELIABILITY_CHOICES = ("best_effort", "reliable")
+from thermal_perception.settings import RELIABILITY_CHOICES
 
 
 def sensor_qos(reliability: str = "reliable", depth: int = 5) -> QoSProfile:

@@ -1,0 +1,1146 @@
+"""``thermal-perception analyze``: offline analysis of recorded bags, without ROS.
+
+For each bag: find the raw thermal topic (mono16/16UC1 ``sensor_msgs/Image``, preferring names
+ending in ``image_raw``) and its ThermalStatus topic, run the processor node's chain with the
+processor's parameters (bad pixels, NUC, flat-field corrections from shutter frames, FPA
+drift, radiometry), detection and tracking when available, and write into ``OUT/<bag name>/``:
+
+* ``processed_bag/``: every original message unchanged plus ``<ns>/image_temperature``
+  (32FC1, deg C), ``<ns>/image_display`` (bgr8) and ``<ns>/detections``
+  (ThermalDetectionArray), with the raw frames' stamps (``--no-bag`` skips it);
+* ``frames.csv`` (one row per raw frame) and ``detections.csv`` (one row per detection), and
+  Parquet copies when pyarrow is installed;
+* ``detections.geojson`` and ``detections.kml`` when the bag has a sensor_msgs/NavSatFix topic
+  (detections placed at the platform's fix);
+* ``video.mp4``: the colourised stream with detection boxes (``--no-video`` skips it);
+* ``report.html`` (self-contained) and ``summary.json``.
+
+Damaged bags are read up to the damage; the outputs then cover the frames read and the bag's
+status is "partial". Several bags (or folders of bags) run in parallel processes
+(``--workers``) or as Ray tasks (``--ray``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import os
+import queue
+import sys
+import threading
+import time
+import traceback
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from tqdm import tqdm
+
+from thermal_perception.analysis.bagio import (
+    STORAGE_SUFFIXES,
+    BagReadError,
+    BagSource,
+    ProcessedBagWriter,
+    SerialWorker,
+    Topic,
+    atomic_write_text,
+    open_bag,
+)
+from thermal_perception.analysis.detect import (
+    AUTO,
+    NONE,
+    CoreDetector,
+    DetectionRecord,
+    Detector,
+    EgoMotion,
+    detections_message,
+    make_detector,
+)
+from thermal_perception.analysis.outputs import (
+    FRAME_COLUMNS,
+    STATE_PROCESSED,
+    STATE_REJECTED,
+    STATE_SHUTTER,
+    FrameRow,
+    GpsTrack,
+    VideoOutput,
+    detection_columns,
+    detection_rows,
+    draw_detections,
+    write_csv,
+    write_geojson,
+    write_kml,
+    write_parquet,
+)
+from thermal_perception.analysis.stats import FrameStats, SequenceStatistics
+
+NS_PER_S = 1_000_000_000
+IMAGE_TYPE = "sensor_msgs/msg/Image"
+STATUS_TYPE = "thermal_perception/msg/ThermalStatus"
+NAVSATFIX_TYPE = "sensor_msgs/msg/NavSatFix"
+CAMERA_INFO_TYPE = "sensor_msgs/msg/CameraInfo"
+FLOAT64_TYPE = "std_msgs/msg/Float64"
+ALTITUDE_NAME = "altitude"  # the detector node's altitude topic (m above ground)
+DETECTIONS_TYPE = "thermal_perception/msg/ThermalDetectionArray"
+RAW_ENCODINGS = ("mono16", "16UC1")
+RAW_SUFFIX = "image_raw"
+OUTPUT_NAMES = ("image_temperature", "image_display", "detections")
+ALT_NAMESPACE = "analysis"  # used when the bag already has the output topics
+STATUS_MEMORY = 64  # statuses kept for matching frames (as the processor node)
+NAVSAT_NO_FIX = -1  # sensor_msgs/NavSatStatus.STATUS_NO_FIX
+MAX_LISTED_ERRORS = 20  # errors listed per bag; the rest are counted
+STATUS_OK, STATUS_PARTIAL, STATUS_FAILED = "ok", "partial", "failed"
+EXIT_OK, EXIT_FAILED, EXIT_PARTIAL = 0, 1, 2
+HISTOGRAM_BINS = 100
+READER_POLL_S = 0.05  # how often blocked threads look for a stop or an error, s
+
+
+@dataclass
+class AnalysisOptions:
+    """What :func:`analyze_bag` does.
+
+    out : output root; each bag writes into ``out/<bag name>/``.
+    topic : raw image topic (None: found automatically).
+    params : ROS 2 parameters YAML; its ``processor`` node's ``ros__parameters`` are used.
+    overrides : processor parameters replacing the file's (e.g. ``{"emissivity": 0.95}``).
+    detector_overrides : detector node parameters replacing the file's (``{"fire_c": 120.0}``).
+    nuc_file : NUC table replacing the parameters' ``nuc_file`` (None: keep).
+    video, bag : write video.mp4 / processed_bag/ (the expensive outputs).
+    report : write report.html (about a second of plotting per bag).
+    storage : processed bag storage, "same" (as the input; sqlite3 for ROS 1), "sqlite3" or
+        "mcap".
+    detector : "auto", "none" or "MODULE:FACTORY" (see :mod:`.detect`).
+    track : track detections (only confirmed tracks are reported); False overrides the
+        detector parameter ``tracking``.
+    detect_every : run detection on every N-th processed frame (detection is the slowest
+        stage); the others get no detections.
+    gsd_m : ground sample distance, m/pixel, for the detectors' sizes (None: as the detector
+        node: its gsd_m, else its altitude_m or the bag's ``<ns>/altitude`` topic with the
+        focal length of ``<ns>/camera_info`` (or the camera profile)).
+    altitude_m : height above ground, m, replacing the detector parameter and topic.
+    ego_motion : estimate the camera's image motion for the tracker (phase correlation; the
+        live detector node does not).
+    max_frames : stop after this many raw frames (None: all).
+    progress : show tqdm progress bars.
+    backlog : frames buffered between the reading, processing and output threads.
+    """
+
+    out: Path = Path("out/analysis")
+    topic: str | None = None
+    params: Path | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)
+    detector_overrides: dict[str, Any] = field(default_factory=dict)
+    nuc_file: str | None = None
+    video: bool = True
+    bag: bool = True
+    report: bool = True
+    storage: str = "same"
+    detector: str = AUTO
+    track: bool = True
+    detect_every: int = 1
+    gsd_m: float | None = None
+    altitude_m: float | None = None
+    ego_motion: bool = False
+    max_frames: int | None = None
+    progress: bool = True
+    backlog: int = 16
+
+
+@dataclass
+class BagResult:
+    """Outcome of one bag: status "ok", "partial" (some of the bag could not be read or
+    processed; the outputs cover what was) or "failed" (nothing analysed)."""
+
+    bag: str
+    out_dir: str
+    status: str = STATUS_FAILED
+    topic: str = ""
+    status_topic: str = ""
+    gps_topic: str = ""
+    storage: str = ""
+    width: int = 0  # of the frames, pixels
+    height: int = 0
+    frames: int = 0
+    frames_recorded: int = 0  # raw frames the bag should hold (0: unknown)
+    frames_processed: int = 0
+    frames_shutter: int = 0
+    frames_rejected: int = 0
+    ffc_count: int = 0
+    detections: int = 0
+    detection_note: str = ""
+    duration_s: float = 0.0
+    wall_s: float = 0.0
+    loop_s: float = 0.0  # reading the first frame to the last output written, s
+    loop_cpu_s: float = 0.0  # CPU time of all threads in that time, s
+    fps: float = 0.0
+    realtime_factor: float = 0.0
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    outputs: dict[str, str] = field(default_factory=dict)
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class _Frame:
+    """A raw frame on its way from the reading thread."""
+
+    bag_ns: int
+    stamp_ns: int
+    frame_id: str
+    counts: NDArray[np.uint16] | None
+    status: Any = None
+    error: str = ""
+    altitude_m: float = math.nan  # latest altitude topic value when the frame was read
+
+
+_END = object()
+
+
+# -- discovery --------------------------------------------------------------------------------
+
+
+def _peek_encoding(source: BagSource, topic: Topic) -> str:
+    """Encoding of the first message of an image topic ("" if none could be read)."""
+    for _, _, data in source.messages([topic]):
+        try:
+            return str(source.deserialize(data, topic.msgtype).encoding)
+        except Exception:
+            return ""
+    return ""
+
+
+def find_raw_topic(source: BagSource, topic: str | None) -> Topic:
+    """The raw thermal image topic: ``topic``, or the only mono16/16UC1 image topic (names
+    ending in image_raw preferred). Raises ValueError when there is none or a choice."""
+    images = [t for t in source.topics if t.msgtype == IMAGE_TYPE]
+    if topic is not None:
+        chosen = [t for t in images if t.topic == topic]
+        if not chosen:
+            raise ValueError(f"no sensor_msgs/Image topic {topic!r}; image topics: "
+                             f"{sorted(t.topic for t in images)}")
+        return chosen[0]
+    if not images:
+        raise ValueError("the bag has no sensor_msgs/Image topic")
+    raw = [t for t in images if _peek_encoding(source, t) in RAW_ENCODINGS]
+    if not raw:
+        raise ValueError(f"no mono16/16UC1 image topic among {sorted(t.topic for t in images)}")
+    preferred = [t for t in raw if t.topic.endswith(RAW_SUFFIX)] or raw
+    if len(preferred) > 1:
+        raise ValueError(f"several raw image topics, choose one with --topic: "
+                         f"{sorted(t.topic for t in preferred)}")
+    return preferred[0]
+
+
+def _namespace(topic: str) -> str:
+    """Namespace of a topic ('/thermal/image_raw' -> '/thermal', '/image_raw' -> '')."""
+    return topic.rsplit("/", 1)[0] if "/" in topic.strip("/") else ""
+
+
+def _pick_same_namespace(candidates: list[Topic], namespace: str) -> Topic | None:
+    if not candidates:
+        return None
+    same = [t for t in candidates if _namespace(t.topic) == namespace]
+    return (same or candidates)[0]
+
+
+def output_topics(source: BagSource, namespace: str) -> dict[str, str]:
+    """Names of the analysis topics: ``<ns>/<name>``, or ``<ns>/analysis/<name>`` when the
+    bag already has one of them."""
+    existing = {t.topic for t in source.topics}
+    names = {n: f"{namespace}/{n}" for n in OUTPUT_NAMES}
+    if existing & set(names.values()):
+        names = {n: f"{namespace}/{ALT_NAMESPACE}/{n}" for n in OUTPUT_NAMES}
+    return names
+
+
+def bag_name(path: Path) -> str:
+    """Output folder name of a bag: the folder name, or the file name without suffix."""
+    return path.stem if path.is_file() or path.suffix in (".bag", *STORAGE_SUFFIXES) \
+        else path.name
+
+
+# -- one bag ----------------------------------------------------------------------------------
+
+
+class _BagAnalysis:
+    """State of one bag's analysis (see :func:`analyze_bag`)."""
+
+    def __init__(self, bag: Path, options: AnalysisOptions, name: str | None) -> None:
+        self.bag = bag
+        self.options = options
+        self.out_dir = Path(options.out) / (name or bag_name(bag))
+        self.result = BagResult(bag=str(bag), out_dir=str(self.out_dir))
+        self.rows: list[FrameRow] = []
+        self.detections: list[tuple[int, DetectionRecord]] = []
+        self.roi_rows: list[tuple[Any, ...]] = []
+        self.gps = GpsTrack()
+        self.errors: list[str] = []
+        self.error_count = 0
+        self.stop = threading.Event()
+        self.source: BagSource | None = None
+        self.bag_writer: ProcessedBagWriter | None = None
+        self.video: VideoOutput | None = None
+        self.outputs_worker: SerialWorker | None = None
+        self.measure_worker: SerialWorker | None = None
+        self.counts_pool: queue.Queue = queue.Queue()
+        self.temperature_pool: queue.Queue = queue.Queue()
+        self.pool_sizes: dict[int, int] = {}
+        self.last_detect_ns: int | None = None
+        self.warned_gsd = False
+        self.focal_px = math.nan  # from the camera_info topic
+        self.altitude_now_m = math.nan  # latest value of the altitude topic
+        self.info_topic: Topic | None = None
+        self.altitude_topic: Topic | None = None
+        self.stats: SequenceStatistics | None = None
+        self.camera_profile_seen = ""
+
+    # -- errors -------------------------------------------------------------------------------
+
+    def error(self, text: str) -> None:
+        self.error_count += 1
+        if len(self.errors) < MAX_LISTED_ERRORS:
+            self.errors.append(text)
+
+    # -- setup --------------------------------------------------------------------------------
+
+    def _setup_processing(self) -> None:
+        from thermal_perception.analysis.params import (
+            chain_from,
+            converter_from,
+            load_detector_params,
+            load_processor_params,
+            renderer_from,
+        )
+        from thermal_perception.core.camera import get_profile
+        from thermal_perception.core.radiometry import BandRadianceTable
+        from thermal_perception.core.roi import AlarmMonitor, RoiSet
+        from thermal_perception.io.frames import load_emissivity_map
+
+        o = self.options
+        overrides = dict(o.overrides)
+        if o.nuc_file is not None:
+            overrides["nuc_file"] = str(o.nuc_file)
+        self.values, warnings = load_processor_params(o.params, overrides)
+        self.result.warnings += warnings
+        self.profile = get_profile(self.values["camera_profile"])
+        table = BandRadianceTable(self.profile.band_m)
+        self.converter = converter_from(self.values, self.profile, table)
+        self.chain = chain_from(self.values, self.profile, self.converter)
+        self.emissivity_map = load_emissivity_map(self.values["emissivity_map_file"]) \
+            if self.values["emissivity_map_file"] else None
+        self.renderer = renderer_from(self.values)
+        self.rois = RoiSet.from_strings(self.values["rois"])
+        self.alarms = AlarmMonitor(self.rois)
+        self.stats = SequenceStatistics(self.converter.lut_c)
+        self.detector: Detector | None
+        detector_overrides = dict(o.detector_overrides)
+        if not o.track:
+            detector_overrides["tracking"] = False
+        self.detector_values, warnings = load_detector_params(o.params, detector_overrides)
+        if o.detector == AUTO:
+            self.result.warnings += warnings
+        self.detector, self.result.detection_note = make_detector(o.detector,
+                                                                  self.detector_values)
+        if o.detect_every < 1:
+            raise ValueError(f"detect_every must be >= 1, got {o.detect_every}")
+        if self.detector is not None and o.detect_every > 1:
+            self.result.detection_note += f", on one frame in {o.detect_every}"
+        self.ego = EgoMotion() if (self.detector is not None and o.ego_motion) else None
+
+    def _gsd(self, frame: _Frame, width: int, height: int) -> float | None:
+        """Ground sample distance, m/pixel, as the detector node finds it (None: unknown)."""
+        o, v = self.options, self.detector_values
+        if o.gsd_m is not None:
+            return o.gsd_m
+        if v["gsd_m"] > 0:
+            return float(v["gsd_m"])
+        altitude = o.altitude_m if o.altitude_m is not None else \
+            (v["altitude_m"] or frame.altitude_m)
+        if not (math.isfinite(altitude) and altitude > 0):
+            return None
+        focal = self.focal_px if math.isfinite(self.focal_px) else \
+            self.profile.with_size(width, height).focal_length_px
+        return altitude / focal
+
+    def _setup_topics(self, source: BagSource) -> None:
+        o = self.options
+        self.raw_topic = find_raw_topic(source, o.topic)
+        namespace = _namespace(self.raw_topic.topic)
+        status = [t for t in source.topics if t.msgtype == STATUS_TYPE]
+        self.status_topic = _pick_same_namespace(status, namespace)
+        gps = [t for t in source.topics if t.msgtype == NAVSATFIX_TYPE]
+        self.gps_topic = gps[0] if gps else None
+        if len(gps) > 1:
+            self.result.warnings.append(f"several NavSatFix topics; using {gps[0].topic}")
+        self.gps.topic = self.gps_topic.topic if self.gps_topic else ""
+        if self.detector is not None:  # what the detector node subscribes besides images
+            infos = [t for t in source.topics if t.msgtype == CAMERA_INFO_TYPE]
+            self.info_topic = _pick_same_namespace(infos, namespace)
+            heights = [t for t in source.topics if t.msgtype == FLOAT64_TYPE
+                       and t.topic.rsplit("/", 1)[-1] == ALTITUDE_NAME]
+            self.altitude_topic = _pick_same_namespace(heights, namespace)
+        self.names = output_topics(source, namespace)
+        r = self.result
+        r.topic = self.raw_topic.topic
+        r.status_topic = self.status_topic.topic if self.status_topic else ""
+        r.gps_topic = self.gps.topic
+        r.storage = source.storage
+        if not self.status_topic:
+            r.warnings.append("no ThermalStatus topic: no FPA temperatures and no shutter "
+                              "frames (no flat-field corrections)")
+
+    def _frame_rate_hz(self, source: BagSource) -> float:
+        reader = source.reader
+        conn = self.raw_topic.key
+        count = getattr(conn, "msgcount", 0) if reader is not None else 0
+        if reader is not None and count > 1 and reader.duration > 0:
+            return float((count - 1) * NS_PER_S / reader.duration)
+        return float(self.profile.rate_hz)
+
+    def _setup_outputs(self, source: BagSource) -> None:
+        o = self.options
+        if o.bag:
+            storage = o.storage if o.storage != "same" else (
+                source.storage if source.storage in ("sqlite3", "mcap") else "sqlite3")
+            self.bag_writer = ProcessedBagWriter(self.out_dir / "processed_bag", storage,
+                                                 source, source.topics, o.backlog * 8)
+            self.bag_writer.add_topic(self.names["image_temperature"], IMAGE_TYPE)
+            self.bag_writer.add_topic(self.names["image_display"], IMAGE_TYPE)
+            self.bag_writer.add_topic(self.names["detections"], DETECTIONS_TYPE)
+            self.result.warnings += self.bag_writer.problems
+        if o.video:
+            self.video = VideoOutput(self.out_dir / "video.mp4", self._frame_rate_hz(source))
+        if o.bag or o.video:
+            self.outputs_worker = SerialWorker("images", o.backlog)
+        self.measure_worker = SerialWorker("measurement", o.backlog)
+        # Like the node, compute only what is used: without images to write, detection, ROIs
+        # or an emissivity map, the statistics need no temperature image.
+        self.need_temperature = bool(self.outputs_worker is not None or self.detector is not None
+                                     or len(self.rois) or self.emissivity_map is not None)
+
+    # -- reading thread -----------------------------------------------------------------------
+
+    def _read(self, source: BagSource, frames: queue.Queue) -> None:
+        """Reading thread: copies messages to the processed bag, decodes raw frames, matches
+        them with their status (a frame waits for its status until the next frame, as in the
+        processor node; offline even the first frame waits, since the bag's topics are known)
+        and collects GPS fixes."""
+        status_at: OrderedDict[int, Any] = OrderedDict()
+        waiting: _Frame | None = None
+        raw, status_topic, gps_topic = self.raw_topic, self.status_topic, self.gps_topic
+        info_topic, altitude_topic = self.info_topic, self.altitude_topic
+        wanted = source.topics if self.bag_writer is not None else \
+            [t for t in (raw, status_topic, gps_topic, info_topic, altitude_topic)
+             if t is not None]
+        copy = self.bag_writer.copy if self.bag_writer is not None else None
+        limit = self.options.max_frames
+        read = 0
+        try:
+            for topic, bag_ns, data in source.messages(wanted):
+                if self.stop.is_set():
+                    break
+                if copy is not None:
+                    copy(topic, bag_ns, data)
+                if topic is raw:
+                    if limit is not None and read >= limit:
+                        break
+                    read += 1
+                    frame = self._decode(source, bag_ns, data)
+                    frame.altitude_m = self.altitude_now_m
+                    if waiting is not None:  # its status never came: a scene frame
+                        frames.put(waiting)
+                        waiting = None
+                    if status_topic is not None and frame.stamp_ns not in status_at:
+                        waiting = frame
+                        continue
+                    frame.status = status_at.get(frame.stamp_ns)
+                    frames.put(frame)
+                elif topic is status_topic:
+                    msg = self._deserialize(source, topic, bag_ns, data)
+                    if msg is None:
+                        continue
+                    stamp = msg.header.stamp.sec * NS_PER_S + msg.header.stamp.nanosec
+                    status_at[stamp] = msg
+                    while len(status_at) > STATUS_MEMORY:
+                        status_at.popitem(last=False)
+                    if not self.camera_profile_seen:
+                        self.camera_profile_seen = str(getattr(msg, "camera_profile", ""))
+                    if waiting is not None and waiting.stamp_ns == stamp:
+                        waiting.status = msg
+                        frames.put(waiting)
+                        waiting = None
+                elif topic in (gps_topic, info_topic, altitude_topic):
+                    msg = self._deserialize(source, topic, bag_ns, data)
+                    if msg is not None:
+                        self._side_message(topic, bag_ns, msg)
+            if waiting is not None:
+                frames.put(waiting)
+        except Exception as exc:  # keep what was read
+            self.error(f"reading failed: {type(exc).__name__}: {exc}")
+        finally:
+            frames.put(_END)
+
+    def _decode(self, source: BagSource, bag_ns: int, data: bytes) -> _Frame:
+        from thermal_perception.ros.image_conversion import image_to_array
+
+        try:
+            msg = source.deserialize(data, IMAGE_TYPE)
+        except Exception as exc:
+            return _Frame(bag_ns, bag_ns, "", None, error=f"undecodable image message: {exc}")
+        stamp = msg.header.stamp.sec * NS_PER_S + msg.header.stamp.nanosec
+        frame = _Frame(bag_ns, stamp, str(msg.header.frame_id), None)
+        if msg.encoding not in RAW_ENCODINGS:
+            frame.error = f"encoding {msg.encoding!r} is not raw counts"
+            return frame
+        try:
+            frame.counts = image_to_array(msg)
+        except ValueError as exc:
+            frame.error = str(exc)
+        return frame
+
+    def _deserialize(self, source: BagSource, topic: Topic, bag_ns: int, data: bytes) -> Any:
+        """A message object, or None (error recorded) for an undecodable one."""
+        try:
+            return source.deserialize(data, topic.msgtype)
+        except Exception as exc:
+            self.error(f"undecodable {topic.topic} message at {bag_ns} ns: {exc}")
+            return None
+
+    def _side_message(self, topic: Topic, bag_ns: int, msg: Any) -> None:
+        """GPS fix, camera_info (focal length) or altitude."""
+        if topic is self.gps_topic:
+            if int(msg.status.status) <= NAVSAT_NO_FIX:
+                return
+            stamp = msg.header.stamp.sec * NS_PER_S + msg.header.stamp.nanosec
+            self.gps.add(stamp or bag_ns, float(msg.latitude), float(msg.longitude),
+                         float(msg.altitude))
+        elif topic is self.info_topic:
+            if not math.isfinite(self.focal_px) and msg.k[0] > 0:
+                self.focal_px = float(msg.k[0])
+        else:
+            self.altitude_now_m = float(msg.data)
+
+    # -- processing: correction (main thread) -----------------------------------------------
+    #
+    # Stages, each on its own thread so that a second core overlaps them (numpy and OpenCV
+    # release the GIL): reading -> correction (chain: FFC, NUC, bad pixels; main thread) ->
+    # measurement (temperature, statistics, ROIs, detection) -> images (display, video,
+    # processed bag) -> bag writer. Buffers travel with the frames and come back through
+    # pools, so memory stays bounded by the backlog.
+
+    def _pooled(self, pool: queue.Queue, shape: tuple[int, int], dtype: type) -> NDArray:
+        """A buffer from ``pool`` (a new one while fewer than the backlog exist)."""
+        while True:
+            try:
+                buffer = pool.get_nowait()
+            except queue.Empty:
+                if self.pool_sizes.get(id(pool), 0) < self.options.backlog + 2:
+                    self.pool_sizes[id(pool)] = self.pool_sizes.get(id(pool), 0) + 1
+                    return np.empty(shape, dtype)
+                self._check_workers()
+                try:
+                    buffer = pool.get(timeout=READER_POLL_S)
+                except queue.Empty:
+                    continue
+            if buffer.shape == shape:
+                return buffer
+            self.pool_sizes[id(pool)] -= 1  # the frame size changed: drop the old buffer
+
+    def _check_workers(self) -> None:
+        """Stop when a later stage failed (its error is reported when it is closed)."""
+        for worker in (self.measure_worker, self.outputs_worker):
+            if worker is not None and worker.error is not None:
+                raise RuntimeError(f"{type(worker.error).__name__}: {worker.error}")
+
+    def _process(self, frames: queue.Queue, bar: tqdm) -> None:
+        """Correction stage: mirrors the processor node's handling of shutter frames (FFC),
+        FPA temperature and rejected frames, then hands the corrected counts on."""
+        chain = self.chain
+        skip_shutter = self.values["skip_shutter_frames"]
+        ffc_pending: Any = None
+        last_stamp: int | None = None
+        first_stamp: int | None = None
+        processed = 0
+        while (frame := frames.get()) is not _END:
+            started = time.perf_counter()
+            index = len(self.rows)
+            first_stamp = frame.stamp_ns if first_stamp is None else first_stamp
+            status = frame.status
+            fpa_c = float(status.fpa_temperature_c) if status is not None else math.nan
+            row = FrameRow(index, frame.stamp_ns, (frame.stamp_ns - first_stamp) / NS_PER_S,
+                           STATE_PROCESSED, 0, chain.state.ffc_count, fpa_c,
+                           bad_pixels=chain.state.bad_pixel_count)
+            self.rows.append(row)
+            bar.update(1)
+            if frame.counts is None:
+                row.state = STATE_REJECTED
+                self.error(f"frame {index} (stamp {frame.stamp_ns}) rejected: {frame.error}")
+                continue
+            counts = frame.counts
+            if not self.result.width:
+                self.result.height, self.result.width = counts.shape
+            if status is not None and status.shutter_closed:
+                chain.shutter_frame(counts)  # the shutter is the FFC's reference
+                ffc_pending = status
+                if skip_shutter:
+                    row.state = STATE_SHUTTER
+                    continue
+            elif ffc_pending is not None:
+                shutter, ffc_pending = ffc_pending, None
+                row.ffc_applied = int(chain.finish_ffc(float(shutter.housing_temperature_c),
+                                                       float(shutter.fpa_temperature_c)))
+            dt_s = 0.0 if last_stamp is None else (frame.stamp_ns - last_stamp) / NS_PER_S
+            last_stamp = frame.stamp_ns
+            try:
+                corrected = chain.corrected_counts(counts, fpa_c, dt_s)
+            except ValueError as exc:  # e.g. a NUC table for another image size
+                row.state = STATE_REJECTED
+                self.error(f"frame {index} rejected: {exc}")
+                continue
+            row.ffc_count, row.bad_pixels = chain.state.ffc_count, chain.state.bad_pixel_count
+            owned = self._pooled(self.counts_pool, corrected.shape, np.uint16)
+            np.copyto(owned, corrected)
+            detect = self.detector is not None and processed % self.options.detect_every == 0
+            processed += 1
+            row.processing_ms = (time.perf_counter() - started) * 1e3
+            self._check_workers()
+            self.measure_worker.submit(self._measure, owned, row, frame, detect)
+
+    # -- measurement (thread) -----------------------------------------------------------------
+
+    def _measure(self, counts: NDArray[np.uint16], row: FrameRow, frame: _Frame,
+                 detect: bool) -> None:
+        started = time.perf_counter()
+        if not self.need_temperature:  # the statistics come from the counts: done
+            try:
+                self._store_stats(row, self.stats.from_counts(counts))
+            finally:
+                self.counts_pool.put(counts)
+            row.processing_ms += (time.perf_counter() - started) * 1e3
+            return
+        temperature = self._pooled(self.temperature_pool, counts.shape, np.float32)
+        try:
+            if self.emissivity_map is None:
+                self.converter(counts, out=temperature)
+                stats = self.stats.from_counts(counts)
+            else:
+                self.converter.with_emissivity_map(counts, self.emissivity_map,
+                                                   out=temperature)
+                stats = self.stats.from_temperature(temperature)
+        except ValueError as exc:  # an emissivity map of another size
+            row.state = STATE_REJECTED
+            self.error(f"frame {row.frame} rejected: {exc}")
+            self.temperature_pool.put(temperature)
+            return
+        finally:
+            self.counts_pool.put(counts)
+        self._store_stats(row, stats)
+        roi_stats = self._measure_rois(row.frame, temperature)
+        found: list[DetectionRecord] = []
+        if detect and self.detector is not None:
+            found = self._detect(temperature, row, frame)
+        row.processing_ms += (time.perf_counter() - started) * 1e3
+        if self.outputs_worker is not None:
+            self.outputs_worker.submit(self._emit, temperature, frame, found, roi_stats)
+        else:
+            self.temperature_pool.put(temperature)
+
+    @staticmethod
+    def _store_stats(row: FrameRow, stats: FrameStats) -> None:
+        row.min_c, row.max_c, row.mean_c = stats.min_c, stats.max_c, stats.mean_c
+        row.p99_c, row.invalid_fraction = stats.p99_c, stats.invalid_fraction
+
+    def _detect(self, temperature: NDArray[np.float32], row: FrameRow,
+                frame: _Frame) -> list[DetectionRecord]:
+        dt_s = 0.0 if self.last_detect_ns is None else \
+            (frame.stamp_ns - self.last_detect_ns) / NS_PER_S
+        self.last_detect_ns = frame.stamp_ns
+        ego = self.ego.update(temperature) if self.ego is not None else (0.0, 0.0)
+        height, width = temperature.shape
+        try:
+            gsd = self._gsd(frame, width, height)
+            found = self.detector(temperature, dt_s, gsd, ego)
+        except Exception as exc:  # keep analysing; detection stops for this bag
+            self.error(f"detection failed at frame {row.frame}, disabled for the rest of the "
+                       f"bag: {type(exc).__name__}: {exc}")
+            self.detector = None
+            return []
+        if gsd is None and not self.warned_gsd and isinstance(self.detector, CoreDetector):
+            self.warned_gsd = True
+            self.result.warnings.append(
+                "ground sample distance unknown (no --gsd/--altitude, detector gsd_m/altitude_m "
+                "or altitude topic): no people or animals searched, hotspots and fire only")
+        self.detections += [(row.frame, d) for d in found]
+        row.detections = len(found)
+        return found
+
+    def _measure_rois(self, index: int, temperature: NDArray[np.float32]) -> list[Any]:
+        if not len(self.rois):
+            return []
+        stats = self.rois.stats(temperature)
+        states = self.alarms.update(stats).states
+        self.roi_rows += [(index, s.name, s.max_c, s.mean_c, s.min_c, s.valid_count,
+                           states.get(s.name, "")) for s in stats]
+        return stats
+
+    # -- images (thread) ----------------------------------------------------------------------
+
+    def _emit(self, temperature: NDArray[np.float32], frame: _Frame,
+              found: list[DetectionRecord], roi_stats: list[Any]) -> None:
+        from thermal_perception.core.isotherm import draw_rois, isotherm_mask, overlay_isotherm
+        from thermal_perception.io import messages
+
+        try:
+            bag = self.bag_writer
+            names = self.names
+            if bag is not None:
+                store = bag.typestore
+                header = messages.header(store, frame.stamp_ns, frame.frame_id)
+                bag.write_message(names["image_temperature"], frame.bag_ns, messages.image(
+                    store, temperature, "32FC1", frame.stamp_ns, frame.frame_id), IMAGE_TYPE)
+            image = self.renderer.render(temperature)
+            v = self.values
+            if v["isotherm_enabled"]:
+                mask = isotherm_mask(temperature, v["isotherm_min_c"], v["isotherm_max_c"])
+                overlay_isotherm(image, mask, out=image)
+            if v["draw_rois"] and len(self.rois):
+                draw_rois(image, self.rois, roi_stats or None, self.alarms.states)
+            if bag is not None:
+                bag.write_message(names["image_display"], frame.bag_ns, messages.image(
+                    store, image, "bgr8", frame.stamp_ns, frame.frame_id), IMAGE_TYPE)
+                bag.write_message(names["detections"], frame.bag_ns,
+                                  detections_message(store, header, found), DETECTIONS_TYPE)
+            if self.video is not None:
+                draw_detections(image, found)
+                self.video.write(image)
+        finally:
+            self.temperature_pool.put(temperature)
+
+    # -- run ----------------------------------------------------------------------------------
+
+    def run(self) -> BagResult:
+        started = time.perf_counter()
+        r = self.result
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        loop_started = started
+        cpu_started = time.process_time()
+        interrupted = False
+        try:
+            self._setup_processing()
+            self.source = source = open_bag(self.bag)
+            self._setup_topics(source)
+            source.messages_read = 0  # topic discovery peeked at a few messages
+            self._setup_outputs(source)
+            frames: queue.Queue = queue.Queue(self.options.backlog)
+            reader = threading.Thread(target=self._read, args=(source, frames),
+                                      name="bag-reader", daemon=True)
+            recorded = source.recorded_count(self.raw_topic)
+            if recorded and self.options.max_frames is not None:
+                recorded = min(recorded, self.options.max_frames)
+            self.result.frames_recorded = recorded
+            total = recorded or None
+            loop_started = time.perf_counter()
+            cpu_started = time.process_time()
+            reader.start()
+            with tqdm(total=total, desc=bag_name(self.bag), unit="frame",
+                      disable=not self.options.progress, leave=False) as bar:
+                try:
+                    self._process(frames, bar)
+                finally:
+                    self.stop.set()
+                    while reader.is_alive():  # unblock the reader, then let it end
+                        with contextlib.suppress(queue.Empty):
+                            frames.get(timeout=READER_POLL_S)
+                    reader.join()
+        except KeyboardInterrupt:
+            interrupted = True
+            self.error("interrupted: outputs cover the frames processed so far")
+        except (BagReadError, ValueError, OSError, RuntimeError) as exc:
+            self.error(f"{type(exc).__name__}: {exc}")
+        except Exception as exc:  # a bug must not lose the results computed so far
+            self.error(f"internal error: {type(exc).__name__}: {exc}\n{traceback.format_exc()}")
+        self._close_outputs()
+        r.loop_s = time.perf_counter() - loop_started
+        r.loop_cpu_s = time.process_time() - cpu_started
+        self._finish(started)
+        if interrupted:
+            raise KeyboardInterrupt
+        return r
+
+    def _close_outputs(self) -> None:
+        """Finish the measurement and image stages, the video and the processed bag."""
+        t0 = time.perf_counter()
+        if self.measure_worker is not None:
+            error = self.measure_worker.close()
+            if error is not None:
+                self.error(f"measurement failed: {type(error).__name__}: {error}")
+        if self.outputs_worker is not None:
+            error = self.outputs_worker.close()
+            if error is not None:
+                self.error(f"writing images failed: {type(error).__name__}: {error}")
+        if self.video is not None:
+            try:
+                if self.video.finish():
+                    self.result.outputs["video"] = str(self.video.path)
+            except Exception as exc:
+                self.video.abort()
+                self.error(f"video: {exc}")
+        t1 = time.perf_counter()
+        if self.bag_writer is not None:
+            try:
+                self.bag_writer.finish()
+                self.result.outputs["processed_bag"] = str(self.bag_writer.target)
+            except Exception as exc:
+                self.bag_writer.abort()
+                self.error(f"processed bag: {exc}")
+        self.result.timings_s.update({"flush_images_s": t1 - t0,
+                                      "flush_bag_s": time.perf_counter() - t1})
+
+    def _finish(self, started: float) -> None:
+        r = self.result
+        if self.source is not None:
+            for problem in self.source.problems:
+                self.error(problem)
+            self.source.close()
+        rows = self.rows
+        r.frames = len(rows)
+        r.frames_processed = sum(row.state == STATE_PROCESSED for row in rows)
+        r.frames_shutter = sum(row.state == STATE_SHUTTER for row in rows)
+        r.frames_rejected = sum(row.state == STATE_REJECTED for row in rows)
+        r.ffc_count = self.chain.state.ffc_count if hasattr(self, "chain") else 0
+        r.detections = len(self.detections)
+        if len(rows) > 1:
+            stamps = np.array([row.stamp_ns for row in rows], np.int64)
+            period = float(np.median(np.diff(stamps))) if len(stamps) > 1 else 0.0
+            r.duration_s = max(float(stamps[-1] - stamps[0]) + period, 0.0) / NS_PER_S
+        elif rows and hasattr(self, "profile"):
+            r.duration_s = 1.0 / self.profile.rate_hz
+        if r.loop_s > 0:
+            r.fps = r.frames / r.loop_s
+            r.realtime_factor = r.duration_s / r.loop_s
+        if (self.camera_profile_seen and hasattr(self, "values")
+                and self.camera_profile_seen != self.values["camera_profile"]):
+            r.warnings.append(f"the camera reports profile '{self.camera_profile_seen}', the "
+                              f"parameters use '{self.values['camera_profile']}'")
+        t0 = time.perf_counter()
+        self._write_tables()
+        r.errors = self.errors + ([f"... and {self.error_count - len(self.errors)} more errors"]
+                                  if self.error_count > len(self.errors) else [])
+        if r.frames_processed == 0:
+            r.status = STATUS_FAILED
+            if not r.errors:
+                r.errors.append("no frame could be processed")
+        else:
+            r.status = STATUS_PARTIAL if r.errors else STATUS_OK
+        r.timings_s["tables_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        r.outputs["summary"] = str(self.out_dir / "summary.json")
+        if self.options.report:
+            self._write_report()
+        r.timings_s["report_s"] = time.perf_counter() - t0
+        r.wall_s = time.perf_counter() - started
+        atomic_write_text(self.out_dir / "summary.json",
+                          json.dumps(r.to_json(), indent=2, default=str) + "\n")
+
+    def _write_report(self) -> None:
+        from thermal_perception.analysis.report import write_report
+
+        r = self.result
+        r.outputs["report"] = str(self.out_dir / "report.html")
+        try:
+            write_report(self.out_dir / "report.html", r, self.rows, self.detections,
+                         self.stats.histogram(HISTOGRAM_BINS) if self.stats else None,
+                         self.gps, getattr(self, "values", {}))
+        except Exception as exc:
+            del r.outputs["report"]
+            r.errors.append(f"report: {type(exc).__name__}: {exc}")
+            if r.status == STATUS_OK:
+                r.status = STATUS_PARTIAL
+
+    def _write_tables(self) -> None:
+        r, rows = self.result, self.rows
+        if len(self.gps) and rows:
+            positions = self.gps.at(np.array([row.stamp_ns for row in rows], np.int64))
+            for row, (lat, lon, alt) in zip(rows, positions, strict=True):
+                row.latitude, row.longitude, row.altitude_m = float(lat), float(lon), float(alt)
+        frame_rows = [tuple(getattr(row, c) for c in FRAME_COLUMNS) for row in rows]
+        det_rows = detection_rows(rows, self.detections)
+        tables = {"frames": (list(FRAME_COLUMNS), frame_rows),
+                  "detections": (detection_columns(), det_rows)}
+        if self.roi_rows:
+            tables["rois"] = (["frame", "roi", "max_c", "mean_c", "min_c", "valid_count",
+                               "alarm_state"], self.roi_rows)
+        for name, (columns, table) in tables.items():
+            write_csv(self.out_dir / f"{name}.csv", columns, table)
+            r.outputs[f"{name}_csv"] = str(self.out_dir / f"{name}.csv")
+            if write_parquet(self.out_dir / f"{name}.parquet", columns, table):
+                r.outputs[f"{name}_parquet"] = str(self.out_dir / f"{name}.parquet")
+        if len(self.gps):
+            name = bag_name(self.bag)
+            placed = write_geojson(self.out_dir / "detections.geojson", rows, self.detections,
+                                   name)
+            write_kml(self.out_dir / "detections.kml", rows, self.detections, name)
+            r.outputs["geojson"] = str(self.out_dir / "detections.geojson")
+            r.outputs["kml"] = str(self.out_dir / "detections.kml")
+            if placed < len(self.detections):
+                r.warnings.append(f"{len(self.detections) - placed} detections have no GPS fix "
+                                  "within 2 s and are not in the GeoJSON/KML")
+        elif self.gps.topic:
+            r.warnings.append(f"GPS topic {self.gps.topic} has no valid fix: no GeoJSON/KML")
+        else:
+            r.warnings.append("no GPS (sensor_msgs/NavSatFix) topic: no detections.geojson or "
+                              "detections.kml written")
+
+
+def analyze_bag(bag: str | Path, options: AnalysisOptions | None = None,
+                name: str | None = None) -> BagResult:
+    """Analyse one bag into ``options.out/<name or bag name>/`` (see the module docstring).
+
+    Never raises for a bad bag: problems are in the result's ``errors`` and ``status``."""
+    return _BagAnalysis(Path(bag), options or AnalysisOptions(), name).run()
+
+
+# -- batches ----------------------------------------------------------------------------------
+
+
+def _is_bag(path: Path) -> bool:
+    return (path.is_dir() and (path / "metadata.yaml").exists()) or \
+        (path.is_file() and path.suffix in (".bag", *STORAGE_SUFFIXES))
+
+
+def _storage_bags(folder: Path, files: Iterable[str]) -> list[Path]:
+    """Bags of a folder without metadata.yaml (a recording cut short, or exported storage
+    files): the folder if it holds one storage file, else each file."""
+    storage = sorted(folder / f for f in files if Path(f).suffix in STORAGE_SUFFIXES)
+    return [folder] if len(storage) == 1 else storage
+
+
+def find_bags(paths: Iterable[str | Path], exclude: str | Path | None = None) -> list[Path]:
+    """Bags among ``paths``; a folder that is not a bag contributes the bags inside it
+    (searched recursively, skipping ``exclude``, e.g. the output folder; a rosbag2 folder
+    counts as one bag)."""
+    found: list[Path] = []
+    skip = Path(exclude).resolve() if exclude is not None else None
+    for p in map(Path, paths):
+        if not p.exists():
+            raise FileNotFoundError(f"{p} does not exist")
+        if _is_bag(p) or not p.is_dir():
+            found.append(p)
+            continue
+        for root, dirs, files in os.walk(p):
+            here = Path(root)
+            if skip is not None and here.resolve().is_relative_to(skip):
+                dirs[:] = []
+                continue
+            dirs.sort()
+            if (here / "metadata.yaml").exists():
+                found.append(here)
+                dirs[:] = []
+                continue
+            found += _storage_bags(here, files)
+            found += sorted(here / f for f in files if f.endswith(".bag"))
+    return found
+
+
+def unique_names(bags: Sequence[Path]) -> list[str]:
+    """Output folder names, with a suffix where two bags share a name."""
+    names: list[str] = []
+    for bag in bags:
+        base = bag_name(bag)
+        name, n = base, 1
+        while name in names:
+            n += 1
+            name = f"{base}_{n}"
+        names.append(name)
+    return names
+
+
+def _job(bag: str, name: str, options: AnalysisOptions) -> BagResult:
+    """One bag in a worker (process or Ray task); never raises."""
+    try:
+        return analyze_bag(bag, options, name)
+    except BaseException as exc:
+        return BagResult(bag=bag, out_dir=str(Path(options.out) / name), status=STATUS_FAILED,
+                         errors=[f"{type(exc).__name__}: {exc}"])
+
+
+def _run_ray(jobs: list[tuple[str, str, AnalysisOptions]], address: str, workers: int,
+             done: Callable[[BagResult], None]) -> None:
+    try:
+        import ray
+    except ImportError as exc:
+        raise RuntimeError("--ray needs the 'ray' package (pip install 'ray>=2.9')") from exc
+    started_here = not ray.is_initialized()
+    if started_here:
+        if address == "local":
+            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False,
+                     configure_logging=False)
+        else:
+            ray.init(address=address, log_to_driver=False, configure_logging=False)
+    try:
+        task = ray.remote(num_cpus=1, max_retries=0)(_job)
+        pending = [task.remote(*job) for job in jobs]
+        while pending:
+            ready, pending = ray.wait(pending, num_returns=1)
+            done(ray.get(ready[0]))
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def analyze_many(paths: Iterable[str | Path], options: AnalysisOptions | None = None,
+                 workers: int | None = None, ray_address: str | None = None) -> list[BagResult]:
+    """Analyse bags (or folders of bags) in parallel: ``workers`` processes (default: the
+    number of CPUs), or Ray tasks on ``ray_address`` ("local" starts a local Ray).
+
+    Results are in the order of the bags found; ``options.out/batch_summary.json`` lists them.
+    """
+    options = options or AnalysisOptions()
+    bags = find_bags(paths, exclude=options.out)
+    if not bags:
+        raise ValueError("no bags found")
+    workers = max(1, min(workers or os.cpu_count() or 1, len(bags)))
+    names = unique_names(bags)
+    parallel = ray_address is not None or workers > 1
+    job_options = replace(options, progress=False) if parallel else options
+    jobs = [(str(bag), name, job_options) for bag, name in zip(bags, names, strict=True)]
+    results: dict[str, BagResult] = {}
+    with tqdm(total=len(jobs), desc="bags", unit="bag",
+              disable=not options.progress or len(jobs) == 1) as bar:
+
+        def done(result: BagResult) -> None:
+            results[result.out_dir] = result
+            bar.update(1)
+            bar.set_postfix_str(f"{Path(result.bag).name}: {result.status}")
+
+        if ray_address is not None:
+            _run_ray(jobs, ray_address, workers, done)
+        elif workers == 1:
+            for job in jobs:
+                done(_job(*job))
+        else:
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                futures = [pool.submit(_job, *job) for job in jobs]
+                for future in as_completed(futures):
+                    done(future.result())
+    ordered = [results[str(Path(options.out) / name)] for name in names]
+    Path(options.out).mkdir(parents=True, exist_ok=True)
+    atomic_write_text(Path(options.out) / "batch_summary.json",
+                      json.dumps([r.to_json() for r in ordered], indent=2, default=str) + "\n")
+    return ordered
+
+
+# -- command line -----------------------------------------------------------------------------
+
+
+def _parse_value(text: str) -> Any:
+    """A -p value as YAML gives it (numbers, booleans, lists, strings)."""
+    import yaml
+
+    return yaml.safe_load(text) if text.strip() else ""
+
+
+def add_analyze_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``analyze`` on the ``thermal-perception`` subparsers; returns its parser."""
+    p = subparsers.add_parser(
+        "analyze", help="offline analysis of bags: temperatures, detections, video, report",
+        description="Analyse ROS 1/ROS 2 bags offline (no ROS needed) with the processor's "
+                    "chain and parameters. Exit status: 0 all bags analysed completely, "
+                    "2 some bag only partly (damaged: outputs cover what was read), 1 some bag "
+                    "failed.")
+    p.add_argument("bags", nargs="+", metavar="BAG",
+                   help="bags (rosbag2 folders, .db3/.mcap files, ROS 1 .bag) or folders of bags")
+    p.add_argument("--out", type=Path, default=Path("out/analysis"),
+                   help="output folder; each bag writes into OUT/<bag name>/ (out/analysis)")
+    p.add_argument("--topic", default=None, help="raw image topic (found automatically)")
+    p.add_argument("--params", type=Path, default=None,
+                   help="parameters YAML whose 'processor' node settings are used, e.g. "
+                        "config/thermal_pipeline.yaml (the node's defaults)")
+    p.add_argument("-p", "--param", action="append", default=[], metavar="[NODE.]NAME=VALUE",
+                   help="override a processor (default) or detector parameter, e.g. "
+                        "-p emissivity=0.95 -p detector.fire_c=120")
+    p.add_argument("--nuc-file", default=None, help="NUC table (replaces the parameter)")
+    p.add_argument("--no-video", action="store_true", help="do not write video.mp4")
+    p.add_argument("--no-bag", action="store_true", help="do not write processed_bag/")
+    p.add_argument("--no-report", action="store_true", help="do not write report.html")
+    p.add_argument("--storage", choices=("same", "sqlite3", "mcap"), default="same",
+                   help="processed bag storage (same as the input)")
+    p.add_argument("--detector", default=AUTO,
+                   help="auto (core detectors when available), none, or MODULE:FACTORY")
+    p.add_argument("--no-tracking", action="store_true", help="report untracked detections")
+    p.add_argument("--ego-motion", action="store_true",
+                   help="estimate the camera's image motion for tracking (phase correlation)")
+    p.add_argument("--detect-every", type=int, default=1, metavar="N",
+                   help="detect on every N-th frame only (1)")
+    p.add_argument("--gsd", type=float, default=None, metavar="M",
+                   help="ground sample distance, m/pixel, for detection sizes (as the detector "
+                        "node: its parameters or the bag's altitude and camera_info topics)")
+    p.add_argument("--altitude", type=float, default=None, metavar="M",
+                   help="height above ground, m (gives the GSD with camera_info's focal length)")
+    p.add_argument("--max-frames", type=int, default=None, help="stop after N frames per bag")
+    p.add_argument("--workers", type=int, default=None,
+                   help="bags analysed in parallel processes (number of CPUs)")
+    p.add_argument("--ray", default=None, metavar="ADDRESS",
+                   help="run the bags as Ray tasks on this cluster ('local': start one here)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=run_analyze)
+    return p
+
+
+def options_from_args(args: argparse.Namespace) -> AnalysisOptions:
+    """AnalysisOptions of parsed ``analyze`` arguments."""
+    overrides: dict[str, dict[str, Any]] = {"processor": {}, "detector": {}}
+    for item in args.param:
+        key, sep, value = item.partition("=")
+        node, dot, name = key.strip().rpartition(".")
+        node = node if dot else "processor"
+        if not (sep and name) or node not in overrides:
+            raise ValueError(f"-p expects [processor.|detector.]NAME=VALUE, got {item!r}")
+        overrides[node][name] = _parse_value(value)
+    return AnalysisOptions(
+        out=args.out, topic=args.topic, params=args.params, overrides=overrides["processor"],
+        detector_overrides=overrides["detector"], ego_motion=args.ego_motion,
+        nuc_file=args.nuc_file, video=not args.no_video, bag=not args.no_bag,
+        report=not args.no_report,
+        storage=args.storage, detector=args.detector, track=not args.no_tracking,
+        detect_every=args.detect_every, gsd_m=args.gsd, altitude_m=args.altitude,
+        max_frames=args.max_frames, progress=not args.quiet)
+
+
+def run_analyze(args: argparse.Namespace) -> int:
+    """Handler of ``thermal-perception analyze``; prints one line per bag and its problems."""
+    options = options_from_args(args)
+    results = analyze_many(args.bags, options, args.workers, args.ray)
+    for r in results:
+        missing = r.frames_recorded - r.frames
+        read = f"{r.frames} of {r.frames_recorded} frames" if missing > 0 else \
+            f"{r.frames} frames"
+        print(f"{r.status.upper():8s} {r.bag}: {read} read ({r.frames_processed} processed), "
+              f"{r.detections} detections, {r.fps:.0f} fps = {r.realtime_factor:.1f}x real "
+              f"time -> {r.out_dir}", flush=True)
+        if missing > 0:
+            print(f"  error: {missing} recorded frames could not be read", file=sys.stderr,
+                  flush=True)
+        for error in r.errors:
+            print(f"  error: {error.splitlines()[0]}", file=sys.stderr, flush=True)
+        for warning in r.warnings:
+            print(f"  note: {warning}", flush=True)
+    if any(r.status == STATUS_FAILED for r in results):
+        return EXIT_FAILED
+    if any(r.status == STATUS_PARTIAL for r in results):
+        return EXIT_PARTIAL
+    return EXIT_OK
+
+
+__all__ = ["NONE", "AnalysisOptions", "BagResult", "add_analyze_parser", "analyze_bag",
+           "analyze_many", "find_bags", "run_analyze"]

@@ -1,0 +1,61 @@
+"""Detector parameters: specs and the detectors and tracker built from them (pure Python,
+shared by the detector node and the offline analysis)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from thermal_perception.core.detection import (
+    HotspotConfig,
+    HotspotDetector,
+    WarmBodyConfig,
+    WarmBodyDetector,
+)
+from thermal_perception.core.display import COLORMAPS
+from thermal_perception.core.tracking import MultiObjectTracker, TrackerConfig
+from thermal_perception.ros.params import ParamSpec
+from thermal_perception.settings import RELIABILITY_CHOICES
+
+PARAMS = (
+    ParamSpec("warm_bodies", True, "Detect people and animals."),
+    ParamSpec("hotspots", True, "Detect fire and hotspots."),
+    ParamSpec("tracking", True, "Track detections over time (stable track ids)."),
+    ParamSpec("altitude_m", 0.0,
+              "Height above ground for the ground sample distance, m (0: from the 'altitude' "
+              "topic, else gsd_m).", 0.0, 10000.0),
+    ParamSpec("gsd_m", 0.0, "Ground sample distance, m per pixel (0: from altitude and "
+              "camera_info).", 0.0, 100.0),
+    ParamSpec("body_contrast_k", 2.0, "People/animals: warmer than the local background by "
+              "at least this, K.", 0.1, 50.0),
+    ParamSpec("fire_c", 140.0, "Fire: pixels at least this hot (saturated pixels too), deg C.",
+              50.0, 2000.0),
+    ParamSpec("hotspot_min_c", 45.0, "Hotspots: at least this hot, deg C.", -50.0, 2000.0),
+    ParamSpec("hotspot_contrast_k", 20.0,
+              "Hotspots: hotter than the local background by at least this, K.", 0.5, 1000.0),
+    ParamSpec("min_confidence", 0.3, "Publish detections at least this confident.", 0.0, 1.0),
+    ParamSpec("track_gate_px", 12.0, "Largest jump of a track between frames, pixels.",
+              1.0, 500.0),
+    ParamSpec("track_confirm_hits", 3, "Detections before a track is confirmed.", 1, 100),
+    ParamSpec("track_max_misses", 5, "Missed frames before a track is deleted.", 0, 1000),
+    ParamSpec("colormap", "ironbow", "Colours of image_detections.", choices=COLORMAPS),
+    ParamSpec("image_reliability", "reliable", "QoS reliability of the image topics.",
+              choices=RELIABILITY_CHOICES, read_only=True),
+)
+DETECTORS = ("body_contrast_k", "fire_c", "hotspot_min_c", "hotspot_contrast_k")
+TRACKER = ("track_gate_px", "track_confirm_hits", "track_max_misses")
+
+
+def detectors_from(values: dict[str, Any]) -> tuple[WarmBodyDetector, HotspotDetector]:
+    """Detectors for the node's parameter values."""
+    bodies = WarmBodyDetector(replace(WarmBodyConfig(), contrast_k=values["body_contrast_k"]))
+    hot = HotspotDetector(replace(HotspotConfig(), fire_c=values["fire_c"],
+                                  hotspot_min_c=values["hotspot_min_c"],
+                                  hotspot_contrast_k=values["hotspot_contrast_k"]))
+    return bodies, hot
+
+
+def tracker_from(values: dict[str, Any]) -> MultiObjectTracker:
+    return MultiObjectTracker(TrackerConfig(gate_px=values["track_gate_px"],
+                                            confirm_hits=values["track_confirm_hits"],
+                                            max_misses=values["track_max_misses"]))

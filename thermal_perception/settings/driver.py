@@ -1,0 +1,67 @@
+"""Driver parameters: specs and the rules that combine them (pure Python)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from thermal_perception.core.camera import load_profiles
+from thermal_perception.io.sources import SOURCES
+from thermal_perception.ros.params import ParamSpec
+from thermal_perception.settings import RELIABILITY_CHOICES
+from thermal_perception.sim.simulator import SCENES
+
+PARAMS = (
+    ParamSpec("source", "simulator", "Where frames come from.", choices=SOURCES,
+              read_only=True),
+    ParamSpec("camera_profile", "boson640", "Camera class (config/camera_profiles.yaml).",
+              choices=tuple(load_profiles()), read_only=True),
+    ParamSpec("width", 0, "Image width, pixels (0: the profile's).", 0, 8192, read_only=True),
+    ParamSpec("height", 0, "Image height, pixels (0: the profile's).", 0, 8192,
+              read_only=True),
+    ParamSpec("rate_hz", 0.0, "Frame rate, Hz (0: the profile's).", 0.0, 240.0),
+    ParamSpec("recording_path", "",
+              "source 'recording': a bag, a folder of 16-bit images or .npy files, a .npy "
+              "stack or a FLIR .seq file, played at its recorded pace.", read_only=True),
+    ParamSpec("recording_topic", "", "Image topic of a recorded bag ('' = found by itself).",
+              read_only=True),
+    ParamSpec("loop", True, "Play the recording again when it ends.", read_only=True),
+    ParamSpec("recorded_stamps", True,
+              "Stamp played frames with their recorded capture times (else the time now)."),
+    ParamSpec("frame_id", "thermal_camera_optical_frame",
+              "TF frame of the camera's optical axis (REP 103 optical frame)."),
+    ParamSpec("image_reliability", "reliable", "QoS reliability of image_raw.",
+              choices=RELIABILITY_CHOICES, read_only=True),
+    ParamSpec("scene", "uav_sar", "Simulated scene.", choices=SCENES, read_only=True),
+    ParamSpec("altitude_m", 60.0, "Simulated camera height above ground, m.", 1.0, 5000.0,
+              read_only=True),
+    ParamSpec("speed_mps", 4.0, "Simulated ground speed, m/s.", 0.0, 100.0, read_only=True),
+    ParamSpec("time_of_day", "day", "Simulated conditions.", choices=("day", "night"),
+              read_only=True),
+    ParamSpec("air_temperature_c", 15.0, "Simulated air temperature, deg C.", -40.0, 50.0,
+              read_only=True),
+    ParamSpec("sensor_defects", False,
+              "Simulate raw output before non-uniformity correction: fixed-pattern noise, "
+              "FPA drift, dead/hot/flickering pixels.", read_only=True),
+    ParamSpec("seed", 0, "Random seed of the simulated scene and noise.", 0, 2**31 - 1,
+              read_only=True),
+    ParamSpec("auto_ffc", False,
+              "Run flat-field corrections by themselves (at start, when the FPA temperature "
+              "moved by ffc_max_fpa_change_k, or after ffc_interval_s); otherwise only on "
+              "trigger_ffc."),
+    ParamSpec("ffc_interval_s", 180.0, "Longest time between automatic FFCs, s.", 1.0, 3600.0),
+    ParamSpec("ffc_max_fpa_change_k", 1.0,
+              "FPA temperature change that triggers an automatic FFC, K.", 0.01, 50.0),
+    ParamSpec("ffc_min_interval_s", 10.0, "Shortest time between automatic FFCs, s.",
+              0.0, 3600.0),
+    ParamSpec("ffc_duration_s", 0.3, "Time the shutter stays closed during FFC, s.", 0.0, 5.0),
+)
+
+
+def check_combination(values: dict[str, Any]) -> str | None:
+    if (values["width"] == 0) != (values["height"] == 0):
+        return "set both width and height, or neither (0 uses the camera profile's size)"
+    if values["source"] == "recording" and not values["recording_path"]:
+        return "source 'recording' needs recording_path"
+    if not values["frame_id"].strip():
+        return "frame_id must not be empty: fusion and tf need the camera's frame"
+    return None
