@@ -238,8 +238,11 @@ class NucTable:
             raise ValueError(f"out must be a C-contiguous {self.shape} uint16 array")
         work = b["work"]
         np.multiply(raw, self.gain, out=work)
-        work += self.effective_offset(fpa_c, out=b["offset"])
-        np.rint(work, out=work)
+        if b.get("offset_fpa", ()) != (fpa_c,):  # the FPA temperature moved: new offsets
+            self.effective_offset(fpa_c, out=b["offset"])
+            b["offset"] += np.float32(0.5)  # the truncating cast below then rounds
+            b["offset_fpa"] = (fpa_c,)
+        work += b["offset"]
         np.clip(work, 0.0, float(self.full_scale_counts), out=work)
         np.copyto(out, work, casting="unsafe")
         # raw 0 wraps to 65535 when decremented: one comparison finds 0 and >= full scale.
