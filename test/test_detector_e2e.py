@@ -1,0 +1,86 @@
+"""Driver -> processor -> detector over DDS on a simulated search area: people in view are
+detected where the scene's truth has them, with the image's stamp."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import REPO, requires_ros
+from scipy import ndimage
+from test_pipeline_e2e import spin_until
+
+pytestmark = requires_ros
+
+WIDTH, HEIGHT, ALTITUDE_M = 320, 256, 30.0
+EDGE_PX = 12  # people cut by the image border are not asked for
+
+
+def seed_with_people(min_people: int = 2) -> tuple[int, list[tuple[float, float]]]:
+    """A scene seed whose first view holds at least ``min_people`` people (hovering camera),
+    with their centroids in pixels."""
+    from thermal_perception.core.camera import get_profile
+    from thermal_perception.sim.scenes import LABELS
+    from thermal_perception.sim.simulator import ThermalSimulator
+
+    profile = get_profile("boson640").with_size(WIDTH, HEIGHT)
+    for seed in range(60):
+        sim = ThermalSimulator(profile, altitude_m=ALTITUDE_M, speed_mps=0.0, seed=seed)
+        people = sim.truth(0.0).labels == LABELS["person"]
+        labels, n = ndimage.label(people)
+        centres = ndimage.center_of_mass(people, labels, range(1, n + 1)) if n else []
+        inside = [(float(x), float(y)) for y, x in centres
+                  if EDGE_PX <= x < WIDTH - EDGE_PX and EDGE_PX <= y < HEIGHT - EDGE_PX]
+        if len(inside) >= min_people:
+            return seed, inside
+    raise AssertionError("no seed with people in view")
+
+
+@pytest.fixture(scope="module")
+def detections(rclpy_context, tmp_path_factory):
+    from rclpy.executors import SingleThreadedExecutor
+    from sensor_msgs.msg import Image
+
+    from thermal_perception.msg import ThermalDetectionArray
+    from thermal_perception.ros.qos import reliable_qos, sensor_qos
+    from thermal_perception.runner import Pipeline
+
+    seed, people = seed_with_people()
+    node = rclpy_context.create_node("detector_probe", namespace="/sar")
+    got = {"detections": [], "images": []}
+    node.create_subscription(ThermalDetectionArray, "detections", got["detections"].append,
+                             reliable_qos())
+    node.create_subscription(Image, "image_detections", got["images"].append, sensor_qos())
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    overrides = {"driver": {"width": WIDTH, "height": HEIGHT, "rate_hz": 10.0, "seed": seed,
+                            "speed_mps": 0.0, "altitude_m": ALTITUDE_M},
+                 "detector": {"altitude_m": ALTITUDE_M}}
+    with Pipeline(REPO / "config" / "uav_sar.yaml", "sar", overrides,
+                  log_dir=tmp_path_factory.mktemp("logs")) as pipeline:
+        ok = spin_until(executor, lambda: len(got["detections"]) >= 15 and got["images"], 60.0)
+        failed = pipeline.failed()
+    executor.shutdown()
+    node.destroy_node()
+    if not ok:
+        pytest.fail("no detections from the pipeline:\n" + "\n".join(failed))
+    return got, people
+
+
+def test_people_in_view_are_detected_and_tracked(detections):
+    got, people = detections
+    last = got["detections"][-1]
+    found = [d for d in last.detections if d.label == "person"]
+    for x, y in people:
+        distances = [np.hypot(d.centroid_x - x, d.centroid_y - y) for d in found]
+        assert distances and min(distances) < 3.0, f"person at ({x:.0f}, {y:.0f}) missed"
+    assert all(d.track_id > 0 for d in found), "confirmed tracks carry ids"
+    assert all(d.area_m2 == d.area_m2 and d.area_m2 > 0 for d in found)  # GSD known
+
+
+def test_detections_keep_the_image_header(detections):
+    got, _ = detections
+    msg = got["detections"][-1]
+    assert msg.header.frame_id == "thermal_camera_optical_frame"
+    assert msg.header.stamp.sec > 0
+    image = got["images"][-1]
+    assert image.encoding == "bgr8" and (image.width, image.height) == (WIDTH, HEIGHT)

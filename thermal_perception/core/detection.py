@@ -1,0 +1,1016 @@
+"""Detection of warm bodies (people, animals), hotspots and fire in temperature images.
+
+Pure numpy + OpenCV + SciPy; no ROS imports. Inputs are temperature images in deg C (float,
+NaN for invalid or saturated pixels), positions are pixels (x right, y down), sizes on the
+ground are metres and m^2 through the ground sample distance (GSD, m per pixel) of a nadir
+view. Two classical detectors:
+
+* :class:`WarmBodyDetector`: people and animals, from a background-adaptive threshold (warmer
+  than a robust local background by a few K and inside a plausible body band), re-segmented at
+  half contrast, gated by isolation, size and shape on the ground and classified by a
+  documented heuristic (see the class docstring).
+* :class:`HotspotDetector`: hotspots (much hotter than their surroundings, e.g. engines) and
+  fire (very hot or saturated pixels; flicker over time as an optional supporting cue).
+
+:class:`OnnxDetector` is an optional hook for a learned detector (needs ``onnxruntime``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+from scipy import ndimage
+
+__all__ = [
+    "LABELS",
+    "Detection",
+    "HotspotConfig",
+    "HotspotDetector",
+    "OnnxDetector",
+    "WarmBodyConfig",
+    "WarmBodyDetector",
+    "gsd_from_altitude",
+    "local_background",
+]
+
+#: Labels a detection can carry.
+LABELS = ("person", "animal", "vehicle", "fire", "hotspot")
+
+# -- shared constants ------------------------------------------------------------------------
+_BG_CELLS_PER_WINDOW = 5   # background: the median window spans this many downsampled cells
+_MEDIAN_KSIZE = 5          # ... so the median is OpenCV's fast 5x5 (float32 allowed up to 5)
+_MEDIAN_PERCENTILE = 50.0   # percentile of a median
+_BG_SUBSAMPLE = 4          # stride of the sample that gives the global fill value of NaNs
+_MIN_RING_SAMPLES = 4      # fewer ring pixels than this: no local background, blob skipped
+_RING_HIGH_PERCENTILE = 80.0  # "isolation": blob mean over this percentile of its ring
+_PLATEAU_PERCENTILE = 75.0    # robust body temperature: ignores the blurred edge pixels
+_PEAK_PERCENTILE = 90.0       # robust peak for the half-contrast level (noise-proof maximum)
+_HALF = 0.5                   # re-segmentation level: half way from background to peak
+_MIN_CONTRAST_K = 0.1         # floor of a contrast used as a divisor, K
+_SIGMA_TO_FULL_LENGTH = 4.0   # uniform ellipse: full axis = 4 x std of the footprint
+_EPS = 1e-9
+_OVERSIZE = 2.0               # candidate blobs up to this times the largest body are measured
+_SPLIT_FACTOR = 2.0           # larger ones are split at this times the candidate contrast
+_THIN = np.ones((2, 2), np.uint8)  # candidate strips thinner than this are dropped
+_SPLIT_ERODE_M = 0.25         # touching bodies: erode up to half a body's width to part them
+_FLICKER_MIN_SAMPLES = 3      # second differences need three samples
+
+
+def gsd_from_altitude(altitude_m: float, focal_length_px: float) -> float:
+    """Ground sample distance of a nadir pinhole view, m per pixel: ``altitude / focal``.
+
+    Parameters
+    ----------
+    altitude_m : height above the ground, m (> 0).
+    focal_length_px : focal length, pixels (> 0), e.g. ``CameraProfile.focal_length_px``.
+    """
+    if not (altitude_m > 0 and focal_length_px > 0):
+        raise ValueError(f"need altitude_m > 0 and focal_length_px > 0, got "
+                         f"{altitude_m} and {focal_length_px}")
+    return float(altitude_m) / float(focal_length_px)
+
+
+@dataclass
+class Detection:
+    """One detected object in a frame.
+
+    Attributes
+    ----------
+    label : one of :data:`LABELS`.
+    confidence : 0..1.
+    bbox : (x0, y0, x1, y1), pixels; x1, y1 exclusive (x1 = x0 + width).
+    centroid : (x, y), pixels (sub-pixel).
+    max_c, mean_c : hottest and mean temperature of the object's pixels, deg C; saturated
+        pixels count as ``HotspotConfig.saturation_c`` (a lower bound).
+    area_px : object pixels.
+    area_m2 : ``area_px * gsd^2``, m^2; NaN if the GSD is unknown.
+    track_id : tracker identity, 0 = untracked.
+    saturated_px : pixels above the camera's range (NaN next to hot pixels).
+    """
+
+    label: str
+    confidence: float
+    bbox: tuple[int, int, int, int]
+    centroid: tuple[float, float]
+    max_c: float
+    mean_c: float
+    area_px: int
+    area_m2: float = math.nan
+    track_id: int = 0
+    saturated_px: int = 0
+
+    def __post_init__(self) -> None:
+        if self.label not in LABELS:
+            raise ValueError(f"unknown label {self.label!r}; known: {list(LABELS)}")
+        if not 0.0 <= self.confidence <= 1.0:
+            raise ValueError(f"confidence must be in [0, 1], got {self.confidence}")
+
+
+def _quantile(values: NDArray, percent: float) -> float:
+    """The ``percent`` percentile of a 1-D array (nearest rank; cheaper than np.percentile)."""
+    k = round(percent / 100.0 * (values.size - 1))
+    return float(np.partition(values, k)[k])
+
+
+def local_background(temperature_c: NDArray[np.float32], window_px: float,
+                     out: NDArray[np.float32] | None = None,
+                     percentile: float = 50.0) -> NDArray[np.float32]:
+    """Robust local background: a percentile over a window of about ``window_px`` pixels.
+
+    The image is area-averaged onto cells of ``window_px / 5`` pixels, percentile-filtered
+    over 5 x 5 cells and interpolated back, so warm objects covering less than
+    ``1 - percentile / 100`` of the window do not raise it. ``temperature_c`` must be finite
+    (fill NaNs first).
+
+    Parameters
+    ----------
+    temperature_c : (H, W) float32, deg C, finite.
+    window_px : window side, pixels (>= 1).
+    out : (H, W) float32 buffer for the result, optional.
+    percentile : 50 = median (fastest); lower values tolerate more warm clutter.
+    """
+    h, w = temperature_c.shape
+    factor = max(1, round(window_px / _BG_CELLS_PER_WINDOW))
+    if factor > 1:
+        small = cv2.resize(temperature_c, (max(1, -(-w // factor)), max(1, -(-h // factor))),
+                           interpolation=cv2.INTER_AREA)
+    else:
+        small = temperature_c
+    if percentile == _MEDIAN_PERCENTILE and min(small.shape) >= _MEDIAN_KSIZE:
+        med = cv2.medianBlur(small, _MEDIAN_KSIZE)
+    else:
+        med = ndimage.percentile_filter(small, percentile, size=_MEDIAN_KSIZE, mode="nearest")
+    if out is None:
+        out = np.empty((h, w), np.float32)
+    if med.shape == (h, w):
+        np.copyto(out, med)
+        return out
+    return cv2.resize(med, (w, h), dst=out, interpolation=cv2.INTER_LINEAR)
+
+
+class _FrameBuffers:
+    """Per-stream images, allocated once for a frame size (again only if it changes)."""
+
+    def __init__(self) -> None:
+        self.shape: tuple[int, int] | None = None
+
+    def ensure(self, shape: tuple[int, int]) -> None:
+        if self.shape == shape:
+            return
+        self.shape = shape
+        self.filled = np.empty(shape, np.float32)      # NaNs replaced, deg C
+        self.background = np.empty(shape, np.float32)  # local background, deg C
+        self.contrast = np.empty(shape, np.float32)    # filled - background, K
+        self.mask = np.empty(shape, np.uint8)          # candidate pixels
+        self.invalid = np.empty(shape, np.bool_)       # NaN pixels
+        self._padded: tuple[NDArray[np.float32], NDArray[np.float32]] | None = None
+
+    def padded_pair(self, pad: int) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+        """Two float32 images of the frame size plus ``pad`` on each side (again only when
+        the pad changes, i.e. the GSD does)."""
+        if self.shape is None:
+            raise RuntimeError("ensure() the frame size first")
+        shape = (self.shape[0] + 2 * pad, self.shape[1] + 2 * pad)
+        if self._padded is None or self._padded[0].shape != shape:
+            self._padded = (np.empty(shape, np.float32), np.empty(shape, np.float32))
+        return self._padded
+
+
+def _prepare(temperature_c: NDArray, buf: _FrameBuffers) -> NDArray[np.float32]:
+    """Checks the image, fills its NaNs with a typical value (into ``buf.filled``)."""
+    t = np.asarray(temperature_c)
+    if t.ndim != 2 or t.size == 0:
+        raise ValueError(f"temperature image must be 2-D and non-empty, got shape {t.shape}")
+    buf.ensure(t.shape)  # type: ignore[arg-type]
+    np.isnan(t, out=buf.invalid)
+    np.copyto(buf.filled, t, casting="unsafe")
+    if buf.invalid.any():
+        sample = t[::_BG_SUBSAMPLE, ::_BG_SUBSAMPLE]
+        finite = sample[np.isfinite(sample)]
+        fill = float(np.median(finite)) if finite.size else 0.0
+        buf.filled[buf.invalid] = fill
+    return buf.filled
+
+
+def _ring(mask: NDArray[np.bool_], outer_px: int, inner_px: int = 1) -> NDArray[np.bool_]:
+    """Pixels between ``inner_px`` and ``outer_px`` (square dilations) around ``mask``."""
+    m = mask.view(np.uint8)
+    outer = cv2.dilate(m, np.ones((2 * outer_px + 1,) * 2, np.uint8))
+    inner = cv2.dilate(m, np.ones((2 * inner_px + 1,) * 2, np.uint8))
+    return (outer > 0) & (inner == 0)
+
+
+def _window(bbox: tuple[int, int, int, int], pad: int, shape: tuple[int, int]
+            ) -> tuple[slice, slice]:
+    x0, y0, x1, y1 = bbox
+    return (slice(max(0, y0 - pad), min(shape[0], y1 + pad)),
+            slice(max(0, x0 - pad), min(shape[1], x1 + pad)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Warm bodies
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class WarmBodyConfig:
+    """Settings of :class:`WarmBodyDetector`; the defaults suit mild weather (air ~15 deg C).
+
+    Attributes
+    ----------
+    contrast_k : candidate pixels are warmer than the local background by more than this, K.
+    min_contrast_k : a blob's robust peak (90th percentile) excess at least this, K.
+    isolation_k : a blob's mean excess over the 80th percentile of the excess in a ring
+        around it at least this, K (a piece of a larger warm area, e.g. a sunlit road edge,
+        has warm ring pixels; ground texture, ~1.2 K rms, rarely reaches it by day).
+    warmer_k : ... and its mean temperature over the 80th percentile of the ring temperatures
+        at least this, K (a body is warmer than its surroundings, not just than the
+        background model: rejects the stair-stepped edge of a warm car or roof).
+    band_c : (low, high) apparent temperature of body pixels, deg C (clothing, skin, fur seen
+        from above; radiometric camera set to emissivity 1).
+    body_min_c, body_max_c : a body's plateau (robust temperature) within these, deg C
+        (clothing 30-34, skin +1 K, fur down to ~27 seen through the air path).
+    background_window_m : side of the percentile window of the background, m (several times
+        the largest body, 1.8 m, so bodies do not raise it).
+    background_window_px : that window when the GSD is unknown, pixels.
+    background_percentile : percentile of that window taken as background (below the median:
+        a warm car or a group of people may fill half the window).
+    opening_m : side of the square of a grey-level opening that also bounds the background
+        from below, m: wider than any body seen from above (<= 0.6 m), so the opening keeps
+        extended warm areas (roads, roofs) as background and removes bodies.
+    hot_c : pixels at least this hot (engines, fire; saturated pixels too) mark running
+        vehicles and fires: blobs shorter than ``tyre_max_length_m`` within
+        ``hot_exclusion_m`` of one are taken for tyres (treads ~0.65 x 0.2 m at 35-45 deg C,
+        about as warm and as small as a person seen from above) and dropped, unless they
+        are as short and as cool as a standing person (``near_hot_person_length_m``,
+        ``near_hot_person_max_c``), deg C. Some tyres pass as people (a few per cent of
+        them), and a person longer or hotter than that next to a running car is missed.
+    hot_exclusion_m : that distance, m (about a car length: rear tyres to the engine).
+    tyre_max_length_m : see ``hot_c`` (a tread blurred by a pixel stays under 1 m; a boar
+        is 1.1-1.3 m long), m.
+    near_hot_person_length_m, near_hot_person_max_c : see ``hot_c``; m and deg C (shoulders
+        0.5 m, clothing 30-34 deg C).
+    ring_m : width of the ring around a blob that gives its local background, m.
+    min_area_m2 : smaller blobs are noise or sub-pixel objects, m^2.
+    max_area_m2 : larger blobs are vehicles, roofs, roads, merged groups, m^2.
+    max_length_m : longer blobs are not bodies (a lying adult is ~1.8 m), m.
+    max_width_m : wider blobs are not bodies (shoulders, a deer's flanks: <= 0.7 m), m.
+    standing_max_area_m2 : a compact blob up to this is a standing/sitting person, m^2 (seen
+        from above: shoulders ~0.3 x 0.5 m, ~0.12 m^2).
+    standing_max_elongation : ... and at most this length/width (shoulders: ~1.7; thin warm
+        strips such as tyres are ~3.5).
+    large_min_area_m2 : blobs from this up are lying people or large animals (deer), m^2;
+        between the standing maximum and this: small animals (boar, dog, ~0.35 m^2).
+    small_animal_min_length_m : a small animal is at least this long (boar, dog: ~1.2 m
+        nose to tail); shorter blobs of that area are warm vehicle trim or clutter, m.
+    deer_score : lying person vs large animal: an animal if ``|skew| + (kurtosis - 2)`` of the
+        footprint along its long axis exceeds this (an ellipse scores 0; a body with a head
+        sticking out at one end scores ~0.2-0.3).
+    boxy_score : large blobs scoring below this are boxy (a rectangle scores -0.2): parts of
+        vehicles or roofs between cold glass or trim, not bodies.
+    person_min_plateau_c : large blobs colder than this are animals, deg C (people's surface
+        is 30-34 deg C; fur can be colder).
+    gsd_m : default ground sample distance, m/pixel (None: must be given per frame).
+    min_area_px : smaller blobs are skipped whatever the GSD, pixels.
+    """
+
+    contrast_k: float = 2.0
+    min_contrast_k: float = 2.0
+    isolation_k: float = 2.2
+    warmer_k: float = 1.0
+    band_c: tuple[float, float] = (22.0, 40.0)
+    body_min_c: float = 26.0
+    body_max_c: float = 36.0
+    background_window_m: float = 4.0
+    background_window_px: int = 31
+    background_percentile: float = 25.0
+    opening_m: float = 1.0
+    ring_m: float = 0.4
+    hot_c: float = 50.0
+    hot_exclusion_m: float = 4.0
+    tyre_max_length_m: float = 1.0
+    near_hot_person_length_m: float = 0.62
+    near_hot_person_max_c: float = 34.0
+    min_area_m2: float = 0.07
+    max_area_m2: float = 1.1
+    max_length_m: float = 2.2
+    max_width_m: float = 0.8
+    standing_max_area_m2: float = 0.2
+    standing_max_elongation: float = 2.5
+    large_min_area_m2: float = 0.45
+    small_animal_min_length_m: float = 0.8
+    deer_score: float = 0.16
+    boxy_score: float = -0.1
+    person_min_plateau_c: float = 28.5
+    gsd_m: float | None = None
+    min_area_px: int = 2
+
+    def __post_init__(self) -> None:
+        problems = []
+        positive = ("contrast_k", "min_contrast_k", "background_window_m", "ring_m", "opening_m",
+                    "min_area_m2", "max_length_m", "max_width_m", "standing_max_elongation")
+        problems += [f"{name} must be > 0" for name in positive if not getattr(self, name) > 0]
+        if not self.isolation_k >= 0:
+            problems.append("isolation_k must be >= 0")
+        if not self.band_c[0] < self.band_c[1]:
+            problems.append(f"band_c {self.band_c} must be (low, high) with low < high")
+        if not (self.hot_c > self.band_c[1] and self.hot_exclusion_m >= 0):
+            problems.append("need hot_c above band_c and hot_exclusion_m >= 0")
+        if not self.body_min_c < self.body_max_c:
+            problems.append("need body_min_c < body_max_c")
+        if not (self.min_area_m2 < self.standing_max_area_m2 < self.large_min_area_m2
+                < self.max_area_m2):
+            problems.append("need min_area_m2 < standing_max_area_m2 < large_min_area_m2 "
+                            "< max_area_m2")
+        if not 0 < self.background_percentile <= _MEDIAN_PERCENTILE:
+            problems.append("background_percentile must be in (0, 50]")
+        if self.background_window_px < 3 or self.min_area_px < 1:
+            problems.append("background_window_px must be >= 3 and min_area_px >= 1")
+        if self.gsd_m is not None and not self.gsd_m > 0:
+            problems.append(f"gsd_m must be > 0 or None, got {self.gsd_m}")
+        if problems:
+            raise ValueError("WarmBodyConfig: " + "; ".join(problems))
+
+
+# Nominal footprints (m^2) of the classes, for the shape term of the confidence.
+_NOMINAL_AREA_M2 = {"standing": 0.12, "small_animal": 0.36, "large": 0.7}
+_AREA_TOLERANCE = math.log(2.0)   # a footprint off by a factor 2 scores exp(-1/2)
+_CONTRAST_SCALE_K = 3.0           # contrast term 1 - exp(-isolation / this)
+_ELLIPSE_KURTOSIS = 2.0           # kurtosis of an ellipse's footprint along an axis
+
+
+@dataclass
+class _Blob:
+    """Measurements of one re-segmented blob (window coordinates are absolute pixels)."""
+
+    area_px: int
+    area_m2: float             # coverage-weighted footprint, m^2
+    length_m: float
+    width_m: float
+    shape_score: float         # |skew| + (kurtosis - 2) along the long axis
+    centroid: tuple[float, float]
+    bbox: tuple[int, int, int, int]
+    mean_c: float
+    max_c: float
+    plateau_c: float
+    isolation_k: float          # mean excess over the ring's 80th percentile excess, K
+    warmer_k: float             # mean temperature over the ring's 80th percentile, K
+
+
+class WarmBodyDetector:
+    """People and animals in a nadir temperature image.
+
+    Steps: (1) the background is the larger of a low percentile over ``background_window_m``
+    and a grey-level opening with an ``opening_m`` square (roads and roofs stay background,
+    bodies do not); candidates are pixels warmer than it by ``contrast_k`` and inside
+    ``band_c``; blobs larger than any body are split at twice that contrast. (2) Each blob is
+    re-segmented at half its peak excess (or half way from the warm side of its surroundings
+    to its peak temperature, for a body across a background step) and must stand out from a
+    ring around it (``min_contrast_k``, ``isolation_k``, ``warmer_k``) without touching
+    hotter pixels. (3) Its footprint (pixels weighted by their coverage: excess over the
+    background divided by the body's plateau excess, so mixed edge pixels count in part)
+    gives area, length, width and the skewness/kurtosis along the long axis.
+
+    Classification heuristic (sizes of the bodies seen from above)::
+
+        area < min_area_m2 or > max_area_m2, length > max_length_m, width > max_width_m
+        or plateau outside [body_min_c, body_max_c]                   -> rejected
+        length < tyre_max_length_m within hot_exclusion_m of a hot pixel, unless short and
+        cool like a standing person                                   -> rejected (tyres)
+        area <= standing_max_area_m2:  elongation <= standing_max_elongation -> person
+                                       (standing, sitting); else rejected (thin strips)
+        area <  large_min_area_m2:     animal (boar, dog: ~1.2 x 0.4 m) if at least
+                                       small_animal_min_length_m long, else rejected
+        otherwise (lying person ~1.8 x 0.5 m or deer ~1.6 x 0.5 m plus head):
+            rejected if |skew| + (kurtosis - 2) < boxy_score (rectangular: vehicle parts)
+            animal if |skew| + (kurtosis - 2) > deer_score (a head sticking out of one end)
+            or the plateau is below person_min_plateau_c; else person
+        an 'animal' cut by the frame edge with a person's plateau      -> person (the benefit
+                                       of the doubt: a person cut short looks like a boar)
+
+    Confidence: ``(1 - exp(-isolation / 3 K)) * exp(-ln(area / nominal)^2 / (2 ln(2)^2))``.
+
+    Parameters
+    ----------
+    config : settings; defaults if None.
+    """
+
+    def __init__(self, config: WarmBodyConfig | None = None) -> None:
+        self.config = config or WarmBodyConfig()
+        self._buf = _FrameBuffers()
+
+    def detect(self, temperature_c: NDArray, gsd_m: float | None = None) -> list[Detection]:
+        """Warm bodies in one frame.
+
+        Parameters
+        ----------
+        temperature_c : (H, W) apparent temperature, deg C; NaN = invalid.
+        gsd_m : ground sample distance, m/pixel; default ``config.gsd_m``.
+
+        Returns
+        -------
+        Detections labelled 'person' or 'animal', hottest first.
+        """
+        cfg = self.config
+        gsd = cfg.gsd_m if gsd_m is None else gsd_m
+        if gsd is None or not gsd > 0:
+            raise ValueError("WarmBodyDetector needs the ground sample distance (gsd_m > 0, "
+                             "per frame or in the config) to gate sizes in metres")
+        buf = self._buf
+        t = _prepare(temperature_c, buf)
+        # Background: the larger of a low percentile (robust to warm clutter) and an opening
+        # (keeps extended warm areas).
+        local_background(t, cfg.background_window_m / gsd, out=buf.background,
+                         percentile=cfg.background_percentile)
+        side = max(1, round(cfg.opening_m / gsd))
+        # Padded by replication: a warm area cut by the frame edge continues outside it, so
+        # the opening keeps a sliver of road in a corner as background.
+        padded, opened = buf.padded_pair(side)
+        cv2.copyMakeBorder(t, side, side, side, side, cv2.BORDER_REPLICATE, dst=padded)
+        cv2.morphologyEx(padded, cv2.MORPH_OPEN, np.ones((side, side), np.uint8), dst=opened)
+        opened = opened[side:-side, side:-side]
+        np.maximum(buf.background, opened, out=buf.background)
+        np.subtract(t, buf.background, out=buf.contrast)
+        low, high = cfg.band_c
+        cand = (buf.contrast > cfg.contrast_k) & (t >= low) & (t <= high) & ~buf.invalid
+        np.copyto(buf.mask, cand, casting="unsafe")
+        # Strips one pixel thin (the stair-stepped edge of a road the opening missed) would
+        # join the bodies they touch: an opening of the mask with a 2 x 2 square drops them.
+        cv2.morphologyEx(buf.mask, cv2.MORPH_OPEN, _THIN, dst=buf.mask)
+        n, labels, stats, centroids = cv2.connectedComponentsWithStats(buf.mask, connectivity=8)
+        if n <= 1:
+            return []
+        px_area = gsd * gsd
+        # A blob grows by about its perimeter when re-segmented: a generous size margin.
+        largest_px = _OVERSIZE * cfg.max_area_m2 / px_area
+        labels, stats, centroids = self._split_oversized(labels, stats, centroids, largest_px)
+        areas = stats[1:, cv2.CC_STAT_AREA]
+        keep = (areas >= cfg.min_area_px) & (areas <= largest_px)
+        if not keep.any():
+            return []
+        index = np.flatnonzero(keep) + 1
+        near_hot = self._near_hot(t, buf.invalid, centroids[index], gsd)
+        ring_px = max(2, math.ceil(cfg.ring_m / gsd))
+        blobs: list[tuple[_Blob, bool]] = []
+        next_id = stats.shape[0]
+        for k, hot_nearby in zip(index, near_hot, strict=True):
+            x, y, w, h = (int(v) for v in stats[k, :4])
+            bbox = (x, y, x + w, y + h)
+            blob = self._measure(t, labels, int(k), bbox, ring_px, gsd)
+            if blob is not None and self._too_big(blob):
+                # Bodies lying side by side: split at their waists and measure each.
+                parts = self._split_touching(labels, int(k), bbox, next_id, gsd)
+                next_id += len(parts)
+                measured = [self._measure(t, labels, pid, pbox, ring_px, gsd)
+                            for pid, pbox in parts]
+                if parts:
+                    blobs += [(b, bool(hot_nearby)) for b in measured if b is not None]
+                    continue
+            if blob is not None:
+                blobs.append((blob, bool(hot_nearby)))
+        detections = []
+        h, w = t.shape
+        for blob, hot_nearby in blobs:
+            x0, y0, x1, y1 = blob.bbox
+            at_edge = x0 == 0 or y0 == 0 or x1 == w or y1 == h
+            det = self._classify(blob, px_area, hot_nearby, at_edge)
+            if det is not None:
+                detections.append(det)
+        detections.sort(key=lambda d: -d.max_c)
+        return detections
+
+    def _too_big(self, b: _Blob) -> bool:
+        cfg = self.config
+        return (b.area_m2 > cfg.max_area_m2 or b.length_m > cfg.max_length_m
+                or b.width_m > cfg.max_width_m)
+
+    def _split_touching(self, labels: NDArray[np.int32], k: int,
+                        bbox: tuple[int, int, int, int], first_id: int, gsd: float
+                        ) -> list[tuple[int, tuple[int, int, int, int]]]:
+        """Split blob ``k`` into bodies that touch: erode it (up to half a body's width)
+        until it falls apart, then give every pixel to its nearest core. The parts get labels
+        ``first_id, first_id + 1, ...`` in ``labels``; returns their (label, bbox), or []
+        if it does not split."""
+        rows, cols = _window(bbox, 0, labels.shape)  # type: ignore[arg-type]
+        comp = (labels[rows, cols] == k).view(np.uint8)
+        cross = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+        cores = comp
+        for _ in range(max(1, math.ceil(_SPLIT_ERODE_M / gsd))):
+            cores = cv2.erode(cores, cross, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+            n, core_labels = cv2.connectedComponents(cores, connectivity=4)
+            if n > 2:
+                break
+            if n < 2:
+                return []
+        else:
+            return []
+        # Nearest core of every pixel of the blob.
+        _, nearest = ndimage.distance_transform_edt(core_labels == 0, return_indices=True)
+        owner = core_labels[nearest[0], nearest[1]]
+        parts = []
+        for j in range(1, n):
+            ys, xs = np.nonzero((owner == j) & (comp > 0))
+            if ys.size == 0:
+                continue
+            pid = first_id + len(parts)
+            labels[ys + rows.start, xs + cols.start] = pid
+            parts.append((pid, (int(xs.min()) + cols.start, int(ys.min()) + rows.start,
+                                int(xs.max()) + cols.start + 1, int(ys.max()) + rows.start + 1)))
+        return parts
+
+    def _split_oversized(self, labels: NDArray[np.int32], stats: NDArray[np.int32],
+                         centroids: NDArray[np.float64], largest_px: float
+                         ) -> tuple[NDArray[np.int32], NDArray[np.int32], NDArray[np.float64]]:
+        """Split blobs larger than any body (a body touching a warm road edge or strip) at
+        ``_SPLIT_FACTOR`` times the candidate contrast; their other pixels get one extra
+        label with zero area, so they stay out of the rings of the blobs beside them."""
+        n = stats.shape[0]
+        over = np.flatnonzero(stats[1:, cv2.CC_STAT_AREA] > largest_px) + 1
+        if over.size == 0:
+            return labels, stats, centroids
+        lut = np.zeros(n, bool)
+        lut[over] = True
+        big = lut[labels]
+        strong = (big & (self._buf.contrast > _SPLIT_FACTOR * self.config.contrast_k))
+        _, sub, sub_stats, sub_centroids = cv2.connectedComponentsWithStats(
+            strong.view(np.uint8), connectivity=8)
+        labels[big] = n  # the extra label (row 0 of the sub-blob stats, zeroed)
+        inside = sub > 0
+        labels[inside] = sub[inside] + n
+        sub_stats[0] = 0
+        return labels, np.vstack([stats, sub_stats]), np.vstack([centroids, sub_centroids])
+
+    def _near_hot(self, t: NDArray[np.float32], invalid: NDArray[np.bool_],
+                  points: NDArray[np.float64], gsd: float) -> NDArray[np.bool_]:
+        """Which ``points`` (x, y) lie within ``hot_exclusion_m`` of a hot or NaN pixel."""
+        cfg = self.config
+        hot = (t >= cfg.hot_c) | invalid
+        if len(points) == 0 or cfg.hot_exclusion_m == 0 or not hot.any():
+            return np.zeros(len(points), bool)
+        # Distance (pixels) of every pixel to the nearest hot one.
+        dist = cv2.distanceTransform((~hot).view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+        h, w = t.shape
+        xi = np.clip(np.rint(points[:, 0]).astype(np.intp), 0, w - 1)
+        yi = np.clip(np.rint(points[:, 1]).astype(np.intp), 0, h - 1)
+        return dist[yi, xi] * gsd <= cfg.hot_exclusion_m
+
+    def _measure(self, t: NDArray[np.float32], labels: NDArray[np.int32], k: int,
+                 bbox: tuple[int, int, int, int], ring_px: int, gsd: float) -> _Blob | None:
+        cfg = self.config
+        buf = self._buf
+        rows, cols = _window(bbox, ring_px + 2, t.shape)  # type: ignore[arg-type]
+        tw = t[rows, cols]
+        ew = buf.contrast[rows, cols]  # excess over the background, K
+        lw = labels[rows, cols]
+        blob = lw == k
+        others = (lw != 0) & ~blob
+        valid = ~others & ~buf.invalid[rows, cols]
+        ring = _ring(blob, ring_px) & valid
+        if np.count_nonzero(ring) < _MIN_RING_SAMPLES or tw[ring].max() > cfg.band_c[1]:
+            return None  # no surroundings, or part of something hotter
+        # Re-segment at half the blob's peak excess over the background, and (a body across
+        # a road edge, whose background steps under it) half way from the warm side of its
+        # surroundings (their 80th percentile) to its peak temperature; inside the blob grown
+        # by one pixel.
+        peak_excess = _quantile(ew[blob], _PEAK_PERCENTILE)
+        if peak_excess < cfg.min_contrast_k:
+            return None
+        grown = cv2.dilate(blob.view(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        inside = ew > _HALF * peak_excess
+        ring_high = _quantile(tw[ring], _RING_HIGH_PERCENTILE)
+        peak = _quantile(tw[blob], _PEAK_PERCENTILE)
+        if peak - ring_high >= cfg.min_contrast_k:
+            inside |= tw > ring_high + _HALF * (peak - ring_high)
+        ref = inside & grown & valid
+        n, comp = cv2.connectedComponents(ref.view(np.uint8), connectivity=8)
+        if n > 2:
+            ref = comp == np.bincount(comp.ravel(), minlength=n)[1:].argmax() + 1
+        area_px = int(np.count_nonzero(ref))
+        if area_px < cfg.min_area_px:
+            return None
+        ring2 = _ring(ref, ring_px) & valid
+        if np.count_nonzero(ring2) < _MIN_RING_SAMPLES:
+            return None
+        isolation = float(ew[ref].mean()) - _quantile(ew[ring2], _RING_HIGH_PERCENTILE)
+        if isolation < cfg.isolation_k:
+            return None
+        values = tw[ref]
+        mean_c = float(values.mean())
+        warmer = mean_c - _quantile(tw[ring2], _RING_HIGH_PERCENTILE)
+        if warmer < cfg.warmer_k:
+            return None
+        plateau = _quantile(values, _PLATEAU_PERCENTILE)
+        # Footprint: coverage of each pixel = its excess over the local background divided by
+        # the body's (plateau) excess there; mixed edge pixels count in part.
+        region = (cv2.dilate(ref.view(np.uint8), np.ones((3, 3), np.uint8)) > 0) & valid
+        body_excess = np.maximum(plateau - buf.background[rows, cols], _MIN_CONTRAST_K)
+        cover = np.clip(ew / body_excess, 0.0, 1.0).astype(np.float32)
+        cover[~region] = 0.0
+        m = cv2.moments(cover)
+        if m["m00"] <= _EPS:
+            return None
+        cx, cy = m["m10"] / m["m00"], m["m01"] / m["m00"]
+        cov = np.array([[m["mu20"], m["mu11"]], [m["mu11"], m["mu02"]]]) / m["m00"]
+        cov += np.eye(2) / 12.0  # a pixel's own extent (uniform square: variance 1/12)
+        evals, evecs = np.linalg.eigh(cov)
+        axis = evecs[:, 1]
+        yy, xx = np.nonzero(cover)
+        weights = cover[yy, xx].astype(np.float64)
+        proj = (xx - cx) * axis[0] + (yy - cy) * axis[1]
+        m2 = max(float(np.dot(weights, proj**2)) / m["m00"], _EPS)
+        m3 = float(np.dot(weights, proj**3)) / m["m00"]
+        m4 = float(np.dot(weights, proj**4)) / m["m00"]
+        shape_score = abs(m3) / m2**1.5 + m4 / m2**2 - _ELLIPSE_KURTOSIS
+        ys, xs = np.nonzero(ref)
+        return _Blob(
+            area_px=area_px, area_m2=m["m00"] * gsd * gsd,
+            length_m=_SIGMA_TO_FULL_LENGTH * math.sqrt(evals[1]) * gsd,
+            width_m=_SIGMA_TO_FULL_LENGTH * math.sqrt(max(evals[0], _EPS)) * gsd,
+            shape_score=shape_score, centroid=(cx + cols.start, cy + rows.start),
+            bbox=(int(xs.min()) + cols.start, int(ys.min()) + rows.start,
+                  int(xs.max()) + cols.start + 1, int(ys.max()) + rows.start + 1),
+            mean_c=mean_c, max_c=float(values.max()), plateau_c=plateau, isolation_k=isolation,
+            warmer_k=warmer)
+
+    def _classify(self, b: _Blob, px_area_m2: float, hot_nearby: bool,
+                  at_edge: bool = False) -> Detection | None:
+        cfg = self.config
+        if (b.area_m2 < cfg.min_area_m2 or b.area_m2 > cfg.max_area_m2
+                or b.length_m > cfg.max_length_m or b.width_m > cfg.max_width_m
+                or not cfg.body_min_c <= b.plateau_c <= cfg.body_max_c):
+            return None
+        if hot_nearby and b.length_m < cfg.tyre_max_length_m and (
+                b.length_m > cfg.near_hot_person_length_m
+                or b.plateau_c > cfg.near_hot_person_max_c):
+            return None  # a tyre of a running vehicle (longer or hotter than a person)
+        if b.area_m2 <= cfg.standing_max_area_m2:
+            if b.length_m > cfg.standing_max_elongation * b.width_m:
+                return None  # thin warm strip
+            label, kind = "person", "standing"
+        elif b.area_m2 < cfg.large_min_area_m2:
+            if b.length_m < cfg.small_animal_min_length_m:
+                return None
+            label, kind = "animal", "small_animal"
+        else:
+            kind = "large"
+            if b.shape_score < cfg.boxy_score:
+                return None
+            animal = b.shape_score > cfg.deer_score or b.plateau_c < cfg.person_min_plateau_c
+            label = "animal" if animal else "person"
+        if label == "animal" and at_edge and b.plateau_c >= cfg.person_min_plateau_c:
+            label = "person"  # cut by the frame edge: its size and shape say little
+        contrast_term = 1.0 - math.exp(-b.isolation_k / _CONTRAST_SCALE_K)
+        shape_term = math.exp(-0.5 * (math.log(b.area_m2 / _NOMINAL_AREA_M2[kind])
+                                      / _AREA_TOLERANCE) ** 2)
+        return Detection(label=label, confidence=float(np.clip(contrast_term * shape_term, 0, 1)),
+                         bbox=b.bbox, centroid=b.centroid, max_c=b.max_c, mean_c=b.mean_c,
+                         area_px=b.area_px, area_m2=b.area_px * px_area_m2)
+
+
+# ---------------------------------------------------------------------------------------------
+# Hotspots and fire
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class HotspotConfig:
+    """Settings of :class:`HotspotDetector`.
+
+    Attributes
+    ----------
+    fire_c : pixels at or above this are fire candidates, deg C (above running engines,
+        70-90 deg C, and sunlit surfaces; just under the 150 deg C top of a high-gain
+        microbolometer, so flames that saturate it are caught by their hot rims too).
+    saturation_c : value given to saturated pixels, deg C (the camera's upper range limit;
+        reported temperatures of saturated detections are lower bounds).
+    saturation_neighbour_c : NaN pixels connected to pixels at least this hot are saturated
+        (fire cue), deg C.
+    nan_cluster_px : NaN clusters of at least this many pixels are saturated too; smaller,
+        isolated ones are dead pixels (replace bad columns upstream, they would look like
+        saturation).
+    hotspot_contrast_k : hotspot pixels are hotter than the local background by this, K.
+    hotspot_min_c : ... and at least this hot, deg C (hotter than bodies and sun-warmed ground).
+    background_window_m : side of the background median window, m (twice a car's length).
+    background_window_px : that window when the GSD is unknown, pixels.
+    merge_m : hot pixels closer than this join one detection (a fire front with gaps), m.
+    merge_px : that distance when the GSD is unknown, pixels.
+    min_area_px, min_area_m2 : smaller blobs are ignored (bad pixels, noise).
+    min_fire_px : a blob is fire with at least this many pixels >= fire_c or saturated.
+    use_flicker : keep a short history per blob and use flicker as a supporting cue.
+    history_frames : frames of that history.
+    flicker_min_frames : history needed before flicker counts.
+    flicker_cv : flames flicker: the rms frame-to-frame fluctuation of a blob's hot area
+        (second differences, so steady growth or shrinking does not count) over its mean
+        above this (rigid hot objects stay within a few percent). Blobs touching the frame
+        edge do not flicker (their area is cut by it).
+    flicker_min_c : a flickering blob at least this hot is fire even below ``fire_c``, deg C
+        (hotter than any engine bay, so flicker alone never turns a car into a fire).
+    match_px : a blob continues the history of the nearest blob of the previous frame within
+        this distance (after the ego shift), pixels.
+    """
+
+    fire_c: float = 140.0
+    saturation_c: float = 150.0
+    saturation_neighbour_c: float = 100.0
+    nan_cluster_px: int = 4
+    hotspot_contrast_k: float = 20.0
+    hotspot_min_c: float = 45.0
+    background_window_m: float = 10.0
+    background_window_px: int = 63
+    merge_m: float = 1.0
+    merge_px: int = 3
+    min_area_px: int = 3
+    min_area_m2: float = 0.02
+    min_fire_px: int = 3
+    use_flicker: bool = True
+    history_frames: int = 8
+    flicker_min_frames: int = 4
+    flicker_cv: float = 0.15
+    flicker_min_c: float = 100.0
+    match_px: float = 8.0
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not self.hotspot_min_c < self.fire_c <= self.saturation_c:
+            problems.append("need hotspot_min_c < fire_c <= saturation_c")
+        if not self.saturation_neighbour_c <= self.saturation_c:
+            problems.append("saturation_neighbour_c must be <= saturation_c")
+        positive = ("hotspot_contrast_k", "background_window_m", "merge_m", "flicker_cv",
+                    "match_px")
+        problems += [f"{name} must be > 0" for name in positive if not getattr(self, name) > 0]
+        if (self.min_area_px < 1 or self.min_fire_px < 1 or self.merge_px < 0
+                or self.nan_cluster_px < 1):
+            problems.append("min_area_px, min_fire_px and nan_cluster_px must be >= 1, "
+                            "merge_px >= 0")
+        if self.min_area_m2 < 0 or self.background_window_px < 3:
+            problems.append("min_area_m2 must be >= 0 and background_window_px >= 3")
+        if not _FLICKER_MIN_SAMPLES <= self.flicker_min_frames <= self.history_frames:
+            problems.append(f"need {_FLICKER_MIN_SAMPLES} <= flicker_min_frames <= "
+                            "history_frames")
+        if problems:
+            raise ValueError("HotspotConfig: " + "; ".join(problems))
+
+
+_FIRE_PX_SCALE = 10.0      # fire confidence 1 - exp(-fire pixels / this)
+_FLICKER_BOOST = 0.5       # flicker closes this share of the gap to confidence 1
+_HOTSPOT_CONTRAST_SCALE = 1.0  # hotspot confidence 1 - exp(-excess / (this x threshold))
+
+
+@dataclass
+class _BlobHistory:
+    centroid: tuple[float, float]
+    hot_area: deque = field(default_factory=deque)
+    seen: bool = True
+
+    def flicker(self, min_frames: int) -> float:
+        """Rms second difference of the hot area over its mean (0 until ``min_frames``)."""
+        if len(self.hot_area) < min_frames:
+            return 0.0
+        a = np.asarray(self.hot_area, np.float64)
+        second = a[2:] - 2.0 * a[1:-1] + a[:-2]
+        return float(np.sqrt(np.mean(second**2)) / max(a.mean(), _EPS))
+
+
+class HotspotDetector:
+    """Hotspots and fire in a temperature image (deg C, NaN invalid or saturated).
+
+    A pixel is hot if it is at least ``fire_c`` (fire candidate), saturated (NaN connected to
+    pixels above ``saturation_neighbour_c``, or in a NaN cluster of ``nan_cluster_px``: the
+    camera's range is exceeded, a strong fire cue), or hotter than its local background
+    (median over ``background_window_m``) by ``hotspot_contrast_k`` and at least
+    ``hotspot_min_c``.
+    Hot pixels closer than ``merge_m`` form one blob (closing); blobs smaller than
+    ``min_area_px`` / ``min_area_m2`` are dropped. A blob with ``min_fire_px`` fire pixels is
+    'fire'; otherwise 'hotspot', unless flicker promotes it: with ``use_flicker``, each blob
+    keeps a short history of its hot area (matched to the previous frame's blobs by centroid,
+    after the ego shift), and a blob above ``flicker_min_c`` whose area fluctuates from frame
+    to frame (rms second difference over mean) by more than ``flicker_cv`` is fire. Flicker
+    also raises a fire's confidence. Flicker is optional: static flames (as simulated) are
+    found by temperature and saturation alone.
+
+    Parameters
+    ----------
+    config : settings; defaults if None.
+    """
+
+    def __init__(self, config: HotspotConfig | None = None) -> None:
+        self.config = config or HotspotConfig()
+        self._buf = _FrameBuffers()
+        self._history: list[_BlobHistory] = []
+
+    def reset(self) -> None:
+        """Forget the flicker history (a new stream)."""
+        self._history = []
+
+    def detect(self, temperature_c: NDArray, gsd_m: float | None = None,
+               ego_shift_px: tuple[float, float] = (0.0, 0.0)) -> list[Detection]:
+        """Hotspots and fires in one frame.
+
+        Parameters
+        ----------
+        temperature_c : (H, W) temperature, deg C; NaN = invalid or saturated.
+        gsd_m : ground sample distance, m/pixel; None: pixel settings only, area_m2 NaN.
+        ego_shift_px : (dx, dy) shift of static scene content since the previous frame,
+            pixels (camera motion), for the flicker history.
+
+        Returns
+        -------
+        Detections labelled 'fire' or 'hotspot', largest first.
+        """
+        cfg = self.config
+        if gsd_m is not None and not gsd_m > 0:
+            raise ValueError(f"gsd_m must be > 0 or None, got {gsd_m}")
+        buf = self._buf
+        t = _prepare(temperature_c, buf)
+        window = (cfg.background_window_m / gsd_m if gsd_m else cfg.background_window_px)
+        raw = np.asarray(temperature_c)
+        with np.errstate(invalid="ignore"):
+            very_hot = raw >= cfg.fire_c
+            seeds = cv2.dilate((raw >= cfg.saturation_neighbour_c).view(np.uint8),
+                               np.ones((3, 3), np.uint8)) > 0
+        saturated = self._saturated(buf.invalid, seeds)
+        fire_px = very_hot | saturated
+        t[saturated] = cfg.saturation_c
+        hot_enough = t >= cfg.hotspot_min_c
+        if not (hot_enough.any() or fire_px.any()):
+            self._age_history([])
+            return []
+        local_background(t, window, out=buf.background)
+        np.subtract(t, buf.background, out=buf.contrast)
+        hot = fire_px | ((buf.contrast > cfg.hotspot_contrast_k) & hot_enough & ~buf.invalid)
+        np.copyto(buf.mask, hot, casting="unsafe")
+        merge = round(cfg.merge_m / gsd_m) if gsd_m else cfg.merge_px
+        grouped = buf.mask
+        if merge > 0:
+            grouped = cv2.morphologyEx(buf.mask, cv2.MORPH_CLOSE,
+                                       cv2.getStructuringElement(cv2.MORPH_ELLIPSE,
+                                                                 (2 * merge + 1,) * 2))
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(grouped, connectivity=8)
+        if n <= 1:
+            self._age_history([])
+            return []
+        # Statistics over the hot pixels only (the closing just groups them).
+        hot_idx = np.flatnonzero(buf.mask.ravel())
+        lab = labels.ravel()[hot_idx]
+        values = t.ravel()[hot_idx]
+        counts = np.bincount(lab, minlength=n)
+        fire_counts = np.bincount(lab, weights=fire_px.ravel()[hot_idx], minlength=n)
+        sat_counts = np.bincount(lab, weights=saturated.ravel()[hot_idx], minlength=n)
+        sums = np.bincount(lab, weights=values, minlength=n)
+        maxima = np.full(n, -np.inf)
+        np.maximum.at(maxima, lab, values)
+        width = t.shape[1]
+        cx = np.bincount(lab, weights=hot_idx % width, minlength=n) / np.maximum(counts, 1)
+        cy = np.bincount(lab, weights=hot_idx // width, minlength=n) / np.maximum(counts, 1)
+        px_area = gsd_m * gsd_m if gsd_m else math.nan
+        min_px = max(cfg.min_area_px, math.ceil(cfg.min_area_m2 / px_area) if gsd_m else 0)
+        blobs = [k for k in range(1, n) if counts[k] >= min_px]
+        histories = self._update_history([(cx[k], cy[k]) for k in blobs],
+                                         [float(counts[k]) for k in blobs],
+                                         ego_shift_px)
+        detections = []
+        for k, hist in zip(blobs, histories, strict=True):
+            x, y, w, h = (int(v) for v in stats[k, :4])
+            n_fire = int(fire_counts[k])
+            at_edge = x == 0 or y == 0 or x + w == t.shape[1] or y + h == t.shape[0]
+            flickers = (hist is not None and not at_edge
+                        and hist.flicker(cfg.flicker_min_frames) > cfg.flicker_cv)
+            is_fire = n_fire >= cfg.min_fire_px or (
+                flickers and maxima[k] >= cfg.flicker_min_c)
+            mean_c = float(sums[k] / counts[k])
+            if is_fire:
+                conf = 1.0 - math.exp(-max(n_fire, 1) / _FIRE_PX_SCALE)
+                if flickers:
+                    conf += _FLICKER_BOOST * (1.0 - conf)
+                label = "fire"
+            else:
+                excess = float(maxima[k] - buf.background[int(cy[k]), int(cx[k])])
+                conf = 1.0 - math.exp(-max(excess - cfg.hotspot_contrast_k, 0.0)
+                                      / (_HOTSPOT_CONTRAST_SCALE * cfg.hotspot_contrast_k))
+                label = "hotspot"
+            detections.append(Detection(
+                label=label, confidence=float(np.clip(conf, 0.0, 1.0)),
+                bbox=(x, y, x + w, y + h), centroid=(float(cx[k]), float(cy[k])),
+                max_c=float(maxima[k]), mean_c=mean_c, area_px=int(counts[k]),
+                area_m2=int(counts[k]) * px_area, saturated_px=int(sat_counts[k])))
+        detections.sort(key=lambda d: -d.area_px)
+        return detections
+
+    def _saturated(self, invalid: NDArray[np.bool_], hot_seeds: NDArray[np.bool_]
+                   ) -> NDArray[np.bool_]:
+        """NaN pixels that are saturated: connected to hot pixels, or in NaN clusters of at
+        least ``nan_cluster_px`` (a flame edge cut sharply against cool ground; isolated dead
+        pixels are left out)."""
+        if not invalid.any():
+            return np.zeros_like(invalid)
+        _, comp, stats, _ = cv2.connectedComponentsWithStats(invalid.view(np.uint8),
+                                                             connectivity=8)
+        keep = stats[:, cv2.CC_STAT_AREA] >= self.config.nan_cluster_px
+        keep[0] = False
+        touched = np.unique(comp[invalid & hot_seeds])
+        keep[touched[touched > 0]] = True
+        return keep[comp]
+
+    def _age_history(self, keep: list[_BlobHistory]) -> None:
+        self._history = keep
+
+    def _update_history(self, centroids: list[tuple[float, float]], hot_areas: list[float],
+                        ego_shift_px: tuple[float, float]) -> list[_BlobHistory | None]:
+        """Continue each blob's hot-area history from the nearest previous blob."""
+        cfg = self.config
+        if not cfg.use_flicker:
+            return [None] * len(centroids)
+        dx, dy = ego_shift_px
+        previous = self._history
+        taken = [False] * len(previous)
+        out: list[_BlobHistory | None] = []
+        for (cx, cy), area in zip(centroids, hot_areas, strict=True):
+            best, best_d = -1, cfg.match_px
+            for i, h in enumerate(previous):
+                d = math.hypot(h.centroid[0] + dx - cx, h.centroid[1] + dy - cy)
+                if not taken[i] and d <= best_d:
+                    best, best_d = i, d
+            if best >= 0:
+                taken[best] = True
+                hist = previous[best]
+                hist.centroid = (cx, cy)
+            else:
+                hist = _BlobHistory(centroid=(cx, cy),
+                                    hot_area=deque(maxlen=cfg.history_frames))
+            hist.hot_area.append(area)
+            out.append(hist)
+        self._age_history([h for h in out if h is not None])
+        return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Optional learned detector
+# ---------------------------------------------------------------------------------------------
+
+class OnnxDetector:
+    """Hook for a learned detector in ONNX format, run with ``onnxruntime`` (optional).
+
+    The model takes one float32 input of shape (1, 1, H, W): the temperature image normalised
+    as ``(T - offset_c) / scale_k``; its first output is (N, 6) or (1, N, 6) rows of
+    ``x0, y0, x1, y1, score, class_index`` in input pixels. ``class_names`` maps class indices
+    to :data:`LABELS`.
+
+    Parameters
+    ----------
+    model_path : the .onnx file.
+    class_names : label of each class index.
+    score_threshold : detections below this score are dropped.
+    offset_c, scale_k : input normalisation, deg C and K.
+    """
+
+    def __init__(self, model_path: str | Path, class_names: tuple[str, ...] = ("person",),
+                 score_threshold: float = 0.5, offset_c: float = 20.0,
+                 scale_k: float = 10.0) -> None:
+        path = Path(model_path)
+        if not path.is_file():
+            raise FileNotFoundError(f"ONNX model file not found: {path}")
+        unknown = [c for c in class_names if c not in LABELS]
+        if unknown or not class_names:
+            raise ValueError(f"class_names must be non-empty labels of {LABELS}, got {unknown}")
+        if not 0.0 <= score_threshold <= 1.0 or not scale_k > 0:
+            raise ValueError("need score_threshold in [0, 1] and scale_k > 0")
+        try:
+            import onnxruntime  # optional dependency, imported lazily
+        except ImportError as exc:
+            raise ImportError("OnnxDetector needs onnxruntime (pip install onnxruntime); "
+                              "the classical detectors work without it") from exc
+        self.session = onnxruntime.InferenceSession(str(path),
+                                                    providers=["CPUExecutionProvider"])
+        self.input_name = self.session.get_inputs()[0].name
+        self.class_names = tuple(class_names)
+        self.score_threshold = float(score_threshold)
+        self.offset_c, self.scale_k = float(offset_c), float(scale_k)
+
+    def detect(self, temperature_c: NDArray, gsd_m: float | None = None) -> list[Detection]:
+        """Run the model on one frame; temperatures are read inside each box."""
+        t = np.asarray(temperature_c, np.float32)
+        x = np.nan_to_num((t - self.offset_c) / self.scale_k)[None, None]
+        rows = np.asarray(self.session.run(None, {self.input_name: x})[0]).reshape(-1, 6)
+        out = []
+        h, w = t.shape
+        for x0, y0, x1, y1, score, cls in rows:
+            idx = int(cls)
+            if score < self.score_threshold or not 0 <= idx < len(self.class_names):
+                continue
+            bx = (max(0, int(x0)), max(0, int(y0)), min(w, math.ceil(x1)), min(h, math.ceil(y1)))
+            if bx[2] <= bx[0] or bx[3] <= bx[1]:
+                continue
+            patch = t[bx[1]:bx[3], bx[0]:bx[2]]
+            finite = patch[np.isfinite(patch)]
+            area = (bx[2] - bx[0]) * (bx[3] - bx[1])
+            out.append(Detection(
+                label=self.class_names[idx], confidence=float(np.clip(score, 0.0, 1.0)),
+                bbox=bx, centroid=(0.5 * (x0 + x1), 0.5 * (y0 + y1)),
+                max_c=float(finite.max()) if finite.size else math.nan,
+                mean_c=float(finite.mean()) if finite.size else math.nan, area_px=area,
+                area_m2=area * gsd_m * gsd_m if gsd_m else math.nan))
+        return out
