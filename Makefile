@@ -26,7 +26,7 @@ lint: setup
 	@$(ENV) && ruff check .
 
 bench: setup
-	@$(ENV) && python bench/radiometry.py && python bench/processing.py && python bench/transport.py
+	@$(ENV) && python bench/radiometry.py && python bench/processing.py && python bench/detection.py && python bench/offline.py && python bench/transport.py
 
 clean:
 	rm -rf build install log out

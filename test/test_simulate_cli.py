@@ -90,3 +90,19 @@ def test_simulate_and_netd_commands(tmp_path):
     assert netd.returncode == 0, netd.stderr
     ratio = float(netd.stdout.split("ratio ")[1].rstrip(")\n"))
     assert 0.9 < ratio < 1.1
+
+
+def test_eval_command_reports_detection_quality(tmp_path):
+    """`thermal-perception eval` scores people, animals, fire and tracking on simulated truth."""
+    import json
+
+    result = subprocess.run(
+        [sys.executable, "-m", "thermal_perception", "eval", "--seeds", "1", "--frames", "12",
+         "--altitude", "35", "--out", str(tmp_path / "eval.json")],
+        capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "person" in result.stdout and "MOTA" in result.stdout
+    report = json.loads((tmp_path / "eval.json").read_text())
+    assert report["sar"]["detection"]["person"]["recall"] >= 0.9
+    assert report["fire"]["detection"]["fire"]["recall"] >= 0.98
+    assert report["no_fire"]["detection"]["fire"]["fp"] == 0

@@ -130,6 +130,19 @@ def _cmd_calibrate_nuc(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from thermal_perception.evaluate import EvalOptions, format_report, run_evaluation
+
+    combined = run_evaluation(EvalOptions(
+        seeds=args.seeds, frames=args.frames, width=args.width, height=args.height,
+        altitudes_m=tuple(args.altitude or EvalOptions.altitudes_m), speed_mps=args.speed,
+        out=args.out))
+    print("\n".join(format_report(combined)))
+    if args.out:
+        print(f"wrote {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="thermal-perception",
@@ -200,6 +213,18 @@ def build_parser() -> argparse.ArgumentParser:
     nuc.add_argument("--check", default=None, help="frames of a third blackbody to verify")
     nuc.add_argument("--check-temperature", type=float, default=None, help="deg C")
     nuc.set_defaults(func=_cmd_calibrate_nuc)
+
+    evaluate = sub.add_parser(
+        "eval", help="score detection and tracking on simulated sequences with ground truth")
+    evaluate.add_argument("--seeds", type=int, default=3, help="scenes per setting (3)")
+    evaluate.add_argument("--frames", type=int, default=40, help="frames per sequence (40)")
+    evaluate.add_argument("--width", type=int, default=320)
+    evaluate.add_argument("--height", type=int, default=256)
+    evaluate.add_argument("--altitude", type=float, action="append", default=None,
+                          help="altitude(s), m (30 and 40)")
+    evaluate.add_argument("--speed", type=float, default=6.0, help="ground speed, m/s (6)")
+    evaluate.add_argument("--out", type=Path, default=None, help="write the report as JSON")
+    evaluate.set_defaults(func=_cmd_eval)
 
     from thermal_perception.analysis.analyze import add_analyze_parser
 
