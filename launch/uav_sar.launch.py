@@ -1,4 +1,5 @@
-"""UAV search and rescue: driver, processor and detector with config/uav_sar.yaml.
+"""UAV search and rescue: the thermal pipeline (driver, processor) and the detector, with
+config/uav_sar.yaml.
 
     ros2 launch thermal_perception uav_sar.launch.py namespace:=thermal
 
@@ -9,35 +10,34 @@ Without launch_ros (e.g. PyPI wheels), the same YAML runs with
 import os
 
 from ament_index_python.packages import get_package_share_directory
-from launch.actions import DeclareLaunchArgument
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription
+from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
-
-from launch import LaunchDescription
 
 
 def generate_launch_description() -> LaunchDescription:
     share = get_package_share_directory("thermal_perception")
-    default_params = os.path.join(share, "config", "uav_sar.yaml")
-    namespace = LaunchConfiguration("namespace")
-    params_file = LaunchConfiguration("params_file")
-    use_sim_time = LaunchConfiguration("use_sim_time")
-    camera_profile = LaunchConfiguration("camera_profile")
-    common = [params_file, {"use_sim_time": use_sim_time, "camera_profile": camera_profile}]
+    names = ("namespace", "params_file", "camera_profile", "use_sim_time")
+    args = {name: LaunchConfiguration(name) for name in names}
+    pipeline = IncludeLaunchDescription(
+        PythonLaunchDescriptionSource(
+            os.path.join(share, "launch", "thermal_pipeline.launch.py")),
+        launch_arguments={name: args[name] for name in names}.items())
     return LaunchDescription([
         DeclareLaunchArgument("namespace", default_value="thermal",
                               description="Namespace of the camera's topics."),
-        DeclareLaunchArgument("params_file", default_value=default_params,
-                              description="Parameters YAML of the driver, processor and detector."),
+        DeclareLaunchArgument("params_file",
+                              default_value=os.path.join(share, "config", "uav_sar.yaml"),
+                              description="Parameters of the driver, processor and detector."),
         DeclareLaunchArgument("camera_profile", default_value="boson640",
                               description="Camera profile (lepton35, boson640, vga1280)."),
         DeclareLaunchArgument("use_sim_time", default_value="false",
                               description="Use /clock (bag replay)."),
-        Node(package="thermal_perception", executable="driver", name="driver",
-             namespace=namespace, parameters=common, output="screen"),
-        Node(package="thermal_perception", executable="processor", name="processor",
-             namespace=namespace, parameters=common, output="screen"),
+        pipeline,
         Node(package="thermal_perception", executable="detector", name="detector",
-             namespace=namespace, parameters=[params_file, {"use_sim_time": use_sim_time}],
+             namespace=args["namespace"],
+             parameters=[args["params_file"], {"use_sim_time": args["use_sim_time"]}],
              output="screen"),
     ])

@@ -697,8 +697,8 @@ class _BagAnalysis:
 
     def _emit(self, temperature: NDArray[np.float32], frame: _Frame,
               found: list[DetectionRecord], roi_stats: list[Any]) -> None:
-        from thermal_perception.core.isotherm import draw_rois, isotherm_mask, overlay_isotherm
         from thermal_perception.io import messages
+        from thermal_perception.settings.processor import display_image
 
         try:
             bag = self.bag_writer
@@ -708,13 +708,8 @@ class _BagAnalysis:
                 header = messages.header(store, frame.stamp_ns, frame.frame_id)
                 bag.write_message(names["image_temperature"], frame.bag_ns, messages.image(
                     store, temperature, "32FC1", frame.stamp_ns, frame.frame_id), IMAGE_TYPE)
-            image = self.renderer.render(temperature)
-            v = self.values
-            if v["isotherm_enabled"]:
-                mask = isotherm_mask(temperature, v["isotherm_min_c"], v["isotherm_max_c"])
-                overlay_isotherm(image, mask, out=image)
-            if v["draw_rois"] and len(self.rois):
-                draw_rois(image, self.rois, roi_stats or None, self.alarms.states)
+            image = display_image(self.renderer, temperature, self.values, self.rois,
+                                  roi_stats, self.alarms.states)
             if bag is not None:
                 bag.write_message(names["image_display"], frame.bag_ns, messages.image(
                     store, image, "bgr8", frame.stamp_ns, frame.frame_id), IMAGE_TYPE)

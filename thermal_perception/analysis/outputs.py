@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 
 from thermal_perception.analysis.bagio import atomic_write_text
 from thermal_perception.analysis.detect import DetectionRecord
+from thermal_perception.core.isotherm import draw_detections as draw_boxes
 
 NS_PER_S = 1_000_000_000
 FLOAT_FORMAT = ".10g"
@@ -37,12 +38,6 @@ POSITION_COLUMNS = ("latitude", "longitude", "altitude_m")
 DETECTION_PREFIX = ("frame", "stamp_ns", "time_s")
 STATE_PROCESSED, STATE_SHUTTER, STATE_REJECTED = "processed", "shutter", "rejected"
 # Box colours by label, BGR.
-LABEL_COLORS_BGR = {"person": (0, 255, 0), "animal": (255, 200, 0), "vehicle": (255, 0, 255),
-                    "fire": (0, 0, 255), "hotspot": (0, 165, 255)}
-DEFAULT_BOX_BGR = (255, 255, 255)
-BOX_FONT = cv2.FONT_HERSHEY_PLAIN
-BOX_FONT_SCALE = 0.8
-BOX_TEXT_GAP_PX = 2
 KML_NS = "http://www.opengis.net/kml/2.2"
 
 
@@ -224,14 +219,8 @@ def write_kml(path: Path, frames: Sequence[FrameRow],
 
 def draw_detections(bgr: NDArray[np.uint8], detections: Sequence[DetectionRecord]) -> None:
     """Boxes and labels (``label #track max C``) on a BGR image, in place."""
-    for d in detections:
-        color = LABEL_COLORS_BGR.get(d.label, DEFAULT_BOX_BGR)
-        cv2.rectangle(bgr, (d.x0, d.y0), (max(d.x1 - 1, d.x0), max(d.y1 - 1, d.y0)), color, 1)
-        text = d.label + (f" #{d.track_id}" if d.track_id else "")
-        if math.isfinite(d.max_c):
-            text += f" {d.max_c:.0f}C"
-        cv2.putText(bgr, text, (d.x0, max(d.y0 - BOX_TEXT_GAP_PX, 0)), BOX_FONT, BOX_FONT_SCALE,
-                    color, 1, cv2.LINE_AA)
+    draw_boxes(bgr, ((d.label, d.x0, d.y0, d.x1, d.y1, d.track_id, d.max_c)
+                     for d in detections))
 
 
 class VideoOutput:

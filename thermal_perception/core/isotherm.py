@@ -232,3 +232,31 @@ def draw_rois(
         cv2.rectangle(bgr8, (x, y - th - _LINE_PX), (x + tw, y + baseline), _HALO_BGR, cv2.FILLED)
         cv2.putText(bgr8, text, (x, y), _FONT, _FONT_SCALE, color, _LINE_PX, cv2.LINE_AA)
     return bgr8
+
+
+#: Box colours of detection classes (BGR).
+LABEL_COLORS_BGR: dict[str, tuple[int, int, int]] = {
+    "person": (0, 255, 0), "animal": (255, 200, 0), "vehicle": (255, 0, 255),
+    "fire": (0, 0, 255), "hotspot": (0, 165, 255)}
+DEFAULT_BOX_BGR = (255, 255, 255)
+BOX_FONT = cv2.FONT_HERSHEY_PLAIN
+BOX_FONT_SCALE = 0.8
+BOX_TEXT_GAP_PX = 2
+
+
+def draw_detections(bgr8: NDArray[np.uint8],
+                    boxes: Iterable[tuple[str, int, int, int, int, int, float]]) -> None:
+    """Detection boxes and labels (``label #track max C``) drawn in place.
+
+    ``boxes``: (label, x0, y0, x1, y1, track_id, max_c) with x1, y1 exclusive, pixels;
+    track_id 0 = untracked; max_c NaN = unknown.
+    """
+    for label, x0, y0, x1, y1, track_id, max_c in boxes:
+        x0, y0, x1, y1 = int(x0), int(y0), int(x1), int(y1)
+        color = LABEL_COLORS_BGR.get(label, DEFAULT_BOX_BGR)
+        cv2.rectangle(bgr8, (x0, y0), (max(x1 - 1, x0), max(y1 - 1, y0)), color, 1)
+        text = label + (f" #{track_id}" if track_id else "")
+        if np.isfinite(max_c):
+            text += f" {max_c:.0f}C"
+        cv2.putText(bgr8, text, (x0, max(y0 - BOX_TEXT_GAP_PX, 0)), BOX_FONT, BOX_FONT_SCALE,
+                    color, 1, cv2.LINE_AA)

@@ -12,14 +12,13 @@ import math
 import time
 from typing import Any
 
-import cv2
-import numpy as np
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Float64
 
 from thermal_perception.core.detection import Detection, gsd_from_altitude
 from thermal_perception.core.display import DisplayRenderer
+from thermal_perception.core.isotherm import draw_detections
 from thermal_perception.msg import ThermalDetection, ThermalDetectionArray
 from thermal_perception.ros import diagnostics
 from thermal_perception.ros.image_conversion import (
@@ -37,8 +36,6 @@ from thermal_perception.settings.detector import (
     tracker_from,
 )
 
-LABEL_COLORS_BGR = {"person": (0, 255, 0), "animal": (255, 200, 0), "vehicle": (255, 0, 255),
-                    "fire": (0, 0, 255), "hotspot": (0, 165, 255)}
 
 def to_msg(d: Detection) -> ThermalDetection:
     """ThermalDetection of a core Detection."""
@@ -48,18 +45,6 @@ def to_msg(d: Detection) -> ThermalDetection:
         x1=x1, y1=y1, centroid_x=float(d.centroid[0]), centroid_y=float(d.centroid[1]),
         max_temperature_c=float(d.max_c), mean_temperature_c=float(d.mean_c),
         area_px=int(d.area_px), area_m2=float(d.area_m2))
-
-
-def draw_detections(image: np.ndarray, detections: list[Detection]) -> np.ndarray:
-    """Boxes and labels (class, track id, max temperature) drawn in place on a bgr8 image."""
-    for d in detections:
-        color = LABEL_COLORS_BGR.get(d.label, (255, 255, 255))
-        x0, y0, x1, y1 = (int(v) for v in d.bbox)
-        cv2.rectangle(image, (x0 - 1, y0 - 1), (x1, y1), color, 1)
-        text = f"{d.label}{f' #{d.track_id}' if d.track_id else ''} {d.max_c:.0f}C"
-        cv2.putText(image, text, (x0, max(10, y0 - 3)), cv2.FONT_HERSHEY_SIMPLEX, 0.35, color,
-                    1, cv2.LINE_AA)
-    return image
 
 
 class DetectorNode(Node):
@@ -152,7 +137,8 @@ class DetectorNode(Node):
         out.detections = [to_msg(d) for d in found]
         self.detections_pub.publish(out)
         if self.image_pub.get_subscription_count() > 0:
-            image = draw_detections(self.renderer.render(temperature), found)
+            image = self.renderer.render(temperature)
+            draw_detections(image, ((d.label, *d.bbox, d.track_id, d.max_c) for d in found))
             array_to_image(image, "bgr8", header=msg.header, msg=self.image_msg)
             self.image_pub.publish(self.image_msg)
         self.frames += 1

@@ -19,7 +19,6 @@ from rclpy.node import Node
 from sensor_msgs.msg import Image
 
 from thermal_perception.core.camera import get_profile
-from thermal_perception.core.isotherm import draw_rois, isotherm_mask, overlay_isotherm
 from thermal_perception.core.radiometry import BandRadianceTable
 from thermal_perception.core.roi import AlarmMonitor, RoiSet
 from thermal_perception.io.frames import load_emissivity_map
@@ -41,6 +40,7 @@ from thermal_perception.settings.processor import (
     chain_from,
     check_combination,
     converter_from,
+    display_image,
     renderer_from,
 )
 
@@ -237,14 +237,8 @@ class ProcessorNode(Node):
         self.roi_pub.publish(out)
 
     def _display(self, temperature: np.ndarray) -> np.ndarray:
-        image = self.renderer.render(temperature)
-        p = self.params
-        if p["isotherm_enabled"]:
-            mask = isotherm_mask(temperature, p["isotherm_min_c"], p["isotherm_max_c"])
-            overlay_isotherm(image, mask, out=image)
-        if p["draw_rois"] and len(self.rois):
-            draw_rois(image, self.rois, self.roi_stats or None, self.alarms.states)
-        return image
+        return display_image(self.renderer, temperature, self.params.values, self.rois,
+                             self.roi_stats, self.alarms.states)
 
     def _roi_diagnostics(self) -> list:
         if not len(self.rois):

@@ -18,6 +18,7 @@ from thermal_perception.core.calibration import (
 )
 from thermal_perception.core.camera import CameraProfile, load_profiles
 from thermal_perception.core.display import AGC_MODES, COLORMAPS, DisplayRenderer
+from thermal_perception.core.isotherm import draw_rois, isotherm_mask, overlay_isotherm
 from thermal_perception.core.pipeline import ChainConfig, ProcessingChain
 from thermal_perception.core.radiometry import BandRadianceTable
 from thermal_perception.core.roi import RoiSet
@@ -176,3 +177,17 @@ def renderer_from(values: dict[str, Any]) -> DisplayRenderer:
     return DisplayRenderer(agc=values["agc_mode"], colormap=values["colormap"],
                            fixed_range_c=(values["display_min_c"], values["display_max_c"]),
                            smoothing=values["display_smoothing"])
+
+
+def display_image(renderer: DisplayRenderer, temperature: np.ndarray, values: dict[str, Any],
+                  rois: RoiSet, roi_stats: list | None, alarm_states: dict[str, str]
+                  ) -> np.ndarray:
+    """The display image as the processor publishes it: colourised temperatures, the
+    isotherm band and the ROIs with their temperatures (the renderer's buffer)."""
+    image = renderer.render(temperature)
+    if values["isotherm_enabled"]:
+        mask = isotherm_mask(temperature, values["isotherm_min_c"], values["isotherm_max_c"])
+        overlay_isotherm(image, mask, out=image)
+    if values["draw_rois"] and len(rois):
+        draw_rois(image, rois, roi_stats or None, alarm_states)
+    return image
