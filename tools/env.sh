@@ -8,6 +8,8 @@ case $- in *u*) _tp_nounset=1; set +u ;; *) _tp_nounset= ;; esac
 # shellcheck disable=SC1091
 source "$_tp_root/install/setup.bash"
 [ -n "$_tp_nounset" ] && set -u
+# the thermal-perception command (installed by colcon next to the node executables)
+export PATH="$_tp_root/install/thermal_perception/lib/thermal_perception:$PATH"
 export ROS_AUTOMATIC_DISCOVERY_RANGE="${ROS_AUTOMATIC_DISCOVERY_RANGE:-LOCALHOST}"
 export RMW_IMPLEMENTATION="${RMW_IMPLEMENTATION:-rmw_fastrtps_cpp}"
 unset _tp_root _tp_nounset
