@@ -268,3 +268,17 @@ def test_colorbar() -> None:
     assert bar[0, 0, 0] == 255 and bar[-1, 0, 0] == 0  # hot at the top
     labelled = r.colorbar(120, 10.0, 30.0, width=60)
     assert labelled.shape == (120, 60, 3)
+
+
+def test_to_mono8_fast_path_equals_general_path() -> None:
+    """float32 frames take one OpenCV pass; it maps like the general numpy path (to within
+    rounding of exact halves), with NaN -> 0, -inf -> 0 and +inf -> 255."""
+    rng = np.random.default_rng(5)
+    t32 = rng.uniform(-20, 80, (64, 80)).astype(np.float32)
+    t32[0, :4] = np.nan
+    t32[1, :4] = np.inf
+    t32[2, :4] = -np.inf
+    fast = disp.to_mono8(t32, 0.0, 60.0)
+    general = disp.to_mono8(t32.astype(np.float64), 0.0, 60.0)
+    assert np.abs(fast.astype(int) - general.astype(int)).max() <= 1
+    assert (fast[0, :4] == 0).all() and (fast[1, :4] == 255).all() and (fast[2, :4] == 0).all()

@@ -80,9 +80,10 @@ AGC_MODES: tuple[str, ...] = ("linear", "percentile", "plateau", "clahe", "fixed
 # --------------------------------------------------------------------------------------------
 
 
-# Pixels sampled for the display window: 16k estimate a percentile to a fraction of a grey
-# level, at a tenth of the cost of the full-frame estimate (0.3 vs 1.9 ms at 640x512).
-DISPLAY_AGC_SAMPLES = 1 << 14
+# Pixels sampled for the display window: 4k estimate the 1st/99th percentile within about
+# 0.2 % of the pixel ranks (the binomial spread of the sample), a fraction of a grey level
+# after the window's temporal smoothing, at a small part of the full-frame cost.
+DISPLAY_AGC_SAMPLES = 1 << 12
 
 
 def _finite_values(values: ArrayLike, max_samples: int | None) -> NDArray:
@@ -148,6 +149,7 @@ def to_mono8(
     hi: float,
     out: NDArray[np.uint8] | None = None,
     work: NDArray[np.float32] | None = None,
+    mask: NDArray[np.bool_] | None = None,
 ) -> NDArray[np.uint8]:
     """Linear scaling of ``[lo, hi]`` to ``[0, 255]`` with clipping; NaN -> 0.
 
@@ -158,7 +160,9 @@ def to_mono8(
         Window; ``lo`` maps to 0, ``hi`` to 255. ``hi <= lo`` raises ValueError.
     out : ndarray of uint8, shape (H, W), optional
     work : ndarray of float32, shape (H, W), optional
-        Scratch buffer (avoids a temporary per call).
+        Scratch buffer of the general path (avoids a temporary per call).
+    mask : ndarray of bool, shape (H, W), optional
+        Scratch buffer of the float32 fast path.
 
     Returns
     -------
@@ -167,13 +171,21 @@ def to_mono8(
     if not hi > lo:
         raise ValueError(f"need hi > lo, got lo={lo}, hi={hi}")
     t = np.asarray(temperature)
-    if work is None:
-        work = np.empty(t.shape, dtype=np.float32)
     if out is None:
         out = np.empty(t.shape, dtype=np.uint8)
+    scale = _MONO8_MAX / (hi - lo)
+    if t.dtype == np.float32 and t.ndim == 2:
+        # One OpenCV pass: t * scale - lo * scale, rounded and saturated to 0..255 (NaN and
+        # -inf -> 0); +inf saturates to 0 there, so it is set to 255 after.
+        cv2.addWeighted(t, scale, t, 0.0, -lo * scale, dst=out, dtype=cv2.CV_8U)
+        posinf = np.equal(t, np.inf, out=mask)
+        out[posinf] = np.uint8(_MONO8_MAX)
+        return out
+    if work is None:
+        work = np.empty(t.shape, dtype=np.float32)
     with np.errstate(invalid="ignore"):
         np.subtract(t, lo, out=work, casting="unsafe")
-        work *= _MONO8_MAX / (hi - lo)
+        work *= scale
     # fmax/fmin return the non-NaN operand: NaN -> 0, -inf -> 0, +inf -> 255.
     np.fmax(work, 0.0, out=work)
     np.fmin(work, _MONO8_MAX, out=work)
@@ -521,7 +533,7 @@ class DisplayRenderer:
             np.copyto(self._work, t, casting="unsafe")
             _apply_bin_lut(self._work, lut, lo, hi, mono)
         else:
-            to_mono8(t, lo, hi, out=mono, work=self._work)
+            to_mono8(t, lo, hi, out=mono, work=self._work, mask=self._nan)
             if self.agc == "clahe":
                 mono = clahe(mono, self.clahe_clip_limit, self.clahe_tile_grid_size, self._mono2)
         apply_colormap(mono, self.colormap, out=self._bgr)
