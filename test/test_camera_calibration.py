@@ -110,7 +110,7 @@ def test_measurement_equation_round_trip(boson, eps, t_obj, t_refl, distance, rh
     cond = MeasurementConditions(emissivity=eps, reflected_temperature_c=t_refl,
                                  atmosphere_temperature_c=10.0, distance_m=distance,
                                  relative_humidity=rh)
-    backgrounds = cond.background_radiances(table)
+    backgrounds = cond.background_signals(table)
     backgrounds.pop("window_radiance")
     backgrounds.pop("window_reflected_radiance")
     w = measured_radiance(table.radiance(t_obj + zero_Celsius), emissivity=eps,

@@ -131,7 +131,7 @@ def run_demo(options: DemoOptions, echo: Any = print) -> dict[str, Any]:
                                    f"{options.startup_timeout_s} s")
         # Measure over a steady window: restart the statistics after the first frame.
         for topic_stats in recorder.stats.values():
-            topic_stats.__init__()
+            topic_stats.reset()
         status_seen.clear()
         display_topic = next(t for t in topics if t.name == "image_display")
         rate_guess = options.rate_hz or 30.0

@@ -320,9 +320,6 @@ class MeasurementConditions:
             "window_reflected_radiance": signal(self.reflected_temperature_c),
         }
 
-    # Backwards-compatible name: band radiances of the background terms.
-    background_radiances = background_signals
-
 
 @dataclass(frozen=True)
 class UncertaintyInputs:

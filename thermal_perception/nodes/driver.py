@@ -75,6 +75,7 @@ class DriverNode(Node):
         self.ffc_until: Time | None = None
         self.last_ffc: Time | None = None
         self.measured_rate_hz = 0.0
+        self.capture_time_ms = math.nan
         self.ffc_scheduler = self._make_scheduler(p.values)
         self.ffc_reason = ""
         self.last_fpa_c = float("nan")
@@ -215,7 +216,7 @@ class DriverNode(Node):
                   "configured_rate_hz": rate, "measured_rate_hz": float(self.measured_rate_hz),
                   "ffc_count": self.ffc_count, "last_ffc_reason": self.ffc_reason,
                   "fpa_temperature_c": self.last_fpa_c, "source_errors": self.source_errors,
-                  "frame_time_ms": float(getattr(self, "capture_time_ms", math.nan))}
+                  "frame_time_ms": self.capture_time_ms}
         if self.source_errors and self.last_error:
             level, message = diagnostics.ERROR, f"source error: {self.last_error}"
             self.last_error = ""

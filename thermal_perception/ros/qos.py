@@ -14,7 +14,6 @@ from rclpy.qos import (
     HistoryPolicy,
     QoSProfile,
     ReliabilityPolicy,
-    qos_profile_sensor_data,
 )
 
 from thermal_perception.settings import RELIABILITY_CHOICES
@@ -34,9 +33,5 @@ def sensor_qos(reliability: str = "reliable", depth: int = 5) -> QoSProfile:
 
 def reliable_qos(depth: int = 10) -> QoSProfile:
     """Reliable keep-last profile (camera_info, detections, diagnostics)."""
-    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth,
-                      reliability=ReliabilityPolicy.RELIABLE,
-                      durability=DurabilityPolicy.VOLATILE)
+    return sensor_qos("reliable", depth)
 
-
-SENSOR_DATA = qos_profile_sensor_data

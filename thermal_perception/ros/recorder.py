@@ -43,6 +43,11 @@ class TopicStats:
     last_stamp_ns: int | None = None
     latencies_ms: list[float] = field(default_factory=list)
 
+    def reset(self) -> None:
+        """Forget what arrived so far (e.g. after a warm-up)."""
+        self.received, self.first_stamp_ns, self.last_stamp_ns = 0, None, None
+        self.latencies_ms.clear()
+
     def add(self, stamp_ns: int | None, now_ns: int) -> None:
         self.received += 1
         if stamp_ns is None:
