@@ -8,8 +8,9 @@ SHELL := /bin/bash
 ENV := source tools/env.sh
 DEMO_ARGS ?=
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
-.PHONY: all setup demo test lint bench soak clean distclean
+.PHONY: all setup demo test lint bench bench-peers soak clean distclean
 
 all: test
 
@@ -26,7 +27,11 @@ lint: setup
 	@$(ENV) && ruff check .
 
 bench: setup
-	@$(ENV) && python bench/radiometry.py && python bench/processing.py && python bench/detection.py && python bench/offline.py && python bench/transport.py
+	@$(ENV) && python bench/all.py $(BENCH_ARGS)
+
+# peer FLIR libraries for bench/peers.py, without their dependencies (see requirements/bench.txt)
+bench-peers: setup
+	@$(ENV) && pip install --no-deps -r requirements/bench.txt
 
 clean:
 	rm -rf build install log out

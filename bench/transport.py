@@ -27,6 +27,14 @@ REPO = Path(__file__).resolve().parents[1]
 WIDTH, HEIGHT = 640, 512
 
 
+def rss_mib(pid: int) -> float:
+    """Resident set size of a process, MiB (Linux /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
 def run_source(rate_hz: float) -> None:
     """Bare publisher: a 640x512 mono16 Image stamped at publish time, at ``rate_hz``."""
     import rclpy
@@ -150,14 +158,18 @@ def main() -> int:
                                str(args.rate)]) for role in ("relay", "source")]
     try:
         results["bare_relay"] = summary(measure("/relay/image_out", args.seconds))
+        results["bare_relay"]["rss_mib"] = {role: rss_mib(p.pid) for role, p in
+                                            zip(("relay", "source"), relay, strict=True)}
     finally:
         stop(relay)
 
     overrides = {"driver": {"rate_hz": args.rate, "camera_profile": "boson640"},
                  "processor": {"camera_profile": "boson640"}}
     with Pipeline(REPO / "config" / "thermal_pipeline.yaml", "bench", overrides,
-                  log_dir=args.out.parent / "logs"):
+                  log_dir=args.out.parent / "logs") as pipeline:
         results["pipeline"] = summary(measure("/bench/image_temperature", args.seconds))
+        results["pipeline"]["rss_mib"] = {n.name: rss_mib(n.process.pid)
+                                          for n in pipeline.nodes}
     rclpy.try_shutdown()
 
     ratio = results["pipeline"]["p50_ms"] / results["bare_relay"]["p50_ms"]
@@ -167,6 +179,15 @@ def main() -> int:
         print(f"{name:11s} frames {r['frames']:4d}  p50 {r['p50_ms']:6.2f} ms  "
               f"p90 {r['p90_ms']:6.2f} ms  p99 {r['p99_ms']:6.2f} ms")
     print(f"ratio (pipeline p50 / bare relay p50): {ratio:.2f}x  (goal: <= 2x)")
+    # memory per stream at the process level: what the two processes of each chain hold
+    stream_mib = sum(results["pipeline"]["rss_mib"].values())
+    relay_mib = sum(results["bare_relay"]["rss_mib"].values())
+    results["memory_per_stream_mib"] = stream_mib
+    results["memory_bare_relay_mib"] = relay_mib
+    print(f"memory per stream (RSS): driver + processor {stream_mib:.0f} MiB ("
+          + ", ".join(f"{k} {v:.0f}" for k, v in results["pipeline"]["rss_mib"].items())
+          + f"); bare rclpy source + relay {relay_mib:.0f} MiB; ratio "
+          f"{stream_mib / relay_mib:.2f}x")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {args.out}")
