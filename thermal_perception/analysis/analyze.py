@@ -10,8 +10,10 @@ drift, radiometry), detection and tracking when available, and write into ``OUT/
   (ThermalDetectionArray), with the raw frames' stamps (``--no-bag`` skips it);
 * ``frames.csv`` (one row per raw frame) and ``detections.csv`` (one row per detection), and
   Parquet copies when pyarrow is installed;
-* ``detections.geojson`` and ``detections.kml`` when the bag has a sensor_msgs/NavSatFix topic
-  (detections placed at the platform's fix);
+* ``detections.geojson`` and ``detections.kml`` when the bag has a sensor_msgs/NavSatFix topic:
+  detections placed on the ground when the bag also has a sensor_msgs/Imu topic (orientation
+  of ``base_link`` in ENU, REP 145) and the camera's camera_info (see :meth:`_BagAnalysis.
+  _ground_positions`), else at the platform's fix;
 * ``video.mp4``: the colourised stream with detection boxes (``--no-video`` skips it);
 * ``report.html`` (self-contained) and ``summary.json``.
 
@@ -70,6 +72,7 @@ from thermal_perception.analysis.outputs import (
     STATE_SHUTTER,
     FrameRow,
     GpsTrack,
+    ImuTrack,
     VideoOutput,
     detection_columns,
     detection_rows,
@@ -85,6 +88,7 @@ NS_PER_S = 1_000_000_000
 IMAGE_TYPE = "sensor_msgs/msg/Image"
 STATUS_TYPE = "thermal_perception/msg/ThermalStatus"
 NAVSATFIX_TYPE = "sensor_msgs/msg/NavSatFix"
+IMU_TYPE = "sensor_msgs/msg/Imu"
 CAMERA_INFO_TYPE = "sensor_msgs/msg/CameraInfo"
 FLOAT64_TYPE = "std_msgs/msg/Float64"
 ALTITUDE_NAME = "altitude"  # the detector node's altitude topic (m above ground)
@@ -125,6 +129,13 @@ class AnalysisOptions:
         node: its gsd_m, else its altitude_m or the bag's ``<ns>/altitude`` topic with the
         focal length of ``<ns>/camera_info`` (or the camera profile)).
     altitude_m : height above ground, m, replacing the detector parameter and topic.
+    ground_altitude_m : height of the (flat) ground above the WGS84 ellipsoid, m, for placing
+        detections on the ground (None: the first GPS fix's altitude minus
+        ``takeoff_height_m``, i.e. the recording starts at that height above the ground).
+    takeoff_height_m : height of the GPS antenna above the ground at the first fix, m.
+    camera_mount : pose of the thermal camera's optical frame in ``base_link`` (the IMU's
+        frame), [x, y, z, roll, pitch, yaw] in m and rad, fixed axes as URDF (None: looking
+        straight down, image top forward, at base_link's origin).
     ego_motion : estimate the camera's image motion for the tracker (phase correlation; the
         live detector node does not).
     max_frames : stop after this many raw frames (None: all).
@@ -147,6 +158,9 @@ class AnalysisOptions:
     detect_every: int = 1
     gsd_m: float | None = None
     altitude_m: float | None = None
+    ground_altitude_m: float | None = None
+    takeoff_height_m: float = 0.0
+    camera_mount: tuple[float, ...] | None = None
     ego_motion: bool = False
     max_frames: int | None = None
     progress: bool = True
@@ -164,6 +178,8 @@ class BagResult:
     topic: str = ""
     status_topic: str = ""
     gps_topic: str = ""
+    imu_topic: str = ""
+    geolocated: int = 0  # detections placed on the ground
     storage: str = ""
     width: int = 0  # of the frames, pixels
     height: int = 0
@@ -284,6 +300,9 @@ class _BagAnalysis:
         self.detections: list[tuple[int, DetectionRecord]] = []
         self.roi_rows: list[tuple[Any, ...]] = []
         self.gps = GpsTrack()
+        self.imu = ImuTrack()
+        self.camera_info: Any = None  # the first camera_info message
+        self.imu_topic: Topic | None = None
         self.errors: list[str] = []
         self.error_count = 0
         self.stop = threading.Event()
@@ -353,6 +372,10 @@ class _BagAnalysis:
                                                                   self.detector_values)
         if o.detect_every < 1:
             raise ValueError(f"detect_every must be >= 1, got {o.detect_every}")
+        if o.camera_mount is not None and (len(o.camera_mount) != 6 or not all(
+                math.isfinite(v) for v in o.camera_mount)):
+            raise ValueError("camera_mount needs 6 finite values [x, y, z, roll, pitch, yaw], "
+                             f"got {o.camera_mount}")
         if self.detector is not None and o.detect_every > 1:
             self.result.detection_note += f", on one frame in {o.detect_every}"
         self.ego = EgoMotion() if (self.detector is not None and o.ego_motion) else None
@@ -389,11 +412,18 @@ class _BagAnalysis:
             heights = [t for t in source.topics if t.msgtype == FLOAT64_TYPE
                        and t.topic.rsplit("/", 1)[-1] == ALTITUDE_NAME]
             self.altitude_topic = _pick_same_namespace(heights, namespace)
+            imus = [t for t in source.topics if t.msgtype == IMU_TYPE]
+            if self.gps_topic is not None and imus:
+                self.imu_topic = imus[0]
+                self.imu.topic = imus[0].topic
+                if len(imus) > 1:
+                    self.result.warnings.append(f"several Imu topics; using {imus[0].topic}")
         self.names = output_topics(source, namespace)
         r = self.result
         r.topic = self.raw_topic.topic
         r.status_topic = self.status_topic.topic if self.status_topic else ""
         r.gps_topic = self.gps.topic
+        r.imu_topic = self.imu.topic
         r.storage = source.storage
         if not self.status_topic:
             r.warnings.append("no ThermalStatus topic: no FPA temperatures and no shutter "
@@ -439,8 +469,9 @@ class _BagAnalysis:
         waiting: _Frame | None = None
         raw, status_topic, gps_topic = self.raw_topic, self.status_topic, self.gps_topic
         info_topic, altitude_topic = self.info_topic, self.altitude_topic
+        imu_topic = self.imu_topic
         wanted = source.topics if self.bag_writer is not None else \
-            [t for t in (raw, status_topic, gps_topic, info_topic, altitude_topic)
+            [t for t in (raw, status_topic, gps_topic, info_topic, altitude_topic, imu_topic)
              if t is not None]
         copy = self.bag_writer.copy if self.bag_writer is not None else None
         limit = self.options.max_frames
@@ -479,7 +510,7 @@ class _BagAnalysis:
                         waiting.status = msg
                         frames.put(waiting)
                         waiting = None
-                elif topic in (gps_topic, info_topic, altitude_topic):
+                elif topic in (gps_topic, info_topic, altitude_topic, imu_topic):
                     msg = self._deserialize(source, topic, bag_ns, data)
                     if msg is not None:
                         self._side_message(topic, bag_ns, msg)
@@ -517,8 +548,13 @@ class _BagAnalysis:
             return None
 
     def _side_message(self, topic: Topic, bag_ns: int, msg: Any) -> None:
-        """GPS fix, camera_info (focal length) or altitude."""
-        if topic is self.gps_topic:
+        """GPS fix, camera_info (focal length, camera model), IMU orientation or altitude."""
+        if topic is self.imu_topic:
+            if msg.orientation_covariance[0] != -1.0:  # REP 145: -1 = no orientation
+                o = msg.orientation
+                stamp = msg.header.stamp.sec * NS_PER_S + msg.header.stamp.nanosec
+                self.imu.add(stamp or bag_ns, (o.x, o.y, o.z, o.w))
+        elif topic is self.gps_topic:
             if int(msg.status.status) <= NAVSAT_NO_FIX:
                 return
             stamp = msg.header.stamp.sec * NS_PER_S + msg.header.stamp.nanosec
@@ -527,6 +563,7 @@ class _BagAnalysis:
         elif topic is self.info_topic:
             if not math.isfinite(self.focal_px) and msg.k[0] > 0:
                 self.focal_px = float(msg.k[0])
+                self.camera_info = msg
         else:
             self.altitude_now_m = float(msg.data)
 
@@ -862,6 +899,86 @@ class _BagAnalysis:
             if r.status == STATUS_OK:
                 r.status = STATUS_PARTIAL
 
+    def _ground_positions(self) -> NDArray[np.float64] | None:
+        """(D, 4) ground latitude, longitude (deg), ellipsoid height (m) and horizontal 1-sigma
+        (m) of the detections, or None when the bag lacks an IMU orientation or camera_info.
+
+        The centroid pixel of each detection is cast onto flat ground (height from the options)
+        from the frame's GPS position (interpolated between fixes) and IMU orientation
+        (interpolated), through the camera_info camera at ``camera_mount``; sigma from the
+        default :class:`~thermal_perception.core.geolocation.PoseNoise` (linearized). Rows of
+        detections that cannot be placed (no fix or orientation near the frame, ray above the
+        horizon) are NaN.
+        """
+        from thermal_perception.core.geolocation import (
+            FlatTerrain,
+            GeoOrigin,
+            PoseNoise,
+            camera_mount,
+            camera_pose_enu,
+            enu_to_geodetic,
+            geodetic_to_enu,
+            geolocate_pixels,
+            geolocation_covariance,
+            horizontal_sigma_m,
+        )
+        from thermal_perception.core.geometry import CameraModel, RigidTransform
+
+        r, o = self.result, self.options
+        if not self.imu_topic or not self.detections:
+            return None
+        if not len(self.imu):
+            r.warnings.append(f"IMU topic {self.imu.topic} has no orientation: detections at "
+                              "the platform position")
+            return None
+        info = self.camera_info
+        if info is None:
+            r.warnings.append("no camera_info for the thermal camera: detections at the "
+                              "platform position")
+            return None
+        camera = CameraModel.from_camera_info(info.width, info.height, list(info.k),
+                                              list(info.d), info.distortion_model)
+        m = o.camera_mount
+        mount = camera_mount() if m is None else RigidTransform.from_rpy(m[3], m[4], m[5], m[:3])
+        first = int(np.argmin(self.gps.stamps_ns))
+        ground_alt = o.ground_altitude_m if o.ground_altitude_m is not None else \
+            self.gps.altitude_m[first] - o.takeoff_height_m
+        origin = GeoOrigin(self.gps.latitude[first], self.gps.longitude[first], ground_alt)
+        terrain, noise = FlatTerrain(0.0), PoseNoise()
+        out = np.full((len(self.detections), 4), np.nan)
+        frame_of = np.array([index for index, _ in self.detections])
+        stamps = np.array([row.stamp_ns for row in self.rows], np.int64)
+        used = np.unique(frame_of)
+        fixes = self.gps.interpolated(stamps[used])
+        attitudes = self.imu.at(stamps[used])
+        positions = geodetic_to_enu(fixes[:, 0], fixes[:, 1], fixes[:, 2], origin)
+        below = 0
+        for frame, position, q in zip(used, positions, attitudes, strict=True):
+            if not (np.all(np.isfinite(position)) and np.all(np.isfinite(q))):
+                continue
+            if position[2] <= 0:
+                below += 1
+                continue
+            T = camera_pose_enu(position, q, mount)
+            picks = np.flatnonzero(frame_of == frame)
+            uv = [(self.detections[k][1].centroid_x, self.detections[k][1].centroid_y)
+                  for k in picks]
+            enu = geolocate_pixels(camera, T, uv, terrain)
+            sigma = horizontal_sigma_m(geolocation_covariance(camera, T, uv, terrain, noise,
+                                                              method="linearized"))
+            lat, lon, alt = enu_to_geodetic(enu, origin)
+            out[picks] = np.column_stack([lat, lon, alt, sigma])
+        r.geolocated = int(np.isfinite(out[:, 0]).sum())
+        if below:
+            r.warnings.append(f"{below} frames with detections have the GPS at or below the "
+                              f"ground ({ground_alt:.1f} m; see --ground-altitude): their "
+                              "detections are at the platform position")
+        if r.geolocated < len(self.detections):
+            r.warnings.append(f"{len(self.detections) - r.geolocated} of "
+                              f"{len(self.detections)} detections could not be placed on the "
+                              "ground: at the platform position in the GeoJSON/KML")
+        return out
+
     def _write_tables(self) -> None:
         r, rows = self.result, self.rows
         if len(self.gps) and rows:
@@ -869,7 +986,8 @@ class _BagAnalysis:
             for row, (lat, lon, alt) in zip(rows, positions, strict=True):
                 row.latitude, row.longitude, row.altitude_m = float(lat), float(lon), float(alt)
         frame_rows = [tuple(getattr(row, c) for c in FRAME_COLUMNS) for row in rows]
-        det_rows = detection_rows(rows, self.detections)
+        ground = self._ground_positions() if len(self.gps) else None
+        det_rows = detection_rows(rows, self.detections, ground)
         tables = {"frames": (list(FRAME_COLUMNS), frame_rows),
                   "detections": (detection_columns(), det_rows)}
         if self.roi_rows:
@@ -883,8 +1001,8 @@ class _BagAnalysis:
         if len(self.gps):
             name = bag_name(self.bag)
             placed = write_geojson(self.out_dir / "detections.geojson", rows, self.detections,
-                                   name)
-            write_kml(self.out_dir / "detections.kml", rows, self.detections, name)
+                                   name, ground)
+            write_kml(self.out_dir / "detections.kml", rows, self.detections, name, ground)
             r.outputs["geojson"] = str(self.out_dir / "detections.geojson")
             r.outputs["kml"] = str(self.out_dir / "detections.kml")
             if placed < len(self.detections):
@@ -1082,6 +1200,16 @@ def add_analyze_parser(subparsers: Any) -> argparse.ArgumentParser:
                         "node: its parameters or the bag's altitude and camera_info topics)")
     p.add_argument("--altitude", type=float, default=None, metavar="M",
                    help="height above ground, m (gives the GSD with camera_info's focal length)")
+    p.add_argument("--ground-altitude", type=float, default=None, metavar="M",
+                   help="ground height above the WGS84 ellipsoid, m, for placing detections on "
+                        "the ground (bags with GPS, IMU and camera_info; default: the first "
+                        "fix's altitude minus --takeoff-height)")
+    p.add_argument("--takeoff-height", type=float, default=0.0, metavar="M",
+                   help="GPS height above the ground at the first fix, m (0)")
+    p.add_argument("--camera-mount", type=float, nargs=6, default=None,
+                   metavar=("X", "Y", "Z", "ROLL", "PITCH", "YAW"),
+                   help="thermal optical frame in base_link (the IMU's frame), m and rad "
+                        "(default: looking straight down, image top forward)")
     p.add_argument("--max-frames", type=int, default=None, help="stop after N frames per bag")
     p.add_argument("--workers", type=int, default=None,
                    help="bags analysed in parallel processes (number of CPUs)")
@@ -1109,6 +1237,8 @@ def options_from_args(args: argparse.Namespace) -> AnalysisOptions:
         report=not args.no_report,
         storage=args.storage, detector=args.detector, track=not args.no_tracking,
         detect_every=args.detect_every, gsd_m=args.gsd, altitude_m=args.altitude,
+        ground_altitude_m=args.ground_altitude, takeoff_height_m=args.takeoff_height,
+        camera_mount=tuple(args.camera_mount) if args.camera_mount else None,
         max_frames=args.max_frames, progress=not args.quiet)
 
 

@@ -28,13 +28,19 @@ from thermal_perception.core.isotherm import draw_detections as draw_boxes
 NS_PER_S = 1_000_000_000
 FLOAT_FORMAT = ".10g"
 GPS_MAX_GAP_S = 2.0  # a frame farther than this from every fix gets no position
+IMU_MAX_GAP_S = 0.5  # a frame farther than this from every IMU orientation gets none
 POSITION_NOTE = ("position of the platform (GPS fix of the frame), not of the detected object: "
                  "ground geolocation is not done")
+GROUND_NOTE = ("position on the ground: the detection's centroid pixel cast onto flat ground "
+               "from the GPS position and IMU orientation of the frame (sigma_m: horizontal "
+               "1-sigma, m)")
 FRAME_COLUMNS = ("frame", "stamp_ns", "time_s", "state", "ffc_applied", "ffc_count",
                  "fpa_temperature_c", "min_c", "max_c", "mean_c", "p99_c", "invalid_fraction",
                  "detections", "bad_pixels", "processing_ms", "latitude", "longitude",
                  "altitude_m")
 POSITION_COLUMNS = ("latitude", "longitude", "altitude_m")
+#: Ground position of a detection (NaN/empty when not geolocated): degrees, ellipsoid m, m.
+GROUND_COLUMNS = ("ground_latitude", "ground_longitude", "ground_altitude_m", "ground_sigma_m")
 DETECTION_PREFIX = ("frame", "stamp_ns", "time_s")
 STATE_PROCESSED, STATE_SHUTTER, STATE_REJECTED = "processed", "shutter", "rejected"
 # Box colours by label, BGR.
@@ -102,6 +108,62 @@ class GpsTrack:
         out[close] = fixes[nearest[close]]
         return out
 
+    def interpolated(self, stamps_ns: NDArray[np.int64]) -> NDArray[np.float64]:
+        """(N, 3) latitude, longitude, altitude linearly interpolated between the fixes around
+        each stamp (the end fixes beyond them); NaN rows as :meth:`at` (longitudes are not
+        unwrapped across +-180 degrees)."""
+        out = self.at(stamps_ns)
+        ok = np.isfinite(out[:, 0])
+        if ok.any():
+            order = np.argsort(self.stamps_ns, kind="stable")
+            t = np.asarray(self.stamps_ns, np.float64)[order]
+            for k, values in enumerate((self.latitude, self.longitude, self.altitude_m)):
+                out[ok, k] = np.interp(np.asarray(stamps_ns, np.float64)[ok], t,
+                                       np.asarray(values, np.float64)[order])
+        return out
+
+
+@dataclass
+class ImuTrack:
+    """``sensor_msgs/Imu`` orientations in time order: stamp ns, quaternion (x, y, z, w) of the
+    IMU (taken as ``base_link``) in ENU (REP 145)."""
+
+    topic: str = ""
+    stamps_ns: list[int] = field(default_factory=list)
+    quaternions: list[tuple[float, float, float, float]] = field(default_factory=list)
+
+    def add(self, stamp_ns: int, xyzw: Sequence[float]) -> None:
+        q = np.asarray(xyzw, np.float64)
+        if q.shape == (4,) and np.all(np.isfinite(q)) and np.linalg.norm(q) > 0.5:
+            self.stamps_ns.append(stamp_ns)
+            self.quaternions.append(tuple(float(v) for v in q / np.linalg.norm(q)))
+
+    def __len__(self) -> int:
+        return len(self.stamps_ns)
+
+    def at(self, stamps_ns: NDArray[np.int64]) -> NDArray[np.float64]:
+        """(N, 4) orientations at the stamps, spherically interpolated between the samples
+        around each (the end samples beyond them); NaN rows where the nearest sample is more
+        than :data:`IMU_MAX_GAP_S` away."""
+        from scipy.spatial.transform import Rotation, Slerp
+
+        stamps = np.asarray(stamps_ns, np.int64)
+        out = np.full((len(stamps), 4), np.nan)
+        if not len(self) or not len(stamps):
+            return out
+        t, index = np.unique(np.asarray(self.stamps_ns, np.int64), return_index=True)
+        rotations = Rotation.from_quat(np.asarray(self.quaternions)[index])
+        right = np.clip(np.searchsorted(t, stamps), 0, len(t) - 1)
+        left = np.clip(right - 1, 0, len(t) - 1)
+        gap = np.minimum(np.abs(t[left] - stamps), np.abs(t[right] - stamps))
+        close = gap <= IMU_MAX_GAP_S * NS_PER_S
+        if len(t) == 1:
+            out[close] = rotations.as_quat()[0]
+        elif close.any():
+            times = np.clip(stamps[close], t[0], t[-1]).astype(np.float64)
+            out[close] = Slerp(t.astype(np.float64), rotations)(times).as_quat()
+        return out
+
 
 def _cell(value: Any) -> Any:
     if isinstance(value, float | np.floating):
@@ -133,19 +195,32 @@ def write_parquet(path: Path, columns: Sequence[str], rows: Sequence[Sequence[An
 
 
 def detection_rows(frames: Sequence[FrameRow],
-                   detections: Sequence[tuple[int, DetectionRecord]]) -> list[tuple[Any, ...]]:
-    """Rows of detections.csv: frame, stamp, time, the detection's fields, platform position."""
+                   detections: Sequence[tuple[int, DetectionRecord]],
+                   ground: NDArray[np.float64] | None = None) -> list[tuple[Any, ...]]:
+    """Rows of detections.csv: frame, stamp, time, the detection's fields, platform position,
+    ground position (``ground``: (D, 4) rows of :data:`GROUND_COLUMNS`; None: unknown)."""
     rows = []
-    for index, det in detections:
+    unknown = (math.nan,) * len(GROUND_COLUMNS)
+    for k, (index, det) in enumerate(detections):
         f = frames[index]
+        located = unknown if ground is None else tuple(float(v) for v in ground[k])
         rows.append((f.frame, f.stamp_ns, f.time_s, *det.row(), f.latitude, f.longitude,
-                     f.altitude_m))
+                     f.altitude_m, *located))
     return rows
 
 
 def detection_columns() -> list[str]:
     """Columns of detections.csv."""
-    return [*DETECTION_PREFIX, *DetectionRecord.columns(), *POSITION_COLUMNS]
+    return [*DETECTION_PREFIX, *DetectionRecord.columns(), *POSITION_COLUMNS, *GROUND_COLUMNS]
+
+
+def _on_ground(ground: NDArray[np.float64] | None, k: int) -> bool:
+    return ground is not None and bool(np.all(np.isfinite(ground[k, :2])))
+
+
+def _ground_point(ground: NDArray[np.float64], k: int) -> list[float]:
+    lat, lon, alt = (float(v) for v in ground[k, :3])
+    return [lon, lat, alt] if math.isfinite(alt) else [lon, lat]
 
 
 def _properties(frame: FrameRow, det: DetectionRecord) -> dict[str, Any]:
@@ -166,13 +241,23 @@ def _lon_lat_alt(frame: FrameRow) -> list[float]:
 
 
 def write_geojson(path: Path, frames: Sequence[FrameRow],
-                  detections: Sequence[tuple[int, DetectionRecord]], bag_name: str) -> int:
-    """GeoJSON FeatureCollection: one Point per detection at its frame's platform position,
+                  detections: Sequence[tuple[int, DetectionRecord]], bag_name: str,
+                  ground: NDArray[np.float64] | None = None) -> int:
+    """GeoJSON FeatureCollection: one Point per detection, on the ground where ``ground``
+    (see :func:`detection_rows`) has its position, else at its frame's platform position,
     and the platform's track as a LineString. Returns the number of detection features."""
     features: list[dict[str, Any]] = []
-    for index, det in detections:
+    for k, (index, det) in enumerate(detections):
         f = frames[index]
-        if math.isfinite(f.latitude):
+        if _on_ground(ground, k):
+            props = _properties(f, det)
+            props.update(position_source="ground_geolocation", position_note=GROUND_NOTE,
+                         sigma_m=float(ground[k, 3]) if math.isfinite(ground[k, 3]) else None)
+            features.append({"type": "Feature",
+                             "geometry": {"type": "Point", "coordinates": _ground_point(
+                                 ground, k)},
+                             "properties": props})
+        elif math.isfinite(f.latitude):
             features.append({"type": "Feature",
                              "geometry": {"type": "Point", "coordinates": _lon_lat_alt(f)},
                              "properties": _properties(f, det)})
@@ -182,32 +267,42 @@ def write_geojson(path: Path, frames: Sequence[FrameRow],
         features.append({"type": "Feature",
                          "geometry": {"type": "LineString", "coordinates": track},
                          "properties": {"kind": "platform_track", "bag": bag_name}})
+    note = GROUND_NOTE if ground is not None and np.isfinite(ground[:, 0]).any() \
+        else POSITION_NOTE
     collection = {"type": "FeatureCollection", "name": f"{bag_name} detections",
-                  "position_note": POSITION_NOTE, "features": features}
+                  "position_note": note, "features": features}
     atomic_write_text(path, json.dumps(collection, indent=1, allow_nan=False) + "\n")
     return placed
 
 
 def write_kml(path: Path, frames: Sequence[FrameRow],
-              detections: Sequence[tuple[int, DetectionRecord]], bag_name: str) -> None:
-    """KML: a Placemark per detection at the platform position, and the platform track."""
+              detections: Sequence[tuple[int, DetectionRecord]], bag_name: str,
+              ground: NDArray[np.float64] | None = None) -> None:
+    """KML: a Placemark per detection (on the ground where ``ground`` has its position, else at
+    the platform position), and the platform track."""
 
     def coordinates(f: FrameRow) -> str:
         return ",".join(format(v, FLOAT_FORMAT) for v in _lon_lat_alt(f))
 
+    located = ground is not None and bool(np.isfinite(ground[:, 0]).any())
     parts = ['<?xml version="1.0" encoding="UTF-8"?>', f'<kml xmlns="{KML_NS}">', "<Document>",
              f"<name>{escape(bag_name)} detections</name>",
-             f"<description>{escape(POSITION_NOTE)}</description>"]
-    for index, det in detections:
+             f"<description>{escape(GROUND_NOTE if located else POSITION_NOTE)}</description>"]
+    for k, (index, det) in enumerate(detections):
         f = frames[index]
-        if not math.isfinite(f.latitude):
+        if _on_ground(ground, k):
+            where = ",".join(format(v, FLOAT_FORMAT) for v in _ground_point(ground, k))
+            note = f"{GROUND_NOTE}; sigma {ground[k, 3]:.1f} m"
+        elif math.isfinite(f.latitude):
+            where, note = coordinates(f), POSITION_NOTE
+        else:
             continue
         name = f"{det.label} #{det.track_id}" if det.track_id else det.label
         text = (f"frame {f.frame}, t = {f.time_s:.3f} s, confidence {det.confidence:.2f}, "
-                f"max {det.max_c:.1f} C, mean {det.mean_c:.1f} C; {POSITION_NOTE}")
+                f"max {det.max_c:.1f} C, mean {det.mean_c:.1f} C; {note}")
         parts += ["<Placemark>", f"<name>{escape(name)}</name>",
                   f"<description>{escape(text)}</description>",
-                  f"<Point><coordinates>{coordinates(f)}</coordinates></Point>", "</Placemark>"]
+                  f"<Point><coordinates>{where}</coordinates></Point>", "</Placemark>"]
     track = [coordinates(f) for f in frames if math.isfinite(f.latitude)]
     if len(track) >= 2:
         parts += ["<Placemark>", "<name>platform track</name>",

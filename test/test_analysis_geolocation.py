@@ -1,0 +1,150 @@
+"""Offline analysis places detections on the ground when the bag has GPS, IMU and camera_info
+(and at the platform's fix without an IMU); the IMU/GPS interpolation it uses."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from thermal_perception.analysis import AnalysisOptions, analyze_bag
+from thermal_perception.analysis.outputs import GpsTrack, ImuTrack
+from thermal_perception.core.camera import get_profile
+from thermal_perception.core.geolocation import GeoOrigin, geodetic_to_enu
+from thermal_perception.io import messages
+from thermal_perception.io.bag import BagWriter
+from thermal_perception.sim.record import START_NS
+from thermal_perception.sim.simulator import ThermalSimulator
+
+WIDTH, HEIGHT, FRAMES, RATE_HZ = 160, 128, 12, 30.0
+FRAME_ID = "thermal_camera_optical_frame"
+LAT0, LON0, ALT0 = 47.3769, 8.5417, 500.0  # GPS track start: deg, deg, ellipsoid m
+DEG_PER_FRAME = 1e-6
+HEIGHT_AGL = 100.0  # the tests' ground is ALT0 - HEIGHT_AGL
+FACING_NORTH = Rotation.from_euler("z", 90, degrees=True).as_quat()  # REP 103 yaw +90 deg
+KML = "{http://www.opengis.net/kml/2.2}"
+
+
+def write_flight(path: Path, imu: bool = True) -> Path:
+    """A simulated uav_sar bag (as test_analysis's) with camera_info, a NavSatFix track and,
+    optionally, a level IMU facing north; the GPS and IMU at every frame's stamp."""
+    profile = get_profile("boson640").with_size(WIDTH, HEIGHT)
+    sim = ThermalSimulator(profile, "uav_sar", seed=0)
+    with BagWriter(path, storage="sqlite3") as bag:
+        store = bag.typestore
+        types = store.types
+        bag.add_topic("/thermal/image_raw", "sensor_msgs/msg/Image")
+        bag.add_topic("/thermal/camera_info", "sensor_msgs/msg/CameraInfo")
+        bag.add_topic("/gps/fix", "sensor_msgs/msg/NavSatFix")
+        if imu:
+            bag.add_topic("/imu/data", "sensor_msgs/msg/Imu")
+        for i in range(FRAMES):
+            stamp = START_NS + round(i / RATE_HZ * messages.NS_PER_S)
+            bag.write_message("/thermal/image_raw", stamp, messages.image(
+                store, sim.counts(i / RATE_HZ), "mono16", stamp, FRAME_ID))
+            bag.write_message("/thermal/camera_info", stamp,
+                              messages.camera_info(store, profile, stamp, FRAME_ID))
+            bag.write_message("/gps/fix", stamp, types["sensor_msgs/msg/NavSatFix"](
+                header=messages.header(store, stamp, "gps"),
+                status=types["sensor_msgs/msg/NavSatStatus"](status=0, service=1),
+                latitude=LAT0 + i * DEG_PER_FRAME, longitude=LON0 + i * DEG_PER_FRAME,
+                altitude=ALT0, position_covariance=np.zeros(9), position_covariance_type=0))
+            if imu:
+                x, y, z, w = FACING_NORTH
+                vector = types["geometry_msgs/msg/Vector3"]
+                bag.write_message("/imu/data", stamp, types["sensor_msgs/msg/Imu"](
+                    header=messages.header(store, stamp, "base_link"),
+                    orientation=types["geometry_msgs/msg/Quaternion"](x=x, y=y, z=z, w=w),
+                    orientation_covariance=np.zeros(9),
+                    angular_velocity=vector(x=0.0, y=0.0, z=0.0),
+                    angular_velocity_covariance=np.zeros(9),
+                    linear_acceleration=vector(x=0.0, y=0.0, z=9.81),
+                    linear_acceleration_covariance=np.zeros(9)))
+    return path
+
+
+def analyse(bag: Path, out: Path, **options) -> tuple:
+    result = analyze_bag(bag, AnalysisOptions(
+        out=out, detector="test_analysis:hot_blobs", progress=False, video=False, bag=False,
+        report=False, **options))
+    folder = Path(result.out_dir)
+    geo = json.loads((folder / "detections.geojson").read_text())
+    points = [f for f in geo["features"] if f["geometry"]["type"] == "Point"]
+    with open(folder / "detections.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    return result, points, rows
+
+
+def test_detections_are_placed_on_the_ground(tmp_path):
+    bag = write_flight(tmp_path / "flight")
+    result, points, rows = analyse(bag, tmp_path / "out", ground_altitude_m=ALT0 - HEIGHT_AGL)
+    assert result.status == "ok", result.errors
+    assert result.imu_topic == "/imu/data"
+    assert result.detections > 0 and result.geolocated == result.detections
+    assert len(points) == len(rows) == result.detections
+    # Expected by hand: level nadir camera facing north, 100 m above the ground: image top =
+    # north, image right = east; offset = (pixel - principal point) * 100 m / f.
+    f = get_profile("boson640").with_size(WIDTH, HEIGHT).focal_length_px
+    cx, cy = (WIDTH - 1) / 2, (HEIGHT - 1) / 2
+    for point, row in zip(points, rows, strict=True):
+        assert point["properties"]["position_source"] == "ground_geolocation"
+        u, v = float(row["centroid_x"]), float(row["centroid_y"])
+        frame = int(row["frame"])
+        platform = GeoOrigin(LAT0 + frame * DEG_PER_FRAME, LON0 + frame * DEG_PER_FRAME,
+                             ALT0 - HEIGHT_AGL)
+        lon, lat, alt = point["geometry"]["coordinates"]
+        offset = geodetic_to_enu(lat, lon, alt, platform)
+        expected = [(u - cx) * HEIGHT_AGL / f, (cy - v) * HEIGHT_AGL / f, 0.0]
+        np.testing.assert_allclose(offset, expected, atol=0.01)
+        assert float(row["ground_latitude"]) == pytest.approx(lat)
+        assert float(row["latitude"]) == pytest.approx(platform.latitude_deg)  # platform kept
+        # sigma: at least the GNSS 1.5 m per axis, at most a few metres at 100 m
+        sigma = point["properties"]["sigma_m"]
+        assert 1.5 <= sigma < 6.0 and float(row["ground_sigma_m"]) == pytest.approx(sigma)
+    kml = ET.parse(Path(result.out_dir) / "detections.kml").getroot()
+    first = kml.find(f".//{KML}Placemark/{KML}Point/{KML}coordinates").text.split(",")
+    assert [float(c) for c in first[:2]] == pytest.approx(points[0]["geometry"]["coordinates"][:2])
+
+
+def test_without_imu_or_above_ground_detections_stay_at_the_platform(tmp_path):
+    # no IMU: the existing behaviour, platform positions
+    _, points, rows = analyse(write_flight(tmp_path / "no_imu", imu=False), tmp_path / "a")
+    assert points and all(p["properties"]["position_source"] == "platform_gps" for p in points)
+    assert all(row["ground_latitude"] == "" for row in rows)
+    # IMU, but the default ground is the first fix (the flight starts on the ground) and the
+    # GPS altitude never changes: the camera is on the ground, nothing can be placed
+    result, points, _ = analyse(write_flight(tmp_path / "flat"), tmp_path / "b")
+    assert result.geolocated == 0
+    assert all(p["properties"]["position_source"] == "platform_gps" for p in points)
+    assert any("--ground-altitude" in w for w in result.warnings)
+    # --takeoff-height says the first fix was 100 m above the ground
+    result, points, _ = analyse(tmp_path / "flat", tmp_path / "c", takeoff_height_m=HEIGHT_AGL)
+    assert result.geolocated == result.detections > 0
+    bad = analyze_bag(tmp_path / "flat", AnalysisOptions(
+        out=tmp_path / "d", detector="test_analysis:hot_blobs", progress=False, video=False,
+        bag=False, report=False, camera_mount=(0.0, 1.0)))
+    assert bad.status == "failed" and "camera_mount needs 6" in bad.errors[0]
+
+
+def test_imu_and_gps_interpolation():
+    imu = ImuTrack()
+    imu.add(0, Rotation.from_euler("z", 0, degrees=True).as_quat())
+    imu.add(1_000_000_000, Rotation.from_euler("z", 90, degrees=True).as_quat())
+    imu.add(2_000_000_000, (0.0, 0.0, 0.0, 0.0))  # invalid: ignored
+    q = imu.at(np.array([500_000_000, 1_200_000_000, 2_000_000_000], np.int64))
+    yaw = Rotation.from_quat(q[:2]).as_euler("xyz", degrees=True)[:, 2]
+    np.testing.assert_allclose(yaw, [45.0, 90.0], atol=1e-9)
+    assert np.isnan(q[2]).all()  # 1 s from the last sample
+    gps = GpsTrack()
+    gps.add(0, 47.0, 8.0, 500.0)
+    gps.add(1_000_000_000, 47.001, 8.002, 510.0)
+    at = gps.interpolated(np.array([250_000_000, 5_000_000_000], np.int64))
+    np.testing.assert_allclose(at[0], [47.00025, 8.0005, 502.5])
+    assert np.isnan(at[1]).all()
+    assert math.isnan(GpsTrack().interpolated(np.array([0], np.int64))[0, 0])
