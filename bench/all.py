@@ -8,7 +8,8 @@ Scripts: radiometry (lookup table vs the FLIR formula in numpy), peers (vs flirp
 flirimageextractor, flyr on real FLIR data, where installed: make bench-peers), processing
 (chain fps vs a numpy baseline), detection (ms per frame vs the processing chain), memory
 (RSS per stream vs the frame data), offline (analysis real-time factor vs reading the bag),
-transport (DDS latency of driver -> processor vs a bare rclpy relay; process memory).
+transport (DDS latency of driver -> processor vs a bare rclpy relay; process memory),
+geolocation (pixel -> ground error at 100 m, exact and noisy pose, vs predicted spread).
 A script that fails or runs past its time limit is reported and the others still run; the
 exit status is then 1. ``--quick`` shortens every script (fewer frames and repeats).
 """
@@ -37,6 +38,7 @@ SCRIPTS: dict[str, tuple[list[str], list[str], float]] = {
     "offline": (["--frames", "150", "--repeat", "3"], ["--frames", "60", "--repeat", "1"],
                 150.0),
     "transport": (["--seconds", "10"], ["--seconds", "4"], 90.0),
+    "geolocation": (["--trials", "2000"], ["--trials", "400"], 60.0),
 }
 
 
@@ -120,6 +122,13 @@ def figures(results: dict[str, Any]) -> list[tuple[str, str]]:
                           f"driver + processor {r['memory_per_stream_mib']:.0f} MiB vs bare "
                           f"rclpy source + relay {r['memory_bare_relay_mib']:.0f} MiB: "
                           f"{r['memory_per_stream_mib'] / r['memory_bare_relay_mib']:.2f}x"))
+    if r := get("geolocation"):
+        a, c = r["accuracy"], r["consistency"]["monte_carlo (64 samples)"]
+        exact, noisy = a["exact pose, pixel rounded to whole pixels"], a["noisy pose and pixel"]
+        lines.append(("geolocation error at 100 m (p95)",
+                      f"exact pose {exact['p95_m']:.2f} m (goal <= 2 m), noisy pose "
+                      f"{noisy['p95_m']:.2f} m; observed/predicted spread "
+                      f"{c['observed_over_predicted_rms']:.2f}"))
     for name, res in results.items():
         if "error" in res:
             lines.append((name, f"FAILED: {res['error']}"))
