@@ -21,6 +21,7 @@ NODE_MODULES = {
     "driver": "thermal_perception.nodes.driver",
     "processor": "thermal_perception.nodes.processor",
     "detector": "thermal_perception.nodes.detector",
+    "fusion": "thermal_perception.nodes.fusion",
 }
 
 

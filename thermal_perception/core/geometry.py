@@ -104,7 +104,7 @@ class RigidTransform:
         return p @ self.rotation.T + self.translation
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class CameraModel:
     """A calibrated pinhole camera (``sensor_msgs/CameraInfo`` content).
 
@@ -137,6 +137,16 @@ class CameraModel:
             raise ValueError("camera model: " + "; ".join(problems))
         object.__setattr__(self, "k", k)
         object.__setattr__(self, "d", d)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CameraModel):
+            return NotImplemented
+        return (self.width == other.width and self.height == other.height
+                and self.distortion_model == other.distortion_model
+                and np.array_equal(self.k, other.k)
+                and np.array_equal(np.trim_zeros(self.d, "b"), np.trim_zeros(other.d, "b")))
+
+    __hash__ = None  # type: ignore[assignment]
 
     @classmethod
     def from_profile(cls, profile: CameraProfile) -> CameraModel:

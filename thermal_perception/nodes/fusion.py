@@ -20,8 +20,10 @@ interpolated at the detection's stamp. All geometry lives in the core modules.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -70,6 +72,18 @@ from thermal_perception.settings.fusion import (
 RGB_ENCODINGS = ("bgr8", "rgb8", "mono8")
 WARM_MARGIN_K = 2.0  # lidar points of an object: at least its mean temperature minus this
 COVARIANCE_SAMPLES = 64
+
+
+def guarded(callback: Callable[..., None]) -> Callable[..., None]:
+    """A subscription callback that reports a failure instead of ending the node."""
+    @functools.wraps(callback)
+    def run(self: FusionNode, *args: Any) -> None:
+        try:
+            callback(self, *args)
+        except Exception as exc:  # bad input must not stop the node
+            self._problem(f"{callback.__name__.lstrip('_')} failed: "
+                          f"{type(exc).__name__}: {exc}")
+    return run
 
 
 def stamp_ns(header: Any) -> int:
@@ -169,6 +183,7 @@ class FusionNode(Node):
 
     # -- inputs ---------------------------------------------------------------------------
 
+    @guarded
     def _on_thermal_info(self, msg: CameraInfo) -> None:
         try:
             model = camera_model(msg)
@@ -179,6 +194,7 @@ class FusionNode(Node):
             self.thermal_camera = model
             self.registration = self.projector = None
 
+    @guarded
     def _on_rgb_info(self, msg: CameraInfo) -> None:
         try:
             model = camera_model(msg)
@@ -189,6 +205,7 @@ class FusionNode(Node):
             self.rgb_camera = model
             self.registration = None
 
+    @guarded
     def _on_temperature(self, msg: Image) -> None:
         if msg.encoding != "32FC1":
             self._problem(f"image_temperature encoding '{msg.encoding}' is not 32FC1")
@@ -214,6 +231,7 @@ class FusionNode(Node):
         if p["lidar_enabled"]:
             self.lidar_sync.add(0, t, item)
 
+    @guarded
     def _on_rgb(self, msg: Image) -> None:
         if not self.params["overlay_enabled"]:
             return
@@ -232,6 +250,7 @@ class FusionNode(Node):
             image = np.repeat(image[..., None], 3, axis=2)
         self.rgb_sync.add(1, stamp_ns(msg.header), image)
 
+    @guarded
     def _on_cloud(self, msg: PointCloud2) -> None:
         if not self.params["lidar_enabled"]:
             return
@@ -242,6 +261,7 @@ class FusionNode(Node):
             return
         self.lidar_sync.add(1, stamp_ns(msg.header), (msg.header, xyz, intensity))
 
+    @guarded
     def _on_fix(self, msg: NavSatFix) -> None:
         if msg.status.status < NavSatStatus.STATUS_FIX or not all(
                 math.isfinite(v) for v in (msg.latitude, msg.longitude, msg.altitude)):
@@ -254,6 +274,7 @@ class FusionNode(Node):
         enu = geodetic_to_enu(msg.latitude, msg.longitude, msg.altitude, self.origin)
         self.fixes.add(stamp_ns(msg.header), np.asarray(enu, np.float64).reshape(3))
 
+    @guarded
     def _on_imu(self, msg: Imu) -> None:
         q = msg.orientation
         quat = np.array([q.x, q.y, q.z, q.w])
@@ -264,6 +285,7 @@ class FusionNode(Node):
 
     # -- overlay --------------------------------------------------------------------------
 
+    @guarded
     def _on_thermal_rgb(self, thermal: tuple[Any, np.ndarray], rgb: np.ndarray) -> None:
         start = time.perf_counter()
         header, temperature = thermal
@@ -295,6 +317,7 @@ class FusionNode(Node):
 
     # -- lidar ----------------------------------------------------------------------------
 
+    @guarded
     def _on_thermal_cloud(self, thermal: tuple[Any, np.ndarray], cloud: tuple) -> None:
         start = time.perf_counter()
         header, temperature = thermal
@@ -331,6 +354,7 @@ class FusionNode(Node):
                                     t_ns)
         return position, q
 
+    @guarded
     def _on_detections(self, msg: ThermalDetectionArray) -> None:
         start = time.perf_counter()
         p = self.params
