@@ -1,12 +1,22 @@
-"""FLIR radiometric files: FFF records (also inside radiometric JPEGs) and SEQ sequences.
+"""FLIR radiometric files: FFF records, SEQ sequences and radiometric JPEGs (R-JPEG).
 
 Layout as documented by ExifTool (Image::ExifTool::FLIR): "FFF\\0" + creator, a big-endian
 header with the directory offset (0x18) and entry count (0x1c); 32-byte directory entries
 (u16 type, u16 subtype, u32 version, u32 id, u32 offset, u32 length). Record type 1 is the raw
-image (32-byte header: u16 width at 2, height at 4, then uint16 pixels); type 0x20 is the
-camera info with the Planck constants and measurement parameters (float32 at ExifTool's
-offsets). Byte order of each record is detected from plausible values.
-A SEQ file is FFF records one after another.
+image (32-byte header: u16 width at 2, height at 4, then uint16 pixels, or a PNG whose 16-bit
+samples are byte-swapped, as in radiometric JPEGs); type 0x20 is the camera info with the
+Planck constants and measurement parameters (float32 at ExifTool's offsets). Byte order of
+each record is detected from plausible values.
+A SEQ file is FFF records one after another. A radiometric JPEG carries one FFF record split
+over APP1 segments: each segment's payload is "FLIR\\0", a version byte (1), the segment
+index and the index of the last segment, then the next piece of the record (ExifTool's
+JPEG/FLIR tables; flyr's ``extract_flir_app1`` reads them the same way).
+
+Library choice: ``flyr`` (PyPI, pure Python) reads radiometric JPEGs well and is used by the
+tests as an independent check, but not here: our reader already parses FFF records for
+.fff/.seq files, extracting the APP1 segments is a few lines, and the conversion to
+temperature must be our own radiometry (:func:`record_temperature_c`).
+``flirimageextractor`` needs the exiftool program.
 """
 
 from __future__ import annotations
@@ -16,10 +26,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 from numpy.typing import NDArray
 
 FFF_MAGIC = b"FFF\0"
+PNG_MAGIC = b"\x89PNG"
+APP1_FLIR_MAGIC = b"FLIR\0"
+JPEG_SOI, JPEG_SOS, JPEG_EOI, JPEG_APP1 = 0xD8, 0xDA, 0xD9, 0xE1
 RAW_RECORD = 1
 CAMERA_INFO_RECORD = 0x20
 RAW_HEADER_BYTES = 32
@@ -64,14 +78,19 @@ def parse_fff(data: bytes) -> FffRecord:
     if RAW_RECORD not in records or CAMERA_INFO_RECORD not in records:
         raise FlirFormatError(f"FFF record lacks raw data or camera info (types {sorted(records)})")
     raw_record = records[RAW_RECORD]
+    if len(raw_record) < RAW_HEADER_BYTES:
+        raise FlirFormatError(f"raw record of {len(raw_record)} bytes has no header")
     order = "<" if 0 < struct.unpack("<H", raw_record[2:4])[0] < 10000 else ">"
     width, height = struct.unpack(order + "HH", raw_record[2:6])
-    needed = RAW_HEADER_BYTES + 2 * width * height
-    if width == 0 or height == 0 or len(raw_record) < needed:
-        raise FlirFormatError(f"raw record of {len(raw_record)} bytes is too short for "
-                              f"{width}x{height} pixels")
-    raw = np.frombuffer(raw_record, dtype=order + "u2", count=width * height,
-                        offset=RAW_HEADER_BYTES).astype(np.uint16).reshape(height, width)
+    if raw_record[RAW_HEADER_BYTES:RAW_HEADER_BYTES + 4] == PNG_MAGIC:
+        raw = _decode_png_raw(raw_record[RAW_HEADER_BYTES:], width, height)
+    else:
+        needed = RAW_HEADER_BYTES + 2 * width * height
+        if width == 0 or height == 0 or len(raw_record) < needed:
+            raise FlirFormatError(f"raw record of {len(raw_record)} bytes is too short for "
+                                  f"{width}x{height} pixels")
+        raw = np.frombuffer(raw_record, dtype=order + "u2", count=width * height,
+                            offset=RAW_HEADER_BYTES).astype(np.uint16).reshape(height, width)
     info = records[CAMERA_INFO_RECORD]
     if len(info) < 0x310:
         raise FlirFormatError("camera info record truncated")
@@ -79,6 +98,18 @@ def parse_fff(data: bytes) -> FffRecord:
     metadata = {name: float(struct.unpack(order + code, info[off:off + 4])[0])
                 for name, (off, code) in CAMERA_INFO_FIELDS.items()}
     return FffRecord(raw=raw, metadata=metadata)
+
+
+def _decode_png_raw(png: bytes, width: int, height: int) -> NDArray[np.uint16]:
+    """A raw image stored as PNG: FLIR writes the 16-bit samples little-endian where PNG
+    wants big-endian, so the decoded values are byte-swapped (ExifTool, flyr)."""
+    image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED)
+    if image is None or image.dtype != np.uint16 or image.ndim != 2:
+        raise FlirFormatError("raw record holds a PNG that is not a 16-bit grey image")
+    if image.shape != (height, width):
+        raise FlirFormatError(f"raw PNG of {image.shape[1]}x{image.shape[0]} pixels, header "
+                              f"says {width}x{height}")
+    return image.byteswap()
 
 
 def read_fff(path: str | Path) -> FffRecord:
@@ -99,3 +130,80 @@ def read_seq(path: str | Path) -> Iterator[FffRecord]:
         raise FlirFormatError(f"{path}: no FFF records")
     for begin, end in zip(starts, [*starts[1:], len(data)], strict=True):
         yield parse_fff(data[begin:end])
+
+
+def extract_fff(jpeg: bytes) -> bytes:
+    """The FFF record of a FLIR radiometric JPEG: its "FLIR" APP1 segments, in index order.
+
+    Walks the JPEG marker segments up to the start of scan. Raises :class:`FlirFormatError`
+    for a file that is not a JPEG, has no FLIR segments, or misses some of them.
+    """
+    if jpeg[:2] != bytes([0xFF, JPEG_SOI]):
+        raise FlirFormatError("not a JPEG (no start-of-image marker)")
+    chunks: dict[int, bytes] = {}
+    last: int | None = None
+    at = 2
+    while at + 4 <= len(jpeg):
+        if jpeg[at] != 0xFF:
+            raise FlirFormatError(f"JPEG marker expected at byte {at}")
+        marker = jpeg[at + 1]
+        if marker == 0xFF:  # fill byte
+            at += 1
+            continue
+        if marker in (JPEG_SOS, JPEG_EOI):
+            break
+        length = struct.unpack(">H", jpeg[at + 2:at + 4])[0]
+        payload = jpeg[at + 4:at + 2 + length]
+        if length < 2 or len(payload) != length - 2:
+            raise FlirFormatError(f"JPEG segment at byte {at} is truncated")
+        if marker == JPEG_APP1 and payload.startswith(APP1_FLIR_MAGIC) and len(payload) >= 8:
+            index, final = payload[6], payload[7]
+            if last is not None and final != last:
+                raise FlirFormatError(f"FLIR APP1 segments disagree on their count "
+                                      f"({last + 1} and {final + 1})")
+            if index in chunks:
+                raise FlirFormatError(f"FLIR APP1 segment {index} appears twice")
+            last = final
+            chunks[index] = payload[8:]
+        at += 2 + length
+    if last is None:
+        raise FlirFormatError("not a FLIR radiometric JPEG: no APP1 'FLIR' segments")
+    missing = sorted(set(range(last + 1)) - set(chunks))
+    if missing:
+        raise FlirFormatError(f"FLIR APP1 segments {missing} of {last + 1} are missing "
+                              "(truncated file?)")
+    return b"".join(chunks[i] for i in range(last + 1))
+
+
+def read_flir_jpeg(path: str | Path) -> FffRecord:
+    """Raw thermal image and camera metadata of a FLIR radiometric JPEG."""
+    path = Path(path)
+    try:
+        return parse_fff(extract_fff(path.read_bytes()))
+    except FlirFormatError as exc:
+        raise FlirFormatError(f"{path}: {exc}") from exc
+
+
+def record_temperature_c(record: FffRecord, out: NDArray | None = None) -> NDArray:
+    """Object temperatures (deg C, float32 unless ``out`` says otherwise) of an FFF record,
+    with its own Planck constants, emissivity, distance, reflected/air/window temperatures,
+    humidity and atmospheric constants (:func:`flir_raw_to_temperature_c`)."""
+    from scipy.constants import zero_Celsius as zero_c
+
+    from thermal_perception.core.radiometry import (
+        AtmosphereConstants,
+        FlirPlanck,
+        flir_raw_to_temperature_c,
+    )
+
+    m = record.metadata
+    planck = FlirPlanck(m["R1"], m["R2"], m["B"], m["F"], m["O"])
+    atmosphere = AtmosphereConstants(m["x"], m["alpha1"], m["alpha2"], m["beta1"], m["beta2"])
+    if out is None:
+        out = np.empty(record.raw.shape, np.float32)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return flir_raw_to_temperature_c(
+            record.raw, planck, emissivity=m["emissivity"], object_distance_m=m["distance_m"],
+            reflected_c=m["reflected_k"] - zero_c, atmosphere_c=m["atmosphere_k"] - zero_c,
+            window_c=m["window_k"] - zero_c, window_transmission=m["window_transmission"],
+            relative_humidity=m["relative_humidity"], atmosphere_constants=atmosphere, out=out)

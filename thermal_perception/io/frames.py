@@ -1,12 +1,14 @@
 """Reading raw frame sequences: ROS 1/ROS 2 bags (rosbags), image files (16-bit PNG/TIFF),
-NumPy arrays and FLIR FFF/SEQ files, all as uint16 counts with a stamp and, where recorded,
-the camera status.
+NumPy arrays, raw dumps (headerless 16-bit frames), FLIR FFF/SEQ files and FLIR radiometric
+JPEGs, all as uint16 counts with a stamp and, where recorded, the camera status.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+import os
+import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,11 +16,14 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from thermal_perception.io.flir import read_fff, read_seq
+from thermal_perception.io.flir import read_fff, read_flir_jpeg, read_seq
 from thermal_perception.ros.image_conversion import ImageConversionError, image_to_array
 
 RAW_ENCODINGS = ("mono16", "16UC1")
 IMAGE_SUFFIXES = (".png", ".tif", ".tiff")
+JPEG_SUFFIXES = (".jpg", ".jpeg")  # FLIR radiometric JPEGs
+RAW_SUFFIXES = (".raw", ".y16", ".bin")  # headerless 16-bit frames
+RAW_SIZE_IN_NAME = re.compile(r"(\d+)x(\d+)")
 NS_PER_S = 1_000_000_000
 
 
@@ -38,39 +43,43 @@ def is_bag(path: Path) -> bool:
         path.suffix in (".bag", ".db3", ".mcap")
 
 
-def read_frames(path: str | Path, topic: str | None = None, limit: int | None = None
+def read_frames(path: str | Path, topic: str | None = None, limit: int | None = None,
+                raw_size: tuple[int, int] | None = None, raw_big_endian: bool | None = None
                 ) -> Iterator[RawFrame]:
     """Raw frames of ``path`` in order.
 
     Parameters
     ----------
-    path : a bag, a folder of 16-bit images or .npy files, a .npy file ((H, W) or (N, H, W)),
-        a FLIR .fff or .seq file.
+    path : a bag, a folder of frame files, a .npy file ((H, W) or (N, H, W)), a raw dump
+        (.raw/.y16/.bin), a FLIR .fff, .seq or radiometric .jpg file.
     topic : image topic of a bag (default: the only mono16/16UC1 image topic).
     limit : stop after this many frames.
+    raw_size, raw_big_endian : (width, height) and byte order of raw dumps (default: from the
+        file name, see :func:`raw_dump_format`).
     """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist")
-    frames = _read_any(path, topic)
+    frames = _read_any(path, topic, raw_size, raw_big_endian)
     for index, frame in enumerate(frames):
         if limit is not None and index >= limit:
             return
         yield frame
 
 
-def _read_any(path: Path, topic: str | None) -> Iterator[RawFrame]:
+def _read_any(path: Path, topic: str | None, raw_size: tuple[int, int] | None,
+              raw_big_endian: bool | None) -> Iterator[RawFrame]:
     if is_bag(path):
         yield from _read_bag(path, topic)
     elif path.is_dir():
-        files = sorted(p for p in path.iterdir()
-                       if p.suffix.lower() in (*IMAGE_SUFFIXES, ".npy"))
+        suffixes = (*IMAGE_SUFFIXES, *JPEG_SUFFIXES, *RAW_SUFFIXES, ".npy")
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in suffixes)
         if not files:
-            raise ValueError(f"{path}: no .png/.tif/.npy frames in the folder")
+            raise ValueError(f"{path}: no frame files ({', '.join(suffixes)}) in the folder")
         for file in files:
-            yield from _read_file(file)
+            yield from _read_file(file, raw_size, raw_big_endian)
     else:
-        yield from _read_file(path)
+        yield from _read_file(path, raw_size, raw_big_endian)
 
 
 def _as_counts(array: NDArray, where: str) -> NDArray[np.uint16]:
@@ -79,7 +88,8 @@ def _as_counts(array: NDArray, where: str) -> NDArray[np.uint16]:
     return np.ascontiguousarray(array)
 
 
-def _read_file(path: Path) -> Iterator[RawFrame]:
+def _read_file(path: Path, raw_size: tuple[int, int] | None = None,
+               raw_big_endian: bool | None = None) -> Iterator[RawFrame]:
     suffix = path.suffix.lower()
     if suffix == ".npy":
         array = np.load(path, allow_pickle=False)
@@ -98,9 +108,70 @@ def _read_file(path: Path) -> Iterator[RawFrame]:
     elif suffix == ".seq":
         for record in read_seq(path):
             yield RawFrame(record.raw)
+    elif suffix in JPEG_SUFFIXES:
+        yield RawFrame(read_flir_jpeg(path).raw)
+    elif suffix in RAW_SUFFIXES:
+        width, height, big_endian = raw_dump_format(path, raw_size, raw_big_endian)
+        yield from read_raw_dump(path, width, height, big_endian)
     else:
         raise ValueError(f"{path}: unknown frame format {suffix!r} "
-                         "(bag, .png, .tif, .npy, .fff, .seq)")
+                         "(bag, .png, .tif, .npy, .raw/.y16/.bin, .fff, .seq, FLIR .jpg)")
+
+
+def raw_dump_format(path: str | Path, size: tuple[int, int] | None = None,
+                    big_endian: bool | None = None) -> tuple[int, int, bool]:
+    """(width, height, big_endian) of a raw dump: given, or read from the file name.
+
+    Name convention: the last ``<W>x<H>`` in the name gives the size (``lepton_160x122.raw``);
+    a ``be`` token (``boson_640x512_be.raw``) marks big-endian data; the default is
+    little-endian, the byte order of V4L2 Y16 buffers.
+    """
+    stem = Path(path).stem
+    if size is None:
+        found = RAW_SIZE_IN_NAME.findall(stem)
+        if not found:
+            raise ValueError(f"{path}: raw dump without a frame size; give it or name the file "
+                             "like frames_640x512.raw")
+        size = (int(found[-1][0]), int(found[-1][1]))
+    width, height = size
+    if width <= 0 or height <= 0:
+        raise ValueError(f"{path}: frame size {width}x{height} must be positive")
+    if big_endian is None:
+        big_endian = "be" in re.split(r"[_\-.]", stem.lower())
+    return width, height, big_endian
+
+
+def read_raw_dump(path: str | Path, width: int, height: int, big_endian: bool = False
+                  ) -> Iterator[RawFrame]:
+    """Frames of a headerless dump of ``width`` x ``height`` 16-bit frames, in order.
+
+    Bytes after the last complete frame raise ValueError once the complete frames are yielded.
+    """
+    path = Path(path)
+    size = os.path.getsize(path)
+    frame_bytes = 2 * width * height
+    count = size // frame_bytes
+    if count:
+        dtype = ">u2" if big_endian else "<u2"
+        data = np.memmap(path, dtype=dtype, mode="r", shape=(count, height, width))
+        for frame in data:
+            yield RawFrame(frame.astype(np.uint16))
+        del data
+    if size != count * frame_bytes:
+        raise ValueError(f"{path}: {size - count * frame_bytes} bytes after the last complete "
+                         f"{width}x{height} frame ({count} frames): truncated dump or wrong size")
+
+
+def write_raw_dump(path: str | Path, frames: Iterable[NDArray[np.uint16]],
+                   big_endian: bool = False) -> int:
+    """Write frames as a headerless 16-bit dump; returns the number of frames."""
+    dtype = ">u2" if big_endian else "<u2"
+    count = 0
+    with open(path, "wb") as out:
+        for frame in frames:
+            np.asarray(frame, dtype=np.uint16).astype(dtype).tofile(out)
+            count += 1
+    return count
 
 
 def _read_bag(path: Path, topic: str | None) -> Iterator[RawFrame]:

@@ -1,9 +1,9 @@
 """Frame sources for the driver: where raw counts come from.
 
 A source yields :class:`Frame` objects; the driver stamps and publishes them. Sources: the
-physics simulator, and recordings (bags, 16-bit image folders, .npy stacks, FLIR SEQ) played
-back at their recorded pace. Real cameras (V4L2/UVC Y16) come beside them with the same
-interface.
+physics simulator, recordings (bags, 16-bit image folders, .npy stacks, raw dumps, FLIR SEQ and
+radiometric JPEGs) played back at their recorded pace, and V4L2/UVC cameras streaming Y16
+(:mod:`thermal_perception.io.v4l2`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from thermal_perception.core.camera import CameraProfile
 from thermal_perception.io.frames import RawFrame, read_frames
 from thermal_perception.sim.simulator import ThermalSimulator
 
-SOURCES = ("simulator", "recording")
+SOURCES = ("simulator", "recording", "v4l2")
 SHUTTER_BELOW_FPA_K = 2.0  # shutter flag temperature relative to the FPA (typical, a choice)
 
 
@@ -34,13 +34,22 @@ class Frame:
     fpa_temperature_c : focal-plane temperature, deg C (NaN if unknown).
     housing_temperature_c : camera housing / shutter temperature, deg C (NaN if unknown).
     shutter_closed : the frame shows the closed shutter (FFC), not the scene.
+    stamp_ns : capture time, ns since the epoch, where the source knows it (recorded stamps,
+        camera buffer times).
+    ffc_state : flat-field correction state reported by the camera itself (ThermalStatus
+        FFC_STATE_* numbers), None where the driver runs the FFC.
     """
 
     counts: NDArray[np.uint16]
     fpa_temperature_c: float = float("nan")
     housing_temperature_c: float = float("nan")
     shutter_closed: bool = False
-    stamp_ns: int | None = None  # recorded capture time, where the source has one
+    stamp_ns: int | None = None
+    ffc_state: int | None = None
+
+
+class NoFrame(Exception):
+    """A live source has no new frame yet; the driver skips this tick."""
 
 
 class FrameSource(Protocol):
@@ -149,4 +158,8 @@ def open_source(kind: str, profile: CameraProfile, **options: object) -> FrameSo
         return SimulatorSource(profile, **options)
     if kind == "recording":
         return RecordingSource(**options)  # type: ignore[arg-type]
+    if kind == "v4l2":
+        from thermal_perception.io.v4l2 import V4l2Source
+
+        return V4l2Source(**options)  # type: ignore[arg-type]
     raise ValueError(f"unknown source {kind!r}; known: {list(SOURCES)}")
