@@ -22,7 +22,8 @@ from std_srvs.srv import Trigger
 
 from thermal_perception.core.camera import get_profile
 from thermal_perception.core.nuc import FfcScheduler
-from thermal_perception.io.sources import open_source
+from thermal_perception.io.sources import NoFrame, open_source
+from thermal_perception.io.v4l2 import CameraDisconnected
 from thermal_perception.msg import ThermalStatus
 from thermal_perception.ros import diagnostics
 from thermal_perception.ros.camera_info import camera_info_from_profile
@@ -50,6 +51,13 @@ class DriverNode(Node):
                 raise ValueError(f"recording_path {p['recording_path']!r}: {exc}") from exc
             height, width = self.source.shape
             profile = profile.with_size(width, height)  # the recording decides the size
+        elif p["source"] == "v4l2":
+            self.source = open_source(
+                "v4l2", profile, device=p["device"], width=p["width"], height=p["height"],
+                telemetry=p["telemetry"], fps=p["rate_hz"] or profile.rate_hz,
+                default_shape=(profile.height, profile.width))
+            height, width = self.source.shape
+            profile = profile.with_size(width, height)  # the camera decides the size
         else:
             self.source = open_source(
                 p["source"], profile, scene=p["scene"], altitude_m=p["altitude_m"],
@@ -81,6 +89,7 @@ class DriverNode(Node):
         self.last_fpa_c = float("nan")
         self.source_errors = 0
         self.last_error = ""
+        self.camera_lost = False
         self.timer = self.create_timer(1.0 / self.rate_hz, self._capture)
         self.diagnostics = diagnostics.DiagnosticsPublisher(self, self._diagnostics)
         self.get_logger().info(
@@ -155,7 +164,7 @@ class DriverNode(Node):
     # -- capture -------------------------------------------------------------------------
 
     def _capture(self) -> None:
-        if not self.source.has_shutter and self.image_pub.get_subscription_count() == 0:
+        if self.params["source"] == "recording" and self.image_pub.get_subscription_count() == 0:
             return  # a recording waits for a listener instead of playing to nobody
         capture = self.get_clock().now()  # capture time, before any work on the frame
         wall = time.perf_counter()
@@ -179,11 +188,21 @@ class DriverNode(Node):
                 self.finished = True
                 self.get_logger().info(f"{exc}; no more frames")
             return
+        except NoFrame:
+            return  # a live camera between frames
+        except CameraDisconnected as exc:
+            if not self.camera_lost:  # logged once; /diagnostics reports ERROR meanwhile
+                self.camera_lost = True
+                self.get_logger().error(f"{exc.strerror or exc}; reconnecting")
+            return
         except (OSError, RuntimeError, ValueError) as exc:
             self.source_errors += 1
             self.last_error = str(exc)
             self.get_logger().error(f"frame source failed: {exc}", throttle_duration_sec=5.0)
             return
+        if self.camera_lost:
+            self.camera_lost = False
+            self.get_logger().info("camera back, streaming")
         if math.isfinite(frame.fpa_temperature_c):
             self.last_fpa_c = frame.fpa_temperature_c
         if frame.stamp_ns is not None and self.params["recorded_stamps"]:
@@ -199,10 +218,11 @@ class DriverNode(Node):
         s.header.stamp, s.header.frame_id = stamp, frame_id
         s.fpa_temperature_c = frame.fpa_temperature_c
         s.housing_temperature_c = frame.housing_temperature_c
-        s.ffc_state, s.shutter_closed = ffc_state, frame.shutter_closed
+        s.ffc_state = ffc_state if frame.ffc_state is None else frame.ffc_state  # camera's own
+        s.shutter_closed = frame.shutter_closed
         s.last_ffc_time = self.last_ffc.to_msg() if self.last_ffc else Time().to_msg()
         s.ffc_count, s.frame_count = self.ffc_count, self.frame_count
-        s.dropped_frames = self.dropped_frames
+        s.dropped_frames = self.dropped_frames + getattr(self.source, "dropped", 0)
         s.frame_rate_hz = float(self.measured_rate_hz)
         # status first: a processor that gets the image already knows the shutter state
         self.status_pub.publish(s)
@@ -217,7 +237,12 @@ class DriverNode(Node):
                   "ffc_count": self.ffc_count, "last_ffc_reason": self.ffc_reason,
                   "fpa_temperature_c": self.last_fpa_c, "source_errors": self.source_errors,
                   "frame_time_ms": self.capture_time_ms}
-        if self.source_errors and self.last_error:
+        health = getattr(self.source, "health", None)  # live cameras: connection state
+        problem, camera_values = health() if health is not None else (None, {})
+        values.update(camera_values)
+        if problem:
+            level, message = diagnostics.ERROR, problem
+        elif self.source_errors and self.last_error:
             level, message = diagnostics.ERROR, f"source error: {self.last_error}"
             self.last_error = ""
         elif self.frame_count and abs(self.measured_rate_hz - rate) > 0.1 * rate:

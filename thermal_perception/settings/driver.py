@@ -6,6 +6,7 @@ from typing import Any
 
 from thermal_perception.core.camera import load_profiles
 from thermal_perception.io.sources import SOURCES
+from thermal_perception.io.v4l2 import TELEMETRY_MODES
 from thermal_perception.ros.params import ParamSpec
 from thermal_perception.settings import RELIABILITY_CHOICES
 from thermal_perception.sim.simulator import SCENES
@@ -15,8 +16,9 @@ PARAMS = (
               read_only=True),
     ParamSpec("camera_profile", "boson640", "Camera class (config/camera_profiles.yaml).",
               choices=tuple(load_profiles()), read_only=True),
-    ParamSpec("width", 0, "Image width, pixels (0: the profile's).", 0, 8192, read_only=True),
-    ParamSpec("height", 0, "Image height, pixels (0: the profile's).", 0, 8192,
+    ParamSpec("width", 0, "Image width, pixels (0: the profile's; source 'v4l2': the format "
+              "to request, telemetry lines included, 0: the device's).", 0, 8192, read_only=True),
+    ParamSpec("height", 0, "Image height, pixels (0: the profile's; see width).", 0, 8192,
               read_only=True),
     ParamSpec("rate_hz", 0.0, "Frame rate, Hz (0: the profile's).", 0.0, 240.0),
     ParamSpec("recording_path", "",
@@ -25,6 +27,16 @@ PARAMS = (
     ParamSpec("recording_topic", "", "Image topic of a recorded bag ('' = found by itself).",
               read_only=True),
     ParamSpec("loop", True, "Play the recording again when it ends.", read_only=True),
+    ParamSpec("device", "",
+              "source 'v4l2': the Y16 camera: a device path (/dev/video0), its USB serial "
+              "number or vendor:product id (1e4e:0100), or fake:<file>, a test/demo device that "
+              "serves the recorded raw frames of a .npy stack, raw dump or image folder and is "
+              "unplugged while the file is missing.", read_only=True),
+    ParamSpec("telemetry", "auto",
+              "source 'v4l2': Lepton telemetry lines (FPA/housing temperature, frame counter, "
+              "FFC state), stripped from the image: auto (footer lines of 160x122 / 80x63 "
+              "frames), none, lepton_footer, lepton_header.",
+              choices=TELEMETRY_MODES, read_only=True),
     ParamSpec("recorded_stamps", True,
               "Stamp played frames with their recorded capture times (else the time now)."),
     ParamSpec("frame_id", "thermal_camera_optical_frame",
@@ -62,6 +74,8 @@ def check_combination(values: dict[str, Any]) -> str | None:
         return "set both width and height, or neither (0 uses the camera profile's size)"
     if values["source"] == "recording" and not values["recording_path"]:
         return "source 'recording' needs recording_path"
+    if values["source"] == "v4l2" and not values["device"].strip():
+        return "source 'v4l2' needs device (a path, serial number, vendor:product or fake:<file>)"
     if not values["frame_id"].strip():
         return "frame_id must not be empty: fusion and tf need the camera's frame"
     return None
