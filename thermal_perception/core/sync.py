@@ -51,12 +51,13 @@ class ApproximateTimeSync:
     queue_size : messages kept per stream waiting for a match (>= 1).
     slop_s : largest spread of stamps within a set, s.
     callback : called with the matched items, one per stream, in stream order.
-    drop_late : drop a message older than the last set emitted from its stream (sets then come
-        out in time order per stream); message_filters keeps them (False).
+    drop_late : drop a message older than the last set emitted from its stream, and what is
+        older than a set when it is emitted (sets then come out in time order per stream, but a
+        reordered message can lose its set); False (default) keeps them, as message_filters.
     """
 
     def __init__(self, n_streams: int, queue_size: int, slop_s: float,
-                 callback: Callable[..., Any], drop_late: bool = True) -> None:
+                 callback: Callable[..., Any], drop_late: bool = False) -> None:
         if n_streams < 2:
             raise ValueError(f"need at least 2 streams, got {n_streams}")
         if queue_size < 1:
@@ -96,13 +97,14 @@ class ApproximateTimeSync:
             if index == stream:
                 candidates.append([stamp_ns])
                 continue
-            near = sorted((abs(s - stamp_ns), s) for s in queue if abs(s - stamp_ns) <= self.slop_ns)
+            near = sorted((abs(s - stamp_ns), s) for s in queue
+                          if abs(s - stamp_ns) <= self.slop_ns)
             if not near:
                 return False
             candidates.append([s for _, s in near[:MAX_CANDIDATES]])
         for stamps in itertools.product(*candidates):
             if max(stamps) - min(stamps) <= self.slop_ns:
-                items = [q.pop(s) for q, s in zip(self.queues, stamps)]
+                items = [q.pop(s) for q, s in zip(self.queues, stamps, strict=True)]
                 for index, s in enumerate(stamps):
                     self.last_matched_ns[index] = max(self.last_matched_ns[index], s)
                     if self.drop_late:  # what is older can no longer be emitted

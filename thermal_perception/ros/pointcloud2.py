@@ -92,7 +92,7 @@ def array_to_cloud(array: NDArray, header: Any, msg: Any = None) -> Any:
             raise PointCloudError(f"field '{name}' has type {dt} not allowed in PointCloud2")
         fields.append(PointField(name=name, offset=int(offset), datatype=code, count=1))
     msg.fields = fields
-    msg.height, msg.width = 1, int(len(array))
+    msg.height, msg.width = 1, len(array)
     msg.is_bigendian = False
     msg.point_step = int(array.dtype.itemsize)
     msg.row_step = msg.point_step * msg.width

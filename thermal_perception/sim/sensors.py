@@ -116,8 +116,8 @@ def render_pinhole(world: SceneTruth, camera: CameraModel, T_enu_camera: RigidTr
     sub = (np.arange(SUPERSAMPLE) + 0.5) / SUPERSAMPLE - 0.5
     cols = (np.arange(c0, c1)[None, :, None] + sub[None, None, :]).repeat(r1 - r0, 0)
     rows = (np.arange(r0, r1)[:, None, None] + sub[None, None, :]).repeat(c1 - c0, 1)
-    cols = np.broadcast_to(cols[..., :, None], cols.shape + (SUPERSAMPLE,)).reshape(-1)
-    rows = np.broadcast_to(rows[..., None, :], rows.shape[:2] + (SUPERSAMPLE, SUPERSAMPLE)
+    cols = np.broadcast_to(cols[..., :, None], (*cols.shape, SUPERSAMPLE)).reshape(-1)
+    rows = np.broadcast_to(rows[..., None, :], (*rows.shape[:2], SUPERSAMPLE, SUPERSAMPLE)
                            ).reshape(-1)
     cell_col = np.clip(np.rint(cols), 0, world.shape[1] - 1).astype(np.int64)
     cell_row = np.clip(np.rint(rows), 0, world.shape[0] - 1).astype(np.int64)
@@ -147,18 +147,20 @@ def render_pinhole(world: SceneTruth, camera: CameraModel, T_enu_camera: RigidTr
 
 def _fill_holes(view: PinholeView, passes: int = 2) -> None:
     """Give isolated empty pixels (splat gaps) the value of a filled 4-neighbour."""
+    h, w = view.cell.shape
+    # (destination, source) slices of the four neighbour shifts, without wrapping around
+    shifts = [((slice(None), slice(1, None)), (slice(None), slice(0, w - 1))),
+              ((slice(None), slice(0, w - 1)), (slice(None), slice(1, None))),
+              ((slice(1, None), slice(None)), (slice(0, h - 1), slice(None))),
+              ((slice(0, h - 1), slice(None)), (slice(1, None), slice(None)))]
     for _ in range(passes):
-        empty = view.cell < 0
-        if not empty.any():
-            return
-        for dy, dx in ((0, 1), (0, -1), (1, 0), (-1, 0)):
-            src_cell = np.roll(view.cell, (dy, dx), axis=(0, 1))
-            take = empty & (src_cell >= 0)
-            if take.any():
-                view.cell[take] = src_cell[take]
-                view.depth_m[take] = np.roll(view.depth_m, (dy, dx), axis=(0, 1))[take]
-                view.points_enu[take] = np.roll(view.points_enu, (dy, dx), axis=(0, 1))[take]
-                empty = view.cell < 0
+        for dst, src in shifts:
+            take = (view.cell[dst] < 0) & (view.cell[src] >= 0)
+            if not take.any():
+                continue
+            for layer in (view.cell, view.depth_m, view.points_enu):
+                target = layer[dst]
+                target[take] = layer[src][take]
 
 
 @dataclass
@@ -361,7 +363,8 @@ class SimulatedRig:
         return LidarScan(
             points=noisy.astype(np.float32),
             intensity=self._reflect[labels].astype(np.float32),
-            temperature_c=(world.temperature_k.reshape(-1)[cells] - zero_Celsius).astype(np.float32),
+            temperature_c=(world.temperature_k.reshape(-1)[cells]
+                           - zero_Celsius).astype(np.float32),
             labels=labels.astype(np.uint8),
             points_enu=enu,
         )
