@@ -27,7 +27,7 @@ def fused(rclpy_context, tmp_path_factory):
     from thermal_perception.ros.qos import reliable_qos, sensor_qos
     from thermal_perception.runner import Pipeline
 
-    seed, people = seed_with_people()
+    seed, _people = seed_with_people()
     out = tmp_path_factory.mktemp("fusion")
     node = rclpy_context.create_node("fusion_probe", namespace="/uav")
     got = {"overlay": [], "points": [], "located": []}
@@ -91,7 +91,6 @@ def test_points_carry_temperatures_of_the_ground(fused):
 def test_people_are_geolocated_where_the_scene_has_them(fused):
     from thermal_perception.core.camera import get_profile
     from thermal_perception.core.geolocation import GeoOrigin, geodetic_to_enu
-    from thermal_perception.sim.scenes import LABELS
     from thermal_perception.sim.sensors import SIM_ORIGIN
     from thermal_perception.sim.simulator import ThermalSimulator
 
