@@ -249,7 +249,7 @@ def test_camera_disappears_and_comes_back_with_backoff() -> None:
         read_n(source, 3)
         present[0] = False
         assert wait_for(lambda: not source.connected)
-        with pytest.raises(CameraDisconnected, match="fake disconnected: fake is not present"):
+        with pytest.raises(CameraDisconnected, match="camera fake disconnected: fake"):
             source.read()
         problem, values = source.health()
         assert problem.startswith("camera disconnected, reconnecting") and not values["connected"]

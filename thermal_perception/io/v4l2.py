@@ -649,7 +649,6 @@ class V4l2Source:
             self._event(f"connected {fmt.path} {fmt.width}x{fmt.height} Y16 at {fmt.fps:g} fps")
         self.interval_s = 1.0 / fmt.fps if fmt.fps > 0 else self.interval_s
         self._revision = None
-        self.backoff.reset()
         return True
 
     def _disconnect(self, reason: str) -> None:
@@ -672,6 +671,7 @@ class V4l2Source:
                 buffer, mono_ns = self.device.read()
             except OSError as exc:
                 self._disconnect(_describe(exc))
+                self._stop.wait(self.backoff.next_delay())  # a flapping device backs off too
                 continue
             stamp_ns = time.time_ns() - (time.monotonic_ns() - mono_ns) if mono_ns else \
                 time.time_ns()
@@ -686,8 +686,10 @@ class V4l2Source:
                 if bad_in_a_row >= self.max_bad_buffers:
                     bad_in_a_row = 0
                     self._disconnect(f"{self.max_bad_buffers} bad buffers in a row ({exc})")
+                    self._stop.wait(self.backoff.next_delay())
                 continue
             bad_in_a_row = 0
+            self.backoff.reset()  # a good frame: the next loss starts with short waits
             with self._cond:
                 if len(self._queue) == self._queue.maxlen:
                     self.state.dropped += 1  # the oldest is overwritten
