@@ -1,5 +1,5 @@
-"""UAV search and rescue: the thermal pipeline (driver, processor) and the detector, with
-config/uav_sar.yaml.
+"""UAV search and rescue: the thermal pipeline (driver, processor), the detector and the fusion
+node (RGB overlay, temperature point cloud, geolocated detections), with config/uav_sar.yaml.
 
     ros2 launch thermal_perception uav_sar.launch.py namespace:=thermal
 
@@ -35,9 +35,19 @@ def generate_launch_description() -> LaunchDescription:
                               description="Camera profile (lepton35, boson640, vga1280)."),
         DeclareLaunchArgument("use_sim_time", default_value="false",
                               description="Use /clock (bag replay)."),
+        DeclareLaunchArgument("gps_topic", default_value="gps/fix",
+                              description="sensor_msgs/NavSatFix of the UAV."),
+        DeclareLaunchArgument("imu_topic", default_value="imu/data",
+                              description="sensor_msgs/Imu with the UAV's attitude (ENU)."),
         pipeline,
         Node(package="thermal_perception", executable="detector", name="detector",
              namespace=args["namespace"],
              parameters=[args["params_file"], {"use_sim_time": args["use_sim_time"]}],
+             output="screen"),
+        Node(package="thermal_perception", executable="fusion", name="fusion",
+             namespace=args["namespace"],
+             parameters=[args["params_file"], {"use_sim_time": args["use_sim_time"]}],
+             remappings=[("gps/fix", LaunchConfiguration("gps_topic")),
+                         ("imu/data", LaunchConfiguration("imu_topic"))],
              output="screen"),
     ])

@@ -121,3 +121,33 @@ def test_geojson_and_kml_are_written_at_shutdown(fused):
     lon, lat = data["features"][0]["geometry"]["coordinates"][:2]
     assert abs(lat - 47.3769) < 0.01 and abs(lon - 8.5417) < 0.01  # [lon, lat] order
     ET.parse(out / "detections.kml")
+
+
+def test_vehicle_fusion_config_runs(rclpy_context, tmp_path):
+    """config/vehicle_fusion.yaml (road scene, edge-transfer overlay, lidar, no geolocation)."""
+    from rclpy.executors import SingleThreadedExecutor
+    from sensor_msgs.msg import Image, PointCloud2
+
+    from thermal_perception.msg import LocatedDetectionArray
+    from thermal_perception.ros.qos import reliable_qos, sensor_qos
+    from thermal_perception.runner import Pipeline
+
+    node = rclpy_context.create_node("vehicle_probe", namespace="/car")
+    got = {"overlay": [], "points": [], "located": []}
+    node.create_subscription(Image, "overlay", got["overlay"].append, sensor_qos())
+    node.create_subscription(PointCloud2, "points_thermal", got["points"].append, sensor_qos())
+    node.create_subscription(LocatedDetectionArray, "detections_located", got["located"].append,
+                             reliable_qos())
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    overrides = {"driver": {"width": 320, "height": 256, "rate_hz": 10.0}}
+    with Pipeline(REPO / "config" / "vehicle_fusion.yaml", "car", overrides,
+                  log_dir=tmp_path) as pipeline:
+        ok = spin_until(executor, lambda: len(got["overlay"]) >= 2 and len(got["points"]) >= 2
+                        and len(got["located"]) >= 2, 60.0)
+        failed = pipeline.failed()
+    executor.shutdown()
+    node.destroy_node()
+    assert ok, f"{ {k: len(v) for k, v in got.items()} }\n" + "\n".join(failed)
+    # no geolocation on the vehicle: latitude stays NaN
+    assert all(math.isnan(d.latitude_deg) for m in got["located"] for d in m.detections)
