@@ -213,6 +213,9 @@ def build_parser() -> argparse.ArgumentParser:
     nuc.add_argument("--check", default=None, help="frames of a third blackbody to verify")
     nuc.add_argument("--check-temperature", type=float, default=None, help="deg C")
     nuc.set_defaults(func=_cmd_calibrate_nuc)
+    from thermal_perception.calibrate_lens import add_lens_parsers
+
+    add_lens_parsers(calibrate_sub)  # intrinsics, extrinsics
 
     evaluate = sub.add_parser(
         "eval", help="score detection and tracking on simulated sequences with ground truth")

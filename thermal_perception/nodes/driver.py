@@ -26,7 +26,7 @@ from thermal_perception.io.sources import NoFrame, open_source
 from thermal_perception.io.v4l2 import CameraDisconnected
 from thermal_perception.msg import ThermalStatus
 from thermal_perception.ros import diagnostics
-from thermal_perception.ros.camera_info import camera_info_from_profile
+from thermal_perception.ros.camera_info import camera_info_from_file, camera_info_from_profile
 from thermal_perception.ros.image_conversion import array_to_image
 from thermal_perception.ros.params import ParameterSet
 from thermal_perception.ros.qos import reliable_qos, sensor_qos
@@ -71,7 +71,11 @@ class DriverNode(Node):
         self.info_pub = self.create_publisher(CameraInfo, "camera_info", reliable_qos())
         self.status_pub = self.create_publisher(ThermalStatus, "status", reliable_qos())
         self.create_service(Trigger, "trigger_ffc", self._trigger_ffc)
-        self.camera_info = camera_info_from_profile(profile, p["frame_id"])
+        if p["camera_info_file"]:  # checked here: a recording decides the image size
+            self.camera_info = camera_info_from_file(p["camera_info_file"], profile.width,
+                                                     profile.height, p["frame_id"])
+        else:
+            self.camera_info = camera_info_from_profile(profile, p["frame_id"])
         self.image_msg = Image()  # reused: one message buffer per stream
         self.status_msg = ThermalStatus(source=self.source.name,
                                         camera_profile=profile.name)

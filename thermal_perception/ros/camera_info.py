@@ -1,10 +1,12 @@
-"""CameraInfo from a camera profile (ideal pinhole from the field of view, no distortion)."""
+"""CameraInfo from a camera profile (ideal pinhole from the field of view, no distortion) or
+from a lens calibration file (``camera_calibration_parsers`` YAML)."""
 
 from __future__ import annotations
 
 from sensor_msgs.msg import CameraInfo
 
 from thermal_perception.core.camera import CameraProfile
+from thermal_perception.core.lens_calibration import CameraInfoFile, read_camera_info
 
 
 def camera_info_from_profile(profile: CameraProfile, frame_id: str) -> CameraInfo:
@@ -23,3 +25,31 @@ def camera_info_from_profile(profile: CameraProfile, frame_id: str) -> CameraInf
     info.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
     info.p = p
     return info
+
+
+def camera_info_from_calibration(calibration: CameraInfoFile, frame_id: str) -> CameraInfo:
+    """CameraInfo carrying a lens calibration (K, D, R, P as in the file)."""
+    camera = calibration.camera
+    info = CameraInfo()
+    info.header.frame_id = frame_id
+    info.width, info.height = camera.width, camera.height
+    info.distortion_model = camera.distortion_model
+    info.d = [float(v) for v in camera.d]
+    info.k = [float(v) for v in camera.k.ravel()]
+    info.r = [float(v) for v in calibration.rectification.ravel()]
+    info.p = [float(v) for v in calibration.projection.ravel()]
+    return info
+
+
+def camera_info_from_file(path: str, width: int, height: int, frame_id: str) -> CameraInfo:
+    """CameraInfo of a calibration file for a camera of ``width`` x ``height`` pixels;
+    ValueError if the file is missing, malformed or made for another image size."""
+    try:
+        calibration = read_camera_info(path)
+    except ValueError as exc:
+        raise ValueError(f"camera_info_file: {exc}") from exc
+    camera = calibration.camera
+    if (camera.width, camera.height) != (width, height):
+        raise ValueError(f"camera_info_file {path} is a calibration for {camera.width}x"
+                         f"{camera.height} images, the camera gives {width}x{height}")
+    return camera_info_from_calibration(calibration, frame_id)

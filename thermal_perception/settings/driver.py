@@ -41,6 +41,10 @@ PARAMS = (
               "Stamp played frames with their recorded capture times (else the time now)."),
     ParamSpec("frame_id", "thermal_camera_optical_frame",
               "TF frame of the camera's optical axis (REP 103 optical frame)."),
+    ParamSpec("camera_info_file", "",
+              "Lens calibration published on camera_info: a camera_calibration_parsers YAML "
+              "file (thermal-perception calibrate intrinsics) for the camera's image size "
+              "('' = the profile's nominal pinhole intrinsics).", read_only=True),
     ParamSpec("image_reliability", "reliable", "QoS reliability of image_raw.",
               choices=RELIABILITY_CHOICES, read_only=True),
     ParamSpec("scene", "uav_sar", "Simulated scene.", choices=SCENES, read_only=True),
