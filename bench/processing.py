@@ -32,6 +32,7 @@ sys.path.insert(0, str(REPO))
 from thermal_perception.core.calibration import CountsToTemperature  # noqa: E402
 from thermal_perception.core.camera import get_profile  # noqa: E402
 from thermal_perception.core.display import DisplayRenderer  # noqa: E402
+from thermal_perception.core.kernels import numba_enabled  # noqa: E402
 from thermal_perception.core.nuc import NucTable  # noqa: E402
 from thermal_perception.core.pipeline import ChainConfig, ProcessingChain  # noqa: E402
 from thermal_perception.sim.simulator import ThermalSimulator  # noqa: E402
@@ -109,11 +110,13 @@ def main() -> int:
         raws[0], nuc.gain, nuc.offset, nuc.bad_pixels, sim.calibration, (r1, b), bgr)))
     print(f"640x512 raw frames, one core, median of {args.frames} frames each")
     print(f"baseline (numpy per frame)   {fps_base:7.1f} fps  {1e3 / fps_base:6.2f} ms/frame")
-    print(f"thermal_perception chain     {fps_ours:7.1f} fps  {1e3 / fps_ours:6.2f} ms/frame")
+    print(f"thermal_perception chain     {fps_ours:7.1f} fps  {1e3 / fps_ours:6.2f} ms/frame"
+          f"  ({'numba' if numba_enabled() else 'numpy'} NUC and lookup)")
     print(f"speed-up {fps_ours / fps_base:.1f}x (goal: >= 500 fps); baseline's one-term Planck "
           f"fit differs by up to {diff:.2f} K")
     args.out.write_text(json.dumps({"fps_baseline": fps_base, "fps_chain": fps_ours,
-                                    "speedup": fps_ours / fps_base}, indent=2) + "\n")
+                                    "speedup": fps_ours / fps_base,
+                                    "numba": numba_enabled()}, indent=2) + "\n")
     return 0
 
 

@@ -13,7 +13,8 @@ Tables come from a two-point blackbody calibration (:func:`two_point_nuc`), get 
 from frames at two FPA temperatures (:func:`drift_from_two_fpa_temperatures`), and their offsets
 refreshed from the closed shutter (:func:`ffc_offset_update`, scheduled by
 :class:`FfcScheduler`). Cameras without a shutter track offsets from the moving scene
-(:class:`SceneBasedNuc`). Pure numpy/OpenCV; no ROS imports.
+(:class:`SceneBasedNuc`). numpy/OpenCV (the per-frame pass compiled by numba where installed,
+see :mod:`~thermal_perception.core.kernels`); no ROS imports.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from thermal_perception.core.badpixels import (
     classify_bad_pixels,
     frame_statistics,
 )
+from thermal_perception.core.kernels import nuc_kernel
 
 UINT16_MAX = 65535
 FILE_FORMAT = "thermal_perception.nuc_table"
@@ -236,19 +238,25 @@ class NucTable:
             out = b["out"]
         elif out.shape != self.shape or out.dtype != np.uint16 or not out.flags.c_contiguous:
             raise ValueError(f"out must be a C-contiguous {self.shape} uint16 array")
-        work = b["work"]
-        np.multiply(raw, self.gain, out=work)
         if b.get("offset_fpa", ()) != (fpa_c,):  # the FPA temperature moved: new offsets
             self.effective_offset(fpa_c, out=b["offset"])
             b["offset"] += np.float32(0.5)  # the truncating cast below then rounds
             b["offset_fpa"] = (fpa_c,)
-        work += b["offset"]
-        np.clip(work, 0.0, float(self.full_scale_counts), out=work)
-        np.copyto(out, work, casting="unsafe")
-        # raw 0 wraps to 65535 when decremented: one comparison finds 0 and >= full scale.
-        np.subtract(raw, np.uint16(1), out=b["shifted"])
-        np.greater_equal(b["shifted"], np.uint16(self.full_scale_counts - 1), out=b["invalid"])
-        np.copyto(out, raw, where=b["invalid"])
+        kernel = nuc_kernel()
+        if kernel is not None and raw.flags.c_contiguous:  # one compiled pass, same values
+            kernel(raw.reshape(-1), self.gain.reshape(-1), b["offset"].reshape(-1),
+                   self.full_scale_counts, out.reshape(-1))
+        else:
+            work = b["work"]
+            np.multiply(raw, self.gain, out=work)
+            work += b["offset"]
+            np.clip(work, 0.0, float(self.full_scale_counts), out=work)
+            np.copyto(out, work, casting="unsafe")
+            # raw 0 wraps to 65535 when decremented: one comparison finds 0 and >= full scale.
+            np.subtract(raw, np.uint16(1), out=b["shifted"])
+            np.greater_equal(b["shifted"], np.uint16(self.full_scale_counts - 1),
+                             out=b["invalid"])
+            np.copyto(out, raw, where=b["invalid"])
         bad = b["bad"]
         if bad.size:
             out.reshape(-1)[bad] = raw.reshape(-1)[bad]
