@@ -60,6 +60,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=30)
     parser.add_argument("--out", type=Path, default=REPO / "out" / "bench" / "fusion.json")
+    parser.add_argument("--figure", type=Path, default=REPO / "out" / "bench" / "fusion.png",
+                        help="picture of the overlays and the temperature point cloud")
     args = parser.parse_args()
     sim = ThermalSimulator(get_profile("boson640"), "uav_sar", altitude_m=ALTITUDE_M,
                            speed_mps=4.0, seed=5)
@@ -140,7 +142,50 @@ def main() -> int:
           f"median error {results['lidar_median_error_k'] * 1e3:.1f} mK")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2))
+    figure(args.figure, rig, reg, renderer, chain, raws[-1], times_s[-1], projector)
+    print(f"wrote {args.out} and {args.figure}")
     return 0
+
+
+def figure(path: Path, rig, reg, renderer, chain, raw, time_s, projector) -> None:
+    """RGB, blend and edge overlays, and the lidar cloud coloured by temperature."""
+    import cv2
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    temperature = chain.temperature(raw).copy()
+    colour = renderer.render(temperature).copy()
+    rgb = rig.rgb_image(time_s)[0]
+    on_thermal = reg.rgb_to_thermal_grid(rgb)
+    scan = rig.lidar_scan(time_s)
+    cloud = thermal_points(scan.points, scan.intensity, temperature,
+                           projector.project(scan.points))
+    fig, axes = plt.subplots(1, 4, figsize=(18, 4.2))
+    panels = [(rgb, "RGB camera (640x480, 60 deg)"),
+              (overlay(colour, on_thermal, "blend"), "overlay: blend"),
+              (overlay(colour, on_thermal, "edges"), "overlay: edges (RGB detail on thermal)")]
+    for ax, (image, title) in zip(axes[:3], panels, strict=True):
+        ax.imshow(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+        ax.set_title(title)
+        ax.axis("off")
+    axes[3].remove()
+    ax = fig.add_subplot(1, 4, 4, projection="3d")
+    # lidar frame: x along the optical axis (down), y left, z towards the UAV's tail
+    height = ALTITUDE_M - cloud["x"]
+    sc = ax.scatter(-cloud["y"], -cloud["z"], height, c=cloud["temperature"], s=0.5,
+                    cmap="inferno")
+    ax.set_title(f"points_thermal: {len(cloud)} points, deg C")
+    ax.set_xlabel("right, m")
+    ax.set_ylabel("forward, m")
+    ax.set_zlabel("height, m")
+    ax.view_init(elev=35, azim=-60)
+    fig.colorbar(sc, ax=ax, fraction=0.03, pad=0.1)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
 
 
 if __name__ == "__main__":

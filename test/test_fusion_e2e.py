@@ -115,9 +115,14 @@ def test_people_are_geolocated_where_the_scene_has_them(fused):
 def test_geojson_and_kml_are_written_at_shutdown(fused):
     import xml.etree.ElementTree as ET
 
+    import geojson
+
     _, _, out = fused
-    data = json.loads((out / "detections.geojson").read_text())
+    text = (out / "detections.geojson").read_text()
+    assert geojson.loads(text).is_valid  # RFC 7946 structure
+    data = json.loads(text)
     assert data["type"] == "FeatureCollection" and data["features"]
+    assert "crs" not in data
     lon, lat = data["features"][0]["geometry"]["coordinates"][:2]
     assert abs(lat - 47.3769) < 0.01 and abs(lon - 8.5417) < 0.01  # [lon, lat] order
     ET.parse(out / "detections.kml")
