@@ -47,10 +47,15 @@ def image_messages(draw):
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(msg=image_messages())
 def test_any_image_is_processed_or_rejected(processor, msg):
-    before = (processor.frames_out, processor.rejected)
+    def outcomes() -> tuple[int, ...]:
+        health = processor.input
+        return (processor.frames_out, processor.rejected, health.duplicates,
+                health.out_of_order)
+
+    before = outcomes()
     processor._on_image(msg)
-    processor._on_image(msg)  # flushes a frame held back for its status
-    after = (processor.frames_out, processor.rejected)
+    processor._on_image(msg)  # a duplicate stamp: dropped and counted
+    after = outcomes()
     assert after != before, "the frame vanished without a result or a rejection"
     if after[1] > before[1]:
         assert processor.last_reject  # the rejection says why

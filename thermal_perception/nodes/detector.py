@@ -28,6 +28,7 @@ from thermal_perception.ros.image_conversion import (
 )
 from thermal_perception.ros.params import ParameterSet
 from thermal_perception.ros.qos import reliable_qos, sensor_qos
+from thermal_perception.ros.stream_health import TIME_RESET, StreamHealth
 from thermal_perception.settings.detector import (
     DETECTORS,
     PARAMS,
@@ -68,7 +69,8 @@ class DetectorNode(Node):
         self.focal_px = math.nan
         self.altitude_topic_m = math.nan
         self.image_msg = Image()
-        self.last_stamp_ns: int | None = None
+        self.input = StreamHealth()  # rate, staleness, duplicate and out-of-order stamps
+        self.reported_param_rejections = 0
         self.frames = self.rejected = 0
         self.last_reject = ""
         self.counts: dict[str, int] = {}
@@ -104,6 +106,7 @@ class DetectorNode(Node):
 
     def _on_image(self, msg: Image) -> None:
         start = time.perf_counter()
+        self.input.arrived()
         if msg.encoding != "32FC1":
             self.rejected += 1
             self.last_reject = f"encoding '{msg.encoding}' is not 32FC1 temperatures"
@@ -120,6 +123,15 @@ class DetectorNode(Node):
             self.rejected += 1
             self.last_reject = "empty image"
             return
+        stamp = self.input.check_stamp(msg.header.stamp.sec * 1_000_000_000
+                                       + msg.header.stamp.nanosec)
+        if not stamp.accepted:  # counted, logged, WARN on /diagnostics
+            self.get_logger().warning(f"dropped image: {stamp.verdict.replace('_', '-')} stamp",
+                                      throttle_duration_sec=5.0)
+            return
+        if stamp.verdict == TIME_RESET:  # tracks from the old timeline mean nothing now
+            self.get_logger().warning("input stamps went back in time: tracks restarted")
+            self.tracker = tracker_from(self.params.values)
         p = self.params
         gsd = self.gsd_m()
         found: list[Detection] = []
@@ -128,11 +140,8 @@ class DetectorNode(Node):
         if p["warm_bodies"] and gsd is not None:  # body sizes need metres per pixel
             found += self.bodies.detect(temperature, gsd)
         found = [d for d in found if d.confidence >= p["min_confidence"]]
-        stamp_ns = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
-        dt_s = 0.0 if self.last_stamp_ns is None else (stamp_ns - self.last_stamp_ns) * 1e-9
-        self.last_stamp_ns = stamp_ns
         if p["tracking"]:
-            found = self.tracker.update(found, max(dt_s, 0.0))
+            found = self.tracker.update(found, stamp.dt_s)
         out = ThermalDetectionArray(header=msg.header)
         out.detections = [to_msg(d) for d in found]
         self.detections_pub.publish(out)
@@ -152,11 +161,24 @@ class DetectorNode(Node):
         gsd = self.gsd_m()
         values = {"frames": self.frames, "rejected_frames": self.rejected,
                   "processing_ms": self.processing_ms,
-                  "gsd_m": gsd if gsd is not None else "unknown",
+                  "gsd_m": gsd if gsd is not None else "unknown", **self.input.values(),
+                  "parameter_changes_rejected": self.params.rejections,
+                  "last_parameter_rejection": self.params.last_rejection,
                   **{f"detections_{k}": v for k, v in sorted(self.counts.items())}}
-        if self.last_reject:
+        stamp_problems = self.input.stamp_problems()
+        new_param_rejection = self.params.rejections > self.reported_param_rejections
+        self.reported_param_rejections = self.params.rejections
+        if self.input.stale():
+            level, message = diagnostics.WARN, (f"stale: no temperature images for "
+                                                f"{self.input.silence_s():.1f} s")
+        elif self.last_reject:
             level, message = diagnostics.WARN, f"rejected image: {self.last_reject}"
             self.last_reject = ""
+        elif stamp_problems:
+            level, message = diagnostics.WARN, stamp_problems
+        elif new_param_rejection:
+            level, message = diagnostics.WARN, ("parameter change rejected: "
+                                                f"{self.params.last_rejection}")
         elif not self.frames:
             level, message = diagnostics.WARN, "no temperature images received"
         elif gsd is None and self.params["warm_bodies"]:

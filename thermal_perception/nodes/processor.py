@@ -31,6 +31,7 @@ from thermal_perception.ros.image_conversion import (
 )
 from thermal_perception.ros.params import ParameterSet
 from thermal_perception.ros.qos import reliable_qos, sensor_qos
+from thermal_perception.ros.stream_health import TIME_RESET, StreamHealth
 from thermal_perception.settings.processor import (
     CHAIN,
     DISPLAY,
@@ -55,11 +56,13 @@ class ProcessorNode(Node):
         self.profile = get_profile(p["camera_profile"])
         self.table = BandRadianceTable(self.profile.band_m)
         self.converter = converter_from(p.values, self.profile, self.table)
-        self.chain_error = ""
+        # files that could not be used at start, by parameter: ERROR on /diagnostics until
+        # a runtime change of that parameter succeeds
+        self.setup_errors: dict[str, str] = {}
         try:
             self.chain = chain_from(p.values, self.profile, self.converter)
         except ValueError as exc:  # keep running uncorrected; diagnostics say why (ERROR)
-            self.chain_error = str(exc)
+            self.setup_errors["nuc_file"] = str(exc)
             self.get_logger().error(f"{exc}; running without NUC table")
             self.chain = chain_from({**p.values, "nuc_file": ""}, self.profile, self.converter)
         self.emissivity_map: np.ndarray | None = None
@@ -67,10 +70,11 @@ class ProcessorNode(Node):
             try:
                 self.emissivity_map = load_emissivity_map(p["emissivity_map_file"])
             except ValueError as exc:
-                self.chain_error = str(exc)
+                self.setup_errors["emissivity_map_file"] = str(exc)
                 self.get_logger().error(f"{exc}; using the scalar emissivity")
         self.ffc_pending: ThermalStatus | None = None
-        self.last_stamp_ns: int | None = None
+        self.input = StreamHealth()  # rate, staleness, duplicate and out-of-order stamps
+        self.reported_param_rejections = 0
         self.renderer = renderer_from(p)
         self.rois = RoiSet.from_strings(p["rois"])
         self.alarms = AlarmMonitor(self.rois)
@@ -101,15 +105,23 @@ class ProcessorNode(Node):
     def _on_change(self, values: dict[str, Any]) -> None:
         if not hasattr(self, "converter"):
             return
+        # build everything first: a ValueError rejects the change with the old state intact
+        converter, chain, emissivity_map = self.converter, self.chain, self.emissivity_map
+        new_map = values["emissivity_map_file"] != self.params["emissivity_map_file"]
+        new_chain = any(values[n] != self.params[n] for n in CHAIN)
         if any(values[n] != self.params[n] for n in RADIOMETRIC):
-            self.converter = converter_from(values, self.profile, self.table)
-            self.chain.converter = self.converter
-        if values["emissivity_map_file"] != self.params["emissivity_map_file"]:
-            self.emissivity_map = load_emissivity_map(values["emissivity_map_file"]) \
-                if values["emissivity_map_file"] else None  # ValueError: change rejected
-        if any(values[n] != self.params[n] for n in CHAIN):
-            self.chain = chain_from(values, self.profile, self.converter)  # ValueError: rejected
-            self.chain_error = ""
+            converter = converter_from(values, self.profile, self.table)
+        if new_map:
+            emissivity_map = load_emissivity_map(values["emissivity_map_file"]) \
+                if values["emissivity_map_file"] else None
+        if new_chain:
+            chain = chain_from(values, self.profile, converter)
+        chain.converter = converter
+        self.converter, self.chain, self.emissivity_map = converter, chain, emissivity_map
+        if new_map:
+            self.setup_errors.pop("emissivity_map_file", None)
+        if new_chain:
+            self.setup_errors.pop("nuc_file", None)
         if any(values[n] != self.params[n] for n in DISPLAY):
             self.renderer = renderer_from(values)
         if values["rois"] != self.params["rois"]:
@@ -134,6 +146,7 @@ class ProcessorNode(Node):
 
     def _on_image(self, msg: Image) -> None:
         self.frames_in += 1
+        self.input.arrived()
         waiting, self.waiting_for_status = self.waiting_for_status, None
         if waiting is not None:  # its status never came: process it as a scene frame
             self._process(waiting)
@@ -160,6 +173,15 @@ class ProcessorNode(Node):
         if counts.size == 0:
             self._reject(f"empty image ({msg.width}x{msg.height})")
             return
+        stamp = self.input.check_stamp(msg.header.stamp.sec * 1_000_000_000
+                                       + msg.header.stamp.nanosec)
+        if not stamp.accepted:  # counted, logged, WARN on /diagnostics
+            self.get_logger().warning(f"dropped frame: {stamp.verdict.replace('_', '-')} stamp",
+                                      throttle_duration_sec=5.0)
+            return
+        if stamp.verdict == TIME_RESET:
+            self.get_logger().warning("input stamps went back in time: restarted (a looping "
+                                      "recording or a reset simulation clock)")
         status = self.status_at.get(_stamp_key(msg))
         if status is not None and status.shutter_closed:
             self.chain.shutter_frame(counts)  # the shutter is the FFC's reference
@@ -176,9 +198,7 @@ class ProcessorNode(Node):
                     f"{shutter.housing_temperature_c:.2f} C)")
         if not (want_temperature or want_display or want_sigma or want_rois):
             return  # lazy: nobody listens
-        stamp_ns = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
-        dt_s = 0.0 if self.last_stamp_ns is None else (stamp_ns - self.last_stamp_ns) * 1e-9
-        self.last_stamp_ns = stamp_ns
+        dt_s = stamp.dt_s
         fpa_c = status.fpa_temperature_c if status is not None else float("nan")
         try:
             corrected = self.chain.corrected_counts(counts, fpa_c, dt_s)
@@ -261,16 +281,29 @@ class ProcessorNode(Node):
                   "rejected_frames": self.rejected, "shutter_frames_skipped": self.skipped_shutter,
                   "processing_ms": self.processing_ms,
                   "invalid_pixel_fraction": self.invalid_fraction,
-                  "emissivity": self.params["emissivity"]}
+                  "emissivity": self.params["emissivity"], **self.input.values(),
+                  "parameter_changes_rejected": self.params.rejections,
+                  "last_parameter_rejection": self.params.last_rejection}
         state = self.chain.state
         values.update({"nuc_source": state.nuc_source, "ffc_count": state.ffc_count,
                        "ffc_fpa_temperature_c": state.last_ffc_fpa_c,
                        "bad_pixels": state.bad_pixel_count})
-        if self.chain_error:
-            level, message = diagnostics.ERROR, self.chain_error
+        stamp_problems = self.input.stamp_problems()
+        new_param_rejection = self.params.rejections > self.reported_param_rejections
+        self.reported_param_rejections = self.params.rejections
+        if self.setup_errors:
+            level, message = diagnostics.ERROR, "; ".join(self.setup_errors.values())
+        elif self.input.stale():
+            level, message = diagnostics.WARN, (f"stale: no frames for "
+                                                f"{self.input.silence_s():.1f} s")
         elif self.last_reject:
             level, message = diagnostics.WARN, f"rejected frame: {self.last_reject}"
             self.last_reject = ""
+        elif stamp_problems:
+            level, message = diagnostics.WARN, stamp_problems
+        elif new_param_rejection:
+            level, message = diagnostics.WARN, ("parameter change rejected: "
+                                                f"{self.params.last_rejection}")
         elif self.invalid_fraction > 0.05:
             level, message = diagnostics.WARN, "more than 5% of pixels saturated or invalid"
         elif not self.frames_in:

@@ -23,13 +23,18 @@ def status(name: str, level: int, message: str, values: dict[str, Any],
 
 
 class DiagnosticsPublisher:
-    """Publishes the statuses returned by ``collect()`` on ``/diagnostics`` every ``period_s``."""
+    """Publishes the statuses returned by ``collect()`` on ``/diagnostics`` every ``period_s``
+    of the steady clock: a paused, jumping or fast simulation clock (use_sim_time) neither
+    stops nor floods the health reports; their stamps come from the node's clock."""
 
     def __init__(self, node: Any, collect: Any, period_s: float = 1.0) -> None:
+        from rclpy.clock import Clock, ClockType
+
         self.node = node
         self.collect = collect
         self.publisher = node.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        self.timer = node.create_timer(period_s, self.publish)
+        self.timer = node.create_timer(period_s, self.publish,
+                                       clock=Clock(clock_type=ClockType.STEADY_TIME))
 
     def publish(self) -> None:
         array = DiagnosticArray()

@@ -125,6 +125,8 @@ class ParameterSet:
         if problems:
             raise ValueError("invalid parameters: " + "; ".join(problems))
         self.values: dict[str, Any] = values
+        self.rejections = 0  # runtime changes rejected so far, and the reason of the last
+        self.last_rejection = ""
         node.add_on_set_parameters_callback(self._on_set)
 
     def _coerce_integer_override(self, spec: ParamSpec) -> None:
@@ -167,5 +169,7 @@ class ParameterSet:
         return self._result_type(successful=True)
 
     def _reject(self, reason: str) -> Any:
+        self.rejections += 1
+        self.last_rejection = reason
         self.node.get_logger().warning(f"rejected parameter change: {reason}")
         return self._result_type(successful=False, reason=reason)
