@@ -14,6 +14,7 @@ import math
 import time
 from typing import Any
 
+from rclpy.clock import JumpThreshold, TimeJump
 from rclpy.duration import Duration
 from rclpy.node import Node
 from rclpy.time import Time
@@ -31,6 +32,10 @@ from thermal_perception.ros.image_conversion import array_to_image
 from thermal_perception.ros.params import ParameterSet
 from thermal_perception.ros.qos import reliable_qos, sensor_qos
 from thermal_perception.settings.driver import PARAMS, check_combination
+
+# use_sim_time: a /clock step forward larger than this (or any step back) is a jump, not time
+# the camera ran; the driver's own timing continues across it.
+CLOCK_JUMP_S = 2.0
 
 
 class DriverNode(Node):
@@ -81,6 +86,14 @@ class DriverNode(Node):
                                         camera_profile=profile.name)
         self.start_time: Time | None = None
         self.last_capture: Time | None = None
+        # The driver's timeline (time since start, FFC schedule and shutter duration, rate,
+        # dropped frames) is the node clock less its jumps; stamps keep the clock itself.
+        self.clock_jumps_ns = 0
+        self.clock_jumps = 0
+        self._jump_handle = self.get_clock().create_jump_callback(
+            JumpThreshold(min_forward=Duration(seconds=CLOCK_JUMP_S),
+                          min_backward=Duration(nanoseconds=-1), on_clock_change=False),
+            post_callback=self._on_clock_jump)
         self.frame_count = 0
         self.dropped_frames = 0
         self.ffc_count = 0
@@ -128,11 +141,24 @@ class DriverNode(Node):
             scheduler.record(previous.last_time_s, previous.last_fpa_c)
         return scheduler
 
+    def _on_clock_jump(self, jump: TimeJump) -> None:
+        if self.start_time is None:
+            return  # nothing timed yet (e.g. the first /clock message)
+        self.clock_jumps_ns += jump.delta.nanoseconds
+        self.clock_jumps += 1
+        self.get_logger().warning(f"clock jumped by {jump.delta.nanoseconds * 1e-9:+.3f} s; "
+                                  "frame timing and FFC schedule continue across it")
+
+    def _timeline(self, clock_time: Time) -> Time:
+        """The driver's own time for a node-clock time (clock jumps taken out)."""
+        return Time(nanoseconds=clock_time.nanoseconds - self.clock_jumps_ns,
+                    clock_type=clock_time.clock_type)
+
     # -- FFC -----------------------------------------------------------------------------
 
     def _trigger_ffc(self, request: Trigger.Request, response: Trigger.Response
                      ) -> Trigger.Response:
-        now = self.get_clock().now()
+        now = self._timeline(self.get_clock().now())
         if not self.source.has_shutter:
             response.success = False
             response.message = f"the {self.source.name} source has no shutter"
@@ -170,7 +196,8 @@ class DriverNode(Node):
     def _capture(self) -> None:
         if self.params["source"] == "recording" and self.image_pub.get_subscription_count() == 0:
             return  # a recording waits for a listener instead of playing to nobody
-        capture = self.get_clock().now()  # capture time, before any work on the frame
+        clock_now = self.get_clock().now()  # capture time, before any work on the frame
+        capture = self._timeline(clock_now)
         wall = time.perf_counter()
         if self.start_time is None:
             self.start_time = capture
@@ -212,7 +239,7 @@ class DriverNode(Node):
         if frame.stamp_ns is not None and self.params["recorded_stamps"]:
             stamp = Time(nanoseconds=frame.stamp_ns).to_msg()
         else:
-            stamp = capture.to_msg()
+            stamp = clock_now.to_msg()
         frame_id = self.params["frame_id"]
         array_to_image(frame.counts, "mono16", frame_id=frame_id, stamp=stamp,
                        msg=self.image_msg)
@@ -224,7 +251,8 @@ class DriverNode(Node):
         s.housing_temperature_c = frame.housing_temperature_c
         s.ffc_state = ffc_state if frame.ffc_state is None else frame.ffc_state  # camera's own
         s.shutter_closed = frame.shutter_closed
-        s.last_ffc_time = self.last_ffc.to_msg() if self.last_ffc else Time().to_msg()
+        s.last_ffc_time = Time(nanoseconds=max(0, self.last_ffc.nanoseconds + self.clock_jumps_ns)
+                               ).to_msg() if self.last_ffc else Time().to_msg()
         s.ffc_count, s.frame_count = self.ffc_count, self.frame_count
         s.dropped_frames = self.dropped_frames + getattr(self.source, "dropped", 0)
         s.frame_rate_hz = float(self.measured_rate_hz)
@@ -240,7 +268,7 @@ class DriverNode(Node):
                   "configured_rate_hz": rate, "measured_rate_hz": float(self.measured_rate_hz),
                   "ffc_count": self.ffc_count, "last_ffc_reason": self.ffc_reason,
                   "fpa_temperature_c": self.last_fpa_c, "source_errors": self.source_errors,
-                  "frame_time_ms": self.capture_time_ms}
+                  "frame_time_ms": self.capture_time_ms, "clock_jumps": self.clock_jumps}
         health = getattr(self.source, "health", None)  # live cameras: connection state
         problem, camera_values = health() if health is not None else (None, {})
         values.update(camera_values)
