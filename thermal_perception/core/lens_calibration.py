@@ -122,7 +122,9 @@ class TargetDetection:
 
     points : (N, 2) float32 pixel coordinates in the order of ``TargetSpec.object_points``.
     image_size : (width, height), pixels.
-    inverted : the target was found in the inverted image (warm target bright in the input).
+    inverted : the detector that found it was given the inverted image (warm made dark). The
+        circle detector needs the right polarity, so for circle grids this says whether the
+        circles were warm; the chessboard saddle-point detector works in either.
     method : the OpenCV detector that found it.
     """
 
