@@ -214,3 +214,24 @@ def test_live_lidar_is_consistent_with_the_thermal_frames(rig):
     assert (labels[seen] == scan.labels[seen]).mean() > 0.97
     if (person & seen).any():
         assert (labels[person & seen] == LABELS["person"]).mean() > 0.8
+
+
+def test_extrinsics_from_calibration_file(tmp_path):
+    from thermal_perception.core.lens_calibration import write_extrinsics
+    from thermal_perception.settings.fusion import PARAMS, check_combination, extrinsics_from
+
+    values = {spec.name: spec.default for spec in PARAMS}
+    T = RigidTransform.from_rpy(0.01, -0.02, 0.03, (0.1, -0.05, 0.02))
+    path = write_extrinsics(tmp_path / "rgb.yaml", T, "thermal_optical", "rgb_optical")
+    values["rgb_extrinsics_file"] = str(path)
+    assert check_combination(values) is None
+    np.testing.assert_allclose(extrinsics_from(values, "rgb").matrix, T.matrix, atol=1e-12)
+    values["rgb_extrinsics_file"] = str(tmp_path / "missing.yaml")
+    assert "rgb_extrinsics_file" in check_combination(values) or "missing" in \
+        check_combination(values)
+    (tmp_path / "bad.yaml").write_text("transform: [1, 2")
+    values["rgb_extrinsics_file"] = str(tmp_path / "bad.yaml")
+    assert check_combination(values) is not None
+    values["rgb_extrinsics_file"] = ""
+    values["lidar_extrinsics"] = [0.0, 0.0, 0.0]
+    assert "6 finite values" in check_combination(values)

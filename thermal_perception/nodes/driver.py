@@ -107,6 +107,10 @@ class DriverNode(Node):
         self.source_errors = 0
         self.last_error = ""
         self.camera_lost = False
+        self.sim_sensors = None
+        if p["simulate_fusion_sensors"] and hasattr(self.source, "simulator"):
+            from thermal_perception.ros.sim_sensors import SimSensorPublisher
+            self.sim_sensors = SimSensorPublisher(self, self.source.simulator, p.values)
         self.timer = self.create_timer(1.0 / self.rate_hz, self._capture)
         self.diagnostics = diagnostics.DiagnosticsPublisher(self, self._diagnostics)
         self.get_logger().info(
@@ -260,6 +264,8 @@ class DriverNode(Node):
         self.status_pub.publish(s)
         self.image_pub.publish(self.image_msg)
         self.info_pub.publish(self.camera_info)
+        if self.sim_sensors is not None:
+            self.sim_sensors.publish(time_s, stamp)
         self.capture_time_ms = (time.perf_counter() - wall) * 1e3
 
     def _diagnostics(self) -> list:

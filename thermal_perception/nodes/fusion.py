@@ -64,6 +64,7 @@ from thermal_perception.ros.qos import reliable_qos, sensor_qos
 from thermal_perception.settings.fusion import (
     PARAMS,
     check_combination,
+    extrinsics_from,
     noise_from,
     occlusion_from,
     pose_from,
@@ -157,9 +158,10 @@ class FusionNode(Node):
         changed = {n for n in values if values[n] != self.params[n]}
         if changed & {"sync_queue_size", "sync_slop_s"}:
             self._make_syncs(values)
-        if changed & {"overlay_depth_m", "rgb_extrinsics"}:
+        if changed & {"overlay_depth_m", "rgb_extrinsics", "rgb_extrinsics_file"}:
             self.registration = None
-        if changed & {"lidar_extrinsics", "occlusion_window_px", "occlusion_tolerance_m"}:
+        if changed & {"lidar_extrinsics", "lidar_extrinsics_file", "occlusion_window_px",
+                      "occlusion_tolerance_m"}:
             self.projector = None
         if "colormap" in changed:
             self.renderer = DisplayRenderer(agc="percentile", colormap=values["colormap"],
@@ -297,7 +299,7 @@ class FusionNode(Node):
             try:
                 self.registration = Registration(
                     self.thermal_camera, self.rgb_camera,
-                    pose_from(p["rgb_extrinsics"], "rgb_extrinsics").inverse(),
+                    extrinsics_from(p.values, "rgb").inverse(),
                     ScenePlane(p["overlay_depth_m"]))
             except ValueError as exc:
                 self._problem(f"overlay registration failed: {exc}")
@@ -328,7 +330,7 @@ class FusionNode(Node):
         p = self.params
         if self.projector is None:
             self.projector = LidarProjector(
-                self.thermal_camera, pose_from(p["lidar_extrinsics"], "lidar_extrinsics"),
+                self.thermal_camera, extrinsics_from(p.values, "lidar"),
                 occlusion_from(p.values))
         projection = self.projector.project(xyz)
         points = thermal_points(xyz, intensity, temperature, projection,

@@ -70,6 +70,14 @@ PARAMS = (
     ParamSpec("ffc_min_interval_s", 10.0, "Shortest time between automatic FFCs, s.",
               0.0, 3600.0),
     ParamSpec("ffc_duration_s", 0.3, "Time the shutter stays closed during FFC, s.", 0.0, 5.0),
+    ParamSpec("simulate_fusion_sensors", False,
+              "Simulator source only (ignored otherwise): also publish the UAV's RGB camera "
+              "(rgb/image_raw, rgb/camera_info), lidar (lidar/points), GPS (gps/fix), IMU "
+              "(imu/data) and altitude, for the fusion node.", read_only=True),
+    ParamSpec("rgb_rate_hz", 10.0, "Simulated RGB frame rate, Hz (0: none).", 0.0, 60.0,
+              read_only=True),
+    ParamSpec("lidar_rate_hz", 10.0, "Simulated lidar scan rate, Hz (0: none).", 0.0, 60.0,
+              read_only=True),
 )
 
 
@@ -80,6 +88,9 @@ def check_combination(values: dict[str, Any]) -> str | None:
         return "source 'recording' needs recording_path"
     if values["source"] == "v4l2" and not values["device"].strip():
         return "source 'v4l2' needs device (a path, serial number, vendor:product or fake:<file>)"
+    if (values["simulate_fusion_sensors"] and values["source"] == "simulator"
+            and values["scene"] not in ("uav_sar", "road", "fire")):
+        return "simulate_fusion_sensors needs a nadir scene (uav_sar, road or fire)"
     if not values["frame_id"].strip():
         return "frame_id must not be empty: fusion and tf need the camera's frame"
     return None

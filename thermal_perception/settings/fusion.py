@@ -32,11 +32,15 @@ PARAMS = (
               "thermal, m (the altitude above ground for a nadir UAV camera).", 0.1, 100000.0),
     ParamSpec("rgb_extrinsics", list(IDENTITY_POSE),
               f"Pose of the RGB optical frame in the thermal optical frame, {_POSE_HELP}."),
+    ParamSpec("rgb_extrinsics_file", "", "Extrinsics YAML of `thermal-perception calibrate "
+              "extrinsics` (T_thermal_rgb); replaces rgb_extrinsics when set."),
     ParamSpec("colormap", "ironbow", "Colours of the thermal image in the overlay.",
               choices=COLORMAPS),
     ParamSpec("lidar_enabled", True, "Publish 'points_thermal' from lidar/points."),
     ParamSpec("lidar_extrinsics", list(LIDAR_ALONG_OPTICAL_AXIS),
               f"Pose of the lidar frame in the thermal optical frame, {_POSE_HELP}."),
+    ParamSpec("lidar_extrinsics_file", "", "Extrinsics YAML (TransformStamped layout: parent "
+              "= thermal optical frame, child = lidar frame); replaces lidar_extrinsics."),
     ParamSpec("keep_unseen_points", False, "Keep lidar points the camera does not see "
               "(temperature NaN) in points_thermal."),
     ParamSpec("occlusion_window_px", 5, "Z-buffer window for hidden lidar points, pixels (odd).",
@@ -77,10 +81,31 @@ def pose_from(values: list[float], name: str) -> RigidTransform:
     return RigidTransform.from_rpy(values[3], values[4], values[5], values[:3])
 
 
+def extrinsics_from(values: dict[str, Any], name: str) -> RigidTransform:
+    """``rgb`` or ``lidar`` extrinsics: from the ``<name>_extrinsics_file`` when set (a YAML
+    of :func:`~thermal_perception.core.lens_calibration.write_extrinsics`), else from the
+    ``<name>_extrinsics`` pose list. ValueError says what is wrong."""
+    path = values[f"{name}_extrinsics_file"]
+    if path:
+        from thermal_perception.core.lens_calibration import read_extrinsics
+
+        try:
+            transform, _, _ = read_extrinsics(path)
+        except OSError as exc:
+            raise ValueError(f"{name}_extrinsics_file {path!r}: {exc}") from exc
+        return transform
+    return pose_from(values[f"{name}_extrinsics"], f"{name}_extrinsics")
+
+
 def check_combination(values: dict[str, Any]) -> str | None:
     for name in ("rgb_extrinsics", "lidar_extrinsics", "camera_mount"):
         try:
             pose_from(values[name], name)
+        except ValueError as exc:
+            return str(exc)
+    for name in ("rgb", "lidar"):
+        try:
+            extrinsics_from(values, name)
         except ValueError as exc:
             return str(exc)
     if values["occlusion_window_px"] % 2 == 0:
