@@ -39,5 +39,9 @@ clean:
 distclean: clean
 	rm -rf "$$(readlink -f .venv)" .venv
 
+# 100,000 frames through the nodes, then the fuzz tests with the long hypothesis profile
 soak: setup
 	@$(ENV) && python bench/soak.py
+	@$(ENV) && cd test && HYPOTHESIS_PROFILE=soak python -m pytest -q -p no:warnings \
+		--hypothesis-show-statistics test_image_conversion.py test_fuzz_processor.py \
+		test_fuzz_detector.py

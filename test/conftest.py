@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_FLIR = REPO.parent / "shared" / "data" / "flir"
@@ -19,6 +20,12 @@ os.environ.setdefault("PYTHONUNBUFFERED", "1")
 
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
+
+# Hypothesis profiles for the fuzz tests (those that leave max_examples to the profile):
+# "fast" for make test, "soak" (many more examples) for make soak: HYPOTHESIS_PROFILE=soak.
+settings.register_profile("fast", max_examples=200, deadline=None)
+settings.register_profile("soak", max_examples=4000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fast"))
 
 
 def ros_available() -> bool:

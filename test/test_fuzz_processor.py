@@ -44,7 +44,7 @@ def image_messages(draw):
     return msg
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(msg=image_messages())
 def test_any_image_is_processed_or_rejected(processor, msg):
     def outcomes() -> tuple[int, ...]:
@@ -71,3 +71,40 @@ def test_nan_and_saturated_counts_give_nan_not_errors(processor):
     temperature = processor.temperature
     assert np.isnan(temperature[:2, :4]).all()  # dead and saturated pixels are invalid
     assert np.isfinite(temperature[2:]).all()
+
+
+@st.composite
+def status_and_frames(draw):
+    """A status (shutter open or closed, any temperatures incl. NaN/inf/huge) and the raw
+    frame with the same or another stamp, in either order; sizes change between examples."""
+    from thermal_perception.msg import ThermalStatus
+    from thermal_perception.ros.image_conversion import array_to_image
+
+    temperatures = st.one_of(st.floats(-40.0, 80.0), st.floats(allow_nan=True),
+                             st.sampled_from([float("nan"), float("inf"), -1e308, 1e308]))
+    shape = draw(st.sampled_from([(8, 8), (8, 8), (6, 10), (1, 1), (0, 4)]))
+    counts = np.full(shape, draw(st.integers(0, 65535)), np.uint16)
+    frame = array_to_image(counts, draw(st.sampled_from(["mono16", "16UC1"])))
+    frame.header.stamp.sec = draw(st.integers(0, 10))
+    frame.header.stamp.nanosec = draw(st.integers(0, 3)) * 100_000_000
+    status = ThermalStatus(shutter_closed=draw(st.booleans()),
+                           fpa_temperature_c=draw(temperatures),
+                           housing_temperature_c=draw(temperatures))
+    status.header.stamp = frame.header.stamp if draw(st.booleans()) else \
+        type(frame.header.stamp)(sec=draw(st.integers(0, 10)))
+    return status, frame, draw(st.booleans())
+
+
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(event=status_and_frames())
+def test_status_and_frames_in_any_order_never_raise(processor, event):
+    """Shutter frames of changing sizes, FFCs finished with NaN or absurd temperatures,
+    statuses before, after or without their frames: handled, and health stays reportable."""
+    status, frame, status_first = event
+    if status_first:
+        processor._on_status(status)
+        processor._on_image(frame)
+    else:
+        processor._on_image(frame)
+        processor._on_status(status)
+    assert processor._diagnostics()[0].name.endswith("processing")

@@ -361,7 +361,8 @@ def test_bad_array_rank_or_type() -> None:
 
 # --------------------------------------------------------------------------- properties
 
-FAST = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# examples: the hypothesis profile (conftest.py; HYPOTHESIS_PROFILE=soak for make soak)
+FAST = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @FAST

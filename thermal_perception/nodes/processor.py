@@ -98,6 +98,7 @@ class ProcessorNode(Node):
         self.display_msg = Image()
         self.frames_in = self.frames_out = self.rejected = self.skipped_shutter = 0
         self.last_reject = ""
+        self.ffc_failures, self.ffc_error = 0, ""
         self.processing_ms = float("nan")
         self.invalid_fraction = 0.0
         self.diagnostics = diagnostics.DiagnosticsPublisher(self, self._diagnostics)
@@ -191,11 +192,16 @@ class ProcessorNode(Node):
                 return
         elif self.ffc_pending is not None:
             shutter, self.ffc_pending = self.ffc_pending, None
-            if self.chain.finish_ffc(shutter.housing_temperature_c,
-                                     shutter.fpa_temperature_c):
-                self.get_logger().info(
-                    f"flat-field correction {self.chain.state.ffc_count} applied (shutter "
-                    f"{shutter.housing_temperature_c:.2f} C)")
+            try:
+                if self.chain.finish_ffc(shutter.housing_temperature_c,
+                                         shutter.fpa_temperature_c):
+                    self.get_logger().info(
+                        f"flat-field correction {self.chain.state.ffc_count} applied (shutter "
+                        f"{shutter.housing_temperature_c:.2f} C)")
+            except ValueError as exc:  # shutter frames of two sizes, absurd temperatures
+                self.ffc_failures += 1
+                self.ffc_error = str(exc)
+                self.get_logger().warning(f"flat-field correction failed, offsets kept: {exc}")
         if not (want_temperature or want_display or want_sigma or want_rois):
             return  # lazy: nobody listens
         dt_s = stamp.dt_s
@@ -283,7 +289,8 @@ class ProcessorNode(Node):
                   "invalid_pixel_fraction": self.invalid_fraction,
                   "emissivity": self.params["emissivity"], **self.input.values(),
                   "parameter_changes_rejected": self.params.rejections,
-                  "last_parameter_rejection": self.params.last_rejection}
+                  "last_parameter_rejection": self.params.last_rejection,
+                  "ffc_failures": self.ffc_failures}
         state = self.chain.state
         values.update({"nuc_source": state.nuc_source, "ffc_count": state.ffc_count,
                        "ffc_fpa_temperature_c": state.last_ffc_fpa_c,
@@ -301,6 +308,9 @@ class ProcessorNode(Node):
             self.last_reject = ""
         elif stamp_problems:
             level, message = diagnostics.WARN, stamp_problems
+        elif self.ffc_error:
+            level, message = diagnostics.WARN, f"flat-field correction failed: {self.ffc_error}"
+            self.ffc_error = ""
         elif new_param_rejection:
             level, message = diagnostics.WARN, ("parameter change rejected: "
                                                 f"{self.params.last_rejection}")
