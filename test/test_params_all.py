@@ -26,10 +26,11 @@ def bad_values(spec):
 
 
 def node_cases():
+    from thermal_perception.nodes.detector import PARAMS as DETECTOR
     from thermal_perception.nodes.driver import PARAMS as DRIVER
     from thermal_perception.nodes.processor import PARAMS as PROCESSOR
 
-    for node, specs in (("driver", DRIVER), ("processor", PROCESSOR)):
+    for node, specs in (("driver", DRIVER), ("processor", PROCESSOR), ("detector", DETECTOR)):
         for spec in specs:
             for value, why in bad_values(spec):
                 yield pytest.param(node, spec.name, value, id=f"{node}.{spec.name}-{why}")
@@ -39,12 +40,13 @@ def node_cases():
 def nodes(rclpy_context):
     from rclpy.parameter import Parameter
 
+    from thermal_perception.nodes.detector import DetectorNode
     from thermal_perception.nodes.driver import DriverNode
     from thermal_perception.nodes.processor import ProcessorNode
 
     made = {"driver": DriverNode(parameter_overrides=[Parameter("width", value=64),
                                                       Parameter("height", value=48)]),
-            "processor": ProcessorNode()}
+            "processor": ProcessorNode(), "detector": DetectorNode()}
     yield made
     for node in made.values():
         node.destroy_node()
