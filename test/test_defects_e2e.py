@@ -43,6 +43,17 @@ def run(rclpy_context, tmp_path_factory):
     if not ok:
         pipeline.stop()
         pytest.fail("no temperature frames:\n" + "\n".join(pipeline.failed()))
+    # The automatic FFC at start may end before the processor is subscribed: one more FFC,
+    # requested now that frames flow, makes sure the processor sees the shutter.
+    from std_srvs.srv import Trigger
+
+    client = node.create_client(Trigger, "trigger_ffc")
+    assert client.wait_for_service(timeout_sec=20.0)
+    future = client.call_async(Trigger.Request())
+    assert spin_until(executor, future.done, 20.0) and future.result().success
+    n = len(got["temperature"])
+    assert spin_until(executor, lambda: any(s.ffc_count >= 2 for s in got["status"])
+                      and len(got["temperature"]) >= n + 15, 30.0)
     yield node, executor, got
     executor.shutdown()
     node.destroy_node()
