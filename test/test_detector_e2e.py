@@ -53,10 +53,12 @@ def detections(rclpy_context, tmp_path_factory):
     executor = SingleThreadedExecutor()
     executor.add_node(node)
     overrides = {"driver": {"width": WIDTH, "height": HEIGHT, "rate_hz": 10.0, "seed": seed,
-                            "speed_mps": 0.0, "altitude_m": ALTITUDE_M},
+                            "speed_mps": 0.0, "altitude_m": ALTITUDE_M,
+                            "simulate_fusion_sensors": False},
                  "detector": {"altitude_m": ALTITUDE_M}}
     with Pipeline(REPO / "config" / "uav_sar.yaml", "sar", overrides,
-                  log_dir=tmp_path_factory.mktemp("logs")) as pipeline:
+                  log_dir=tmp_path_factory.mktemp("logs"),
+                  only=["driver", "processor", "detector"]) as pipeline:
         ok = spin_until(executor, lambda: len(got["detections"]) >= 15 and got["images"], 60.0)
         failed = pipeline.failed()
     executor.shutdown()

@@ -72,16 +72,23 @@ class Pipeline:
     namespace : namespace of all nodes ("" for the root).
     overrides : per node, parameters that replace the file's (``{"driver": {"rate_hz": 10}}``).
     log_dir : write each node's output to ``<log_dir>/<node>.log`` instead of the terminal.
+    only : start only these nodes of the file (default: all).
     """
 
     def __init__(self, params_file: str | Path, namespace: str = "",
                  overrides: dict[str, dict[str, Any]] | None = None,
-                 log_dir: str | Path | None = None) -> None:
+                 log_dir: str | Path | None = None,
+                 only: list[str] | None = None) -> None:
         self.params_file = Path(params_file).resolve()
         self.namespace = namespace
         self.overrides = overrides or {}
         self.log_dir = Path(log_dir) if log_dir else None
         self.names = node_names(self.params_file)
+        if only is not None:
+            missing = sorted(set(only) - set(self.names))
+            if missing:
+                raise ValueError(f"nodes not in {self.params_file.name}: {missing}")
+            self.names = [n for n in self.names if n in only]
         unknown = sorted(set(self.overrides) - set(self.names))
         if unknown:
             raise ValueError(f"overrides for nodes not in {self.params_file.name}: {unknown}")
