@@ -9,7 +9,8 @@ flirimageextractor, flyr on real FLIR data, where installed: make bench-peers), 
 (chain fps vs a numpy baseline), detection (ms per frame vs the processing chain), memory
 (RSS per stream vs the frame data), offline (analysis real-time factor vs reading the bag),
 transport (DDS latency of driver -> processor vs a bare rclpy relay; process memory),
-geolocation (pixel -> ground error at 100 m, exact and noisy pose, vs predicted spread).
+geolocation (pixel -> ground error at 100 m, exact and noisy pose, vs predicted spread),
+fusion (overlay and points_thermal ms vs the processing chain; registration and lidar accuracy).
 A script that fails or runs past its time limit is reported and the others still run; the
 exit status is then 1. ``--quick`` shortens every script (fewer frames and repeats).
 """
@@ -39,6 +40,7 @@ SCRIPTS: dict[str, tuple[list[str], list[str], float]] = {
                 150.0),
     "transport": (["--seconds", "10"], ["--seconds", "4"], 90.0),
     "geolocation": (["--trials", "2000"], ["--trials", "400"], 60.0),
+    "fusion": (["--frames", "30"], ["--frames", "10"], 60.0),
 }
 
 
@@ -129,6 +131,16 @@ def figures(results: dict[str, Any]) -> list[tuple[str, str]]:
                       f"exact pose {exact['p95_m']:.2f} m (goal <= 2 m), noisy pose "
                       f"{noisy['p95_m']:.2f} m; observed/predicted spread "
                       f"{c['observed_over_predicted_rms']:.2f}"))
+    if r := get("fusion"):
+        lines.append(("fusion per frame",
+                      f"overlay {r['overlay_blend_ms']:.2f} ms, points_thermal "
+                      f"{r['points_thermal_ms']:.2f} ms vs processing chain "
+                      f"{r['chain_ms']:.2f} ms: {r['overlay_blend_ms'] / r['chain_ms']:.1f}x, "
+                      f"{r['points_thermal_ms'] / r['chain_ms']:.1f}x"))
+        lines.append(("fusion accuracy",
+                      f"overlay exact {r['misregistration_exact_px_max']:.1e} px (goal < 1), "
+                      f"1 deg error {r['misregistration_1deg_px']['median']:.1f} px; lidar "
+                      f"{100 * r['lidar_within_0p5K']:.2f} % within 0.5 K"))
     for name, res in results.items():
         if "error" in res:
             lines.append((name, f"FAILED: {res['error']}"))
