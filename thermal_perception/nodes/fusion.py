@@ -61,6 +61,7 @@ from thermal_perception.ros.image_conversion import (
 from thermal_perception.ros.params import ParameterSet
 from thermal_perception.ros.pointcloud2 import PointCloudError, array_to_cloud, cloud_xyz
 from thermal_perception.ros.qos import reliable_qos, sensor_qos
+from thermal_perception.ros.stream_health import TIME_RESET, StreamHealth
 from thermal_perception.settings.fusion import (
     PARAMS,
     check_combination,
@@ -132,6 +133,9 @@ class FusionNode(Node):
         self.ground_altitude_m: float | None = None
         self._make_syncs(p.values)
         self.geo_log = self._make_log(p.values)
+        self.inputs = {name: StreamHealth() for name in (
+            "image_temperature", "detections", "rgb/image_raw", "lidar/points", "gps/fix",
+            "imu/data")}
         self.counts = {"temperature_images": 0, "overlays": 0, "clouds": 0,
                        "detection_sets": 0, "located": 0, "geolocated": 0, "rejected": 0}
         self.last_problem = ""
@@ -207,8 +211,20 @@ class FusionNode(Node):
             self.rgb_camera = model
             self.registration = None
 
+    def _restart_time(self) -> None:
+        """The thermal stream's time went back (a looping bag, a reset sim clock): forget
+        what was buffered on the old time line."""
+        self._make_syncs(self.params.values)
+        for buffer in (self.temperatures, self.projections, self.fixes, self.attitudes):
+            buffer.clear()
+        self.get_logger().info("image_temperature stamps went back: fusion buffers reset")
+
     @guarded
     def _on_temperature(self, msg: Image) -> None:
+        health = self.inputs["image_temperature"]
+        health.arrived()
+        if health.check_stamp(stamp_ns(msg.header)).verdict == TIME_RESET:
+            self._restart_time()
         if msg.encoding != "32FC1":
             self._problem(f"image_temperature encoding '{msg.encoding}' is not 32FC1")
             return
@@ -235,6 +251,7 @@ class FusionNode(Node):
 
     @guarded
     def _on_rgb(self, msg: Image) -> None:
+        self.inputs["rgb/image_raw"].arrived()
         if not self.params["overlay_enabled"]:
             return
         if msg.encoding not in RGB_ENCODINGS:
@@ -254,6 +271,7 @@ class FusionNode(Node):
 
     @guarded
     def _on_cloud(self, msg: PointCloud2) -> None:
+        self.inputs["lidar/points"].arrived()
         if not self.params["lidar_enabled"]:
             return
         try:
@@ -265,6 +283,7 @@ class FusionNode(Node):
 
     @guarded
     def _on_fix(self, msg: NavSatFix) -> None:
+        self.inputs["gps/fix"].arrived()
         if msg.status.status < NavSatStatus.STATUS_FIX or not all(
                 math.isfinite(v) for v in (msg.latitude, msg.longitude, msg.altitude)):
             return
@@ -278,6 +297,7 @@ class FusionNode(Node):
 
     @guarded
     def _on_imu(self, msg: Imu) -> None:
+        self.inputs["imu/data"].arrived()
         q = msg.orientation
         quat = np.array([q.x, q.y, q.z, q.w])
         if msg.orientation_covariance[0] == -1.0 or not np.isfinite(quat).all() \
@@ -358,6 +378,7 @@ class FusionNode(Node):
 
     @guarded
     def _on_detections(self, msg: ThermalDetectionArray) -> None:
+        self.inputs["detections"].arrived()
         start = time.perf_counter()
         p = self.params
         t = stamp_ns(msg.header)
@@ -432,6 +453,10 @@ class FusionNode(Node):
             values[f"{name}_duplicates"] = c.duplicates
         values["gps_fixes"] = len(self.fixes)
         values["attitudes"] = len(self.attitudes)
+        for name, health in self.inputs.items():
+            values[f"{name}_hz"] = health.rate_hz
+        stale = [f"{name} ({health.silence_s():.1f} s)" for name, health in self.inputs.items()
+                 if health.stale()]
         missing = []
         if not self.counts["temperature_images"]:
             missing.append("image_temperature")
@@ -448,6 +473,8 @@ class FusionNode(Node):
         if self.last_problem:
             level, message = diagnostics.WARN, self.last_problem
             self.last_problem = ""
+        elif stale:
+            level, message = diagnostics.WARN, "stale: no " + ", ".join(stale)
         elif missing:
             level, message = diagnostics.WARN, "waiting for " + ", ".join(missing)
         else:
