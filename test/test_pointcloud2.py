@@ -82,3 +82,27 @@ def test_bad_clouds_say_why(breakage, message):
     breakage(msg)
     with pytest.raises(PointCloudError, match=message):
         cloud_xyz(msg)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["x", "y", "z", "intensity", "t"]),
+                          st.integers(0, 40), st.integers(0, 10), st.integers(0, 3)),
+                max_size=6),
+       st.integers(0, 48), st.integers(0, 5), st.integers(0, 3), st.integers(0, 300),
+       st.integers(0, 400), st.booleans())
+def test_fuzzed_clouds_read_or_say_why(fields, point_step, width, height, row_step, n_bytes,
+                                       big):
+    """Any header and payload gives points or a PointCloudError, never another exception."""
+    from sensor_msgs.msg import PointCloud2, PointField
+
+    from thermal_perception.ros.pointcloud2 import PointCloudError, cloud_xyz
+
+    msg = PointCloud2(height=height, width=width, point_step=point_step, row_step=row_step,
+                      is_bigendian=big)
+    msg.fields = [PointField(name=n, offset=o, datatype=d, count=c) for n, o, d, c in fields]
+    msg.data = bytes(range(256)) * (n_bytes // 256) + bytes(range(n_bytes % 256))
+    try:
+        xyz, _ = cloud_xyz(msg)
+    except PointCloudError:
+        return
+    assert xyz.shape == (width * height, 3)

@@ -26,6 +26,8 @@ def _layout(msg: Any) -> np.dtype:
     order = ">" if msg.is_bigendian else "<"
     names, formats, offsets = [], [], []
     for f in msg.fields:
+        if f.name in names:
+            raise PointCloudError(f"field '{f.name}' appears twice")
         if f.datatype not in _TYPES:
             raise PointCloudError(f"field '{f.name}' has unknown datatype {f.datatype}")
         count = max(int(f.count), 1)
@@ -37,8 +39,11 @@ def _layout(msg: Any) -> np.dtype:
         formats.append((order + _TYPES[f.datatype], (count,)) if count > 1
                        else order + _TYPES[f.datatype])
         offsets.append(int(f.offset))
-    return np.dtype({"names": names, "formats": formats, "offsets": offsets,
-                     "itemsize": int(msg.point_step)})
+    try:
+        return np.dtype({"names": names, "formats": formats, "offsets": offsets,
+                         "itemsize": int(msg.point_step)})
+    except (TypeError, ValueError) as exc:
+        raise PointCloudError(f"fields do not make a valid point layout: {exc}") from exc
 
 
 def cloud_to_array(msg: Any) -> NDArray:
