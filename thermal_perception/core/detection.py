@@ -60,6 +60,9 @@ _SPLIT_FACTOR = 2.0           # larger ones are split at this times the candidat
 _THIN = np.ones((2, 2), np.uint8)  # candidate strips thinner than this are dropped
 _SPLIT_ERODE_M = 0.25         # touching bodies: erode up to half a body's width to part them
 _FLICKER_MIN_SAMPLES = 3      # second differences need three samples
+_TILE = 8                     # candidate pixels are grouped on tiles of this side, pixels
+_TILE_KERNEL = np.ones((_TILE, _TILE), np.uint8)
+_PARTIAL_OPENING_SHARE = 0.5  # open the background on rectangles when they cover less
 
 
 def gsd_from_altitude(altitude_m: float, focal_length_px: float) -> float:
@@ -145,7 +148,7 @@ def local_background(temperature_c: NDArray[np.float32], window_px: float,
     if percentile == _MEDIAN_PERCENTILE and min(small.shape) >= _MEDIAN_KSIZE:
         med = cv2.medianBlur(small, _MEDIAN_KSIZE)
     else:
-        med = ndimage.percentile_filter(small, percentile, size=_MEDIAN_KSIZE, mode="nearest")
+        med = _percentile_5x5(np.asarray(small, np.float32), percentile)
     if out is None:
         out = np.empty((h, w), np.float32)
     if med.shape == (h, w):
@@ -154,11 +157,24 @@ def local_background(temperature_c: NDArray[np.float32], window_px: float,
     return cv2.resize(med, (w, h), dst=out, interpolation=cv2.INTER_LINEAR)
 
 
+def _percentile_5x5(image: NDArray[np.float32], percentile: float) -> NDArray[np.float32]:
+    """``scipy.ndimage.percentile_filter(image, percentile, size=5, mode="nearest")``, the
+    same values several times faster: element ``int(25 * percentile / 100)`` (0-based, at most
+    24) of each sorted 5 x 5 neighbourhood, edges replicated."""
+    size = _MEDIAN_KSIZE * _MEDIAN_KSIZE
+    rank = min(size - 1, int(size * percentile / 100.0))
+    r = _MEDIAN_KSIZE // 2
+    padded = cv2.copyMakeBorder(image, r, r, r, r, cv2.BORDER_REPLICATE)
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (_MEDIAN_KSIZE,) * 2)
+    return np.partition(windows.reshape(*image.shape, size), rank, axis=2)[:, :, rank]
+
+
 class _FrameBuffers:
     """Per-stream images, allocated once for a frame size (again only if it changes)."""
 
     def __init__(self) -> None:
         self.shape: tuple[int, int] | None = None
+        self.any_invalid = False
 
     def ensure(self, shape: tuple[int, int]) -> None:
         if self.shape == shape:
@@ -183,14 +199,19 @@ class _FrameBuffers:
 
 
 def _prepare(temperature_c: NDArray, buf: _FrameBuffers) -> NDArray[np.float32]:
-    """Checks the image, fills its NaNs with a typical value (into ``buf.filled``)."""
+    """Checks the image, fills its NaNs with a typical value (into ``buf.filled``); sets
+    ``buf.invalid`` (NaN pixels) and ``buf.any_invalid``. Without NaNs a float32 image is
+    returned as it is (not copied): callers must not write into the result then."""
     t = np.asarray(temperature_c)
     if t.ndim != 2 or t.size == 0:
         raise ValueError(f"temperature image must be 2-D and non-empty, got shape {t.shape}")
     buf.ensure(t.shape)  # type: ignore[arg-type]
     np.isnan(t, out=buf.invalid)
+    buf.any_invalid = bool(buf.invalid.any())
+    if not buf.any_invalid and t.dtype == np.float32:
+        return t
     np.copyto(buf.filled, t, casting="unsafe")
-    if buf.invalid.any():
+    if buf.any_invalid:
         sample = t[::_BG_SUBSAMPLE, ::_BG_SUBSAMPLE]
         finite = sample[np.isfinite(sample)]
         fill = float(np.median(finite)) if finite.size else 0.0
@@ -198,12 +219,83 @@ def _prepare(temperature_c: NDArray, buf: _FrameBuffers) -> NDArray[np.float32]:
     return buf.filled
 
 
-def _ring(mask: NDArray[np.bool_], outer_px: int, inner_px: int = 1) -> NDArray[np.bool_]:
-    """Pixels between ``inner_px`` and ``outer_px`` (square dilations) around ``mask``."""
-    m = mask.view(np.uint8)
-    outer = cv2.dilate(m, np.ones((2 * outer_px + 1,) * 2, np.uint8))
-    inner = cv2.dilate(m, np.ones((2 * inner_px + 1,) * 2, np.uint8))
-    return (outer > 0) & (inner == 0)
+def _regions(mask: NDArray[np.uint8], margin_px: int
+             ) -> list[tuple[slice, slice, NDArray[np.bool_] | None]]:
+    """Rectangles around groups of the nonzero pixels of ``mask``, so that the work of a
+    detector can be done on them instead of the whole image with the same result.
+
+    Pixels are grouped on tiles of :data:`_TILE` pixels grown by ``margin_px``: each
+    rectangle holds its group and at least ``margin_px`` around it (clipped to the image),
+    and pixels of different groups are more than ``2 * margin_px`` apart. Returns
+    ``(rows, cols, own)`` per group; ``own`` marks the rectangle's pixels that belong to the
+    group's tiles (bool, rectangle-sized), None when no other group reaches into it.
+    """
+    h, w = mask.shape
+    tiles = cv2.dilate(mask, _TILE_KERNEL, anchor=(0, 0))[::_TILE, ::_TILE]
+    grow = max(1, -(-margin_px // _TILE))
+    grown = cv2.dilate(tiles, np.ones((2 * grow + 1,) * 2, np.uint8))
+    n, tile_labels, stats, _ = cv2.connectedComponentsWithStats(grown, connectivity=8)
+    out = []
+    for g in range(1, n):
+        tx, ty, tw, th = (int(v) for v in stats[g, :4])
+        rows = slice(ty * _TILE, min(h, (ty + th) * _TILE))
+        cols = slice(tx * _TILE, min(w, (tx + tw) * _TILE))
+        own = None
+        if stats[g, cv2.CC_STAT_AREA] < tw * th:
+            sub = tile_labels[ty:ty + th, tx:tx + tw]
+            if np.any((sub != g) & (sub != 0)):
+                own = np.repeat(np.repeat(sub == g, _TILE, axis=0), _TILE, axis=1)
+                own = own[:rows.stop - rows.start, :cols.stop - cols.start]
+        out.append((rows, cols, own))
+    return out
+
+
+def _first_pixels(labels: NDArray[np.int32], stats: NDArray[np.int32], ids: NDArray[np.intp]
+                  ) -> list[tuple[int, int]]:
+    """(row, column) of the first pixel in raster order of each component ``ids``: the order
+    of labels of a connected-component labelling of the whole image."""
+    out = []
+    for k in ids:
+        top = int(stats[k, cv2.CC_STAT_TOP])
+        left = int(stats[k, cv2.CC_STAT_LEFT])
+        row = labels[top, left:left + int(stats[k, cv2.CC_STAT_WIDTH])]
+        out.append((top, left + int(np.argmax(row == k))))
+    return out
+
+
+_SQUARE3 = np.ones((3, 3), np.uint8)
+_SQUARES: dict[int, NDArray[np.uint8]] = {}
+
+
+def _square(side: int) -> NDArray[np.uint8]:
+    """A ``side`` x ``side`` square structuring element (made once per size)."""
+    kernel = _SQUARES.get(side)
+    if kernel is None:
+        kernel = _SQUARES[side] = np.ones((side, side), np.uint8)
+    return kernel
+
+
+def _mean(values: NDArray[np.float32]) -> float:
+    """``float(values.mean())`` of a non-empty float32 array, without the overhead of
+    ``np.mean`` (the same arithmetic: a float32 sum divided in double, rounded to float32)."""
+    return float(np.float32(float(values.sum()) / values.size))
+
+
+def _principal_axes(sxx: float, syy: float, sxy: float) -> tuple[float, float, tuple[float, float]]:
+    """Eigenvalues (smaller, larger) of the symmetric matrix [[sxx, sxy], [sxy, syy]] and the
+    unit eigenvector of the larger one, (x, y) (closed form; for a diagonal matrix the axis
+    is chosen as ``numpy.linalg.eigh`` does)."""
+    mean = 0.5 * (sxx + syy)
+    spread = math.hypot(0.5 * (sxx - syy), sxy)
+    small, large = mean - spread, mean + spread
+    if sxy == 0.0:
+        return min(sxx, syy), max(sxx, syy), ((1.0, 0.0) if sxx > syy else (0.0, 1.0))
+    if sxx >= syy:  # the better conditioned of the two equivalent forms
+        vx, vy = large - syy, sxy
+    else:
+        vx, vy = sxy, large - sxx
+    norm = math.hypot(vx, vy)
+    return small, large, (vx / norm, vy / norm)
 
 
 def _window(bbox: tuple[int, int, int, int], pad: int, shape: tuple[int, int]
@@ -423,66 +515,138 @@ class WarmBodyDetector:
                              "per frame or in the config) to gate sizes in metres")
         buf = self._buf
         t = _prepare(temperature_c, buf)
+        h, w = t.shape
         # Background: the larger of a low percentile (robust to warm clutter) and an opening
-        # (keeps extended warm areas).
+        # (keeps extended warm areas). Candidates are warmer than the background, so warmer
+        # than the percentile alone: where few pixels are, the opening is computed on
+        # rectangles around them only (with margins that give the same values).
         local_background(t, cfg.background_window_m / gsd, out=buf.background,
                          percentile=cfg.background_percentile)
-        side = max(1, round(cfg.opening_m / gsd))
-        # Padded by replication: a warm area cut by the frame edge continues outside it, so
-        # the opening keeps a sliver of road in a corner as background.
-        padded, opened = buf.padded_pair(side)
-        cv2.copyMakeBorder(t, side, side, side, side, cv2.BORDER_REPLICATE, dst=padded)
-        cv2.morphologyEx(padded, cv2.MORPH_OPEN, np.ones((side, side), np.uint8), dst=opened)
-        opened = opened[side:-side, side:-side]
-        np.maximum(buf.background, opened, out=buf.background)
         np.subtract(t, buf.background, out=buf.contrast)
-        low, high = cfg.band_c
-        cand = (buf.contrast > cfg.contrast_k) & (t >= low) & (t <= high) & ~buf.invalid
-        np.copyto(buf.mask, cand, casting="unsafe")
+        possible = self._candidates(t, buf.contrast, buf.invalid)
+        ring_px = max(2, math.ceil(cfg.ring_m / gsd))
+        side = max(1, round(cfg.opening_m / gsd))
+        regions = _regions(possible.view(np.uint8), ring_px + 2)
+        covered = sum((r.stop - r.start + 2 * side) * (c.stop - c.start + 2 * side)
+                      for r, c, _ in regions)
+        if covered > _PARTIAL_OPENING_SHARE * t.size:
+            self._open_background(t, slice(0, h), slice(0, w), side)
+        else:
+            for rows, cols, _ in regions:
+                self._open_background(t, rows, cols, side)
+        mask = self._candidates(t, buf.contrast, buf.invalid).view(np.uint8)
         # Strips one pixel thin (the stair-stepped edge of a road the opening missed) would
         # join the bodies they touch: an opening of the mask with a 2 x 2 square drops them.
-        cv2.morphologyEx(buf.mask, cv2.MORPH_OPEN, _THIN, dst=buf.mask)
-        n, labels, stats, centroids = cv2.connectedComponentsWithStats(buf.mask, connectivity=8)
+        cv2.morphologyEx(mask, cv2.MORPH_OPEN, _THIN, dst=mask)
+        blobs: list[tuple[tuple[int, ...], _Blob, tuple[float, float]]] = []
+        for rows, cols, own in _regions(mask, ring_px + 2):
+            blobs += self._measure_region(t, mask, rows, cols, own, ring_px, gsd)
+        blobs.sort(key=lambda item: item[0])  # the blob order of a whole-image labelling
+        near_hot = self._near_hot(t, buf.invalid, np.array([p for _, _, p in blobs]), gsd)
+        detections = []
+        px_area = gsd * gsd
+        for (_, blob, _), hot_nearby in zip(blobs, near_hot, strict=True):
+            x0, y0, x1, y1 = blob.bbox
+            at_edge = x0 == 0 or y0 == 0 or x1 == w or y1 == h
+            det = self._classify(blob, px_area, bool(hot_nearby), at_edge)
+            if det is not None:
+                detections.append(det)
+        detections.sort(key=lambda d: -d.max_c)
+        return detections
+
+    def _open_background(self, t: NDArray[np.float32], rows: slice, cols: slice,
+                         side: int) -> None:
+        """Raises the background (``buf.background``) to a grey-level opening of ``t`` with a
+        ``side`` square in a rectangle of the image, and updates the contrast there.
+
+        The opening is computed on the rectangle and ``side`` around it, padded by
+        replication beyond the image (a warm area cut by the frame edge continues outside
+        it, so the opening keeps a sliver of road in a corner as background): the same
+        values as an opening of the whole padded image."""
+        buf = self._buf
+        h, w = t.shape
+        y0, y1, x0, x1 = rows.start, rows.stop, cols.start, cols.stop
+        sy0, sy1 = max(0, y0 - side), min(h, y1 + side)
+        sx0, sx1 = max(0, x0 - side), min(w, x1 + side)
+        pads = (side - (y0 - sy0), side - (sy1 - y1), side - (x0 - sx0), side - (sx1 - x1))
+        if (y1 - y0, x1 - x0) == (h, w):
+            padded, opened = buf.padded_pair(side)
+            cv2.copyMakeBorder(t, *pads, cv2.BORDER_REPLICATE, dst=padded)
+            cv2.morphologyEx(padded, cv2.MORPH_OPEN, np.ones((side, side), np.uint8),
+                             dst=opened)
+        else:
+            slab = cv2.copyMakeBorder(t[sy0:sy1, sx0:sx1], *pads, cv2.BORDER_REPLICATE)
+            opened = cv2.morphologyEx(slab, cv2.MORPH_OPEN, np.ones((side, side), np.uint8))
+        background = buf.background[rows, cols]
+        np.maximum(background, opened[side:side + y1 - y0, side:side + x1 - x0], out=background)
+        np.subtract(t[rows, cols], background, out=buf.contrast[rows, cols])
+
+    def _candidates(self, t: NDArray[np.float32], contrast: NDArray[np.float32],
+                    invalid: NDArray[np.bool_]) -> NDArray[np.bool_]:
+        """Pixels warmer than the background by ``contrast_k`` and inside ``band_c``."""
+        cfg = self.config
+        low, high = cfg.band_c
+        cand = contrast > cfg.contrast_k
+        cand &= t >= low
+        cand &= t <= high
+        if self._buf.any_invalid:
+            cand &= ~invalid
+        return cand
+
+    def _measure_region(self, t: NDArray[np.float32], mask: NDArray[np.uint8], rows: slice,
+                        cols: slice, own: NDArray[np.bool_] | None, ring_px: int, gsd: float
+                        ) -> list[tuple[tuple[int, ...], _Blob, tuple[float, float]]]:
+        """Blobs in one rectangle of candidates (``mask``, see :func:`_regions`) that pass the
+        measurements, each with its position in the blob order of a labelling of the whole
+        image and the centroid (x, y) of its candidate pixels in the image."""
+        cfg = self.config
+        buf = self._buf
+        y0, x0 = rows.start, cols.start
+        tw = t[rows, cols]
+        contrast = buf.contrast[rows, cols]
+        background = buf.background[rows, cols]
+        invalid = buf.invalid[rows, cols]
+        mask = mask[rows, cols]
+        if own is not None:
+            mask = mask & own.view(np.uint8)
+        n, labels, stats, centroids = cv2.connectedComponentsWithStats(mask, connectivity=8)
         if n <= 1:
             return []
         px_area = gsd * gsd
         # A blob grows by about its perimeter when re-segmented: a generous size margin.
         largest_px = _OVERSIZE * cfg.max_area_m2 / px_area
-        labels, stats, centroids = self._split_oversized(labels, stats, centroids, largest_px)
+        labels, stats, centroids = self._split_oversized(contrast, labels, stats, centroids,
+                                                         largest_px)
         areas = stats[1:, cv2.CC_STAT_AREA]
         keep = (areas >= cfg.min_area_px) & (areas <= largest_px)
         if not keep.any():
             return []
         index = np.flatnonzero(keep) + 1
-        near_hot = self._near_hot(t, buf.invalid, centroids[index], gsd)
-        ring_px = max(2, math.ceil(cfg.ring_m / gsd))
-        blobs: list[tuple[_Blob, bool]] = []
+        # Whole-image labels: blobs in raster order of their first pixel, then the parts of
+        # split oversized blobs in that order.
+        order = [(int(k >= n), y + y0, x + x0)
+                 for k, (y, x) in zip(index, _first_pixels(labels, stats, index), strict=True)]
+        region = (tw, contrast, background, invalid)
+        blobs: list[tuple[tuple[int, ...], _Blob, tuple[float, float]]] = []
         next_id = stats.shape[0]
-        for k, hot_nearby in zip(index, near_hot, strict=True):
-            x, y, w, h = (int(v) for v in stats[k, :4])
-            bbox = (x, y, x + w, y + h)
-            blob = self._measure(t, labels, int(k), bbox, ring_px, gsd)
+        for k, key in zip(index, order, strict=True):
+            x, y, bw, bh = (int(v) for v in stats[k, :4])
+            bbox = (x, y, x + bw, y + bh)
+            point = (centroids[k, 0] + x0, centroids[k, 1] + y0)
+            blob = self._measure(region, labels, int(k), bbox, ring_px, gsd, (x0, y0))
             if blob is not None and self._too_big(blob):
                 # Bodies lying side by side: split at their waists and measure each.
                 parts = self._split_touching(labels, int(k), bbox, next_id, gsd)
                 next_id += len(parts)
-                measured = [self._measure(t, labels, pid, pbox, ring_px, gsd)
+                measured = [self._measure(region, labels, pid, pbox, ring_px, gsd, (x0, y0))
                             for pid, pbox in parts]
                 if parts:
-                    blobs += [(b, bool(hot_nearby)) for b in measured if b is not None]
+                    blobs += [((*key, j), b, point)
+                              for j, b in enumerate(measured) if b is not None]
                     continue
             if blob is not None:
-                blobs.append((blob, bool(hot_nearby)))
-        detections = []
-        h, w = t.shape
-        for blob, hot_nearby in blobs:
-            x0, y0, x1, y1 = blob.bbox
-            at_edge = x0 == 0 or y0 == 0 or x1 == w or y1 == h
-            det = self._classify(blob, px_area, hot_nearby, at_edge)
-            if det is not None:
-                detections.append(det)
-        detections.sort(key=lambda d: -d.max_c)
-        return detections
+                blobs.append(((*key, 0), blob, point))
+        return blobs
 
     def _too_big(self, b: _Blob) -> bool:
         cfg = self.config
@@ -523,8 +687,9 @@ class WarmBodyDetector:
                                 int(xs.max()) + cols.start + 1, int(ys.max()) + rows.start + 1)))
         return parts
 
-    def _split_oversized(self, labels: NDArray[np.int32], stats: NDArray[np.int32],
-                         centroids: NDArray[np.float64], largest_px: float
+    def _split_oversized(self, contrast: NDArray[np.float32], labels: NDArray[np.int32],
+                         stats: NDArray[np.int32], centroids: NDArray[np.float64],
+                         largest_px: float
                          ) -> tuple[NDArray[np.int32], NDArray[np.int32], NDArray[np.float64]]:
         """Split blobs larger than any body (a body touching a warm road edge or strip) at
         ``_SPLIT_FACTOR`` times the candidate contrast; their other pixels get one extra
@@ -536,7 +701,7 @@ class WarmBodyDetector:
         lut = np.zeros(n, bool)
         lut[over] = True
         big = lut[labels]
-        strong = (big & (self._buf.contrast > _SPLIT_FACTOR * self.config.contrast_k))
+        strong = (big & (contrast > _SPLIT_FACTOR * self.config.contrast_k))
         _, sub, sub_stats, sub_centroids = cv2.connectedComponentsWithStats(
             strong.view(np.uint8), connectivity=8)
         labels[big] = n  # the extra label (row 0 of the sub-blob stats, zeroed)
@@ -547,31 +712,57 @@ class WarmBodyDetector:
 
     def _near_hot(self, t: NDArray[np.float32], invalid: NDArray[np.bool_],
                   points: NDArray[np.float64], gsd: float) -> NDArray[np.bool_]:
-        """Which ``points`` (x, y) lie within ``hot_exclusion_m`` of a hot or NaN pixel."""
+        """Which ``points`` (x, y) lie within ``hot_exclusion_m`` of a hot or NaN pixel (the
+        Euclidean distance of pixel centres, as an exact distance transform gives it)."""
         cfg = self.config
-        hot = (t >= cfg.hot_c) | invalid
-        if len(points) == 0 or cfg.hot_exclusion_m == 0 or not hot.any():
-            return np.zeros(len(points), bool)
-        # Distance (pixels) of every pixel to the nearest hot one.
-        dist = cv2.distanceTransform((~hot).view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+        out = np.zeros(len(points), bool)
+        if len(points) == 0 or cfg.hot_exclusion_m == 0:
+            return out
+        hot = t >= cfg.hot_c
+        if self._buf.any_invalid:
+            hot |= invalid
+        if not hot.any():
+            return out
         h, w = t.shape
+        reach = math.floor(cfg.hot_exclusion_m / gsd) + 1  # farther hot pixels do not count
         xi = np.clip(np.rint(points[:, 0]).astype(np.intp), 0, w - 1)
         yi = np.clip(np.rint(points[:, 1]).astype(np.intp), 0, h - 1)
-        return dist[yi, xi] * gsd <= cfg.hot_exclusion_m
+        if len(points) * (2 * reach + 1) ** 2 > t.size:  # many points: one transform
+            dist = cv2.distanceTransform((~hot).view(np.uint8), cv2.DIST_L2,
+                                         cv2.DIST_MASK_PRECISE)[yi, xi]
+        else:  # a few: the hot pixels in reach of each
+            d2 = np.full(len(points), np.inf, np.float32)
+            for j, (x, y) in enumerate(zip(xi.tolist(), yi.tolist(), strict=True)):
+                top, left = max(0, y - reach), max(0, x - reach)
+                ys, xs = np.nonzero(hot[top:y + reach + 1, left:x + reach + 1])
+                if ys.size:
+                    d2[j] = ((ys + (top - y)) ** 2 + (xs + (left - x)) ** 2).min()
+            dist = np.sqrt(d2)
+        return dist * gsd <= cfg.hot_exclusion_m
 
-    def _measure(self, t: NDArray[np.float32], labels: NDArray[np.int32], k: int,
-                 bbox: tuple[int, int, int, int], ring_px: int, gsd: float) -> _Blob | None:
+    def _measure(self, region: tuple[NDArray, NDArray, NDArray, NDArray],
+                 labels: NDArray[np.int32], k: int, bbox: tuple[int, int, int, int],
+                 ring_px: int, gsd: float, origin: tuple[int, int]) -> _Blob | None:
+        """Measures blob ``k`` of ``labels``; ``region`` holds the temperature, contrast,
+        background and NaN pixels of the rectangle whose top-left pixel is ``origin`` (x, y)
+        in the image; ``bbox`` is in the rectangle, the result in the image."""
         cfg = self.config
-        buf = self._buf
+        t, contrast, background, invalid = region
         rows, cols = _window(bbox, ring_px + 2, t.shape)  # type: ignore[arg-type]
         tw = t[rows, cols]
-        ew = buf.contrast[rows, cols]  # excess over the background, K
+        ew = contrast[rows, cols]  # excess over the background, K
         lw = labels[rows, cols]
         blob = lw == k
-        others = (lw != 0) & ~blob
-        valid = ~others & ~buf.invalid[rows, cols]
-        ring = _ring(blob, ring_px) & valid
-        if np.count_nonzero(ring) < _MIN_RING_SAMPLES or tw[ring].max() > cfg.band_c[1]:
+        valid = lw == 0  # not another blob, not NaN
+        valid |= blob
+        if self._buf.any_invalid:
+            valid &= ~invalid[rows, cols]
+        outer = _square(2 * ring_px + 1)
+        grown = cv2.dilate(blob.view(np.uint8), _SQUARE3)  # the blob grown by one pixel
+        ring = cv2.dilate(blob.view(np.uint8), outer) > grown
+        ring &= valid
+        ring_t = tw[ring]
+        if ring_t.size < _MIN_RING_SAMPLES or ring_t.max() > cfg.band_c[1]:
             return None  # no surroundings, or part of something hotter
         # Re-segment at half the blob's peak excess over the background, and (a body across
         # a road edge, whose background steps under it) half way from the warm side of its
@@ -580,45 +771,48 @@ class WarmBodyDetector:
         peak_excess = _quantile(ew[blob], _PEAK_PERCENTILE)
         if peak_excess < cfg.min_contrast_k:
             return None
-        grown = cv2.dilate(blob.view(np.uint8), np.ones((3, 3), np.uint8)) > 0
         inside = ew > _HALF * peak_excess
-        ring_high = _quantile(tw[ring], _RING_HIGH_PERCENTILE)
+        ring_high = _quantile(ring_t, _RING_HIGH_PERCENTILE)
         peak = _quantile(tw[blob], _PEAK_PERCENTILE)
         if peak - ring_high >= cfg.min_contrast_k:
             inside |= tw > ring_high + _HALF * (peak - ring_high)
-        ref = inside & grown & valid
+        ref = inside & valid
+        ref &= grown.view(np.bool_)
         n, comp = cv2.connectedComponents(ref.view(np.uint8), connectivity=8)
         if n > 2:
             ref = comp == np.bincount(comp.ravel(), minlength=n)[1:].argmax() + 1
         area_px = int(np.count_nonzero(ref))
         if area_px < cfg.min_area_px:
             return None
-        ring2 = _ring(ref, ring_px) & valid
-        if np.count_nonzero(ring2) < _MIN_RING_SAMPLES:
+        near = cv2.dilate(ref.view(np.uint8), _SQUARE3)  # ref grown by one pixel
+        ring2 = cv2.dilate(ref.view(np.uint8), outer) > near
+        ring2 &= valid
+        ring2_e = ew[ring2]
+        if ring2_e.size < _MIN_RING_SAMPLES:
             return None
-        isolation = float(ew[ref].mean()) - _quantile(ew[ring2], _RING_HIGH_PERCENTILE)
+        isolation = _mean(ew[ref]) - _quantile(ring2_e, _RING_HIGH_PERCENTILE)
         if isolation < cfg.isolation_k:
             return None
         values = tw[ref]
-        mean_c = float(values.mean())
+        mean_c = _mean(values)
         warmer = mean_c - _quantile(tw[ring2], _RING_HIGH_PERCENTILE)
         if warmer < cfg.warmer_k:
             return None
         plateau = _quantile(values, _PLATEAU_PERCENTILE)
         # Footprint: coverage of each pixel = its excess over the local background divided by
         # the body's (plateau) excess there; mixed edge pixels count in part.
-        region = (cv2.dilate(ref.view(np.uint8), np.ones((3, 3), np.uint8)) > 0) & valid
-        body_excess = np.maximum(plateau - buf.background[rows, cols], _MIN_CONTRAST_K)
-        cover = np.clip(ew / body_excess, 0.0, 1.0).astype(np.float32)
-        cover[~region] = 0.0
+        body_excess = np.maximum(plateau - background[rows, cols], _MIN_CONTRAST_K)
+        cover = np.clip(ew / body_excess, 0.0, 1.0)
+        cover[~(near.view(np.bool_) & valid)] = 0.0
         m = cv2.moments(cover)
         if m["m00"] <= _EPS:
             return None
         cx, cy = m["m10"] / m["m00"], m["m01"] / m["m00"]
-        cov = np.array([[m["mu20"], m["mu11"]], [m["mu11"], m["mu02"]]]) / m["m00"]
-        cov += np.eye(2) / 12.0  # a pixel's own extent (uniform square: variance 1/12)
-        evals, evecs = np.linalg.eigh(cov)
-        axis = evecs[:, 1]
+        # Covariance, plus a pixel's own extent (uniform square: variance 1/12).
+        sxx = m["mu20"] / m["m00"] + 1.0 / 12.0
+        syy = m["mu02"] / m["m00"] + 1.0 / 12.0
+        sxy = m["mu11"] / m["m00"]
+        small_eval, large_eval, axis = _principal_axes(sxx, syy, sxy)
         yy, xx = np.nonzero(cover)
         weights = cover[yy, xx].astype(np.float64)
         proj = (xx - cx) * axis[0] + (yy - cy) * axis[1]
@@ -626,14 +820,14 @@ class WarmBodyDetector:
         m3 = float(np.dot(weights, proj**3)) / m["m00"]
         m4 = float(np.dot(weights, proj**4)) / m["m00"]
         shape_score = abs(m3) / m2**1.5 + m4 / m2**2 - _ELLIPSE_KURTOSIS
-        ys, xs = np.nonzero(ref)
+        bx, by, bw, bh = cv2.boundingRect(ref.view(np.uint8))
+        left, top = cols.start + origin[0], rows.start + origin[1]
         return _Blob(
             area_px=area_px, area_m2=m["m00"] * gsd * gsd,
-            length_m=_SIGMA_TO_FULL_LENGTH * math.sqrt(evals[1]) * gsd,
-            width_m=_SIGMA_TO_FULL_LENGTH * math.sqrt(max(evals[0], _EPS)) * gsd,
-            shape_score=shape_score, centroid=(cx + cols.start, cy + rows.start),
-            bbox=(int(xs.min()) + cols.start, int(ys.min()) + rows.start,
-                  int(xs.max()) + cols.start + 1, int(ys.max()) + rows.start + 1),
+            length_m=_SIGMA_TO_FULL_LENGTH * math.sqrt(large_eval) * gsd,
+            width_m=_SIGMA_TO_FULL_LENGTH * math.sqrt(max(small_eval, _EPS)) * gsd,
+            shape_score=shape_score, centroid=(cx + left, cy + top),
+            bbox=(bx + left, by + top, bx + bw + left, by + bh + top),
             mean_c=mean_c, max_c=float(values.max()), plateau_c=plateau, isolation_k=isolation,
             warmer_k=warmer)
 
@@ -761,6 +955,33 @@ _HOTSPOT_CONTRAST_SCALE = 1.0  # hotspot confidence 1 - exp(-excess / (this x th
 
 
 @dataclass
+class _HotBlob:
+    """Statistics of the hot pixels of one grouped blob; positions in image pixels."""
+
+    first: tuple[int, int]  # (row, column) of its first pixel in raster order
+    count: int
+    fire: int
+    saturated: int
+    sum: float
+    max_c: float
+    cx: float
+    cy: float
+    box: tuple[int, int, int, int]  # x, y, width, height
+
+
+_DISCS: dict[int, NDArray[np.uint8]] = {}
+
+
+def _disc(radius: int) -> NDArray[np.uint8]:
+    """Elliptic structuring element of ``2 * radius + 1`` pixels (made once per size)."""
+    kernel = _DISCS.get(radius)
+    if kernel is None:
+        kernel = _DISCS[radius] = cv2.getStructuringElement(cv2.MORPH_ELLIPSE,
+                                                            (2 * radius + 1,) * 2)
+    return kernel
+
+
+@dataclass
 class _BlobHistory:
     centroid: tuple[float, float]
     hot_area: deque = field(default_factory=deque)
@@ -828,77 +1049,109 @@ class HotspotDetector:
         t = _prepare(temperature_c, buf)
         window = (cfg.background_window_m / gsd_m if gsd_m else cfg.background_window_px)
         raw = np.asarray(temperature_c)
-        with np.errstate(invalid="ignore"):
-            very_hot = raw >= cfg.fire_c
-            seeds = cv2.dilate((raw >= cfg.saturation_neighbour_c).view(np.uint8),
-                               np.ones((3, 3), np.uint8)) > 0
-        saturated = self._saturated(buf.invalid, seeds)
-        fire_px = very_hot | saturated
-        t[saturated] = cfg.saturation_c
+        fire_px: NDArray[np.bool_] | None = None  # None: raw values are t's, no saturation
+        saturated: NDArray[np.bool_] | None = None
+        if buf.any_invalid or raw.dtype != np.float32:
+            with np.errstate(invalid="ignore"):
+                very_hot = raw >= cfg.fire_c
+                seeds = cv2.dilate((raw >= cfg.saturation_neighbour_c).view(np.uint8),
+                                   _SQUARE3) > 0
+            saturated = self._saturated(buf.invalid, seeds)
+            fire_px = very_hot | saturated
+            t[saturated] = cfg.saturation_c  # t is a copy here (buf.filled)
+        # Fire pixels (fire_c or saturated) are hot enough too: fire_c > hotspot_min_c.
         hot_enough = t >= cfg.hotspot_min_c
-        if not (hot_enough.any() or fire_px.any()):
+        if not hot_enough.any():
             self._age_history([])
             return []
         local_background(t, window, out=buf.background)
-        np.subtract(t, buf.background, out=buf.contrast)
-        hot = fire_px | ((buf.contrast > cfg.hotspot_contrast_k) & hot_enough & ~buf.invalid)
-        np.copyto(buf.mask, hot, casting="unsafe")
         merge = round(cfg.merge_m / gsd_m) if gsd_m else cfg.merge_px
-        grouped = buf.mask
-        if merge > 0:
-            grouped = cv2.morphologyEx(buf.mask, cv2.MORPH_CLOSE,
-                                       cv2.getStructuringElement(cv2.MORPH_ELLIPSE,
-                                                                 (2 * merge + 1,) * 2))
-        n, labels, stats, _ = cv2.connectedComponentsWithStats(grouped, connectivity=8)
-        if n <= 1:
-            self._age_history([])
-            return []
-        # Statistics over the hot pixels only (the closing just groups them).
-        hot_idx = np.flatnonzero(buf.mask.ravel())
-        lab = labels.ravel()[hot_idx]
-        values = t.ravel()[hot_idx]
-        counts = np.bincount(lab, minlength=n)
-        fire_counts = np.bincount(lab, weights=fire_px.ravel()[hot_idx], minlength=n)
-        sat_counts = np.bincount(lab, weights=saturated.ravel()[hot_idx], minlength=n)
-        sums = np.bincount(lab, weights=values, minlength=n)
-        maxima = np.full(n, -np.inf)
-        np.maximum.at(maxima, lab, values)
-        width = t.shape[1]
-        cx = np.bincount(lab, weights=hot_idx % width, minlength=n) / np.maximum(counts, 1)
-        cy = np.bincount(lab, weights=hot_idx // width, minlength=n) / np.maximum(counts, 1)
+        # Blobs are made on rectangles around the hot enough pixels, with margins that give
+        # the same closing and labels as the whole image.
+        found = []
+        for rows, cols, own in _regions(hot_enough.view(np.uint8), 2 * merge + 1):
+            found += self._region_blobs(t, hot_enough, fire_px, saturated, rows, cols, own,
+                                        merge)
+        found.sort(key=lambda b: b.first)  # the label order of the whole image
         px_area = gsd_m * gsd_m if gsd_m else math.nan
         min_px = max(cfg.min_area_px, math.ceil(cfg.min_area_m2 / px_area) if gsd_m else 0)
-        blobs = [k for k in range(1, n) if counts[k] >= min_px]
-        histories = self._update_history([(cx[k], cy[k]) for k in blobs],
-                                         [float(counts[k]) for k in blobs],
-                                         ego_shift_px)
+        blobs = [b for b in found if b.count >= min_px]
+        histories = self._update_history([(b.cx, b.cy) for b in blobs],
+                                         [float(b.count) for b in blobs], ego_shift_px)
         detections = []
-        for k, hist in zip(blobs, histories, strict=True):
-            x, y, w, h = (int(v) for v in stats[k, :4])
-            n_fire = int(fire_counts[k])
+        for b, hist in zip(blobs, histories, strict=True):
+            x, y, w, h = b.box
             at_edge = x == 0 or y == 0 or x + w == t.shape[1] or y + h == t.shape[0]
             flickers = (hist is not None and not at_edge
                         and hist.flicker(cfg.flicker_min_frames) > cfg.flicker_cv)
-            is_fire = n_fire >= cfg.min_fire_px or (
-                flickers and maxima[k] >= cfg.flicker_min_c)
-            mean_c = float(sums[k] / counts[k])
+            is_fire = b.fire >= cfg.min_fire_px or (flickers and b.max_c >= cfg.flicker_min_c)
+            mean_c = float(b.sum / b.count)
             if is_fire:
-                conf = 1.0 - math.exp(-max(n_fire, 1) / _FIRE_PX_SCALE)
+                conf = 1.0 - math.exp(-max(b.fire, 1) / _FIRE_PX_SCALE)
                 if flickers:
                     conf += _FLICKER_BOOST * (1.0 - conf)
                 label = "fire"
             else:
-                excess = float(maxima[k] - buf.background[int(cy[k]), int(cx[k])])
+                excess = b.max_c - float(buf.background[int(b.cy), int(b.cx)])
                 conf = 1.0 - math.exp(-max(excess - cfg.hotspot_contrast_k, 0.0)
                                       / (_HOTSPOT_CONTRAST_SCALE * cfg.hotspot_contrast_k))
                 label = "hotspot"
             detections.append(Detection(
                 label=label, confidence=float(np.clip(conf, 0.0, 1.0)),
-                bbox=(x, y, x + w, y + h), centroid=(float(cx[k]), float(cy[k])),
-                max_c=float(maxima[k]), mean_c=mean_c, area_px=int(counts[k]),
-                area_m2=int(counts[k]) * px_area, saturated_px=int(sat_counts[k])))
+                bbox=(x, y, x + w, y + h), centroid=(float(b.cx), float(b.cy)),
+                max_c=float(b.max_c), mean_c=mean_c, area_px=b.count,
+                area_m2=b.count * px_area, saturated_px=b.saturated))
         detections.sort(key=lambda d: -d.area_px)
         return detections
+
+    def _region_blobs(self, t: NDArray[np.float32], hot_enough: NDArray[np.bool_],
+                      fire_px: NDArray[np.bool_] | None, saturated: NDArray[np.bool_] | None,
+                      rows: slice, cols: slice, own: NDArray[np.bool_] | None, merge: int
+                      ) -> list[_HotBlob]:
+        """Hot blobs of one rectangle (see :func:`_regions`), in image coordinates."""
+        cfg = self.config
+        buf = self._buf
+        y0, x0 = rows.start, cols.start
+        tw = t[rows, cols]
+        contrast = buf.contrast[rows, cols]
+        np.subtract(tw, buf.background[rows, cols], out=contrast)
+        hot = contrast > cfg.hotspot_contrast_k
+        hot &= hot_enough[rows, cols]
+        if buf.any_invalid:
+            hot &= ~buf.invalid[rows, cols]
+        fire = tw >= cfg.fire_c if fire_px is None else fire_px[rows, cols]
+        hot |= fire
+        if own is not None:
+            hot &= own
+        mask = hot.view(np.uint8)
+        grouped = mask
+        if merge > 0:  # the closing groups the hot pixels; statistics are over them only
+            grouped = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, _disc(merge))
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(grouped, connectivity=8)
+        if n <= 1:
+            return []
+        width = cols.stop - cols.start
+        hot_idx = np.flatnonzero(mask)
+        lab = labels.ravel()[hot_idx]
+        values = tw.ravel()[hot_idx] if tw.flags.c_contiguous else tw[hot]
+        counts = np.bincount(lab, minlength=n)
+        fire_counts = np.bincount(lab, weights=fire.ravel()[hot_idx], minlength=n)
+        sat_counts = (np.bincount(lab, weights=saturated[rows, cols].ravel()[hot_idx],
+                                  minlength=n) if saturated is not None else np.zeros(n))
+        sums = np.bincount(lab, weights=values, minlength=n)
+        maxima = np.full(n, -np.inf)
+        np.maximum.at(maxima, lab, values)
+        divisor = np.maximum(counts, 1)
+        cx = np.bincount(lab, weights=hot_idx % width + x0, minlength=n) / divisor
+        cy = np.bincount(lab, weights=hot_idx // width + y0, minlength=n) / divisor
+        ids = np.arange(1, n)
+        return [_HotBlob(first=(fy + y0, fx + x0), count=int(counts[k]),
+                         fire=int(fire_counts[k]), saturated=int(sat_counts[k]),
+                         sum=float(sums[k]), max_c=float(maxima[k]), cx=float(cx[k]),
+                         cy=float(cy[k]),
+                         box=(int(stats[k, 0]) + x0, int(stats[k, 1]) + y0,
+                              int(stats[k, 2]), int(stats[k, 3])))
+                for k, (fy, fx) in zip(ids, _first_pixels(labels, stats, ids), strict=True)]
 
     def _saturated(self, invalid: NDArray[np.bool_], hot_seeds: NDArray[np.bool_]
                    ) -> NDArray[np.bool_]:
