@@ -227,27 +227,36 @@ def _regions(mask: NDArray[np.uint8], margin_px: int
     Pixels are grouped on tiles of :data:`_TILE` pixels grown by ``margin_px``: each
     rectangle holds its group and at least ``margin_px`` around it (clipped to the image),
     and pixels of different groups are more than ``2 * margin_px`` apart. Returns
-    ``(rows, cols, own)`` per group; ``own`` marks the rectangle's pixels that belong to the
-    group's tiles (bool, rectangle-sized), None when no other group reaches into it.
+    ``(rows, cols, own)`` per group; ``own`` marks the rectangle's tiles that belong to the
+    group (bool, one element per tile), None when no other group reaches into it: a blob
+    found in the rectangle is the group's if :func:`_owns` says so.
     """
     h, w = mask.shape
     tiles = cv2.dilate(mask, _TILE_KERNEL, anchor=(0, 0))[::_TILE, ::_TILE]
     grow = max(1, -(-margin_px // _TILE))
-    grown = cv2.dilate(tiles, np.ones((2 * grow + 1,) * 2, np.uint8))
-    n, tile_labels, stats, _ = cv2.connectedComponentsWithStats(grown, connectivity=8)
+    grown = cv2.dilate(tiles, _square(2 * grow + 1))
+    _, tile_labels, stats, _ = cv2.connectedComponentsWithStats(grown, connectivity=8)
     out = []
-    for g in range(1, n):
-        tx, ty, tw, th = (int(v) for v in stats[g, :4])
+    for g, (tx, ty, tw, th, area) in enumerate(stats.tolist()):
+        if g == 0:
+            continue
         rows = slice(ty * _TILE, min(h, (ty + th) * _TILE))
         cols = slice(tx * _TILE, min(w, (tx + tw) * _TILE))
         own = None
-        if stats[g, cv2.CC_STAT_AREA] < tw * th:
+        if area < tw * th:
             sub = tile_labels[ty:ty + th, tx:tx + tw]
             if np.any((sub != g) & (sub != 0)):
-                own = np.repeat(np.repeat(sub == g, _TILE, axis=0), _TILE, axis=1)
-                own = own[:rows.stop - rows.start, :cols.stop - cols.start]
+                own = sub == g
         out.append((rows, cols, own))
     return out
+
+
+def _owns(own: NDArray[np.bool_] | None, first: list[tuple[int, int]]) -> NDArray[np.bool_]:
+    """Which blobs, given by the (row, column) of their first pixel in a rectangle of
+    :func:`_regions`, belong to the rectangle's group."""
+    if own is None:
+        return np.ones(len(first), bool)
+    return np.array([own[y // _TILE, x // _TILE] for y, x in first], bool)
 
 
 def _first_pixels(labels: NDArray[np.int32], stats: NDArray[np.int32], ids: NDArray[np.intp]
@@ -534,7 +543,8 @@ class WarmBodyDetector:
         else:
             for rows, cols, _ in regions:
                 self._open_background(t, rows, cols, side)
-        mask = self._candidates(t, buf.contrast, buf.invalid).view(np.uint8)
+        possible &= buf.contrast > cfg.contrast_k  # band and NaNs: checked already
+        mask = possible.view(np.uint8)
         # Strips one pixel thin (the stair-stepped edge of a road the opening missed) would
         # join the bodies they touch: an opening of the mask with a 2 x 2 square drops them.
         cv2.morphologyEx(mask, cv2.MORPH_OPEN, _THIN, dst=mask)
@@ -606,10 +616,8 @@ class WarmBodyDetector:
         contrast = buf.contrast[rows, cols]
         background = buf.background[rows, cols]
         invalid = buf.invalid[rows, cols]
-        mask = mask[rows, cols]
-        if own is not None:
-            mask = mask & own.view(np.uint8)
-        n, labels, stats, centroids = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        n, labels, stats, centroids = cv2.connectedComponentsWithStats(mask[rows, cols],
+                                                                       connectivity=8)
         if n <= 1:
             return []
         px_area = gsd * gsd
@@ -622,10 +630,13 @@ class WarmBodyDetector:
         if not keep.any():
             return []
         index = np.flatnonzero(keep) + 1
+        first = _first_pixels(labels, stats, index)
+        if own is not None:  # blobs of other groups reaching into the rectangle
+            mine = _owns(own, first)
+            index, first = index[mine], [f for f, m in zip(first, mine, strict=True) if m]
         # Whole-image labels: blobs in raster order of their first pixel, then the parts of
         # split oversized blobs in that order.
-        order = [(int(k >= n), y + y0, x + x0)
-                 for k, (y, x) in zip(index, _first_pixels(labels, stats, index), strict=True)]
+        order = [(int(k >= n), y + y0, x + x0) for k, (y, x) in zip(index, first, strict=True)]
         region = (tw, contrast, background, invalid)
         blobs: list[tuple[tuple[int, ...], _Blob, tuple[float, float]]] = []
         next_id = stats.shape[0]
@@ -1121,8 +1132,6 @@ class HotspotDetector:
             hot &= ~buf.invalid[rows, cols]
         fire = tw >= cfg.fire_c if fire_px is None else fire_px[rows, cols]
         hot |= fire
-        if own is not None:
-            hot &= own
         mask = hot.view(np.uint8)
         grouped = mask
         if merge > 0:  # the closing groups the hot pixels; statistics are over them only
@@ -1145,13 +1154,17 @@ class HotspotDetector:
         cx = np.bincount(lab, weights=hot_idx % width + x0, minlength=n) / divisor
         cy = np.bincount(lab, weights=hot_idx // width + y0, minlength=n) / divisor
         ids = np.arange(1, n)
+        first = _first_pixels(labels, stats, ids)
+        if own is not None:  # blobs of other groups reaching into the rectangle
+            mine = _owns(own, first)
+            ids, first = ids[mine], [f for f, m in zip(first, mine, strict=True) if m]
         return [_HotBlob(first=(fy + y0, fx + x0), count=int(counts[k]),
                          fire=int(fire_counts[k]), saturated=int(sat_counts[k]),
                          sum=float(sums[k]), max_c=float(maxima[k]), cx=float(cx[k]),
                          cy=float(cy[k]),
                          box=(int(stats[k, 0]) + x0, int(stats[k, 1]) + y0,
                               int(stats[k, 2]), int(stats[k, 3])))
-                for k, (fy, fx) in zip(ids, _first_pixels(labels, stats, ids), strict=True)]
+                for k, (fy, fx) in zip(ids, first, strict=True)]
 
     def _saturated(self, invalid: NDArray[np.bool_], hot_seeds: NDArray[np.bool_]
                    ) -> NDArray[np.bool_]:
