@@ -18,8 +18,10 @@ pytestmark = requires_ros
 WIDTH, HEIGHT, ALTITUDE_M = 320, 256, 30.0
 
 
-@pytest.fixture(scope="module")
-def fused(rclpy_context, tmp_path_factory):
+def run_fusion_pipeline(rclpy_context, config: str, namespace: str, overrides: dict,
+                        log_dir, done) -> tuple[dict, list[str], bool]:
+    """Start the nodes of ``config``, collect overlay, points_thermal and detections_located
+    on a probe until ``done(got)`` or a timeout; returns what arrived, failures and success."""
     from rclpy.executors import SingleThreadedExecutor
     from sensor_msgs.msg import Image, PointCloud2
 
@@ -27,9 +29,7 @@ def fused(rclpy_context, tmp_path_factory):
     from thermal_perception.ros.qos import reliable_qos, sensor_qos
     from thermal_perception.runner import Pipeline
 
-    seed, _people = seed_with_people()
-    out = tmp_path_factory.mktemp("fusion")
-    node = rclpy_context.create_node("fusion_probe", namespace="/uav")
+    node = rclpy_context.create_node(f"{namespace}_probe", namespace=f"/{namespace}")
     got = {"overlay": [], "points": [], "located": []}
     node.create_subscription(Image, "overlay", got["overlay"].append, sensor_qos())
     node.create_subscription(PointCloud2, "points_thermal", got["points"].append, sensor_qos())
@@ -37,6 +37,18 @@ def fused(rclpy_context, tmp_path_factory):
                              reliable_qos())
     executor = SingleThreadedExecutor()
     executor.add_node(node)
+    with Pipeline(REPO / "config" / config, namespace, overrides, log_dir=log_dir) as pipeline:
+        ok = spin_until(executor, lambda: done(got), 90.0)
+        failed = pipeline.failed()
+    executor.shutdown()
+    node.destroy_node()
+    return got, failed, ok
+
+
+@pytest.fixture(scope="module")
+def fused(rclpy_context, tmp_path_factory):
+    seed, _ = seed_with_people()
+    out = tmp_path_factory.mktemp("fusion")
     overrides = {"driver": {"width": WIDTH, "height": HEIGHT, "rate_hz": 10.0, "seed": seed,
                             "speed_mps": 0.0, "altitude_m": ALTITUDE_M, "rgb_rate_hz": 5.0,
                             "lidar_rate_hz": 5.0},
@@ -45,17 +57,13 @@ def fused(rclpy_context, tmp_path_factory):
                             "geojson_path": str(out / "detections.geojson"),
                             "kml_path": str(out / "detections.kml")}}
 
-    def located_people() -> bool:
-        return any(np.isfinite(d.latitude_deg) for m in got["located"][-3:]
-                   for d in m.detections if d.detection.label == "person")
+    def done(got) -> bool:
+        people = any(np.isfinite(d.latitude_deg) for m in got["located"][-3:]
+                     for d in m.detections if d.detection.label == "person")
+        return len(got["overlay"]) >= 3 and len(got["points"]) >= 3 and people
 
-    with Pipeline(REPO / "config" / "uav_sar.yaml", "uav", overrides,
-                  log_dir=tmp_path_factory.mktemp("logs")) as pipeline:
-        ok = spin_until(executor, lambda: len(got["overlay"]) >= 3 and len(got["points"]) >= 3
-                        and located_people(), 90.0)
-        failed = pipeline.failed()
-    executor.shutdown()
-    node.destroy_node()
+    got, failed, ok = run_fusion_pipeline(rclpy_context, "uav_sar.yaml", "uav", overrides,
+                                          tmp_path_factory.mktemp("logs"), done)
     if not ok:
         pytest.fail(f"fusion outputs missing ({ {k: len(v) for k, v in got.items()} }):\n"
                     + "\n".join(failed))
@@ -130,29 +138,11 @@ def test_geojson_and_kml_are_written_at_shutdown(fused):
 
 def test_vehicle_fusion_config_runs(rclpy_context, tmp_path):
     """config/vehicle_fusion.yaml (road scene, edge-transfer overlay, lidar, no geolocation)."""
-    from rclpy.executors import SingleThreadedExecutor
-    from sensor_msgs.msg import Image, PointCloud2
-
-    from thermal_perception.msg import LocatedDetectionArray
-    from thermal_perception.ros.qos import reliable_qos, sensor_qos
-    from thermal_perception.runner import Pipeline
-
-    node = rclpy_context.create_node("vehicle_probe", namespace="/car")
-    got = {"overlay": [], "points": [], "located": []}
-    node.create_subscription(Image, "overlay", got["overlay"].append, sensor_qos())
-    node.create_subscription(PointCloud2, "points_thermal", got["points"].append, sensor_qos())
-    node.create_subscription(LocatedDetectionArray, "detections_located", got["located"].append,
-                             reliable_qos())
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    overrides = {"driver": {"width": 320, "height": 256, "rate_hz": 10.0}}
-    with Pipeline(REPO / "config" / "vehicle_fusion.yaml", "car", overrides,
-                  log_dir=tmp_path) as pipeline:
-        ok = spin_until(executor, lambda: len(got["overlay"]) >= 2 and len(got["points"]) >= 2
-                        and len(got["located"]) >= 2, 60.0)
-        failed = pipeline.failed()
-    executor.shutdown()
-    node.destroy_node()
+    got, failed, ok = run_fusion_pipeline(
+        rclpy_context, "vehicle_fusion.yaml", "car",
+        {"driver": {"width": 320, "height": 256, "rate_hz": 10.0}}, tmp_path,
+        lambda got: len(got["overlay"]) >= 2 and len(got["points"]) >= 2
+        and len(got["located"]) >= 2)
     assert ok, f"{ {k: len(v) for k, v in got.items()} }\n" + "\n".join(failed)
     # no geolocation on the vehicle: latitude stays NaN
     assert all(math.isnan(d.latitude_deg) for m in got["located"] for d in m.detections)

@@ -191,22 +191,14 @@ class FusionNode(Node):
 
     @guarded
     def _on_thermal_info(self, msg: CameraInfo) -> None:
-        try:
-            model = camera_model(msg)
-        except ValueError as exc:
-            self._problem(f"thermal camera_info rejected: {exc}")
-            return
+        model = camera_model(msg)  # an invalid one is reported by @guarded
         if model != self.thermal_camera:
             self.thermal_camera = model
             self.registration = self.projector = None
 
     @guarded
     def _on_rgb_info(self, msg: CameraInfo) -> None:
-        try:
-            model = camera_model(msg)
-        except ValueError as exc:
-            self._problem(f"rgb/camera_info rejected: {exc}")
-            return
+        model = camera_model(msg)
         if model != self.rgb_camera:
             self.rgb_camera = model
             self.registration = None
