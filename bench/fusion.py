@@ -15,13 +15,14 @@ import argparse
 import json
 import math
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from common import median_ms  # noqa: E402
 
 from thermal_perception.core.calibration import CountsToTemperature  # noqa: E402
 from thermal_perception.core.camera import get_profile  # noqa: E402
@@ -43,17 +44,6 @@ from thermal_perception.sim.sensors import SimulatedRig  # noqa: E402
 from thermal_perception.sim.simulator import ThermalSimulator  # noqa: E402
 
 ALTITUDE_M = 40.0
-
-
-def median_ms(step, inputs) -> float:
-    for item in inputs[:3]:
-        step(item)  # warm-up
-    times = []
-    for item in inputs:
-        start = time.perf_counter()
-        step(item)
-        times.append(time.perf_counter() - start)
-    return float(np.median(times)) * 1e3
 
 
 def main() -> int:

@@ -22,6 +22,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from common import rss_mib  # noqa: E402
+
 from thermal_perception.core.camera import get_profile  # noqa: E402
 from thermal_perception.core.radiometry import BandRadianceTable  # noqa: E402
 from thermal_perception.settings.processor import (  # noqa: E402
@@ -33,14 +35,6 @@ from thermal_perception.settings.processor import (  # noqa: E402
 from thermal_perception.sim.simulator import ThermalSimulator  # noqa: E402
 
 MIB = 1024.0 * 1024.0
-
-
-def rss_mib(pid: int | str = "self") -> float:
-    """Resident set size of a process, MiB (Linux /proc)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024.0
-    return float("nan")
 
 
 def main() -> int:
