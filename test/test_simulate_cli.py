@@ -109,3 +109,14 @@ def test_eval_command_reports_detection_quality(tmp_path):
     assert person["recall"] >= 0.85 and person["precision"] >= 0.85, person
     assert report["fire"]["detection"]["fire"]["recall"] >= 0.98
     assert report["no_fire"]["detection"]["fire"]["fp"] == 0
+
+
+def test_bag_typestore_knows_every_message_of_the_package():
+    """Every msg/*.msg is registered for bags (offline analysis, demo recordings)."""
+    from conftest import REPO
+
+    from thermal_perception.io.bag import OUR_MESSAGES, typestore_with_our_messages
+
+    assert set(OUR_MESSAGES) == {p.stem for p in (REPO / "msg").glob("*.msg")}
+    store = typestore_with_our_messages()
+    assert "thermal_perception/msg/LocatedDetectionArray" in store.types

@@ -132,3 +132,17 @@ def test_interpolation_of_positions_and_attitudes():
     q1 = Rotation.from_euler("z", 90, degrees=True).as_quat()
     q = interpolate_quaternions([0, 10], np.stack([q0, q1]), 5)
     assert np.isclose(Rotation.from_quat(q).as_euler("xyz", degrees=True)[2], 45.0)
+
+
+def test_samples_for_the_latest_stamp_extrapolate_position_and_hold_attitude():
+    buf = StampBuffer()
+    buf.add(0, np.array([0.0, 0.0, 10.0]))
+    buf.add(100 * MS, np.array([0.4, 0.0, 10.0]))  # 4 m/s east
+    (t0, a), (t1, b) = buf.samples_for(150 * MS, 0.5)  # the next fix has not arrived
+    p = interpolate_vectors([t0, t1], np.stack([a, b]), 150 * MS, extrapolate=True)
+    np.testing.assert_allclose(p, [0.6, 0.0, 10.0])
+    assert buf.samples_for(700 * MS, 0.5) is None  # too far past the newest
+    assert buf.samples_for(-100 * MS, 0.5) is None  # before the oldest: no data
+    (t0, a), (t1, b) = buf.samples_for(50 * MS, 0.5)  # inside: the bracket
+    np.testing.assert_allclose(interpolate_vectors([t0, t1], np.stack([a, b]), 50 * MS),
+                               [0.2, 0.0, 10.0])

@@ -1,8 +1,10 @@
 """``make demo``: the live pipeline over DDS on the simulated UAV search-and-rescue scene.
 
-Starts driver and processor (separate processes, as launch would), records their topics into a
-rosbag2 bag, saves display snapshots as PNG and writes ``metrics.json`` (frames sent and
-received, achieved rate, capture-to-temperature latency percentiles).
+Starts the nodes of a parameters file (driver and processor by default; with
+``--params config/uav_sar.yaml`` also the detector and the fusion node), each in its own
+process as launch would, records their topics into a rosbag2 bag, saves display (and overlay)
+snapshots as PNG and writes ``metrics.json`` (frames sent and received, achieved rate,
+capture-to-temperature latency percentiles, detections and geolocated detections).
 """
 
 from __future__ import annotations
@@ -84,16 +86,22 @@ def run_demo(options: DemoOptions, echo: Any = print) -> dict[str, Any]:
     if options.rate_hz:
         overrides["driver"]["rate_hz"] = float(options.rate_hz)
     saved: list[Path] = []
+    located: list[Any] = []
 
-    def snapshot(msg: Image) -> None:
-        path = snapshots / f"display_{len(saved):03d}.png"
-        cv2.imwrite(str(path), image_to_array(msg))
-        saved.append(path)
+    def snapshotter(prefix: str) -> Any:
+        def snapshot(msg: Image) -> None:
+            index = sum(p.name.startswith(prefix) for p in saved)
+            path = snapshots / f"{prefix}_{index:03d}.png"
+            cv2.imwrite(str(path), image_to_array(msg))
+            saved.append(path)
+        return snapshot
 
     rclpy.init()
     bag = BagWriter(bag_path, storage=options.storage)
     pipeline = Pipeline(params_file, options.namespace, overrides, log_dir=out / "logs")
     try:
+        from thermal_perception.msg import LocatedDetectionArray, ThermalDetectionArray
+
         status_seen: list[ThermalStatus] = []
         topics = [
             RecordedTopic("image_raw", Image),
@@ -104,6 +112,12 @@ def run_demo(options: DemoOptions, echo: Any = print) -> dict[str, Any]:
             RecordedTopic("image_temperature", Image, record=False),
             RecordedTopic("image_display", Image, record=False),
         ]
+        if "detector" in pipeline.names:
+            topics.append(RecordedTopic("detections", ThermalDetectionArray, sensor=False))
+        if "fusion" in pipeline.names:
+            topics += [RecordedTopic("detections_located", LocatedDetectionArray, sensor=False,
+                                     on_message=located.append),
+                       RecordedTopic("overlay", Image, record=False)]
         recorder = RecorderNode(topics, bag, name="demo_recorder",
                                 image_reliability=_driver_parameter(
                                     params_file, "image_reliability", "reliable"),
@@ -112,7 +126,7 @@ def run_demo(options: DemoOptions, echo: Any = print) -> dict[str, Any]:
         executor.add_node(recorder)
         spinner = threading.Thread(target=_spin_quietly, args=(executor,), daemon=True)
         spinner.start()
-        echo(f"starting driver and processor from {params_file} "
+        echo(f"starting {', '.join(pipeline.names)} from {params_file} "
              f"(namespace /{options.namespace.strip('/')}; logs in {out / 'logs'})")
         pipeline.start()
         ns = recorder.get_namespace().rstrip("/")
@@ -136,7 +150,12 @@ def run_demo(options: DemoOptions, echo: Any = print) -> dict[str, Any]:
         display_topic = next(t for t in topics if t.name == "image_display")
         rate_guess = options.rate_hz or 30.0
         display_topic.every = max(1, round(options.snapshot_period_s * rate_guess))
-        display_topic.on_message = snapshot
+        display_topic.on_message = snapshotter("display")
+        for topic in topics:
+            if topic.name == "overlay":
+                topic.every = display_topic.every
+                topic.on_message = snapshotter("overlay")
+        located.clear()
         echo(f"recording {options.duration_s:g} s into {bag_path}")
         start = time.monotonic()
         while time.monotonic() - start < options.duration_s:
@@ -182,6 +201,14 @@ def run_demo(options: DemoOptions, echo: Any = print) -> dict[str, Any]:
                 "messages": dict(bag.counts)},
         "snapshots": [str(p) for p in saved],
     }
+    if "detector" in pipeline.names:
+        metrics["detection_messages"] = recorder.stats[f"{ns}/detections"].received
+    if "fusion" in pipeline.names:
+        found = [d for m in located for d in m.detections]
+        metrics["located_detections"] = {
+            "total": len(found),
+            "with_lidar_position": sum(d.position_points > 0 for d in found),
+            "geolocated": sum(d.latitude_deg == d.latitude_deg for d in found)}
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     lat = metrics["latency_capture_to_temperature_ms"]
     echo(f"frames sent {frames_sent}, received raw {raw.received}, "
@@ -191,6 +218,10 @@ def run_demo(options: DemoOptions, echo: Any = print) -> dict[str, Any]:
     if lat:
         echo(f"latency capture -> temperature: p50 {lat['p50']:.1f} ms, "
              f"p90 {lat['p90']:.1f} ms, p99 {lat['p99']:.1f} ms")
+    if "located_detections" in metrics:
+        m = metrics["located_detections"]
+        echo(f"fusion: {m['total']} detections located, {m['with_lidar_position']} with a "
+             f"lidar 3D position, {m['geolocated']} geolocated")
     echo(f"wrote {bag_path} ({sum(bag.counts.values())} messages), "
          f"{len(saved)} snapshots in {snapshots}, {out / 'metrics.json'}")
     return metrics

@@ -191,13 +191,33 @@ class StampBuffer:
         return (self.stamps[before], self.items[before]), (self.stamps[after], self.items[after])
 
 
-def interpolate_vectors(stamps_ns: Sequence[int], values: NDArray[np.float64], at_ns: int
-                        ) -> NDArray[np.float64]:
-    """Linear interpolation of vectors ``values`` (N, k) stamped ``stamps_ns`` at ``at_ns``."""
+    def samples_for(self, stamp_ns: int, max_gap_s: float
+                    ) -> tuple[tuple[int, Any], tuple[int, Any]] | None:
+        """Two messages to interpolate (or extrapolate) at ``stamp_ns``: the bracket when it
+        exists, else, when ``stamp_ns`` lies after the newest message by at most
+        ``max_gap_s`` (the next one has not arrived yet), the newest two (the newest twice if
+        it is alone)."""
+        pair = self.bracket(stamp_ns, max_gap_s)
+        if pair is not None or not self.stamps:
+            return pair
+        newest = self.stamps[-1]
+        if not 0 <= stamp_ns - newest <= max_gap_s * 1e9:
+            return None
+        before = -2 if len(self.stamps) > 1 else -1
+        return (self.stamps[before], self.items[before]), (newest, self.items[-1])
+
+
+def interpolate_vectors(stamps_ns: Sequence[int], values: NDArray[np.float64], at_ns: int,
+                        extrapolate: bool = False) -> NDArray[np.float64]:
+    """Linear interpolation of vectors ``values`` (N, k) stamped ``stamps_ns`` at ``at_ns``;
+    outside the stamps the end values are held, or with ``extrapolate`` (two samples) the
+    line through them is continued (constant velocity)."""
     t = np.asarray(stamps_ns, np.float64)
     v = np.asarray(values, np.float64)
     if len(t) == 1 or t[-1] == t[0]:
         return v[0].copy()
+    if extrapolate and len(t) == 2:
+        return v[0] + (v[1] - v[0]) * ((float(at_ns) - t[0]) / (t[1] - t[0]))
     return np.array([np.interp(float(at_ns), t, v[:, k]) for k in range(v.shape[1])])
 
 

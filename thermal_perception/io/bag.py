@@ -20,7 +20,7 @@ from rosbags.typesys.store import Typestore
 
 PACKAGE = "thermal_perception"
 OUR_MESSAGES = ("ThermalStatus", "RoiStatistics", "RoiStatisticsArray", "ThermalDetection",
-                "ThermalDetectionArray")
+                "ThermalDetectionArray", "LocatedDetection", "LocatedDetectionArray")
 STORAGE = {"sqlite3": StoragePlugin.SQLITE3, "mcap": StoragePlugin.MCAP}
 
 

@@ -357,13 +357,16 @@ class FusionNode(Node):
     # -- detections -----------------------------------------------------------------------
 
     def _pose_at(self, t_ns: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """Position (ENU, m) and attitude at ``t_ns``: interpolated between the messages around
+        it, or, when the next has not arrived yet, the position extrapolated at constant
+        velocity and the attitude held (at most ``pose_max_gap_s`` past the newest)."""
         gap = self.params["pose_max_gap_s"]
-        fix = self.fixes.bracket(t_ns, gap)
-        att = self.attitudes.bracket(t_ns, gap)
+        fix = self.fixes.samples_for(t_ns, gap)
+        att = self.attitudes.samples_for(t_ns, gap)
         if fix is None or att is None:
             return None
         position = interpolate_vectors([fix[0][0], fix[1][0]],
-                                       np.stack([fix[0][1], fix[1][1]]), t_ns)
+                                       np.stack([fix[0][1], fix[1][1]]), t_ns, extrapolate=True)
         q = interpolate_quaternions([att[0][0], att[1][0]], np.stack([att[0][1], att[1][1]]),
                                     t_ns)
         return position, q
