@@ -180,3 +180,76 @@ def test_stalled_stream_goes_stale_on_diagnostics(harness):
         pubs["temperature"].publish(temperature_image((k + 1) * 100_000_000))
         spin_until(lambda: False, 0.05)
     assert spin_until(lambda: any("stale" in s.message for s in got["diagnostics"]), 8.0)
+
+
+def test_detections_are_geolocated_on_a_terrain_file(rclpy_context, tmp_path):
+    """GPS + IMU + a terrain file with a 50 m plateau: a detection at the image centre of a
+    nadir camera is placed on the plateau, below the UAV."""
+    import yaml
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.parameter import Parameter
+    from sensor_msgs.msg import Imu, NavSatFix, NavSatStatus
+
+    from thermal_perception.core.geolocation import GeoOrigin, enu_to_geodetic
+    from thermal_perception.msg import LocatedDetectionArray, ThermalDetection
+    from thermal_perception.msg import ThermalDetectionArray as Detections
+    from thermal_perception.nodes.fusion import FusionNode
+    from thermal_perception.ros.qos import reliable_qos, sensor_qos
+
+    origin = GeoOrigin(47.0, 8.0, 500.0)
+    np.save(tmp_path / "dem.npy", np.full((41, 41), 550.0))  # 50 m above the first fix's datum
+    lat, lon, _ = enu_to_geodetic([-200.0, -200.0, 0.0], origin)
+    (tmp_path / "terrain.yaml").write_text(yaml.safe_dump(
+        {"heights": "dem.npy", "latitude_deg": float(lat), "longitude_deg": float(lon),
+         "resolution_m": 10.0}))
+    ns = f"/terrain_{time.monotonic_ns() % 100000}"
+    node = FusionNode(namespace=ns, parameter_overrides=[
+        Parameter("terrain_file", value=str(tmp_path / "terrain.yaml")),
+        Parameter("lidar_enabled", value=False), Parameter("overlay_enabled", value=False)])
+    probe = rclpy_context.create_node("terrain_probe", namespace=ns)
+    info_pub = probe.create_publisher(type(info(W, H)), "camera_info", reliable_qos())
+    fix_pub = probe.create_publisher(NavSatFix, "gps/fix", sensor_qos())
+    imu_pub = probe.create_publisher(Imu, "imu/data", sensor_qos())
+    det_pub = probe.create_publisher(Detections, "detections", reliable_qos())
+    got = []
+    probe.create_subscription(LocatedDetectionArray, "detections_located", got.append,
+                              reliable_qos())
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    executor.add_node(probe)
+
+    def spin_until(condition, timeout_s=10.0):
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            executor.spin_once(timeout_sec=0.02)
+            if condition():
+                return True
+        return False
+
+    try:
+        info_pub.publish(info(W, H))
+        assert spin_until(lambda: node.thermal_camera is not None)
+        for k in range(3):  # hovering 120 m above the origin, level, facing north
+            t = (k + 1) * 100_000_000
+            fix = stamped(NavSatFix(latitude=origin.latitude_deg,
+                                    longitude=origin.longitude_deg,
+                                    altitude=origin.altitude_m + 120.0), t)
+            fix.status.status = NavSatStatus.STATUS_FIX
+            fix_pub.publish(fix)
+            imu = stamped(Imu(), t)
+            imu.orientation.z = imu.orientation.w = float(np.sqrt(0.5))
+            imu_pub.publish(imu)
+        assert spin_until(lambda: len(node.fixes) == 3 and len(node.attitudes) == 3)
+        d = ThermalDetection(label="person", centroid_x=(W - 1) / 2, centroid_y=(H - 1) / 2,
+                             x1=1, y1=1)
+        det_pub.publish(stamped(Detections(detections=[d]), 200_000_000))
+        assert spin_until(lambda: got)
+        located = got[-1].detections[0]
+        assert located.altitude_m == pytest.approx(550.0, abs=0.01)  # on the plateau
+        assert located.latitude_deg == pytest.approx(origin.latitude_deg, abs=1e-7)
+        assert located.longitude_deg == pytest.approx(origin.longitude_deg, abs=1e-7)
+        assert 0 < located.horizontal_sigma_m < 10
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        probe.destroy_node()

@@ -35,6 +35,7 @@ from thermal_perception.core.geolocation import (
     FlatTerrain,
     GeoDetectionLog,
     GeoOrigin,
+    TerrainGrid,
     camera_pose_enu,
     enu_to_geodetic,
     geodetic_to_enu,
@@ -51,6 +52,7 @@ from thermal_perception.core.sync import (
     interpolate_quaternions,
     interpolate_vectors,
 )
+from thermal_perception.core.terrain import terrain_grid
 from thermal_perception.msg import LocatedDetection, LocatedDetectionArray, ThermalDetectionArray
 from thermal_perception.ros import diagnostics
 from thermal_perception.ros.image_conversion import (
@@ -69,6 +71,7 @@ from thermal_perception.settings.fusion import (
     noise_from,
     occlusion_from,
     pose_from,
+    terrain_from,
 )
 
 RGB_ENCODINGS = ("bgr8", "rgb8", "mono8")
@@ -131,6 +134,8 @@ class FusionNode(Node):
         self.attitudes = StampBuffer(capacity=2000)
         self.origin: GeoOrigin | None = None
         self.ground_altitude_m: float | None = None
+        self.terrain_file = terrain_from(p.values)
+        self.terrain: TerrainGrid | None = None  # the terrain file in the mission's ENU frame
         self._make_syncs(p.values)
         self.geo_log = self._make_log(p.values)
         self.inputs = {name: StreamHealth() for name in (
@@ -176,6 +181,8 @@ class FusionNode(Node):
             self.geo_log = self._make_log(values)
         if changed & {"ground_altitude_m", "ground_from_first_fix"}:
             self.ground_altitude_m = None
+        if "terrain_file" in changed:
+            self.terrain_file, self.terrain = terrain_from(values), None
 
     def _problem(self, text: str) -> None:
         self.counts["rejected"] += 1
@@ -416,7 +423,13 @@ class FusionNode(Node):
         p = self.params
         position, q = pose
         T_enu_camera = camera_pose_enu(position, q, pose_from(p["camera_mount"], "camera_mount"))
-        ground = FlatTerrain(float(self.ground_altitude_m or 0.0) - self.origin.altitude_m)
+        ground: FlatTerrain | TerrainGrid
+        if self.terrain_file is not None:
+            if self.terrain is None:
+                self.terrain = terrain_grid(self.terrain_file, self.origin)
+            ground = self.terrain
+        else:
+            ground = FlatTerrain(float(self.ground_altitude_m or 0.0) - self.origin.altitude_m)
         uv = np.array([[it.detection.centroid_x, it.detection.centroid_y] for it in located])
         enu = geolocate_pixels(self.thermal_camera, T_enu_camera, uv, ground)
         cov = geolocation_covariance(self.thermal_camera, T_enu_camera, uv, ground,

@@ -10,6 +10,7 @@ from thermal_perception.core.geolocation import PoseNoise
 from thermal_perception.core.geometry import RigidTransform
 from thermal_perception.core.pointcloud import OcclusionSettings
 from thermal_perception.core.registration import OVERLAY_MODES
+from thermal_perception.core.terrain import TerrainFile, load_terrain
 from thermal_perception.ros.params import ParamSpec
 from thermal_perception.settings import RELIABILITY_CHOICES
 
@@ -52,6 +53,8 @@ PARAMS = (
               f"Pose of the thermal optical frame in base_link, {_POSE_HELP}."),
     ParamSpec("ground_altitude_m", 0.0, "Height of flat ground, m above the WGS84 ellipsoid "
               "(the GPS altitude datum).", -500.0, 9000.0),
+    ParamSpec("terrain_file", "", "Terrain YAML with a height grid (see "
+              "thermal_perception/core/terrain.py): geolocate on it instead of flat ground."),
     ParamSpec("ground_from_first_fix", False, "Take the ground height from the first GPS fix "
               "(the vehicle starts on the ground)."),
     ParamSpec("gps_sigma_m", 1.5, "GPS horizontal 1-sigma, m (when the fix has no covariance).",
@@ -108,9 +111,26 @@ def check_combination(values: dict[str, Any]) -> str | None:
             extrinsics_from(values, name)
         except ValueError as exc:
             return str(exc)
+    try:
+        terrain_from(values)
+    except ValueError as exc:
+        return str(exc)
     if values["occlusion_window_px"] % 2 == 0:
         return "occlusion_window_px must be odd"
     return None
+
+
+def terrain_from(values: dict[str, Any]) -> TerrainFile | None:
+    """The terrain file of ``terrain_file`` (None when not set); ValueError says why not."""
+    path = values["terrain_file"]
+    if not path:
+        return None
+    try:
+        return load_terrain(path)
+    except OSError as exc:
+        raise ValueError(f"terrain_file {path!r}: {exc}") from exc
+    except ValueError as exc:
+        raise ValueError(f"terrain_file: {exc}") from exc
 
 
 def occlusion_from(values: dict[str, Any]) -> OcclusionSettings:
