@@ -118,6 +118,12 @@ class CoreDetector:
 
         self._hot.reset()
         self._tracker = tracker_from(self.values) if self.values["tracking"] else None
+        self._tracked: list[tuple[Any, float, float]] = []  # detection, image velocity px/s
+
+    @property
+    def tracking(self) -> bool:
+        """Whether detections are tracked (then :meth:`predict` has something to move)."""
+        return self._tracker is not None
 
     def describe(self) -> str:
         v = self.values
@@ -137,7 +143,30 @@ class CoreDetector:
         found = [d for d in found if d.confidence >= v["min_confidence"]]
         if self._tracker is not None:
             found = self._tracker.update(found, max(dt_s, 0.0), ego_shift_px)
+            # For predict(): each reported track's image velocity, its own plus the camera's.
+            ego_x, ego_y = (ego_shift_px[0] / dt_s, ego_shift_px[1] / dt_s) if dt_s > 0 \
+                else (0.0, 0.0)
+            velocity = {t.track_id: t.velocity for t in self._tracker.tracks if t.track_id}
+            self._tracked = [(d, velocity[d.track_id][0] + ego_x, velocity[d.track_id][1] + ego_y)
+                             for d in found]
         return [record_from(d) for d in found]
+
+    def predict(self, elapsed_s: float) -> list[DetectionRecord]:
+        """The tracks reported at the last detection, moved on by ``elapsed_s`` seconds at
+        their image velocity (pixels/s; constant-velocity prediction, as the tracker's
+        Kalman filters make), for the frames between detection frames. Temperatures, areas
+        and confidences are those of the last detection; empty without tracking."""
+        out = []
+        for det, vx, vy in self._tracked:
+            record = record_from(det)
+            dx, dy = vx * elapsed_s, vy * elapsed_s
+            ix, iy = round(dx), round(dy)
+            record.x0, record.x1 = record.x0 + ix, record.x1 + ix
+            record.y0, record.y1 = record.y0 + iy, record.y1 + iy
+            record.centroid_x += dx
+            record.centroid_y += dy
+            out.append(record)
+        return out
 
 
 class CallableDetector:

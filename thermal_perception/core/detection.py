@@ -62,7 +62,7 @@ _SPLIT_ERODE_M = 0.25         # touching bodies: erode up to half a body's width
 _FLICKER_MIN_SAMPLES = 3      # second differences need three samples
 _TILE = 8                     # candidate pixels are grouped on tiles of this side, pixels
 _TILE_KERNEL = np.ones((_TILE, _TILE), np.uint8)
-_PARTIAL_OPENING_SHARE = 0.5  # open the background on rectangles when they cover less
+_PARTIAL_OPENING_SHARE = 0.3  # open the background on rectangles when they cover less
 
 
 def gsd_from_altitude(altitude_m: float, focal_length_px: float) -> float:
@@ -219,8 +219,8 @@ def _prepare(temperature_c: NDArray, buf: _FrameBuffers) -> NDArray[np.float32]:
     return buf.filled
 
 
-def _regions(mask: NDArray[np.uint8], margin_px: int
-             ) -> list[tuple[slice, slice, NDArray[np.bool_] | None]]:
+def _regions(mask: NDArray[np.uint8], margin_px: int, max_share: float = 1.0
+             ) -> list[tuple[slice, slice, NDArray[np.bool_] | None]] | None:
     """Rectangles around groups of the nonzero pixels of ``mask``, so that the work of a
     detector can be done on them instead of the whole image with the same result.
 
@@ -229,12 +229,15 @@ def _regions(mask: NDArray[np.uint8], margin_px: int
     and pixels of different groups are more than ``2 * margin_px`` apart. Returns
     ``(rows, cols, own)`` per group; ``own`` marks the rectangle's tiles that belong to the
     group (bool, one element per tile), None when no other group reaches into it: a blob
-    found in the rectangle is the group's if :func:`_owns` says so.
+    found in the rectangle is the group's if :func:`_owns` says so. None instead of the list
+    when the groups and their margins cover more than ``max_share`` of the image.
     """
     h, w = mask.shape
     tiles = cv2.dilate(mask, _TILE_KERNEL, anchor=(0, 0))[::_TILE, ::_TILE]
     grow = max(1, -(-margin_px // _TILE))
     grown = cv2.dilate(tiles, _square(2 * grow + 1))
+    if max_share < 1.0 and np.count_nonzero(grown) > max_share * grown.size:
+        return None
     _, tile_labels, stats, _ = cv2.connectedComponentsWithStats(grown, connectivity=8)
     out = []
     for g, (tx, ty, tw, th, area) in enumerate(stats.tolist()):
@@ -303,6 +306,8 @@ def _principal_axes(sxx: float, syy: float, sxy: float) -> tuple[float, float, t
         vx, vy = large - syy, sxy
     else:
         vx, vy = sxy, large - sxx
+    scale = max(abs(vx), abs(vy))  # scaled first: no loss with tiny (subnormal) values
+    vx, vy = vx / scale, vy / scale
     norm = math.hypot(vx, vy)
     return small, large, (vx / norm, vy / norm)
 
@@ -535,10 +540,8 @@ class WarmBodyDetector:
         possible = self._candidates(t, buf.contrast, buf.invalid)
         ring_px = max(2, math.ceil(cfg.ring_m / gsd))
         side = max(1, round(cfg.opening_m / gsd))
-        regions = _regions(possible.view(np.uint8), ring_px + 2)
-        covered = sum((r.stop - r.start + 2 * side) * (c.stop - c.start + 2 * side)
-                      for r, c, _ in regions)
-        if covered > _PARTIAL_OPENING_SHARE * t.size:
+        regions = _regions(possible.view(np.uint8), ring_px + 2, _PARTIAL_OPENING_SHARE)
+        if regions is None:  # candidates all over the image: open it whole
             self._open_background(t, slice(0, h), slice(0, w), side)
         else:
             for rows, cols, _ in regions:
@@ -549,7 +552,7 @@ class WarmBodyDetector:
         # join the bodies they touch: an opening of the mask with a 2 x 2 square drops them.
         cv2.morphologyEx(mask, cv2.MORPH_OPEN, _THIN, dst=mask)
         blobs: list[tuple[tuple[int, ...], _Blob, tuple[float, float]]] = []
-        for rows, cols, own in _regions(mask, ring_px + 2):
+        for rows, cols, own in _regions(mask, ring_px + 2) or []:
             blobs += self._measure_region(t, mask, rows, cols, own, ring_px, gsd)
         blobs.sort(key=lambda item: item[0])  # the blob order of a whole-image labelling
         near_hot = self._near_hot(t, buf.invalid, np.array([p for _, _, p in blobs]), gsd)
@@ -1080,7 +1083,7 @@ class HotspotDetector:
         # Blobs are made on rectangles around the hot enough pixels, with margins that give
         # the same closing and labels as the whole image.
         found = []
-        for rows, cols, own in _regions(hot_enough.view(np.uint8), 2 * merge + 1):
+        for rows, cols, own in _regions(hot_enough.view(np.uint8), 2 * merge + 1) or []:
             found += self._region_blobs(t, hot_enough, fire_px, saturated, rows, cols, own,
                                         merge)
         found.sort(key=lambda b: b.first)  # the label order of the whole image
