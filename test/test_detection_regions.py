@@ -80,6 +80,32 @@ def test_rectangles_give_the_detections_of_the_whole_image(monkeypatch, scene, a
     assert runs["rectangles, partial opening"] == runs["whole image"]
 
 
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 90), st.integers(1, 90), st.floats(0.03, 0.3), st.integers(0, 2**31),
+       st.booleans())
+def test_rectangles_match_the_whole_image_on_random_scenes(height, width, gsd, seed,
+                                                           with_nans):
+    """Any size (tiny ones too), warm blobs, hot spots, fires and NaNs near each other."""
+    rng = np.random.default_rng(seed)
+    t = (15.0 + cv2.GaussianBlur(rng.standard_normal((height, width)), (0, 0), 1.5)
+         ).astype(np.float32)
+    for value, count in ((33.0, 12), (70.0, 3), (160.0, 2)):  # bodies, engines, flames
+        for _ in range(count):
+            y, x = rng.integers(0, height), rng.integers(0, width)
+            r = int(rng.integers(0, 4))
+            t[max(0, y - r):y + r + 1, max(0, x - r):x + r + 1] = value + rng.normal()
+    if with_nans:
+        t[rng.random((height, width)) < 0.01] = np.nan
+    runs = []
+    for regions in (detection._regions, whole_image):
+        with pytest.MonkeyPatch.context() as m:
+            m.setattr(detection, "_regions", regions)
+            bodies, hot = WarmBodyDetector(), HotspotDetector()
+            runs.append([(as_tuples(bodies.detect(t, gsd)), as_tuples(hot.detect(t, gsd)))
+                         for _ in range(2)])
+    assert runs[0] == runs[1]
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.integers(1, 12), st.integers(1, 12), st.floats(0.0, 100.0), st.integers(0, 2**31))
 def test_percentile_filter_matches_scipy(height, width, percentile, seed):

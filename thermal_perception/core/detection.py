@@ -208,7 +208,7 @@ def _prepare(temperature_c: NDArray, buf: _FrameBuffers) -> NDArray[np.float32]:
     buf.ensure(t.shape)  # type: ignore[arg-type]
     np.isnan(t, out=buf.invalid)
     buf.any_invalid = bool(buf.invalid.any())
-    if not buf.any_invalid and t.dtype == np.float32:
+    if not buf.any_invalid and t.dtype == np.float32 and t.flags.c_contiguous:
         return t
     np.copyto(buf.filled, t, casting="unsafe")
     if buf.any_invalid:
