@@ -7,7 +7,9 @@ in the same run (reading and decoding the bag's raw frames with rosbags, nothing
 Variants: the analysis alone (no video, no processed bag, no detection), with detection (the
 package's detectors when importable: on every frame, and on every N-th frame with the tracks
 of the last detection frame predicted on the frames between - what the command does by
-default, see ``--detect-every``), with the video, with the processed bag, and with both. Speed
+default, see ``--detect-every``; on a thread of the analysis and in a worker process, see
+``--detect-worker``: the process' start, about a second, is in "end to end" only), with the
+video, with the processed bag, and with both. Speed
 is that of the per-frame work (reading to the last output written); "end to end" adds
 opening, the tables and the HTML report. Each variant runs ``--repeat`` times; the median is
 reported (the best in brackets), with its ratio to the baseline. "CPU" is the CPU time of all
@@ -117,7 +119,12 @@ def main() -> int:
             default = " (default)" if every == DEFAULT_DETECT_EVERY else ""
             detection_variants.append(f"analysis + detection every {every}th frame{default}")
             variants[detection_variants[-1]] = {**quiet, "altitude_m": ALTITUDE_M,
-                                                "detect_every": every}
+                                                "detect_every": every,
+                                                "detect_worker": "thread"}
+            detection_variants.append(f"analysis + detection every {every}th, process")
+            variants[detection_variants[-1]] = {**quiet, "altitude_m": ALTITUDE_M,
+                                                "detect_every": every,
+                                                "detect_worker": "process"}
     results = {name: run_variant(bag, work / "out", args.repeat, options)
                for name, options in variants.items()}
 

@@ -34,7 +34,7 @@ import sys
 import threading
 import time
 import traceback
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field, replace
@@ -64,6 +64,7 @@ from thermal_perception.analysis.detect import (
     EgoMotion,
     detections_message,
     make_detector,
+    predict_tracks,
 )
 from thermal_perception.analysis.outputs import (
     FRAME_COLUMNS,
@@ -108,6 +109,10 @@ READER_POLL_S = 0.05  # how often blocked threads look for a stop or an error, s
 # analysis ~4x real time on two cores; on every 5th (6 Hz at 30 Hz, tracks predicted between)
 # the reading and correction of the frames are the limit again.
 DEFAULT_DETECT_EVERY = 5
+# --detect-worker auto: detection in a worker process (about 0.8 s to start) for bags of at
+# least this many frames, on a thread of the analysis for shorter ones.
+PROCESS_MIN_FRAMES = 900
+DETECT_WORKERS = ("auto", "process", "thread")
 
 
 @dataclass
@@ -143,6 +148,10 @@ class AnalysisOptions:
         straight down, image top forward, at base_link's origin).
     ego_motion : estimate the camera's image motion for the tracker (phase correlation; the
         live detector node does not).
+    detect_worker : where the core detector and tracker run: "process" (a worker process fed
+        through shared memory, see :mod:`.detect_process`; the thread when it cannot start),
+        "thread" (a thread of the analysis) or "auto" (the process for bags of at least
+        :data:`PROCESS_MIN_FRAMES` frames). Results are the same.
     max_frames : stop after this many raw frames (None: all).
     progress : show tqdm progress bars.
     backlog : frames buffered between the reading, processing and output threads.
@@ -167,6 +176,7 @@ class AnalysisOptions:
     takeoff_height_m: float = 0.0
     camera_mount: tuple[float, ...] | None = None
     ego_motion: bool = False
+    detect_worker: str = "auto"
     max_frames: int | None = None
     progress: bool = True
     backlog: int = 16
@@ -320,6 +330,10 @@ class _BagAnalysis:
         self.temperature_pool: queue.Queue = queue.Queue()
         self.pool_sizes: dict[int, int] = {}
         self.last_detect_ns: int | None = None
+        self.detect_process: Any = None  # DetectionProcess when detection runs in a process
+        self.pending: deque = deque()  # frames waiting for the process' detections, in order
+        self.tracked: list[Any] = []  # tracks of the last resolved detection frame
+        self.max_pending = 0
         self.warned_gsd = False
         self.focal_px = math.nan  # from the camera_info topic
         self.altitude_now_m = math.nan  # latest value of the altitude topic
@@ -375,6 +389,9 @@ class _BagAnalysis:
             self.result.warnings += warnings
         if o.detect_every < 1:
             raise ValueError(f"detect_every must be >= 1, got {o.detect_every}")
+        if o.detect_worker not in DETECT_WORKERS:
+            raise ValueError(f"detect_worker must be one of {DETECT_WORKERS}, got "
+                             f"{o.detect_worker!r}")
         # The tracker's gate is the largest jump between frames: between detection frames,
         # N times that.
         values = {**self.detector_values, "track_gate_px":
@@ -675,7 +692,10 @@ class _BagAnalysis:
                 self._store_stats(row, self.stats.from_counts(counts))
             finally:
                 self.counts_pool.put(counts)
-            self._predict(row, frame)
+            if self.detect_process is not None:
+                self._defer(row, frame, None, [], None)
+            else:
+                self._predict(row, frame)
             row.processing_ms += (time.perf_counter() - started) * 1e3
             return
         temperature = self._pooled(self.temperature_pool, counts.shape, np.float32)
@@ -696,6 +716,11 @@ class _BagAnalysis:
             self.counts_pool.put(counts)
         self._store_stats(row, stats)
         roi_stats = self._measure_rois(row.frame, temperature)
+        if self.detect_process is not None:
+            seq = self._submit_detection(temperature, row, frame) if detect else None
+            row.processing_ms += (time.perf_counter() - started) * 1e3
+            self._defer(row, frame, temperature, roi_stats, seq)
+            return
         found = self._detect(temperature, row, frame) if detect else self._predict(row, frame)
         row.processing_ms += (time.perf_counter() - started) * 1e3
         if self.outputs_worker is not None:
@@ -743,6 +768,104 @@ class _BagAnalysis:
         self.detections += [(row.frame, d) for d in found]
         row.detections = len(found)
         return found
+
+    # -- detection in a worker process (measurement thread) ---------------------------------
+
+    def _start_detect_process(self, recorded: int) -> None:
+        """Start the detection process when ``detect_worker`` asks for it (core detector only);
+        the thread stays in use, with a warning, when it cannot start."""
+        o = self.options
+        wanted = o.detect_worker == "process" or (o.detect_worker == "auto"
+                                                   and recorded >= PROCESS_MIN_FRAMES)
+        if not (wanted and isinstance(self.detector, CoreDetector)):
+            return
+        from thermal_perception.analysis.detect_process import DetectionProcess
+
+        started = time.perf_counter()
+        process = None
+        try:
+            process = DetectionProcess(self.detector.values)
+            process.wait_ready()
+        except Exception as exc:  # e.g. no child processes allowed here
+            if process is not None:
+                process.close()
+            self.result.warnings.append(f"detection process could not start ({type(exc).__name__}"
+                                        f": {exc}): detection runs on a thread")
+            return
+        self.detect_process = process
+        # Pending frames keep their temperature image (from the pool) when images are written.
+        self.max_pending = max(o.backlog // 2, 1) if self.need_temperature else 4 * o.backlog
+        self.result.timings_s["detect_process_start_s"] = time.perf_counter() - started
+
+    def _submit_detection(self, temperature: NDArray[np.float32], row: FrameRow,
+                          frame: _Frame) -> int | None:
+        """As :meth:`_detect`, with the detection sent to the process: its sequence number
+        (None when it could not be sent: detection stops for the bag)."""
+        dt_s = 0.0 if self.last_detect_ns is None else \
+            (frame.stamp_ns - self.last_detect_ns) / NS_PER_S
+        self.last_detect_ns = frame.stamp_ns
+        ego = self.ego.update(temperature) if self.ego is not None else (0.0, 0.0)
+        height, width = temperature.shape
+        try:
+            gsd = self._gsd(frame, width, height)
+            seq = self.detect_process.submit(temperature, dt_s, gsd, ego)
+        except Exception as exc:
+            self._detection_failed(row, f"{type(exc).__name__}: {exc}")
+            return None
+        if gsd is None and not self.warned_gsd:
+            self.warned_gsd = True
+            self.result.warnings.append(
+                "ground sample distance unknown (no --gsd/--altitude, detector gsd_m/altitude_m "
+                "or altitude topic): no people or animals searched, hotspots and fire only")
+        return seq
+
+    def _detection_failed(self, row: FrameRow, text: str) -> None:
+        if self.detector is not None:
+            self.error(f"detection failed at frame {row.frame}, disabled for the rest of the "
+                       f"bag: {text}")
+        self.detector = None
+
+    def _defer(self, row: FrameRow, frame: _Frame, temperature: NDArray[np.float32] | None,
+               roi_stats: list[Any], seq: int | None) -> None:
+        """Queue a frame until the detections it needs are back (``seq``: its own; None: the
+        last detection frame's tracks, predicted), then finish the frames that can be."""
+        elapsed_s = None if seq is not None or self.last_detect_ns is None else \
+            (frame.stamp_ns - self.last_detect_ns) / NS_PER_S
+        self.pending.append((row, frame, temperature, roi_stats, seq, elapsed_s))
+        self._resolve(self.max_pending)
+
+    def _resolve(self, keep: int) -> None:
+        """Finish the pending frames whose detections are known, in frame order (as
+        :meth:`_detect` and :meth:`_predict` do); waits for the process while more than
+        ``keep`` frames are pending."""
+        while self.pending:
+            row, frame, temperature, roi_stats, seq, elapsed_s = self.pending[0]
+            found: list[DetectionRecord] = []
+            if seq is not None:
+                try:
+                    got = self.detect_process.result(seq, block=len(self.pending) > keep)
+                except RuntimeError as exc:
+                    got = ("error", str(exc), [])
+                if got is None:
+                    return
+                status, records, tracked = got
+                if status == "ok":
+                    found, self.tracked = records, tracked
+                elif status == "error":
+                    self._detection_failed(row, str(records))
+            elif (self.detector is not None and elapsed_s is not None
+                  and isinstance(self.detector, CoreDetector) and self.detector.tracking):
+                found = predict_tracks(self.tracked, elapsed_s)
+            self.pending.popleft()
+            if found:
+                self.detections += [(row.frame, d) for d in found]
+                row.detections = len(found)
+            if temperature is None:
+                continue
+            if self.outputs_worker is not None:
+                self.outputs_worker.submit(self._emit, temperature, frame, found, roi_stats)
+            else:
+                self.temperature_pool.put(temperature)
 
     def _measure_rois(self, index: int, temperature: NDArray[np.float32]) -> list[Any]:
         if not len(self.rois):
@@ -803,6 +926,7 @@ class _BagAnalysis:
             if recorded and self.options.max_frames is not None:
                 recorded = min(recorded, self.options.max_frames)
             self.result.frames_recorded = recorded
+            self._start_detect_process(recorded)
             total = recorded or None
             loop_started = time.perf_counter()
             cpu_started = time.process_time()
@@ -827,7 +951,11 @@ class _BagAnalysis:
         self._close_outputs()
         r.loop_s = time.perf_counter() - loop_started
         r.loop_cpu_s = time.process_time() - cpu_started
-        self._finish(started)
+        try:
+            self._finish(started)
+        finally:
+            if self.detect_process is not None:
+                self.detect_process.close()
         if interrupted:
             raise KeyboardInterrupt
         return r
@@ -835,10 +963,16 @@ class _BagAnalysis:
     def _close_outputs(self) -> None:
         """Finish the measurement and image stages, the video and the processed bag."""
         t0 = time.perf_counter()
-        if self.measure_worker is not None:
-            error = self.measure_worker.close()
-            if error is not None:
-                self.error(f"measurement failed: {type(error).__name__}: {error}")
+        try:
+            if self.measure_worker is not None:
+                if self.detect_process is not None:  # the frames waiting for detections
+                    self.measure_worker.submit(self._resolve, 0)
+                error = self.measure_worker.close()
+                if error is not None:
+                    self.error(f"measurement failed: {type(error).__name__}: {error}")
+        finally:
+            if self.detect_process is not None:  # ended and joined after the tables
+                self.detect_process.stop()
         if self.outputs_worker is not None:
             error = self.outputs_worker.close()
             if error is not None:
@@ -1220,6 +1354,10 @@ def add_analyze_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="detect on every N-th frame only, the tracks predicted on the frames "
                         f"between ({DEFAULT_DETECT_EVERY}; 1: every frame, about 4x real time "
                         "on two cores for 640x512 frames)")
+    p.add_argument("--detect-worker", choices=DETECT_WORKERS, default="auto",
+                   help="run detection and tracking in a worker process (on the second core) "
+                        "or on a thread; auto: the process for bags of at least "
+                        f"{PROCESS_MIN_FRAMES} frames (it takes about a second to start)")
     p.add_argument("--gsd", type=float, default=None, metavar="M",
                    help="ground sample distance, m/pixel, for detection sizes (as the detector "
                         "node: its parameters or the bag's altitude and camera_info topics)")
@@ -1261,7 +1399,8 @@ def options_from_args(args: argparse.Namespace) -> AnalysisOptions:
         nuc_file=args.nuc_file, video=not args.no_video, bag=not args.no_bag,
         report=not args.no_report,
         storage=args.storage, detector=args.detector, track=not args.no_tracking,
-        detect_every=args.detect_every, gsd_m=args.gsd, altitude_m=args.altitude,
+        detect_every=args.detect_every, detect_worker=args.detect_worker, gsd_m=args.gsd,
+        altitude_m=args.altitude,
         ground_altitude_m=args.ground_altitude, takeoff_height_m=args.takeoff_height,
         camera_mount=tuple(args.camera_mount) if args.camera_mount else None,
         max_frames=args.max_frames, progress=not args.quiet)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import importlib
 import math
 from collections.abc import Sequence
-from dataclasses import astuple, dataclass, fields
+from dataclasses import astuple, dataclass, fields, replace
 from typing import Any, Protocol
 
 import cv2
@@ -118,7 +118,7 @@ class CoreDetector:
 
         self._hot.reset()
         self._tracker = tracker_from(self.values) if self.values["tracking"] else None
-        self._tracked: list[tuple[Any, float, float]] = []  # detection, image velocity px/s
+        self.tracked: list[Tracked] = []  # reported tracks, image velocity px/s
 
     @property
     def tracking(self) -> bool:
@@ -147,8 +147,10 @@ class CoreDetector:
             ego_x, ego_y = (ego_shift_px[0] / dt_s, ego_shift_px[1] / dt_s) if dt_s > 0 \
                 else (0.0, 0.0)
             velocity = {t.track_id: t.velocity for t in self._tracker.tracks if t.track_id}
-            self._tracked = [(d, velocity[d.track_id][0] + ego_x, velocity[d.track_id][1] + ego_y)
-                             for d in found]
+            records = [record_from(d) for d in found]
+            self.tracked = [(r, velocity[r.track_id][0] + ego_x, velocity[r.track_id][1] + ego_y)
+                            for r in records]
+            return [replace(r) for r in records]
         return [record_from(d) for d in found]
 
     def predict(self, elapsed_s: float) -> list[DetectionRecord]:
@@ -156,17 +158,26 @@ class CoreDetector:
         their image velocity (pixels/s; constant-velocity prediction, as the tracker's
         Kalman filters make), for the frames between detection frames. Temperatures, areas
         and confidences are those of the last detection; empty without tracking."""
-        out = []
-        for det, vx, vy in self._tracked:
-            record = record_from(det)
-            dx, dy = vx * elapsed_s, vy * elapsed_s
-            ix, iy = round(dx), round(dy)
-            record.x0, record.x1 = record.x0 + ix, record.x1 + ix
-            record.y0, record.y1 = record.y0 + iy, record.y1 + iy
-            record.centroid_x += dx
-            record.centroid_y += dy
-            out.append(record)
-        return out
+        return predict_tracks(self.tracked, elapsed_s)
+
+
+Tracked = tuple[DetectionRecord, float, float]  # a reported track, image velocity x, y (px/s)
+
+
+def predict_tracks(tracked: Sequence[Tracked], elapsed_s: float) -> list[DetectionRecord]:
+    """New records of ``tracked`` moved on by ``elapsed_s`` seconds at their image velocity
+    (pixels/s): boxes by whole pixels, centroids exactly (see :meth:`CoreDetector.predict`)."""
+    out = []
+    for det, vx, vy in tracked:
+        record = replace(det)
+        dx, dy = vx * elapsed_s, vy * elapsed_s
+        ix, iy = round(dx), round(dy)
+        record.x0, record.x1 = record.x0 + ix, record.x1 + ix
+        record.y0, record.y1 = record.y0 + iy, record.y1 + iy
+        record.centroid_x += dx
+        record.centroid_y += dy
+        out.append(record)
+    return out
 
 
 class CallableDetector:
