@@ -102,12 +102,13 @@ def run_demo(options: DemoOptions, echo: Any = print) -> dict[str, Any]:
     try:
         from thermal_perception.msg import LocatedDetectionArray, ThermalDetectionArray
 
-        status_seen: list[ThermalStatus] = []
+        status_seen: list[ThermalStatus] = []  # since the measurement started
+        status_all: list[ThermalStatus] = []  # stamps -> frame counters, warm-up included
         topics = [
             RecordedTopic("image_raw", Image),
             RecordedTopic("camera_info", CameraInfo, sensor=False),
             RecordedTopic("status", ThermalStatus, sensor=False,
-                          on_message=status_seen.append),
+                          on_message=lambda m: (status_seen.append(m), status_all.append(m))),
             RecordedTopic("/diagnostics", DiagnosticArray, sensor=False),
             RecordedTopic("image_temperature", Image, record=False),
             RecordedTopic("image_display", Image, record=False),
@@ -176,7 +177,7 @@ def run_demo(options: DemoOptions, echo: Any = print) -> dict[str, Any]:
     # frames the driver captured between the first and the last raw frame received (its
     # status carries a frame counter with the same capture stamp)
     count_at = {s.header.stamp.sec * 10**9 + s.header.stamp.nanosec: int(s.frame_count)
-                for s in status_seen}
+                for s in status_all}
     first, last = count_at.get(raw.first_stamp_ns), count_at.get(raw.last_stamp_ns)
     if first is not None and last is not None:
         frames_sent = last - first + 1
