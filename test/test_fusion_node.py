@@ -9,6 +9,7 @@ import time
 import numpy as np
 import pytest
 from conftest import requires_ros
+from test_pipeline_e2e import spin_until as spin_executor_until
 
 pytestmark = requires_ros
 
@@ -53,12 +54,7 @@ def harness(rclpy_context):
     executor.add_node(probe)
 
     def spin_until(condition, timeout_s=10.0):
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            executor.spin_once(timeout_sec=0.02)
-            if condition():
-                return True
-        return False
+        return spin_executor_until(executor, condition, timeout_s)
 
     yield node, pubs, got, spin_until
     executor.shutdown()
@@ -170,7 +166,7 @@ def test_stamps_going_back_reset_the_buffers(harness):
         spin_until(lambda: False, 0.2)
     assert spin_until(lambda: len(got["points"]) >= 3, 10.0)
     assert node.inputs["image_temperature"].time_resets == 1
-    assert node.temperatures.latest_ns == 10_100_000_000  # the old time line is gone
+    assert node.projections.latest_ns == 10_100_000_000  # the old time line is gone
 
 
 def test_stalled_stream_goes_stale_on_diagnostics(harness):
@@ -219,12 +215,7 @@ def test_detections_are_geolocated_on_a_terrain_file(rclpy_context, tmp_path):
     executor.add_node(probe)
 
     def spin_until(condition, timeout_s=10.0):
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            executor.spin_once(timeout_sec=0.02)
-            if condition():
-                return True
-        return False
+        return spin_executor_until(executor, condition, timeout_s)
 
     try:
         info_pub.publish(info(W, H))

@@ -128,7 +128,6 @@ class FusionNode(Node):
         self.projector: LidarProjector | None = None
         self.renderer = DisplayRenderer(agc="percentile", colormap=p["colormap"], smoothing=0.8)
         self.overlay_msg, self.cloud_msg = Image(), PointCloud2()
-        self.temperatures = StampBuffer(capacity=60)
         self.projections = StampBuffer(capacity=30)
         self.fixes = StampBuffer(capacity=500)
         self.attitudes = StampBuffer(capacity=2000)
@@ -214,7 +213,7 @@ class FusionNode(Node):
         """The thermal stream's time went back (a looping bag, a reset sim clock): forget
         what was buffered on the old time line."""
         self._make_syncs(self.params.values)
-        for buffer in (self.temperatures, self.projections, self.fixes, self.attitudes):
+        for buffer in (self.projections, self.fixes, self.attitudes):
             buffer.clear()
         self.get_logger().info("image_temperature stamps went back: fusion buffers reset")
 
@@ -241,7 +240,6 @@ class FusionNode(Node):
         self.counts["temperature_images"] += 1
         t = stamp_ns(msg.header)
         item = (msg.header, temperature)
-        self.temperatures.add(t, item)
         p = self.params
         if p["overlay_enabled"]:
             self.rgb_sync.add(0, t, item)

@@ -25,7 +25,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.constants import zero_Celsius
 
-from thermal_perception.core.geometry import CameraModel, RigidTransform
+from thermal_perception.core.geolocation import GeoOrigin, enu_to_geodetic
+from thermal_perception.core.geometry import R_OPTICAL_LINK, CameraModel, RigidTransform
 from thermal_perception.sim.scenes import LABELS, SceneTruth
 from thermal_perception.sim.simulator import ThermalSimulator
 
@@ -263,7 +264,6 @@ class SimulatedRig:
 
     def geodetic(self, time_s: float) -> tuple[float, float, float]:
         """GPS fix of base_link: latitude, longitude (deg), ellipsoid height (m)."""
-        from thermal_perception.core.geolocation import GeoOrigin, enu_to_geodetic
         lat, lon, alt = enu_to_geodetic(self.T_enu_base(time_s).translation,
                                         GeoOrigin(*self.origin))
         return float(lat), float(lon), float(alt)
@@ -340,7 +340,6 @@ class SimulatedRig:
         world = self.simulator.world
         T_enu_lidar = self.T_enu_thermal(time_s) @ self.T_thermal_lidar
         # The lidar frame looks along +x; render with an optical frame looking the same way.
-        from thermal_perception.core.geometry import R_OPTICAL_LINK
         T_lidar_optical = RigidTransform(R_OPTICAL_LINK.T)
         if exact:
             view = render_pinhole(world, self.lidar_camera, T_enu_lidar @ T_lidar_optical)
