@@ -132,3 +132,16 @@ def test_known_emissivity_at_10_m_after_nuc(tmp_path):
     assert valid.mean() > 0.99
     mae = float(np.mean(np.abs(error[valid])))
     assert mae < 0.2, f"mean absolute error {mae * 1e3:.0f} mK"
+
+
+@pytest.mark.parametrize("fpa_c", [1e30, -1e30, np.inf, 500.0])
+def test_absurd_fpa_telemetry_is_ignored_not_applied(sim, fpa_c):
+    """A broken FPA reading (a garbled status message) means no drift correction, as if the
+    FPA temperature were unknown: no overflow, the same image as with NaN."""
+    raw = sim.counts(1.0).copy()
+    chain = ProcessingChain(ChainConfig(), converter(sim))
+    shutter_ffc(chain, sim)
+    unknown = chain.temperature(raw, float("nan"), 1 / 30).copy()
+    with np.errstate(all="raise"):
+        absurd = chain.temperature(raw, fpa_c, 1 / 30).copy()
+    np.testing.assert_array_equal(absurd, unknown)

@@ -198,6 +198,11 @@ class _FrameBuffers:
         return self._padded
 
 
+# Absurd finite temperatures (1e38 deg C from a broken source) overflow float32 differences:
+# they stay far outside every threshold, so the warnings are noise.
+_QUIET_EXTREMES = np.errstate(over="ignore", invalid="ignore")
+
+
 def _prepare(temperature_c: NDArray, buf: _FrameBuffers) -> NDArray[np.float32]:
     """Checks the image, fills its NaNs with a typical value (into ``buf.filled``); sets
     ``buf.invalid`` (NaN pixels) and ``buf.any_invalid``. Without NaNs a float32 image is
@@ -510,6 +515,7 @@ class WarmBodyDetector:
         self.config = config or WarmBodyConfig()
         self._buf = _FrameBuffers()
 
+    @_QUIET_EXTREMES
     def detect(self, temperature_c: NDArray, gsd_m: float | None = None) -> list[Detection]:
         """Warm bodies in one frame.
 
@@ -1041,6 +1047,7 @@ class HotspotDetector:
         """Forget the flicker history (a new stream)."""
         self._history = []
 
+    @_QUIET_EXTREMES
     def detect(self, temperature_c: NDArray, gsd_m: float | None = None,
                ego_shift_px: tuple[float, float] = (0.0, 0.0)) -> list[Detection]:
         """Hotspots and fires in one frame.

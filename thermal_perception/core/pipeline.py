@@ -28,6 +28,13 @@ from thermal_perception.core.lag import LagCompensator
 from thermal_perception.core.nuc import NucTable, SceneBasedNuc, ffc_offset_update
 
 MAX_SHUTTER_FRAMES = 16  # frames of one FFC averaged for the new offsets
+# FPA temperatures outside this range (deg C) are telemetry errors: no drift correction then.
+FPA_PLAUSIBLE_C = (-100.0, 200.0)
+
+
+def plausible_fpa(fpa_c: float) -> bool:
+    """Whether an FPA temperature (deg C) is usable: finite and in FPA_PLAUSIBLE_C."""
+    return FPA_PLAUSIBLE_C[0] <= fpa_c <= FPA_PLAUSIBLE_C[1]  # False for NaN
 
 
 @dataclass(frozen=True)
@@ -142,7 +149,7 @@ class ProcessingChain:
         model = self.converter.model
         target = float(model.counts_from_signal(np.asarray(
             model.signal_from_temperature_k(shutter_temperature_c + zero_Celsius)).reshape(1))[0])
-        fpa = fpa_c if math.isfinite(fpa_c) else self.table.fpa_reference_c
+        fpa = fpa_c if plausible_fpa(fpa_c) else self.table.fpa_reference_c
         stack = np.stack(frames)
         # pixels stuck at zero or full scale on a uniform shutter do not measure
         stuck = np.all(stack == 0, axis=0) | np.all(stack >= self.table.full_scale_counts,
@@ -162,7 +169,7 @@ class ProcessingChain:
             self._setup(raw.shape)
         c = self.config
         self.state.frames += 1
-        fpa = fpa_c if c.drift_compensation and math.isfinite(fpa_c) else None
+        fpa = fpa_c if c.drift_compensation and plausible_fpa(fpa_c) else None
         counts = self.table.apply(raw, fpa, out=self._counts)
         if self.scene_nuc is not None:
             self.scene_nuc.update(counts)

@@ -389,7 +389,7 @@ class BandRadianceTable:
         xa = np.asarray(x)
         scalar = xa.ndim == 0 and out is None
         pos, frac, idx, bad = self._work(xa.shape)
-        with np.errstate(invalid="ignore", divide="ignore"):
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             if log:
                 np.log(xa, out=pos, dtype=np.float64)
                 pos -= x0
