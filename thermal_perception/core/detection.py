@@ -139,9 +139,13 @@ def local_background(temperature_c: NDArray[np.float32], window_px: float,
     percentile : 50 = median (fastest); lower values tolerate more warm clutter.
     """
     h, w = temperature_c.shape
-    factor = max(1, round(window_px / _BG_CELLS_PER_WINDOW))
+    factor = min(max(1, round(window_px / _BG_CELLS_PER_WINDOW)), h, w)
+    # Cells of exactly ``factor`` pixels (OpenCV's integer-ratio area path: several times
+    # faster than a fractional ratio); pixels past the last whole cell (fewer than
+    # ``factor`` at the right and bottom) take the background of the cells beside them.
+    ch, cw = h // factor, w // factor
     if factor > 1:
-        small = cv2.resize(temperature_c, (max(1, -(-w // factor)), max(1, -(-h // factor))),
+        small = cv2.resize(temperature_c[:ch * factor, :cw * factor], (cw, ch),
                            interpolation=cv2.INTER_AREA)
     else:
         small = temperature_c
@@ -151,10 +155,14 @@ def local_background(temperature_c: NDArray[np.float32], window_px: float,
         med = _percentile_5x5(np.asarray(small, np.float32), percentile)
     if out is None:
         out = np.empty((h, w), np.float32)
-    if med.shape == (h, w):
+    if factor == 1:
         np.copyto(out, med)
         return out
-    return cv2.resize(med, (w, h), dst=out, interpolation=cv2.INTER_LINEAR)
+    if (ch * factor, cw * factor) == (h, w):
+        return cv2.resize(med, (w, h), dst=out, interpolation=cv2.INTER_LINEAR)
+    up = cv2.resize(med, (cw * factor, ch * factor), interpolation=cv2.INTER_LINEAR)
+    return cv2.copyMakeBorder(up, 0, h - ch * factor, 0, w - cw * factor, cv2.BORDER_REPLICATE,
+                              dst=out)
 
 
 def _percentile_5x5(image: NDArray[np.float32], percentile: float) -> NDArray[np.float32]:
