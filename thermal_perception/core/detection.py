@@ -27,6 +27,20 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
 
+from thermal_perception.core.detection_kernels import (
+    FIELDS,
+    HALF,
+    MEASURED,
+    MIN_CONTRAST_K,
+    MIN_RING_SAMPLES,
+    PEAK_PERCENTILE,
+    PLATEAU_PERCENTILE,
+    RING_HIGH_PERCENTILE,
+    candidates_kernel,
+    measure_kernel,
+)
+from thermal_perception.core.detection_kernels import warm_up as warm_up_kernels
+
 __all__ = [
     "LABELS",
     "Detection",
@@ -47,12 +61,16 @@ _BG_CELLS_PER_WINDOW = 5   # background: the median window spans this many downs
 _MEDIAN_KSIZE = 5          # ... so the median is OpenCV's fast 5x5 (float32 allowed up to 5)
 _MEDIAN_PERCENTILE = 50.0   # percentile of a median
 _BG_SUBSAMPLE = 4          # stride of the sample that gives the global fill value of NaNs
-_MIN_RING_SAMPLES = 4      # fewer ring pixels than this: no local background, blob skipped
-_RING_HIGH_PERCENTILE = 80.0  # "isolation": blob mean over this percentile of its ring
-_PLATEAU_PERCENTILE = 75.0    # robust body temperature: ignores the blurred edge pixels
-_PEAK_PERCENTILE = 90.0       # robust peak for the half-contrast level (noise-proof maximum)
-_HALF = 0.5                   # re-segmentation level: half way from background to peak
-_MIN_CONTRAST_K = 0.1         # floor of a contrast used as a divisor, K
+# The blob measurement's constants, shared with its compiled version (see that module):
+# ring samples needed, isolation percentile of the ring, plateau and peak percentiles of a
+# blob, the re-segmentation level (half way from background to peak), the floor of a contrast
+# used as a divisor (K).
+_MIN_RING_SAMPLES = MIN_RING_SAMPLES
+_RING_HIGH_PERCENTILE = RING_HIGH_PERCENTILE
+_PLATEAU_PERCENTILE = PLATEAU_PERCENTILE
+_PEAK_PERCENTILE = PEAK_PERCENTILE
+_HALF = HALF
+_MIN_CONTRAST_K = MIN_CONTRAST_K
 _SIGMA_TO_FULL_LENGTH = 4.0   # uniform ellipse: full axis = 4 x std of the footprint
 _EPS = 1e-9
 _OVERSIZE = 2.0               # candidate blobs up to this times the largest body are measured
@@ -522,6 +540,8 @@ class WarmBodyDetector:
     def __init__(self, config: WarmBodyConfig | None = None) -> None:
         self.config = config or WarmBodyConfig()
         self._buf = _FrameBuffers()
+        self._kernel_out = np.empty(len(FIELDS))  # the compiled blob measurement's results
+        warm_up_kernels()
 
     @_QUIET_EXTREMES
     def detect(self, temperature_c: NDArray, gsd_m: float | None = None) -> list[Detection]:
@@ -550,8 +570,7 @@ class WarmBodyDetector:
         # rectangles around them only (with margins that give the same values).
         local_background(t, cfg.background_window_m / gsd, out=buf.background,
                          percentile=cfg.background_percentile)
-        np.subtract(t, buf.background, out=buf.contrast)
-        possible = self._candidates(t, buf.contrast, buf.invalid)
+        possible = self._candidates(t, buf.contrast, buf.invalid)  # and the contrast
         ring_px = max(2, math.ceil(cfg.ring_m / gsd))
         side = max(1, round(cfg.opening_m / gsd))
         regions = _regions(possible.view(np.uint8), ring_px + 2, _PARTIAL_OPENING_SHARE)
@@ -610,9 +629,18 @@ class WarmBodyDetector:
 
     def _candidates(self, t: NDArray[np.float32], contrast: NDArray[np.float32],
                     invalid: NDArray[np.bool_]) -> NDArray[np.bool_]:
-        """Pixels warmer than the background by ``contrast_k`` and inside ``band_c``."""
+        """Writes ``contrast`` (``t`` over the background, K); returns the pixels warmer than
+        the background by ``contrast_k`` and inside ``band_c`` (a buffer of the stream)."""
         cfg = self.config
         low, high = cfg.band_c
+        kernel = candidates_kernel()
+        if kernel is not None:  # also writes the contrast (core/detection_kernels.py)
+            cand = self._buf.mask.view(np.bool_)
+            kernel(t.reshape(-1), self._buf.background.reshape(-1), contrast.reshape(-1),
+                   float(cfg.contrast_k), float(low), float(high), invalid.reshape(-1),
+                   self._buf.any_invalid, cand.reshape(-1))
+            return cand
+        np.subtract(t, self._buf.background, out=contrast)
         cand = contrast > cfg.contrast_k
         cand &= t >= low
         cand &= t <= high
@@ -654,7 +682,7 @@ class WarmBodyDetector:
         # Whole-image labels: blobs in raster order of their first pixel, then the parts of
         # split oversized blobs in that order.
         order = [(int(k >= n), y + y0, x + x0) for k, (y, x) in zip(index, first, strict=True)]
-        region = (tw, contrast, background, invalid)
+        region = (tw, contrast, background, invalid, t)
         blobs: list[tuple[tuple[int, ...], _Blob, tuple[float, float]]] = []
         next_id = stats.shape[0]
         for k, key in zip(index, order, strict=True):
@@ -768,15 +796,47 @@ class WarmBodyDetector:
             dist = np.sqrt(d2)
         return dist * gsd <= cfg.hot_exclusion_m
 
-    def _measure(self, region: tuple[NDArray, NDArray, NDArray, NDArray],
+    def _measure(self, region: tuple[NDArray, NDArray, NDArray, NDArray, NDArray],
                  labels: NDArray[np.int32], k: int, bbox: tuple[int, int, int, int],
                  ring_px: int, gsd: float, origin: tuple[int, int]) -> _Blob | None:
         """Measures blob ``k`` of ``labels``; ``region`` holds the temperature, contrast,
         background and NaN pixels of the rectangle whose top-left pixel is ``origin`` (x, y)
-        in the image; ``bbox`` is in the rectangle, the result in the image."""
+        in the image, and the whole temperature image; ``bbox`` is in the rectangle, the
+        result in the image."""
         cfg = self.config
-        t, contrast, background, invalid = region
+        t, contrast, background, invalid, image = region
         rows, cols = _window(bbox, ring_px + 2, t.shape)  # type: ignore[arg-type]
+        left, top = cols.start + origin[0], rows.start + origin[1]
+        kernel = measure_kernel()
+        if kernel is not None:  # the same measurement, compiled (core/detection_kernels.py)
+            buf = self._buf  # whole images: one compiled variant serves every rectangle
+            status = kernel(image, buf.contrast, buf.background, buf.invalid, labels,
+                            origin[1], origin[0], k, rows.start, rows.stop, cols.start,
+                            cols.stop, ring_px, buf.any_invalid,
+                            float(cfg.band_c[1]), float(cfg.min_contrast_k),
+                            float(cfg.isolation_k), float(cfg.warmer_k), int(cfg.min_area_px),
+                            self._kernel_out)
+            if status != MEASURED:
+                return None
+            (area_px, m00, cx, cy, mu20, mu02, mu11, mu30, mu21, mu12, mu03, mu40, mu31, mu22,
+             mu13, mu04, bx, by, bw, bh, mean_c, max_c, plateau, isolation,
+             warmer) = self._kernel_out.tolist()
+            small_eval, large_eval, (a, b) = _principal_axes(
+                mu20 / m00 + 1.0 / 12.0, mu02 / m00 + 1.0 / 12.0, mu11 / m00)
+            # moments of the footprint along the long axis, from the central moments
+            m2 = max((a * a * mu20 + 2 * a * b * mu11 + b * b * mu02) / m00, _EPS)
+            m3 = (a**3 * mu30 + 3 * a * a * b * mu21 + 3 * a * b * b * mu12 + b**3 * mu03) / m00
+            m4 = (a**4 * mu40 + 4 * a**3 * b * mu31 + 6 * a * a * b * b * mu22
+                  + 4 * a * b**3 * mu13 + b**4 * mu04) / m00
+            return _Blob(
+                area_px=int(area_px), area_m2=m00 * gsd * gsd,
+                length_m=_SIGMA_TO_FULL_LENGTH * math.sqrt(large_eval) * gsd,
+                width_m=_SIGMA_TO_FULL_LENGTH * math.sqrt(max(small_eval, _EPS)) * gsd,
+                shape_score=abs(m3) / m2**1.5 + m4 / m2**2 - _ELLIPSE_KURTOSIS,
+                centroid=(cx + left, cy + top),
+                bbox=(int(bx) + left, int(by) + top, int(bx + bw) + left, int(by + bh) + top),
+                mean_c=mean_c, max_c=max_c, plateau_c=plateau, isolation_k=isolation,
+                warmer_k=warmer)
         tw = t[rows, cols]
         ew = contrast[rows, cols]  # excess over the background, K
         lw = labels[rows, cols]
@@ -849,7 +909,6 @@ class WarmBodyDetector:
         m4 = float(np.dot(weights, proj**4)) / m["m00"]
         shape_score = abs(m3) / m2**1.5 + m4 / m2**2 - _ELLIPSE_KURTOSIS
         bx, by, bw, bh = cv2.boundingRect(ref.view(np.uint8))
-        left, top = cols.start + origin[0], rows.start + origin[1]
         return _Blob(
             area_px=area_px, area_m2=m["m00"] * gsd * gsd,
             length_m=_SIGMA_TO_FULL_LENGTH * math.sqrt(large_eval) * gsd,

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["lut_gather", "nuc_kernel", "numba_enabled", "warm_up"]
+__all__ = ["lut_gather", "nuc_kernel", "numba_enabled", "numba_jit", "warm_up"]
 
 LUT_SIZE = 1 << 16  # a uint16 lookup table covers every value
 _ENV_SWITCH = "THERMAL_PERCEPTION_NUMBA"
@@ -63,22 +63,34 @@ def numba_enabled() -> bool:
     return bool(_kernels())
 
 
+def _switched_off() -> bool:
+    return os.environ.get(_ENV_SWITCH, "1").strip().lower() in ("0", "false", "no", "off")
+
+
+def numba_jit() -> Callable[[Callable[..., Any]], Any] | None:
+    """numba's ``njit`` as the kernels use it (on-disk cache, no GIL, no bounds checks), or
+    None when numba is missing or switched off; compiles lazily, at the first call."""
+    if _switched_off():
+        return None
+    try:
+        import numba
+    except ImportError:
+        return None
+
+    def jit(func: Callable[..., Any]) -> Any:
+        try:
+            return numba.njit(cache=True, nogil=True, boundscheck=False)(func)
+        except RuntimeError:  # no writable cache directory: compile per process
+            return numba.njit(cache=False, nogil=True, boundscheck=False)(func)
+    return jit
+
+
 def _kernels() -> dict[str, Callable[..., Any]]:
     """The compiled kernels ({} without numba); numba is imported on first use only."""
     global _compiled
     if _compiled is None:
-        _compiled = {}
-        if os.environ.get(_ENV_SWITCH, "1").strip().lower() not in ("0", "false", "no", "off"):
-            try:
-                import numba
-            except ImportError:
-                return _compiled
-            try:
-                jit = numba.njit(cache=True, nogil=True, boundscheck=False)
-                _compiled = {"lut": jit(_lut_gather_loop), "nuc": jit(_nuc_loop)}
-            except RuntimeError:  # no writable cache directory: compile per process
-                jit = numba.njit(cache=False, nogil=True, boundscheck=False)
-                _compiled = {"lut": jit(_lut_gather_loop), "nuc": jit(_nuc_loop)}
+        jit = numba_jit()
+        _compiled = {} if jit is None else {"lut": jit(_lut_gather_loop), "nuc": jit(_nuc_loop)}
     return _compiled
 
 
