@@ -93,6 +93,28 @@ def test_nuc_compiled_matches_numpy(seed, full_scale, fpa_c, shape):
 
 
 @settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), full_scale=st.sampled_from(FULL_SCALES),
+       fpas=st.lists(st.one_of(st.none(), st.floats(-20.0, 70.0),
+                               st.sampled_from([25.0, 30.0])), min_size=1, max_size=8))
+def test_nuc_over_a_drifting_fpa_matches_numpy(seed, full_scale, fpas):
+    """A sequence of FPA temperatures (new every frame: offsets made in the NUC's pass; the
+    same twice in a row: offsets kept; none) gives the numpy path's counts on every frame."""
+    _need_compiled()
+    table = _random_table(seed, (9, 13), full_scale)
+    reference_table = table.copy()
+    raw = _random_raw(seed, (9, 13), full_scale)
+    saved = kernels._compiled
+    for fpa_c in fpas:
+        compiled = table.apply(raw, fpa_c).copy()
+        kernels._compiled = {}
+        try:
+            reference = reference_table.apply(raw, fpa_c)
+        finally:
+            kernels._compiled = saved
+        assert _same_bits(compiled, reference), f"FPA {fpa_c} in {fpas}"
+
+
+@settings(max_examples=25, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), shape=st.sampled_from([(2,), (7, 5), (3, 4, 6)]),
        dtype=st.sampled_from([np.float32, np.float64]))
 def test_lut_gather_matches_take(seed, shape, dtype):

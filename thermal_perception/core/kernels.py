@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["lut_gather", "nuc_kernel", "numba_enabled", "numba_jit", "warm_up"]
+__all__ = ["lut_gather", "nuc_drift_kernel", "nuc_kernel", "numba_enabled", "numba_jit", "warm_up"]
 
 LUT_SIZE = 1 << 16  # a uint16 lookup table covers every value
 _ENV_SWITCH = "THERMAL_PERCEPTION_NUMBA"
@@ -51,6 +51,30 @@ def _nuc_loop(raw, gain, offset_half, full_scale, out):  # pragma: no cover - co
             elif w > top:
                 w = top
             out[k] = np.uint16(w)  # truncates; the 0.5 folded into the offset rounds
+
+
+def _nuc_drift_loop(raw, gain, offset, drift, fpa_shift, full_scale,
+                    out):  # pragma: no cover - compiled
+    """``_nuc_loop`` with the offset of a new FPA temperature made on the way:
+    ``offset_half = drift * fpa_shift + offset + 0.5`` (float32, in the order of
+    ``NucTable.effective_offset``), so a drifting FPA costs no extra passes."""
+    top = np.float32(full_scale)
+    zero = np.float32(0.0)
+    half = np.float32(0.5)
+    shift = np.float32(fpa_shift)
+    for k in range(raw.size):
+        x = raw[k]
+        if x == 0 or x >= full_scale:
+            out[k] = x
+        else:
+            o = drift[k] * shift + offset[k]
+            o = o + half
+            w = np.float32(x) * gain[k] + o
+            if not w >= zero:
+                w = zero
+            elif w > top:
+                w = top
+            out[k] = np.uint16(w)
 
 
 # -- dispatch --------------------------------------------------------------------------------
@@ -90,7 +114,8 @@ def _kernels() -> dict[str, Callable[..., Any]]:
     global _compiled
     if _compiled is None:
         jit = numba_jit()
-        _compiled = {} if jit is None else {"lut": jit(_lut_gather_loop), "nuc": jit(_nuc_loop)}
+        _compiled = {} if jit is None else {"lut": jit(_lut_gather_loop), "nuc": jit(_nuc_loop),
+                                            "nuc_drift": jit(_nuc_drift_loop)}
     return _compiled
 
 
@@ -106,6 +131,7 @@ def warm_up() -> None:
     lut = np.zeros(LUT_SIZE, np.float32)
     lut.setflags(write=False)
     kernel(counts, zeros, zeros, 2, counts)
+    nuc_drift_kernel()(counts, zeros, zeros, zeros, 0.0, 2, counts)
     lut_gather(lut, counts, zeros)
 
 
@@ -134,6 +160,17 @@ def lut_gather(lut: NDArray, counts: NDArray[np.uint16], out: NDArray | None = N
         return np.take(lut, counts, out=out, mode="wrap")
     kernel(lut, src, dst)
     return out
+
+
+def nuc_drift_kernel() -> Callable[..., None] | None:
+    """The compiled NUC loop with the FPA drift folded in, or None.
+
+    ``kernel(raw, gain, offset, drift, fpa_shift, full_scale, out)``: as :func:`nuc_kernel`
+    with ``offset_half = float32(drift * float32(fpa_shift) + offset) + 0.5``, where
+    ``fpa_shift = fpa_reference_c - fpa_c`` (K): the same values as computing the offsets
+    first, in one pass.
+    """
+    return _kernels().get("nuc_drift")
 
 
 def nuc_kernel() -> Callable[..., None] | None:

@@ -39,7 +39,7 @@ from thermal_perception.core.badpixels import (
     classify_bad_pixels,
     frame_statistics,
 )
-from thermal_perception.core.kernels import nuc_kernel
+from thermal_perception.core.kernels import nuc_drift_kernel, nuc_kernel
 
 UINT16_MAX = 65535
 FILE_FORMAT = "thermal_perception.nuc_table"
@@ -238,7 +238,19 @@ class NucTable:
             out = b["out"]
         elif out.shape != self.shape or out.dtype != np.uint16 or not out.flags.c_contiguous:
             raise ValueError(f"out must be a C-contiguous {self.shape} uint16 array")
-        if b.get("offset_fpa", ()) != (fpa_c,):  # the FPA temperature moved: new offsets
+        moved = b.get("offset_fpa", ()) != (fpa_c,)
+        drift_kernel = nuc_drift_kernel()
+        if (moved and fpa_c is not None and drift_kernel is not None
+                and raw.flags.c_contiguous and b.get("last_fpa") != fpa_c):
+            # An FPA temperature that changes every frame (a drifting camera): its offsets are
+            # made in the NUC's own pass (the same values), not kept.
+            b["last_fpa"] = fpa_c
+            drift_kernel(raw.reshape(-1), self.gain.reshape(-1), self.offset.reshape(-1),
+                         self.drift_counts_per_k.reshape(-1),
+                         self.fpa_reference_c - fpa_c, self.full_scale_counts,
+                         out.reshape(-1))
+            return self._restore_bad_pixels(raw, out)
+        if moved:  # a new FPA temperature, seen twice in a row (or none): offsets kept
             self.effective_offset(fpa_c, out=b["offset"])
             b["offset"] += np.float32(0.5)  # the truncating cast below then rounds
             b["offset_fpa"] = (fpa_c,)
@@ -257,7 +269,11 @@ class NucTable:
             np.greater_equal(b["shifted"], np.uint16(self.full_scale_counts - 1),
                              out=b["invalid"])
             np.copyto(out, raw, where=b["invalid"])
-        bad = b["bad"]
+        return self._restore_bad_pixels(raw, out)
+
+    def _restore_bad_pixels(self, raw: NDArray[np.uint16], out: NDArray[np.uint16]
+                            ) -> NDArray[np.uint16]:
+        bad = self._ensure_buffers()["bad"]
         if bad.size:
             out.reshape(-1)[bad] = raw.reshape(-1)[bad]
         return out
