@@ -126,7 +126,9 @@ class BagSource:
         """Message object of serialized ``data``."""
         if self.is_ros1:
             return self.typestore.deserialize_ros1(data, msgtype)
-        return self.typestore.deserialize_cdr(data, msgtype)
+        # A memoryview: rosbags skips the 4-byte CDR header by slicing, which copies bytes
+        # (0.25 ms for a 640x512 mono16 image) and not a view.
+        return self.typestore.deserialize_cdr(memoryview(data), msgtype)
 
     def close(self) -> None:
         """Release files (and temporary copies)."""
