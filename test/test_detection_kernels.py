@@ -32,6 +32,7 @@ def _need_compiled():
 
 def numpy_path(monkeypatch) -> None:
     monkeypatch.setattr(detection, "measure_kernel", lambda: None)
+    monkeypatch.setattr(detection, "measure_many_kernel", lambda: None)
     monkeypatch.setattr(detection, "candidates_kernel", lambda: None)
 
 

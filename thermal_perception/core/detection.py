@@ -21,6 +21,7 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -38,6 +39,7 @@ from thermal_perception.core.detection_kernels import (
     RING_HIGH_PERCENTILE,
     candidates_kernel,
     measure_kernel,
+    measure_many_kernel,
 )
 from thermal_perception.core.detection_kernels import warm_up as warm_up_kernels
 
@@ -348,6 +350,29 @@ def _window(bbox: tuple[int, int, int, int], pad: int, shape: tuple[int, int]
     x0, y0, x1, y1 = bbox
     return (slice(max(0, y0 - pad), min(shape[0], y1 + pad)),
             slice(max(0, x0 - pad), min(shape[1], x1 + pad)))
+
+
+def _blob_from_row(row: NDArray[np.float64], gsd: float, origin: tuple[int, int]) -> _Blob:
+    """The :class:`_Blob` of a row of the compiled measurement (see ``FIELDS``; coordinates
+    in the rectangle whose top-left pixel is ``origin`` (x, y))."""
+    (area_px, m00, cx, cy, mu20, mu02, mu11, mu30, mu21, mu12, mu03, mu40, mu31, mu22, mu13,
+     mu04, bx, by, bw, bh, mean_c, max_c, plateau, isolation, warmer) = row.tolist()
+    small_eval, large_eval, (a, b) = _principal_axes(
+        mu20 / m00 + 1.0 / 12.0, mu02 / m00 + 1.0 / 12.0, mu11 / m00)
+    # moments of the footprint along the long axis, from the central moments
+    m2 = max((a * a * mu20 + 2 * a * b * mu11 + b * b * mu02) / m00, _EPS)
+    m3 = (a**3 * mu30 + 3 * a * a * b * mu21 + 3 * a * b * b * mu12 + b**3 * mu03) / m00
+    m4 = (a**4 * mu40 + 4 * a**3 * b * mu31 + 6 * a * a * b * b * mu22
+          + 4 * a * b**3 * mu13 + b**4 * mu04) / m00
+    left, top = origin
+    return _Blob(
+        area_px=int(area_px), area_m2=m00 * gsd * gsd,
+        length_m=_SIGMA_TO_FULL_LENGTH * math.sqrt(large_eval) * gsd,
+        width_m=_SIGMA_TO_FULL_LENGTH * math.sqrt(max(small_eval, _EPS)) * gsd,
+        shape_score=abs(m3) / m2**1.5 + m4 / m2**2 - _ELLIPSE_KURTOSIS,
+        centroid=(cx + left, cy + top),
+        bbox=(int(bx) + left, int(by) + top, int(bx + bw) + left, int(by + bh) + top),
+        mean_c=mean_c, max_c=max_c, plateau_c=plateau, isolation_k=isolation, warmer_k=warmer)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -685,11 +710,15 @@ class WarmBodyDetector:
         region = (tw, contrast, background, invalid, t)
         blobs: list[tuple[tuple[int, ...], _Blob, tuple[float, float]]] = []
         next_id = stats.shape[0]
-        for k, key in zip(index, order, strict=True):
+        many = measure_many_kernel()
+        measured_all = None if many is None else \
+            self._measure_compiled(many, region, labels, index, stats, ring_px, gsd, (x0, y0))
+        for j, (k, key) in enumerate(zip(index, order, strict=True)):
             x, y, bw, bh = (int(v) for v in stats[k, :4])
             bbox = (x, y, x + bw, y + bh)
             point = (centroids[k, 0] + x0, centroids[k, 1] + y0)
-            blob = self._measure(region, labels, int(k), bbox, ring_px, gsd, (x0, y0))
+            blob = measured_all[j] if measured_all is not None else \
+                self._measure(region, labels, int(k), bbox, ring_px, gsd, (x0, y0))
             if blob is not None and self._too_big(blob):
                 # Bodies lying side by side: split at their waists and measure each.
                 parts = self._split_touching(labels, int(k), bbox, next_id, gsd)
@@ -703,6 +732,27 @@ class WarmBodyDetector:
             if blob is not None:
                 blobs.append(((*key, 0), blob, point))
         return blobs
+
+    def _kernel_settings(self) -> tuple[float, float, float, float, int]:
+        cfg = self.config
+        return (float(cfg.band_c[1]), float(cfg.min_contrast_k), float(cfg.isolation_k),
+                float(cfg.warmer_k), int(cfg.min_area_px))
+
+    def _measure_compiled(self, kernel: Any, region: tuple[NDArray, ...],
+                          labels: NDArray[np.int32], index: NDArray[np.intp],
+                          stats: NDArray[np.int32], ring_px: int, gsd: float,
+                          origin: tuple[int, int]) -> list[_Blob | None]:
+        """:meth:`_measure` of the blobs ``index`` in one compiled call."""
+        x, y, bw, bh = (stats[index, c].astype(np.int64) for c in range(4))
+        boxes = np.stack([x, y, x + bw, y + bh], axis=1)
+        out = np.empty((index.size, len(FIELDS)))
+        status = np.empty(index.size, np.int64)
+        buf = self._buf
+        kernel(region[4], buf.contrast, buf.background, buf.invalid, labels, origin[1],
+               origin[0], index.astype(np.int64), boxes, ring_px, buf.any_invalid,
+               *self._kernel_settings(), out, status)
+        return [_blob_from_row(row, gsd, origin) if s == MEASURED else None
+                for row, s in zip(out, status.tolist(), strict=True)]
 
     def _too_big(self, b: _Blob) -> bool:
         cfg = self.config
@@ -806,37 +856,15 @@ class WarmBodyDetector:
         cfg = self.config
         t, contrast, background, invalid, image = region
         rows, cols = _window(bbox, ring_px + 2, t.shape)  # type: ignore[arg-type]
-        left, top = cols.start + origin[0], rows.start + origin[1]
         kernel = measure_kernel()
         if kernel is not None:  # the same measurement, compiled (core/detection_kernels.py)
             buf = self._buf  # whole images: one compiled variant serves every rectangle
             status = kernel(image, buf.contrast, buf.background, buf.invalid, labels,
                             origin[1], origin[0], k, rows.start, rows.stop, cols.start,
-                            cols.stop, ring_px, buf.any_invalid,
-                            float(cfg.band_c[1]), float(cfg.min_contrast_k),
-                            float(cfg.isolation_k), float(cfg.warmer_k), int(cfg.min_area_px),
+                            cols.stop, ring_px, buf.any_invalid, *self._kernel_settings(),
                             self._kernel_out)
-            if status != MEASURED:
-                return None
-            (area_px, m00, cx, cy, mu20, mu02, mu11, mu30, mu21, mu12, mu03, mu40, mu31, mu22,
-             mu13, mu04, bx, by, bw, bh, mean_c, max_c, plateau, isolation,
-             warmer) = self._kernel_out.tolist()
-            small_eval, large_eval, (a, b) = _principal_axes(
-                mu20 / m00 + 1.0 / 12.0, mu02 / m00 + 1.0 / 12.0, mu11 / m00)
-            # moments of the footprint along the long axis, from the central moments
-            m2 = max((a * a * mu20 + 2 * a * b * mu11 + b * b * mu02) / m00, _EPS)
-            m3 = (a**3 * mu30 + 3 * a * a * b * mu21 + 3 * a * b * b * mu12 + b**3 * mu03) / m00
-            m4 = (a**4 * mu40 + 4 * a**3 * b * mu31 + 6 * a * a * b * b * mu22
-                  + 4 * a * b**3 * mu13 + b**4 * mu04) / m00
-            return _Blob(
-                area_px=int(area_px), area_m2=m00 * gsd * gsd,
-                length_m=_SIGMA_TO_FULL_LENGTH * math.sqrt(large_eval) * gsd,
-                width_m=_SIGMA_TO_FULL_LENGTH * math.sqrt(max(small_eval, _EPS)) * gsd,
-                shape_score=abs(m3) / m2**1.5 + m4 / m2**2 - _ELLIPSE_KURTOSIS,
-                centroid=(cx + left, cy + top),
-                bbox=(int(bx) + left, int(by) + top, int(bx + bw) + left, int(by + bh) + top),
-                mean_c=mean_c, max_c=max_c, plateau_c=plateau, isolation_k=isolation,
-                warmer_k=warmer)
+            return _blob_from_row(self._kernel_out, gsd, origin) if status == MEASURED \
+                else None
         tw = t[rows, cols]
         ew = contrast[rows, cols]  # excess over the background, K
         lw = labels[rows, cols]
@@ -909,6 +937,7 @@ class WarmBodyDetector:
         m4 = float(np.dot(weights, proj**4)) / m["m00"]
         shape_score = abs(m3) / m2**1.5 + m4 / m2**2 - _ELLIPSE_KURTOSIS
         bx, by, bw, bh = cv2.boundingRect(ref.view(np.uint8))
+        left, top = cols.start + origin[0], rows.start + origin[1]
         return _Blob(
             area_px=area_px, area_m2=m["m00"] * gsd * gsd,
             length_m=_SIGMA_TO_FULL_LENGTH * math.sqrt(large_eval) * gsd,

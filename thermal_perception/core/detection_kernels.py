@@ -41,7 +41,8 @@ import numpy as np
 
 from thermal_perception.core import kernels
 
-__all__ = ["FIELDS", "MEASURED", "candidates_kernel", "measure_kernel", "warm_up"]
+__all__ = ["FIELDS", "MEASURED", "candidates_kernel", "measure_kernel", "measure_many_kernel",
+           "warm_up"]
 
 #: Names of the values the kernel writes into ``out`` (float64), in order.
 FIELDS = ("area_px", "m00", "cx", "cy", "mu20", "mu02", "mu11", "mu30", "mu21", "mu12", "mu03",
@@ -62,27 +63,40 @@ MIN_CONTRAST_K = 0.1          # floor of a contrast used as a divisor, K
 
 
 def _chebyshev_loop(mask, cap, tmp, out):  # pragma: no cover - compiled
-    """Chebyshev distance (pixels) of every pixel of ``mask``'s window to its nearest set
-    pixel, capped at ``cap`` (max of the row and the column distance: a dilation with a
-    ``2 d + 1`` square reaches exactly the pixels at distance <= d)."""
+    """Chebyshev (chessboard) distance, pixels, of every pixel of ``mask``'s window to its
+    nearest set pixel, capped at ``cap`` (a dilation with a ``2 d + 1`` square reaches
+    exactly the pixels at distance <= d). Two raster passes over the 8-neighbours with unit
+    steps, exact for this metric; ``tmp`` is unused (kept for the signature)."""
     h, w = mask.shape
     for i in range(h):
         for j in range(w):
-            best = cap
-            for jj in range(max(0, j - cap + 1), min(w, j + cap)):
-                if mask[i, jj]:
-                    d = abs(j - jj)
-                    if d < best:
-                        best = d
-            tmp[i, j] = best
-    for i in range(h):
-        for j in range(w):
-            best = cap
-            for ii in range(max(0, i - cap + 1), min(h, i + cap)):
-                d = max(abs(i - ii), tmp[ii, j])
-                if d < best:
-                    best = d
-            out[i, j] = best
+            if mask[i, j]:
+                out[i, j] = 0
+                continue
+            d = cap
+            if i > 0:
+                d = min(d, out[i - 1, j] + 1)
+                if j > 0:
+                    d = min(d, out[i - 1, j - 1] + 1)
+                if j < w - 1:
+                    d = min(d, out[i - 1, j + 1] + 1)
+            if j > 0:
+                d = min(d, out[i, j - 1] + 1)
+            out[i, j] = d
+    for i in range(h - 1, -1, -1):
+        for j in range(w - 1, -1, -1):
+            d = out[i, j]
+            if d == 0:
+                continue
+            if i < h - 1:
+                d = min(d, out[i + 1, j] + 1)
+                if j > 0:
+                    d = min(d, out[i + 1, j - 1] + 1)
+                if j < w - 1:
+                    d = min(d, out[i + 1, j + 1] + 1)
+            if j < w - 1:
+                d = min(d, out[i, j + 1] + 1)
+            out[i, j] = d
 
 
 def _nearest_rank_loop(values, n, percent):  # pragma: no cover - compiled
@@ -266,8 +280,10 @@ def _measure_loop(t_image, ew_image, bg_image, invalid_image, labels, oy, ox, k,
     out[3] = cy
     for q in range(12):
         out[4 + q] = mu[q]
-    out[16] = bx0
-    out[17] = by0
+    out[2] += x0  # window -> rectangle coordinates
+    out[3] += y0
+    out[16] = bx0 + x0
+    out[17] = by0 + y0
     out[18] = bx1 - bx0 + 1
     out[19] = by1 - by0 + 1
     out[20] = mean_c
@@ -276,6 +292,22 @@ def _measure_loop(t_image, ew_image, bg_image, invalid_image, labels, oy, ox, k,
     out[23] = isolation
     out[24] = warmer
     return MEASURED
+
+
+def _measure_many_loop(t_image, ew_image, bg_image, invalid_image, labels, oy, ox, ks, boxes,
+                       ring_px, any_invalid, band_hi, min_contrast_k, isolation_k, warmer_k,
+                       min_area_px, out, status):  # pragma: no cover - compiled
+    """``_measure_loop`` for the blobs ``ks`` of ``labels`` with their boxes (x0, y0, x1, y1
+    in the rectangle): windows ``ring_px + 2`` around each box; rows of ``out``, and
+    ``status``, per blob."""
+    h, w = labels.shape
+    pad = ring_px + 2
+    for n in range(ks.size):
+        status[n] = _measure_one(
+            t_image, ew_image, bg_image, invalid_image, labels, oy, ox, ks[n],
+            max(0, boxes[n, 1] - pad), min(h, boxes[n, 3] + pad),
+            max(0, boxes[n, 0] - pad), min(w, boxes[n, 2] + pad), ring_px, any_invalid,
+            band_hi, min_contrast_k, isolation_k, warmer_k, min_area_px, out[n])
 
 
 def _candidates_loop(t, bg, contrast, contrast_k, low, high, invalid, any_invalid,
@@ -296,19 +328,21 @@ def _candidates_loop(t, bg, contrast, contrast_k, low, high, invalid, any_invali
 # globals at compile time).
 _chebyshev = _chebyshev_loop
 _nearest_rank = _nearest_rank_loop
+_measure_one = _measure_loop
 _compiled: dict[str, Callable[..., Any]] | None = None
 
 
 def _kernels() -> dict[str, Callable[..., Any]]:
     """The compiled kernels ({} without numba); compiled (or loaded) lazily, at first use."""
-    global _compiled, _chebyshev, _nearest_rank
+    global _compiled, _chebyshev, _nearest_rank, _measure_one
     if _compiled is None:
         _compiled = {}
         jit = kernels.numba_jit()
         if jit is not None:
             _chebyshev = jit(_chebyshev_loop)
             _nearest_rank = jit(_nearest_rank_loop)
-            _compiled = {"measure": jit(_measure_loop),
+            _measure_one = jit(_measure_loop)
+            _compiled = {"measure": _measure_one, "measure_many": jit(_measure_many_loop),
                          "candidates": jit(_candidates_loop)}
     return _compiled
 
@@ -322,9 +356,22 @@ def measure_kernel() -> Callable[..., int] | None:
     whole C-contiguous images (one compiled variant serves every rectangle); ``labels``
     (int32) labels a rectangle of them whose top-left pixel is (``oy``, ``ox``); the window
     is rows ``y0:y1``, columns ``x0:x1`` of that rectangle; ``out`` is a float64 array of
-    ``len(FIELDS)``, filled (window coordinates) when the return value is :data:`MEASURED`.
+    ``len(FIELDS)``, filled (coordinates in the rectangle) when the return value is
+    :data:`MEASURED`.
     """
     return _kernels().get("measure")
+
+
+def measure_many_kernel() -> Callable[..., None] | None:
+    """The compiled measurement of several blobs of one rectangle, or None.
+
+    ``kernel(t, ew, bg, invalid, labels, oy, ox, ks, boxes, ring_px, any_invalid, band_hi,
+    min_contrast_k, isolation_k, warmer_k, min_area_px, out, status)``: as
+    :func:`measure_kernel` for the blobs ``ks`` (int64) with their boxes ``boxes`` ((n, 4)
+    int64: x0, y0, x1, y1 in the rectangle); ``out`` (n, len(FIELDS)) float64 and ``status``
+    (n,) int64 receive each blob's results.
+    """
+    return _kernels().get("measure_many")
 
 
 def candidates_kernel() -> Callable[..., None] | None:
@@ -352,5 +399,8 @@ def warm_up() -> None:
         invalid = np.zeros((8, 8), np.bool_)
         compiled["measure"](t, zeros, zeros, invalid, labels, 0, 0, 1, 0, 8, 0, 8, 2, False,
                             40.0, 2.0, 2.2, 1.0, 2, out)
+        compiled["measure_many"](t, zeros, zeros, invalid, labels, 0, 0, np.ones(1, np.int64),
+                                 np.array([[3, 3, 5, 5]], np.int64), 2, False, 40.0, 2.0, 2.2,
+                                 1.0, 2, np.empty((1, len(FIELDS))), np.empty(1, np.int64))
         compiled["candidates"](t.reshape(-1), zeros.reshape(-1), np.empty(64, np.float32), 2.0,
                                22.0, 40.0, invalid.reshape(-1), False, np.empty(64, np.bool_))
