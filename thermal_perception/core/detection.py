@@ -353,10 +353,11 @@ def _window(bbox: tuple[int, int, int, int], pad: int, shape: tuple[int, int]
 
 
 def _blob_from_row(row: NDArray[np.float64], gsd: float, origin: tuple[int, int]) -> _Blob:
-    """The :class:`_Blob` of a row of the compiled measurement (see ``FIELDS``; coordinates
-    in the rectangle whose top-left pixel is ``origin`` (x, y))."""
+    """The :class:`_Blob` of a row of the compiled measurement (see ``FIELDS``) of a blob in
+    the rectangle whose top-left pixel is ``origin`` (x, y)."""
     (area_px, m00, cx, cy, mu20, mu02, mu11, mu30, mu21, mu12, mu03, mu40, mu31, mu22, mu13,
-     mu04, bx, by, bw, bh, mean_c, max_c, plateau, isolation, warmer) = row.tolist()
+     mu04, bx, by, bw, bh, mean_c, max_c, plateau, isolation, warmer, window_x,
+     window_y) = row.tolist()
     small_eval, large_eval, (a, b) = _principal_axes(
         mu20 / m00 + 1.0 / 12.0, mu02 / m00 + 1.0 / 12.0, mu11 / m00)
     # moments of the footprint along the long axis, from the central moments
@@ -364,7 +365,7 @@ def _blob_from_row(row: NDArray[np.float64], gsd: float, origin: tuple[int, int]
     m3 = (a**3 * mu30 + 3 * a * a * b * mu21 + 3 * a * b * b * mu12 + b**3 * mu03) / m00
     m4 = (a**4 * mu40 + 4 * a**3 * b * mu31 + 6 * a * a * b * b * mu22
           + 4 * a * b**3 * mu13 + b**4 * mu04) / m00
-    left, top = origin
+    left, top = int(window_x) + origin[0], int(window_y) + origin[1]  # integers first
     return _Blob(
         area_px=int(area_px), area_m2=m00 * gsd * gsd,
         length_m=_SIGMA_TO_FULL_LENGTH * math.sqrt(large_eval) * gsd,

@@ -47,7 +47,7 @@ __all__ = ["FIELDS", "MEASURED", "candidates_kernel", "measure_kernel", "measure
 #: Names of the values the kernel writes into ``out`` (float64), in order.
 FIELDS = ("area_px", "m00", "cx", "cy", "mu20", "mu02", "mu11", "mu30", "mu21", "mu12", "mu03",
           "mu40", "mu31", "mu22", "mu13", "mu04", "bx", "by", "bw", "bh", "mean_c", "max_c",
-          "plateau_c", "isolation_k", "warmer_k")
+          "plateau_c", "isolation_k", "warmer_k", "window_x", "window_y")
 #: The kernel's return value for a blob that passed (other values: the step that rejected it).
 MEASURED = 0
 
@@ -280,10 +280,8 @@ def _measure_loop(t_image, ew_image, bg_image, invalid_image, labels, oy, ox, k,
     out[3] = cy
     for q in range(12):
         out[4 + q] = mu[q]
-    out[2] += x0  # window -> rectangle coordinates
-    out[3] += y0
-    out[16] = bx0 + x0
-    out[17] = by0 + y0
+    out[16] = bx0
+    out[17] = by0
     out[18] = bx1 - bx0 + 1
     out[19] = by1 - by0 + 1
     out[20] = mean_c
@@ -291,6 +289,8 @@ def _measure_loop(t_image, ew_image, bg_image, invalid_image, labels, oy, ox, k,
     out[22] = plateau
     out[23] = isolation
     out[24] = warmer
+    out[25] = x0  # the window in the rectangle
+    out[26] = y0
     return MEASURED
 
 
@@ -356,8 +356,8 @@ def measure_kernel() -> Callable[..., int] | None:
     whole C-contiguous images (one compiled variant serves every rectangle); ``labels``
     (int32) labels a rectangle of them whose top-left pixel is (``oy``, ``ox``); the window
     is rows ``y0:y1``, columns ``x0:x1`` of that rectangle; ``out`` is a float64 array of
-    ``len(FIELDS)``, filled (coordinates in the rectangle) when the return value is
-    :data:`MEASURED`.
+    ``len(FIELDS)``, filled (coordinates in the window, whose top-left pixel in the
+    rectangle is ``window_x``, ``window_y``) when the return value is :data:`MEASURED`.
     """
     return _kernels().get("measure")
 
