@@ -129,6 +129,7 @@ class MultiObjectTracker:
         self._next_id = 1
         c = self.config
         self._r = np.eye(2) * c.measurement_std_px**2
+        self._fq: tuple[float, NDArray[np.float64], NDArray[np.float64]] | None = None
 
     def reset(self) -> None:
         """Drop all tracks; ids restart at 1."""
@@ -137,7 +138,11 @@ class MultiObjectTracker:
 
     # -- Kalman filter ----------------------------------------------------------------------
 
-    def _predict(self, track: Track, dt_s: float, ego: tuple[float, float]) -> None:
+    def _transition(self, dt_s: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """State transition F and process noise Q of a ``dt_s`` step (kept for the last
+        step: frame intervals repeat)."""
+        if self._fq is not None and self._fq[0] == dt_s:
+            return self._fq[1], self._fq[2]
         f = np.eye(_STATE)
         f[0, 2] = f[1, 3] = dt_s
         q_a = self.config.acceleration_std_px_s2**2
@@ -146,6 +151,11 @@ class MultiObjectTracker:
         q = np.zeros((_STATE, _STATE))
         q[np.ix_([0, 2], [0, 2])] = q1
         q[np.ix_([1, 3], [1, 3])] = q1
+        self._fq = (dt_s, f, q)
+        return f, q
+
+    def _predict(self, track: Track, dt_s: float, ego: tuple[float, float]) -> None:
+        f, q = self._transition(dt_s)
         track.x = f @ track.x
         track.x[0] += ego[0]
         track.x[1] += ego[1]
