@@ -25,7 +25,12 @@ from hypothesis import strategies as st
 from rosbags.highlevel import AnyReader
 
 from thermal_perception.analysis import AnalysisOptions, analyze_bag, analyze_many
-from thermal_perception.analysis.analyze import add_analyze_parser, find_bags, run_analyze
+from thermal_perception.analysis.analyze import (
+    add_analyze_parser,
+    detect_every_for,
+    find_bags,
+    run_analyze,
+)
 from thermal_perception.analysis.detect import DetectionRecord, core_detection_available
 from thermal_perception.analysis.params import (
     load_processor_params,
@@ -449,6 +454,33 @@ def test_command_line_options(tmp_path):
     with pytest.raises(ValueError, match="-p expects"):
         options_from_args(bad)
     assert (options.video, options.bag, options.detect_every) == (False, False, 3)
+
+
+def test_detect_every_auto_is_a_detection_rate():
+    """--detect-every auto: about 5 detections per second whatever the camera's rate."""
+    assert [detect_every_for(hz) for hz in (30.0, 60.0, 9.0, 8.7, 25.0, 4.0, 2.0)] == \
+        [6, 12, 2, 2, 5, 1, 1]
+    assert detect_every_for(float("nan")) == detect_every_for(0.0) == 1
+    parser = argparse.ArgumentParser()
+    add_analyze_parser(parser.add_subparsers(dest="command"))
+    assert parser.parse_args(["analyze", "a"]).detect_every is None  # the default: auto
+    assert parser.parse_args(["analyze", "a", "--detect-every", "AUTO"]).detect_every is None
+    for bad in ("0", "-2", "often"):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["analyze", "a", "--detect-every", bad])
+
+
+@pytest.mark.skipif(not core_detection_available(),
+                    reason="thermal_perception.core.detection is not available yet")
+def test_detect_every_auto_follows_the_bags_frame_rate(tmp_path):
+    bag = tmp_path / "sim"
+    simulate_to_bag(SimulationOptions(out=bag, frames=13, width=WIDTH, height=HEIGHT,
+                                      rate_hz=30.0, truth=False), progress=False)
+    r = analyze_bag(bag, AnalysisOptions(out=tmp_path / "out", video=False, bag=False,
+                                         report=False, progress=False, detect_every=None,
+                                         altitude_m=40.0))
+    assert r.status == "ok", r.errors
+    assert "on one frame in 6 (tracks predicted" in r.detection_note
 
 
 # -- detection and statistics ---------------------------------------------------------------------

@@ -105,10 +105,11 @@ STATUS_OK, STATUS_PARTIAL, STATUS_FAILED = "ok", "partial", "failed"
 EXIT_OK, EXIT_FAILED, EXIT_PARTIAL = 0, 1, 2
 HISTOGRAM_BINS = 100
 READER_POLL_S = 0.05  # how often blocked threads look for a stop or an error, s
-# The command's --detect-every: detection (~7 ms per 640x512 frame) on every frame makes the
-# analysis ~4x real time on two cores; on every 5th (6 Hz at 30 Hz, tracks predicted between)
-# the reading and correction of the frames are the limit again.
-DEFAULT_DETECT_EVERY = 5
+# The command's --detect-every auto: detection (~6.5 ms per 640x512 frame) on every frame
+# makes the analysis ~5x real time on two cores; at 5 Hz (every 6th frame at 30 Hz, every 2nd
+# at 9 Hz, tracks predicted between) the work per second of recording is the same for every
+# camera rate, and people walking at 1.5 m/s move 0.3 m between detections.
+DEFAULT_DETECT_HZ = 5.0
 # --detect-worker auto: detection in a worker process (about 0.8 s to start) for bags of at
 # least this many frames, on a thread of the analysis for shorter ones.
 PROCESS_MIN_FRAMES = 900
@@ -132,7 +133,8 @@ class AnalysisOptions:
     detector : "auto", "none" or "MODULE:FACTORY" (see :mod:`.detect`).
     track : track detections (only confirmed tracks are reported); False overrides the
         detector parameter ``tracking``.
-    detect_every : run detection on every N-th processed frame (detection is the slowest
+    detect_every : run detection on every N-th processed frame; None: at about
+        :data:`DEFAULT_DETECT_HZ` from the image topic's frame rate (detection is the slowest
         stage); the others get the tracks of the last detection frame moved on at their image
         velocity (the core detector with tracking), else no detections.
     gsd_m : ground sample distance, m/pixel, for the detectors' sizes (None: as the detector
@@ -169,7 +171,7 @@ class AnalysisOptions:
     storage: str = "same"
     detector: str = AUTO
     track: bool = True
-    detect_every: int = 1
+    detect_every: int | None = 1
     gsd_m: float | None = None
     altitude_m: float | None = None
     ground_altitude_m: float | None = None
@@ -238,6 +240,14 @@ _END = object()
 
 
 # -- discovery --------------------------------------------------------------------------------
+
+
+def detect_every_for(rate_hz: float, detect_hz: float = DEFAULT_DETECT_HZ) -> int:
+    """Detection on every N-th frame of a ``rate_hz`` stream for about ``detect_hz``
+    detections per second (at least every frame; N = 1 for an unknown rate)."""
+    if not (math.isfinite(rate_hz) and rate_hz > 0 and detect_hz > 0):
+        return 1
+    return max(1, round(rate_hz / detect_hz))
 
 
 def _peek_encoding(source: BagSource, topic: Topic) -> str:
@@ -387,22 +397,29 @@ class _BagAnalysis:
         self.detector_values, warnings = load_detector_params(o.params, detector_overrides)
         if o.detector == AUTO:
             self.result.warnings += warnings
-        if o.detect_every < 1:
-            raise ValueError(f"detect_every must be >= 1, got {o.detect_every}")
+        if o.detect_every is not None and o.detect_every < 1:
+            raise ValueError(f"detect_every must be >= 1 or None (auto), got {o.detect_every}")
         if o.detect_worker not in DETECT_WORKERS:
             raise ValueError(f"detect_worker must be one of {DETECT_WORKERS}, got "
                              f"{o.detect_worker!r}")
-        # The tracker's gate is the largest jump between frames: between detection frames,
-        # N times that.
-        values = {**self.detector_values, "track_gate_px":
-                  self.detector_values["track_gate_px"] * o.detect_every}
-        self.detector, self.result.detection_note = make_detector(o.detector, values)
+        # auto: made again for the image topic's rate once the bag is open
+        self._make_detector(o.detect_every or 1)
         if o.camera_mount is not None and (len(o.camera_mount) != 6 or not all(
                 math.isfinite(v) for v in o.camera_mount)):
             raise ValueError("camera_mount needs 6 finite values [x, y, z, roll, pitch, yaw], "
                              f"got {o.camera_mount}")
-        if self.detector is not None and o.detect_every > 1:
-            self.result.detection_note += f", on one frame in {o.detect_every}"
+
+    def _make_detector(self, every: int) -> None:
+        """The detector (and tracker) for detection on every ``every``-th frame."""
+        o = self.options
+        self.detect_every = every
+        # The tracker's gate is the largest jump between frames: between detection frames,
+        # N times that.
+        values = {**self.detector_values, "track_gate_px":
+                  self.detector_values["track_gate_px"] * every}
+        self.detector, self.result.detection_note = make_detector(o.detector, values)
+        if self.detector is not None and every > 1:
+            self.result.detection_note += f", on one frame in {every}"
             if isinstance(self.detector, CoreDetector) and self.detector.tracking:
                 self.result.detection_note += " (tracks predicted on the frames between)"
         self.ego = EgoMotion() if (self.detector is not None and o.ego_motion) else None
@@ -675,7 +692,7 @@ class _BagAnalysis:
             row.ffc_count, row.bad_pixels = chain.state.ffc_count, chain.state.bad_pixel_count
             owned = self._pooled(self.counts_pool, corrected.shape, np.uint16)
             np.copyto(owned, corrected)
-            detect = self.detector is not None and processed % self.options.detect_every == 0
+            detect = self.detector is not None and processed % self.detect_every == 0
             processed += 1
             row.processing_ms = (time.perf_counter() - started) * 1e3
             self._check_workers()
@@ -917,6 +934,10 @@ class _BagAnalysis:
             self._setup_processing()
             self.source = source = open_bag(self.bag)
             self._setup_topics(source)
+            if self.options.detect_every is None:  # auto: from the image topic's rate
+                every = detect_every_for(self._frame_rate_hz(source))
+                if every != self.detect_every:
+                    self._make_detector(every)
             source.messages_read = 0  # topic discovery peeked at a few messages
             self._setup_outputs(source)
             frames: queue.Queue = queue.Queue(self.options.backlog)
@@ -1320,6 +1341,20 @@ def _parse_value(text: str) -> Any:
     return yaml.safe_load(text) if text.strip() else ""
 
 
+def _every(text: str) -> int | None:
+    """``--detect-every``: a whole number >= 1, or 'auto' (None)."""
+    if text.strip().lower() == "auto":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1 or 'auto', got "
+                                         f"{text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
 def add_analyze_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``analyze`` on the ``thermal-perception`` subparsers; returns its parser."""
     p = subparsers.add_parser(
@@ -1350,10 +1385,11 @@ def add_analyze_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--no-tracking", action="store_true", help="report untracked detections")
     p.add_argument("--ego-motion", action="store_true",
                    help="estimate the camera's image motion for tracking (phase correlation)")
-    p.add_argument("--detect-every", type=int, default=DEFAULT_DETECT_EVERY, metavar="N",
+    p.add_argument("--detect-every", type=_every, default=None, metavar="N|auto",
                    help="detect on every N-th frame only, the tracks predicted on the frames "
-                        f"between ({DEFAULT_DETECT_EVERY}; 1: every frame, about 4x real time "
-                        "on two cores for 640x512 frames)")
+                        f"between (auto: about {DEFAULT_DETECT_HZ:g} Hz, every "
+                        f"{detect_every_for(30.0)}th frame at 30 Hz; 1: every frame, about 5x "
+                        "real time on two cores for 640x512 frames)")
     p.add_argument("--detect-worker", choices=DETECT_WORKERS, default="auto",
                    help="run detection and tracking in a worker process (on the second core) "
                         "or on a thread; auto: the process for bags of at least "
