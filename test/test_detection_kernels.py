@@ -109,3 +109,20 @@ def test_measure_rejects_a_blob_without_surroundings():
     status = kernel(t, zeros, zeros, np.zeros(t.shape, np.bool_), labels, 0, 0, 1, 0, 6, 0, 6,
                     2, False, 40.0, 2.0, 2.2, 1.0, 2, out)
     assert status == 1 and (out == -1.0).all()
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=st.lists(st.floats(-50.0, 50.0, width=32), min_size=1, max_size=300),
+       percent=st.sampled_from([0.0, 10.0, 25.0, 50.0, 75.0, 80.0, 90.0, 100.0]))
+def test_nearest_rank_is_numpys_partition(values, percent):
+    """The compiled quickselect picks numpy's nearest-rank element (ties included)."""
+    detection_kernels.measure_kernel()  # compiles the helpers
+    v = np.array(values, np.float32)
+    k = round(percent / 100.0 * (v.size - 1))
+    assert detection_kernels._nearest_rank(v.copy(), v.size, percent) == np.partition(v, k)[k]
+
+
+def test_nearest_rank_ends_on_nan_and_inf():
+    detection_kernels.measure_kernel()
+    v = np.array([np.nan, 1.0, np.inf, -np.inf, np.nan, 2.0], np.float32)
+    detection_kernels._nearest_rank(v, v.size, 50.0)  # returns (any element), never hangs
