@@ -28,6 +28,7 @@ def _need_compiled():
     pytest.importorskip("numba")
     if not kernels.numba_enabled():
         pytest.skip("compiled kernels switched off (THERMAL_PERCEPTION_NUMBA)")
+    detection_kernels.warm_up()
 
 
 def numpy_path(monkeypatch) -> None:
@@ -116,13 +117,36 @@ def test_measure_rejects_a_blob_without_surroundings():
        percent=st.sampled_from([0.0, 10.0, 25.0, 50.0, 75.0, 80.0, 90.0, 100.0]))
 def test_nearest_rank_is_numpys_partition(values, percent):
     """The compiled quickselect picks numpy's nearest-rank element (ties included)."""
-    detection_kernels.measure_kernel()  # compiles the helpers
     v = np.array(values, np.float32)
     k = round(percent / 100.0 * (v.size - 1))
     assert detection_kernels._nearest_rank(v.copy(), v.size, percent) == np.partition(v, k)[k]
 
 
 def test_nearest_rank_ends_on_nan_and_inf():
-    detection_kernels.measure_kernel()
     v = np.array([np.nan, 1.0, np.inf, -np.inf, np.nan, 2.0], np.float32)
     detection_kernels._nearest_rank(v, v.size, 50.0)  # returns (any element), never hangs
+
+
+def test_kernels_load_in_the_background_and_the_numpy_path_serves_meanwhile():
+    """A detector made before the kernels are loaded detects on the numpy path (the kernel
+    accessors say None) with the same results; warm_up(wait=False) starts one loader."""
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np\n"
+        "from thermal_perception.core import detection_kernels as k\n"
+        "from thermal_perception.core.detection import WarmBodyDetector\n"
+        "assert k.measure_kernel() is None\n"
+        "d = WarmBodyDetector()\n"  # starts the loader thread
+        "t = np.full((64, 64), 15.0, np.float32); t[30:35, 30:34] = 33.0\n"
+        "first = d.detect(t, 0.1)\n"
+        "k.warm_up()\n"  # waits for the loader
+        "assert k.measure_kernel() is not None and k._warm_up_thread is not None\n"
+        "again = d.detect(t, 0.1)\n"
+        "assert [(x.label, x.bbox) for x in first] == [(x.label, x.bbox) for x in again]\n"
+        "assert len(first) == 1, first\n"
+        "print('ok')\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr

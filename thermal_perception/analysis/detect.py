@@ -107,10 +107,12 @@ class CoreDetector:
 
     def __init__(self, values: dict[str, Any] | None = None) -> None:
         from thermal_perception.analysis.params import DETECTOR_DEFAULTS
+        from thermal_perception.core import detection_kernels
         from thermal_perception.settings.detector import detectors_from
 
         self.values = {**DETECTOR_DEFAULTS, **(values or {})}
         self._bodies, self._hot = detectors_from(self.values)
+        detection_kernels.warm_up()  # compiled before the first frame (a node's loads aside)
         self.reset()
 
     def reset(self) -> None:

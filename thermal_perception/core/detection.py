@@ -567,7 +567,7 @@ class WarmBodyDetector:
         self.config = config or WarmBodyConfig()
         self._buf = _FrameBuffers()
         self._kernel_out = np.empty(len(FIELDS))  # the compiled blob measurement's results
-        warm_up_kernels()
+        warm_up_kernels(wait=False)  # numpy path (same results) until they are loaded
 
     @_QUIET_EXTREMES
     def detect(self, temperature_c: NDArray, gsd_m: float | None = None) -> list[Detection]:

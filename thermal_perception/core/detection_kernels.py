@@ -34,6 +34,8 @@ float32, as numpy compares a float32 array with a Python float.
 
 from __future__ import annotations
 
+import threading
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -380,7 +382,7 @@ def measure_kernel() -> Callable[..., int] | None:
     ``len(FIELDS)``, filled (coordinates in the window, whose top-left pixel in the
     rectangle is ``window_x``, ``window_y``) when the return value is :data:`MEASURED`.
     """
-    return _kernels().get("measure")
+    return _ready_kernels().get("measure")
 
 
 def measure_many_kernel() -> Callable[..., None] | None:
@@ -392,20 +394,62 @@ def measure_many_kernel() -> Callable[..., None] | None:
     int64: x0, y0, x1, y1 in the rectangle); ``out`` (n, len(FIELDS)) float64 and ``status``
     (n,) int64 receive each blob's results.
     """
-    return _kernels().get("measure_many")
+    return _ready_kernels().get("measure_many")
 
 
 def candidates_kernel() -> Callable[..., None] | None:
     """The compiled candidate test, or None: ``kernel(t, bg, contrast, contrast_k, low, high,
     invalid, any_invalid, out)`` on 1-D views (float32 ``t``, ``bg``, ``contrast``; bool
     ``invalid`` and ``out``)."""
-    return _kernels().get("candidates")
+    return _ready_kernels().get("candidates")
 
 
-def warm_up() -> None:
-    """Load (or compile: about 10 s, once per installation) the kernels now, for writable and
-    read-only temperature images (numba compiles a variant for each), so that the first
-    frame does not wait for them."""
+_loaded = threading.Event()  # set when warm_up() has loaded every kernel variant (or failed)
+_failed: list[str] = []  # why loading failed: the numpy path then stays in use
+_load_lock = threading.Lock()
+_thread_lock = threading.Lock()
+_warm_up_thread: threading.Thread | None = None
+
+
+def _ready_kernels() -> dict[str, Callable[..., Any]]:
+    """The compiled kernels once :func:`warm_up` has loaded them ({} before, or if they
+    could not be compiled: the detector then takes its numpy path, with the same results)."""
+    return _kernels() if _loaded.is_set() and not _failed else {}
+
+
+def warm_up(wait: bool = True) -> None:
+    """Load (or compile: about 10 s, once per installation) the kernels, for writable and
+    read-only temperature images (numba compiles a variant for each); until then the
+    accessors return None. ``wait=False`` does it on a background thread (once per process),
+    so that a node detects from its first frame, on the numpy path until the kernels are
+    ready."""
+    global _warm_up_thread
+    if _loaded.is_set():
+        return
+    if wait:
+        _load()
+        return
+    with _thread_lock:
+        if _warm_up_thread is None:
+            _warm_up_thread = threading.Thread(target=_load, name="detection-kernels",
+                                               daemon=True)
+            _warm_up_thread.start()
+
+
+def _load() -> None:
+    with _load_lock:
+        if _loaded.is_set():
+            return
+        try:
+            _load_variants()
+        except Exception as exc:  # a numba that cannot compile them: numpy path, same results
+            _failed.append(f"{type(exc).__name__}: {exc}")
+            warnings.warn(f"compiled detection kernels unavailable ({_failed[0]}); the numpy "
+                          "path is used", RuntimeWarning, stacklevel=2)
+        _loaded.set()
+
+
+def _load_variants() -> None:
     compiled = _kernels()
     if not compiled:
         return
