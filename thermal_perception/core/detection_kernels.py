@@ -64,11 +64,11 @@ MIN_CONTRAST_K = 0.1          # floor of a contrast used as a divisor, K
 # -- plain Python, compiled by numba (never run uncompiled) ----------------------------------
 
 
-def _chebyshev_loop(mask, cap, tmp, out):  # pragma: no cover - compiled
+def _chebyshev_loop(mask, cap, out):  # pragma: no cover - compiled
     """Chebyshev (chessboard) distance, pixels, of every pixel of ``mask``'s window to its
     nearest set pixel, capped at ``cap`` (a dilation with a ``2 d + 1`` square reaches
     exactly the pixels at distance <= d). Two raster passes over the 8-neighbours with unit
-    steps, exact for this metric; ``tmp`` is unused (kept for the signature)."""
+    steps, exact for this metric."""
     h, w = mask.shape
     for i in range(h):
         for j in range(w):
@@ -148,9 +148,8 @@ def _measure_loop(t_image, ew_image, bg_image, invalid_image, labels, oy, ox, k,
             if any_invalid and invalid[y0 + i, x0 + j]:
                 ok = False
             valid[i, j] = ok
-    tmp = np.empty((h, w), np.int32)
     dist = np.empty((h, w), np.int32)
-    _chebyshev(blob, cap, tmp, dist)
+    _chebyshev(blob, cap, dist)
     buf = np.empty(h * w, np.float32)
     buf2 = np.empty(h * w, np.float32)
     # 1. ring around the blob
@@ -222,7 +221,7 @@ def _measure_loop(t_image, ew_image, bg_image, invalid_image, labels, oy, ox, k,
     for i in range(h):
         for j in range(w):
             ref[i, j] = comp[i, j] == best_label
-    _chebyshev(ref, cap, tmp, dist)
+    _chebyshev(ref, cap, dist)
     # 4. ring2: isolation and warmth
     n_ring = 0
     for i in range(h):
