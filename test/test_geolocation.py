@@ -29,6 +29,7 @@ from thermal_perception.core.geolocation import (
     geolocation_covariance,
     horizontal_sigma_m,
     intersect_rays,
+    locate_geodetic,
 )
 from thermal_perception.core.geometry import CameraModel
 from thermal_perception.sim.flights import run_trials
@@ -272,6 +273,27 @@ def test_covariance_closed_forms(method, rtol):
     np.testing.assert_allclose(np.diag(cov[0]), [expected] * 2, rtol=2 * rtol)
     cov = geolocation_covariance(BOSON, T, [CENTRE], FlatTerrain(), only(pixel=1.0), **kw)
     np.testing.assert_allclose(np.diag(cov[0]), [(100 / BOSON.fx) ** 2] * 2, rtol=2 * rtol)
+
+
+def test_locate_geodetic_composes_the_steps():
+    """Pixels -> latitude, longitude, height, sigma: the same numbers as geolocate_pixels,
+    geolocation_covariance, horizontal_sigma_m and enu_to_geodetic one after the other; a
+    pixel above the horizon is a NaN row."""
+    T = nadir_pose()
+    origin = GeoOrigin(47.0, 8.0, 400.0)
+    uv = [CENTRE, (639.0, CENTRE[1]), (10.0, 20.0)]
+    noise = PoseNoise()
+    got = locate_geodetic(BOSON, T, uv, FlatTerrain(), origin, noise, method="linearized")
+    enu = geolocate_pixels(BOSON, T, uv, FlatTerrain())
+    sigma = horizontal_sigma_m(geolocation_covariance(BOSON, T, uv, FlatTerrain(), noise,
+                                                      method="linearized"))
+    np.testing.assert_array_equal(got, np.column_stack([*enu_to_geodetic(enu, origin), sigma]))
+    forward = camera_pose_enu((0.0, 0.0, 100.0), LEVEL_EAST, camera_mount(pitch=0.0))
+    above = locate_geodetic(BOSON, forward, [(CENTRE[0], 0.0)], FlatTerrain(), origin, noise,
+                            samples=16)
+    assert above.shape == (1, 4) and np.isnan(above).all()
+    assert locate_geodetic(BOSON, T, np.zeros((0, 2)), FlatTerrain(), origin, noise).shape \
+        == (0, 4)
 
 
 def test_covariance_nan_and_bad_input():

@@ -1094,11 +1094,8 @@ class _BagAnalysis:
             PoseNoise,
             camera_mount,
             camera_pose_enu,
-            enu_to_geodetic,
             geodetic_to_enu,
-            geolocate_pixels,
-            geolocation_covariance,
-            horizontal_sigma_m,
+            locate_geodetic,
         )
         from thermal_perception.core.geometry import CameraModel, RigidTransform
 
@@ -1141,11 +1138,8 @@ class _BagAnalysis:
             picks = np.flatnonzero(frame_of == frame)
             uv = [(self.detections[k][1].centroid_x, self.detections[k][1].centroid_y)
                   for k in picks]
-            enu = geolocate_pixels(camera, T, uv, terrain)
-            sigma = horizontal_sigma_m(geolocation_covariance(camera, T, uv, terrain, noise,
-                                                              method="linearized"))
-            lat, lon, alt = enu_to_geodetic(enu, origin)
-            out[picks] = np.column_stack([lat, lon, alt, sigma])
+            out[picks] = locate_geodetic(camera, T, uv, terrain, origin, noise,
+                                         method="linearized")
         r.geolocated = int(np.isfinite(out[:, 0]).sum())
         if below:
             r.warnings.append(f"{below} frames with detections have the GPS at or below the "

@@ -413,8 +413,8 @@ def _perturbed_points(camera: CameraModel, T: RigidTransform, uv: NDArray[np.flo
 
 def geolocation_covariance(camera: CameraModel, T_enu_camera: RigidTransform, uv: ArrayLike,
                            terrain: Terrain, noise: PoseNoise, samples: int = 64, seed: int = 0,
-                           method: Literal["monte_carlo", "linearized"] = "monte_carlo"
-                           ) -> NDArray[np.float64]:
+                           method: Literal["monte_carlo", "linearized"] = "monte_carlo",
+                           nominal: ArrayLike | None = None) -> NDArray[np.float64]:
     """East/north covariance (N, 2, 2), m^2, of the ground points of pixels ``uv`` (N, 2).
 
     The inputs' errors are independent and Gaussian (:class:`PoseNoise`): camera position,
@@ -426,13 +426,16 @@ def geolocation_covariance(camera: CameraModel, T_enu_camera: RigidTransform, uv
     pixel; the sample covariance of the points that reach the ground (NaN where fewer than
     half of them do). "linearized": deterministic central differences of one sigma in each
     of the 8 inputs, ``C = sum_k J_k J_k^T`` (exact for a locally linear problem; ignores
-    ``samples`` and ``seed``). Rows whose nominal point is NaN are NaN.
+    ``samples`` and ``seed``). Rows whose nominal point is NaN are NaN. ``nominal``: the
+    ground points of ``uv`` from :func:`geolocate_pixels` with the same arguments, when the
+    caller has them (else computed here).
     """
     pixels = _pixels(uv)
     n = len(pixels)
     if not n:
         return np.zeros((0, 2, 2))
-    nominal = geolocate_pixels(camera, T_enu_camera, pixels, terrain)
+    nominal = geolocate_pixels(camera, T_enu_camera, pixels, terrain) if nominal is None \
+        else np.asarray(nominal, np.float64)
     sig = noise.sigmas
     if method == "monte_carlo":
         if samples < 3:
@@ -474,6 +477,21 @@ def horizontal_sigma_m(cov: ArrayLike) -> NDArray[np.float64]:
     a, b, d = c[..., 0, 0], 0.5 * (c[..., 0, 1] + c[..., 1, 0]), c[..., 1, 1]
     major = 0.5 * (a + d) + np.sqrt(0.25 * (a - d) ** 2 + b ** 2)
     return np.sqrt(np.maximum(major, 0.0))
+
+
+def locate_geodetic(camera: CameraModel, T_enu_camera: RigidTransform, uv: ArrayLike,
+                    terrain: Terrain, origin: GeoOrigin, noise: PoseNoise,
+                    **covariance: Any) -> NDArray[np.float64]:
+    """Ground positions of pixels ``uv`` (N, 2) as rows of latitude, longitude (deg),
+    ellipsoid height (m) and horizontal 1-sigma (m): :func:`geolocate_pixels`, then
+    :func:`geolocation_covariance` (``covariance``: its ``samples``, ``seed``, ``method``) and
+    :func:`horizontal_sigma_m`, in the geodetic frame of ``origin``. (N, 4); NaN rows for
+    pixels whose ray does not reach the ground."""
+    enu = geolocate_pixels(camera, T_enu_camera, uv, terrain)
+    cov = geolocation_covariance(camera, T_enu_camera, uv, terrain, noise, nominal=enu,
+                                 **covariance)
+    lat, lon, alt = enu_to_geodetic(enu, origin)
+    return np.column_stack([lat, lon, alt, horizontal_sigma_m(cov)]).reshape(-1, 4)
 
 
 # --- mission log: GeoJSON and KML --------------------------------------------------------------

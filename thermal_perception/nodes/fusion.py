@@ -37,11 +37,8 @@ from thermal_perception.core.geolocation import (
     GeoOrigin,
     TerrainGrid,
     camera_pose_enu,
-    enu_to_geodetic,
     geodetic_to_enu,
-    geolocate_pixels,
-    geolocation_covariance,
-    horizontal_sigma_m,
+    locate_geodetic,
 )
 from thermal_perception.core.geometry import CameraModel
 from thermal_perception.core.pointcloud import LidarProjector, box_position, thermal_points
@@ -429,16 +426,13 @@ class FusionNode(Node):
         else:
             ground = FlatTerrain(float(self.ground_altitude_m or 0.0) - self.origin.altitude_m)
         uv = np.array([[it.detection.centroid_x, it.detection.centroid_y] for it in located])
-        enu = geolocate_pixels(self.thermal_camera, T_enu_camera, uv, ground)
-        cov = geolocation_covariance(self.thermal_camera, T_enu_camera, uv, ground,
-                                     noise_from(p.values), samples=COVARIANCE_SAMPLES)
-        sigma = horizontal_sigma_m(cov)
-        lat, lon, alt = enu_to_geodetic(enu, self.origin)
-        for i, item in enumerate(located):
-            if not np.isfinite(enu[i]).all():
+        placed = locate_geodetic(self.thermal_camera, T_enu_camera, uv, ground, self.origin,
+                                 noise_from(p.values), samples=COVARIANCE_SAMPLES)
+        for item, (lat, lon, alt, sigma) in zip(located, placed.tolist(), strict=True):
+            if not math.isfinite(lat):  # the ray does not reach the ground
                 continue
-            item.latitude_deg, item.longitude_deg = float(lat[i]), float(lon[i])
-            item.altitude_m, item.horizontal_sigma_m = float(alt[i]), float(sigma[i])
+            item.latitude_deg, item.longitude_deg = lat, lon
+            item.altitude_m, item.horizontal_sigma_m = alt, sigma
             self.counts["geolocated"] += 1
             d = item.detection
             if self.geo_log is not None:

@@ -145,5 +145,6 @@ def run_trials(camera: CameraModel, trials: int, *, altitude_m: float = 100.0,
             out["noisy"][i] = geolocate_pixels(camera, T_noisy, noisy_uv, locate)[0]
             cov[i] = geolocation_covariance(camera, T_noisy, noisy_uv, locate, noise,
                                             samples=covariance_samples, seed=i,
-                                            method=covariance_method)[0]
+                                            method=covariance_method,
+                                            nominal=out["noisy"][i:i + 1])[0]
     return GeolocationTrials(out["truth"], uvs, out["exact"], out["rounded"], out["noisy"], cov)
