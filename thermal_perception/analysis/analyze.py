@@ -750,26 +750,34 @@ class _BagAnalysis:
         row.min_c, row.max_c, row.mean_c = stats.min_c, stats.max_c, stats.mean_c
         row.p99_c, row.invalid_fraction = stats.p99_c, stats.invalid_fraction
 
-    def _detect(self, temperature: NDArray[np.float32], row: FrameRow,
-                frame: _Frame) -> list[DetectionRecord]:
+    def _next_detection(self, temperature: NDArray[np.float32], frame: _Frame
+                        ) -> tuple[float, tuple[float, float]]:
+        """Time since the previous detection frame (s) and the camera's image motion since
+        then (px) for a detection on ``frame``, which becomes the previous one."""
         dt_s = 0.0 if self.last_detect_ns is None else \
             (frame.stamp_ns - self.last_detect_ns) / NS_PER_S
         self.last_detect_ns = frame.stamp_ns
         ego = self.ego.update(temperature) if self.ego is not None else (0.0, 0.0)
-        height, width = temperature.shape
-        try:
-            gsd = self._gsd(frame, width, height)
-            found = self.detector(temperature, dt_s, gsd, ego)
-        except Exception as exc:  # keep analysing; detection stops for this bag
-            self.error(f"detection failed at frame {row.frame}, disabled for the rest of the "
-                       f"bag: {type(exc).__name__}: {exc}")
-            self.detector = None
-            return []
+        return dt_s, ego
+
+    def _warn_once_without_gsd(self, gsd: float | None) -> None:
         if gsd is None and not self.warned_gsd and isinstance(self.detector, CoreDetector):
             self.warned_gsd = True
             self.result.warnings.append(
                 "ground sample distance unknown (no --gsd/--altitude, detector gsd_m/altitude_m "
                 "or altitude topic): no people or animals searched, hotspots and fire only")
+
+    def _detect(self, temperature: NDArray[np.float32], row: FrameRow,
+                frame: _Frame) -> list[DetectionRecord]:
+        dt_s, ego = self._next_detection(temperature, frame)
+        height, width = temperature.shape
+        try:
+            gsd = self._gsd(frame, width, height)
+            found = self.detector(temperature, dt_s, gsd, ego)
+        except Exception as exc:  # keep analysing; detection stops for this bag
+            self._detection_failed(row, f"{type(exc).__name__}: {exc}")
+            return []
+        self._warn_once_without_gsd(gsd)
         self.detections += [(row.frame, d) for d in found]
         row.detections = len(found)
         return found
@@ -818,10 +826,7 @@ class _BagAnalysis:
                           frame: _Frame) -> int | None:
         """As :meth:`_detect`, with the detection sent to the process: its sequence number
         (None when it could not be sent: detection stops for the bag)."""
-        dt_s = 0.0 if self.last_detect_ns is None else \
-            (frame.stamp_ns - self.last_detect_ns) / NS_PER_S
-        self.last_detect_ns = frame.stamp_ns
-        ego = self.ego.update(temperature) if self.ego is not None else (0.0, 0.0)
+        dt_s, ego = self._next_detection(temperature, frame)
         height, width = temperature.shape
         try:
             gsd = self._gsd(frame, width, height)
@@ -829,11 +834,7 @@ class _BagAnalysis:
         except Exception as exc:
             self._detection_failed(row, f"{type(exc).__name__}: {exc}")
             return None
-        if gsd is None and not self.warned_gsd:
-            self.warned_gsd = True
-            self.result.warnings.append(
-                "ground sample distance unknown (no --gsd/--altitude, detector gsd_m/altitude_m "
-                "or altitude topic): no people or animals searched, hotspots and fire only")
+        self._warn_once_without_gsd(gsd)  # the process runs the core detector
         return seq
 
     def _detection_failed(self, row: FrameRow, text: str) -> None:
