@@ -84,6 +84,7 @@ from thermal_perception.analysis.outputs import (
     write_parquet,
 )
 from thermal_perception.analysis.stats import FrameStats, SequenceStatistics
+from thermal_perception.io.messages import header_ns
 
 NS_PER_S = 1_000_000_000
 IMAGE_TYPE = "sensor_msgs/msg/Image"
@@ -545,7 +546,7 @@ class _BagAnalysis:
                     msg = self._deserialize(source, topic, bag_ns, data)
                     if msg is None:
                         continue
-                    stamp = msg.header.stamp.sec * NS_PER_S + msg.header.stamp.nanosec
+                    stamp = header_ns(msg.header)
                     status_at[stamp] = msg
                     while len(status_at) > STATUS_MEMORY:
                         status_at.popitem(last=False)
@@ -573,7 +574,7 @@ class _BagAnalysis:
             msg = source.deserialize(data, IMAGE_TYPE)
         except Exception as exc:
             return _Frame(bag_ns, bag_ns, "", None, error=f"undecodable image message: {exc}")
-        stamp = msg.header.stamp.sec * NS_PER_S + msg.header.stamp.nanosec
+        stamp = header_ns(msg.header)
         frame = _Frame(bag_ns, stamp, str(msg.header.frame_id), None)
         if msg.encoding not in RAW_ENCODINGS:
             frame.error = f"encoding {msg.encoding!r} is not raw counts"
@@ -597,12 +598,12 @@ class _BagAnalysis:
         if topic is self.imu_topic:
             if msg.orientation_covariance[0] != -1.0:  # REP 145: -1 = no orientation
                 o = msg.orientation
-                stamp = msg.header.stamp.sec * NS_PER_S + msg.header.stamp.nanosec
+                stamp = header_ns(msg.header)
                 self.imu.add(stamp or bag_ns, (o.x, o.y, o.z, o.w))
         elif topic is self.gps_topic:
             if int(msg.status.status) <= NAVSAT_NO_FIX:
                 return
-            stamp = msg.header.stamp.sec * NS_PER_S + msg.header.stamp.nanosec
+            stamp = header_ns(msg.header)
             self.gps.add(stamp or bag_ns, float(msg.latitude), float(msg.longitude),
                          float(msg.altitude))
         elif topic is self.info_topic:

@@ -17,6 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from thermal_perception.io.flir import read_fff, read_flir_jpeg, read_seq
+from thermal_perception.io.messages import header_ns
 from thermal_perception.ros.image_conversion import ImageConversionError, image_to_array
 
 RAW_ENCODINGS = ("mono16", "16UC1")
@@ -197,7 +198,7 @@ def _read_bag(path: Path, topic: str | None) -> Iterator[RawFrame]:
         fpa_at: dict[int, float] = {}
         for connection, _, data in reader.messages(connections=status):
             msg = reader.deserialize(data, connection.msgtype)
-            fpa_at[msg.header.stamp.sec * NS_PER_S + msg.header.stamp.nanosec] = \
+            fpa_at[header_ns(msg.header)] = \
                 float(msg.fpa_temperature_c)
         for connection, _, data in reader.messages(connections=images):
             msg = reader.deserialize(data, connection.msgtype)
@@ -208,7 +209,7 @@ def _read_bag(path: Path, topic: str | None) -> Iterator[RawFrame]:
                 counts = image_to_array(msg, copy=True)
             except ImageConversionError as exc:
                 raise ValueError(f"{path} {connection.topic}: {exc}") from exc
-            stamp = msg.header.stamp.sec * NS_PER_S + msg.header.stamp.nanosec
+            stamp = header_ns(msg.header)
             yield RawFrame(counts, stamp, fpa_at.get(stamp, math.nan))
 
 

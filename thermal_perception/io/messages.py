@@ -15,6 +15,11 @@ from thermal_perception.ros.image_conversion import encoding_info
 NS_PER_S = 1_000_000_000
 
 
+def header_ns(header: Any) -> int:
+    """The stamp of a std_msgs/Header (rclpy or rosbags), nanoseconds."""
+    return int(header.stamp.sec) * NS_PER_S + int(header.stamp.nanosec)
+
+
 def header(store: Any, stamp_ns: int, frame_id: str) -> Any:
     """std_msgs/Header with a stamp in nanoseconds."""
     types = store.types

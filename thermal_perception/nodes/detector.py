@@ -19,6 +19,7 @@ from std_msgs.msg import Float64
 from thermal_perception.core.detection import Detection, gsd_from_altitude
 from thermal_perception.core.display import DisplayRenderer
 from thermal_perception.core.isotherm import draw_detections
+from thermal_perception.io.messages import header_ns
 from thermal_perception.msg import ThermalDetection, ThermalDetectionArray
 from thermal_perception.ros import diagnostics
 from thermal_perception.ros.image_conversion import (
@@ -123,8 +124,7 @@ class DetectorNode(Node):
             self.rejected += 1
             self.last_reject = "empty image"
             return
-        stamp = self.input.check_stamp(msg.header.stamp.sec * 1_000_000_000
-                                       + msg.header.stamp.nanosec)
+        stamp = self.input.check_stamp(header_ns(msg.header))
         if not stamp.accepted:  # counted, logged, WARN on /diagnostics
             self.get_logger().warning(f"dropped image: {stamp.verdict.replace('_', '-')} stamp",
                                       throttle_duration_sec=5.0)

@@ -50,6 +50,7 @@ from thermal_perception.core.sync import (
     interpolate_vectors,
 )
 from thermal_perception.core.terrain import terrain_grid
+from thermal_perception.io.messages import header_ns
 from thermal_perception.msg import LocatedDetection, LocatedDetectionArray, ThermalDetectionArray
 from thermal_perception.ros import diagnostics
 from thermal_perception.ros.image_conversion import (
@@ -86,10 +87,6 @@ def guarded(callback: Callable[..., None]) -> Callable[..., None]:
             self._problem(f"{callback.__name__.lstrip('_')} failed: "
                           f"{type(exc).__name__}: {exc}")
     return run
-
-
-def stamp_ns(header: Any) -> int:
-    return int(header.stamp.sec) * 1_000_000_000 + int(header.stamp.nanosec)
 
 
 def camera_model(msg: CameraInfo) -> CameraModel:
@@ -218,7 +215,7 @@ class FusionNode(Node):
     def _on_temperature(self, msg: Image) -> None:
         health = self.inputs["image_temperature"]
         health.arrived()
-        if health.check_stamp(stamp_ns(msg.header)).verdict == TIME_RESET:
+        if health.check_stamp(header_ns(msg.header)).verdict == TIME_RESET:
             self._restart_time()
         if msg.encoding != "32FC1":
             self._problem(f"image_temperature encoding '{msg.encoding}' is not 32FC1")
@@ -235,7 +232,7 @@ class FusionNode(Node):
                           f"{self.thermal_camera.height}")
             return
         self.counts["temperature_images"] += 1
-        t = stamp_ns(msg.header)
+        t = header_ns(msg.header)
         item = (msg.header, temperature)
         p = self.params
         if p["overlay_enabled"]:
@@ -261,7 +258,7 @@ class FusionNode(Node):
             image = np.ascontiguousarray(image[..., ::-1])
         elif msg.encoding == "mono8":
             image = np.repeat(image[..., None], 3, axis=2)
-        self.rgb_sync.add(1, stamp_ns(msg.header), image)
+        self.rgb_sync.add(1, header_ns(msg.header), image)
 
     @guarded
     def _on_cloud(self, msg: PointCloud2) -> None:
@@ -273,7 +270,7 @@ class FusionNode(Node):
         except PointCloudError as exc:
             self._problem(f"lidar/points rejected: {exc}")
             return
-        self.lidar_sync.add(1, stamp_ns(msg.header), (msg.header, xyz, intensity))
+        self.lidar_sync.add(1, header_ns(msg.header), (msg.header, xyz, intensity))
 
     @guarded
     def _on_fix(self, msg: NavSatFix) -> None:
@@ -287,7 +284,7 @@ class FusionNode(Node):
             self.ground_altitude_m = (msg.altitude if self.params["ground_from_first_fix"]
                                       else self.params["ground_altitude_m"])
         enu = geodetic_to_enu(msg.latitude, msg.longitude, msg.altitude, self.origin)
-        self.fixes.add(stamp_ns(msg.header), np.asarray(enu, np.float64).reshape(3))
+        self.fixes.add(header_ns(msg.header), np.asarray(enu, np.float64).reshape(3))
 
     @guarded
     def _on_imu(self, msg: Imu) -> None:
@@ -297,7 +294,7 @@ class FusionNode(Node):
         if msg.orientation_covariance[0] == -1.0 or not np.isfinite(quat).all() \
                 or np.linalg.norm(quat) < 0.5:
             return  # no orientation in this IMU message (REP 145)
-        self.attitudes.add(stamp_ns(msg.header), quat / np.linalg.norm(quat))
+        self.attitudes.add(header_ns(msg.header), quat / np.linalg.norm(quat))
 
     # -- overlay --------------------------------------------------------------------------
 
@@ -351,7 +348,7 @@ class FusionNode(Node):
                                 keep_unseen=p["keep_unseen_points"])
         array_to_cloud(points, cloud_header, msg=self.cloud_msg)
         self.points_pub.publish(self.cloud_msg)
-        self.projections.add(stamp_ns(header), (xyz, projection, temperature,
+        self.projections.add(header_ns(header), (xyz, projection, temperature,
                                                 cloud_header.frame_id))
         self.counts["clouds"] += 1
         self._timed("points_thermal", start)
@@ -378,7 +375,7 @@ class FusionNode(Node):
         self.inputs["detections"].arrived()
         start = time.perf_counter()
         p = self.params
-        t = stamp_ns(msg.header)
+        t = header_ns(msg.header)
         out = LocatedDetectionArray(header=msg.header)
         located = [LocatedDetection(detection=d, position_x=math.nan, position_y=math.nan,
                                     position_z=math.nan, latitude_deg=math.nan,

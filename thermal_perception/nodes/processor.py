@@ -22,6 +22,7 @@ from thermal_perception.core.camera import get_profile
 from thermal_perception.core.radiometry import BandRadianceTable
 from thermal_perception.core.roi import AlarmMonitor, RoiSet
 from thermal_perception.io.frames import load_emissivity_map
+from thermal_perception.io.messages import header_ns
 from thermal_perception.msg import RoiStatistics, RoiStatisticsArray, ThermalStatus
 from thermal_perception.ros import diagnostics
 from thermal_perception.ros.image_conversion import (
@@ -174,8 +175,7 @@ class ProcessorNode(Node):
         if counts.size == 0:
             self._reject(f"empty image ({msg.width}x{msg.height})")
             return
-        stamp = self.input.check_stamp(msg.header.stamp.sec * 1_000_000_000
-                                       + msg.header.stamp.nanosec)
+        stamp = self.input.check_stamp(header_ns(msg.header))
         if not stamp.accepted:  # counted, logged, WARN on /diagnostics
             self.get_logger().warning(f"dropped frame: {stamp.verdict.replace('_', '-')} stamp",
                                       throttle_duration_sec=5.0)
