@@ -32,7 +32,6 @@ def _need_compiled():
 
 
 def numpy_path(monkeypatch) -> None:
-    monkeypatch.setattr(detection, "measure_kernel", lambda: None)
     monkeypatch.setattr(detection, "measure_many_kernel", lambda: None)
     monkeypatch.setattr(detection, "candidates_kernel", lambda: None)
 
@@ -101,15 +100,16 @@ def test_candidates_bit_for_bit(seed, nan_share, contrast_k, low, span):
 
 
 def test_measure_rejects_a_blob_without_surroundings():
-    """A blob filling its whole window has no ring: rejected (return value 1), out untouched."""
-    kernel = detection_kernels.measure_kernel()
+    """A blob filling its whole window has no ring: rejected (status 1), out untouched."""
+    kernel = detection_kernels.measure_many_kernel()
     t = np.full((6, 6), 30.0, np.float32)
     zeros = np.zeros_like(t)
     labels = np.ones((6, 6), np.int32)
-    out = np.full(len(detection_kernels.FIELDS), -1.0)
-    status = kernel(t, zeros, zeros, np.zeros(t.shape, np.bool_), labels, 0, 0, 1, 0, 6, 0, 6,
-                    2, False, 40.0, 2.0, 2.2, 1.0, 2, out)
-    assert status == 1 and (out == -1.0).all()
+    out = np.full((1, len(detection_kernels.FIELDS)), -1.0)
+    status = np.full(1, -1, np.int64)
+    kernel(t, zeros, zeros, np.zeros(t.shape, np.bool_), labels, 0, 0, np.ones(1, np.int64),
+           np.array([[0, 0, 6, 6]], np.int64), 2, False, 40.0, 2.0, 2.2, 1.0, 2, out, status)
+    assert status[0] == 1 and (out == -1.0).all()
 
 
 @settings(max_examples=200, deadline=None)
@@ -137,12 +137,12 @@ def test_kernels_load_in_the_background_and_the_numpy_path_serves_meanwhile():
         "import numpy as np\n"
         "from thermal_perception.core import detection_kernels as k\n"
         "from thermal_perception.core.detection import WarmBodyDetector\n"
-        "assert k.measure_kernel() is None\n"
+        "assert k.measure_many_kernel() is None\n"
         "d = WarmBodyDetector()\n"  # starts the loader thread
         "t = np.full((64, 64), 15.0, np.float32); t[30:35, 30:34] = 33.0\n"
         "first = d.detect(t, 0.1)\n"
         "k.warm_up()\n"  # waits for the loader
-        "assert k.measure_kernel() is not None and k._warm_up_thread is not None\n"
+        "assert k.measure_many_kernel() is not None and k._warm_up_thread is not None\n"
         "again = d.detect(t, 0.1)\n"
         "assert [(x.label, x.bbox) for x in first] == [(x.label, x.bbox) for x in again]\n"
         "assert len(first) == 1, first\n"

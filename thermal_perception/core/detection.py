@@ -21,13 +21,13 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
 
+# The blob measurement's constants come with its compiled version, so both paths share them.
 from thermal_perception.core.detection_kernels import (
     FIELDS,
     HALF,
@@ -38,7 +38,6 @@ from thermal_perception.core.detection_kernels import (
     PLATEAU_PERCENTILE,
     RING_HIGH_PERCENTILE,
     candidates_kernel,
-    measure_kernel,
     measure_many_kernel,
 )
 from thermal_perception.core.detection_kernels import warm_up as warm_up_kernels
@@ -63,16 +62,6 @@ _BG_CELLS_PER_WINDOW = 5   # background: the median window spans this many downs
 _MEDIAN_KSIZE = 5          # ... so the median is OpenCV's fast 5x5 (float32 allowed up to 5)
 _MEDIAN_PERCENTILE = 50.0   # percentile of a median
 _BG_SUBSAMPLE = 4          # stride of the sample that gives the global fill value of NaNs
-# The blob measurement's constants, shared with its compiled version (see that module):
-# ring samples needed, isolation percentile of the ring, plateau and peak percentiles of a
-# blob, the re-segmentation level (half way from background to peak), the floor of a contrast
-# used as a divisor (K).
-_MIN_RING_SAMPLES = MIN_RING_SAMPLES
-_RING_HIGH_PERCENTILE = RING_HIGH_PERCENTILE
-_PLATEAU_PERCENTILE = PLATEAU_PERCENTILE
-_PEAK_PERCENTILE = PEAK_PERCENTILE
-_HALF = HALF
-_MIN_CONTRAST_K = MIN_CONTRAST_K
 _SIGMA_TO_FULL_LENGTH = 4.0   # uniform ellipse: full axis = 4 x std of the footprint
 _EPS = 1e-9
 _OVERSIZE = 2.0               # candidate blobs up to this times the largest body are measured
@@ -566,7 +555,6 @@ class WarmBodyDetector:
     def __init__(self, config: WarmBodyConfig | None = None) -> None:
         self.config = config or WarmBodyConfig()
         self._buf = _FrameBuffers()
-        self._kernel_out = np.empty(len(FIELDS))  # the compiled blob measurement's results
         warm_up_kernels(wait=False)  # numpy path (same results) until they are loaded
 
     @_QUIET_EXTREMES
@@ -711,22 +699,19 @@ class WarmBodyDetector:
         region = (tw, contrast, background, invalid, t)
         blobs: list[tuple[tuple[int, ...], _Blob, tuple[float, float]]] = []
         next_id = stats.shape[0]
-        many = measure_many_kernel()
-        measured_all = None if many is None else \
-            self._measure_compiled(many, region, labels, index, stats, ring_px, gsd, (x0, y0))
-        for j, (k, key) in enumerate(zip(index, order, strict=True)):
-            x, y, bw, bh = (int(v) for v in stats[k, :4])
-            bbox = (x, y, x + bw, y + bh)
+        boxes = [(x, y, x + bw, y + bh) for x, y, bw, bh in stats[index, :4].tolist()]
+        measured_all = self._measure_blobs(region, labels, index.tolist(), boxes, ring_px, gsd,
+                                           (x0, y0))
+        for k, key, bbox, blob in zip(index.tolist(), order, boxes, measured_all, strict=True):
             point = (centroids[k, 0] + x0, centroids[k, 1] + y0)
-            blob = measured_all[j] if measured_all is not None else \
-                self._measure(region, labels, int(k), bbox, ring_px, gsd, (x0, y0))
             if blob is not None and self._too_big(blob):
                 # Bodies lying side by side: split at their waists and measure each.
-                parts = self._split_touching(labels, int(k), bbox, next_id, gsd)
+                parts = self._split_touching(labels, k, bbox, next_id, gsd)
                 next_id += len(parts)
-                measured = [self._measure(region, labels, pid, pbox, ring_px, gsd, (x0, y0))
-                            for pid, pbox in parts]
                 if parts:
+                    measured = self._measure_blobs(region, labels, [pid for pid, _ in parts],
+                                                   [pbox for _, pbox in parts], ring_px, gsd,
+                                                   (x0, y0))
                     blobs += [((*key, j), b, point)
                               for j, b in enumerate(measured) if b is not None]
                     continue
@@ -734,24 +719,23 @@ class WarmBodyDetector:
                 blobs.append(((*key, 0), blob, point))
         return blobs
 
-    def _kernel_settings(self) -> tuple[float, float, float, float, int]:
-        cfg = self.config
-        return (float(cfg.band_c[1]), float(cfg.min_contrast_k), float(cfg.isolation_k),
-                float(cfg.warmer_k), int(cfg.min_area_px))
-
-    def _measure_compiled(self, kernel: Any, region: tuple[NDArray, ...],
-                          labels: NDArray[np.int32], index: NDArray[np.intp],
-                          stats: NDArray[np.int32], ring_px: int, gsd: float,
-                          origin: tuple[int, int]) -> list[_Blob | None]:
-        """:meth:`_measure` of the blobs ``index`` in one compiled call."""
-        x, y, bw, bh = (stats[index, c].astype(np.int64) for c in range(4))
-        boxes = np.stack([x, y, x + bw, y + bh], axis=1)
-        out = np.empty((index.size, len(FIELDS)))
-        status = np.empty(index.size, np.int64)
-        buf = self._buf
+    def _measure_blobs(self, region: tuple[NDArray, ...], labels: NDArray[np.int32],
+                       ks: list[int], boxes: list[tuple[int, int, int, int]], ring_px: int,
+                       gsd: float, origin: tuple[int, int]) -> list[_Blob | None]:
+        """:meth:`_measure` of the blobs ``ks`` with their boxes (in the rectangle): in one
+        compiled call when the kernels are loaded (core/detection_kernels.py: the same
+        measurement; whole images, so that one compiled variant serves every rectangle)."""
+        kernel = measure_many_kernel()
+        if kernel is None:
+            return [self._measure(region, labels, k, box, ring_px, gsd, origin)
+                    for k, box in zip(ks, boxes, strict=True)]
+        out = np.empty((len(ks), len(FIELDS)))
+        status = np.empty(len(ks), np.int64)
+        buf, cfg = self._buf, self.config
         kernel(region[4], buf.contrast, buf.background, buf.invalid, labels, origin[1],
-               origin[0], index.astype(np.int64), boxes, ring_px, buf.any_invalid,
-               *self._kernel_settings(), out, status)
+               origin[0], np.asarray(ks, np.int64), np.asarray(boxes, np.int64).reshape(-1, 4),
+               ring_px, buf.any_invalid, float(cfg.band_c[1]), float(cfg.min_contrast_k),
+               float(cfg.isolation_k), float(cfg.warmer_k), int(cfg.min_area_px), out, status)
         return [_blob_from_row(row, gsd, origin) if s == MEASURED else None
                 for row, s in zip(out, status.tolist(), strict=True)]
 
@@ -852,20 +836,11 @@ class WarmBodyDetector:
                  ring_px: int, gsd: float, origin: tuple[int, int]) -> _Blob | None:
         """Measures blob ``k`` of ``labels``; ``region`` holds the temperature, contrast,
         background and NaN pixels of the rectangle whose top-left pixel is ``origin`` (x, y)
-        in the image, and the whole temperature image; ``bbox`` is in the rectangle, the
-        result in the image."""
+        in the image (and the whole temperature image, for the compiled path); ``bbox`` is in
+        the rectangle, the result in the image."""
         cfg = self.config
-        t, contrast, background, invalid, image = region
+        t, contrast, background, invalid, _ = region
         rows, cols = _window(bbox, ring_px + 2, t.shape)  # type: ignore[arg-type]
-        kernel = measure_kernel()
-        if kernel is not None:  # the same measurement, compiled (core/detection_kernels.py)
-            buf = self._buf  # whole images: one compiled variant serves every rectangle
-            status = kernel(image, buf.contrast, buf.background, buf.invalid, labels,
-                            origin[1], origin[0], k, rows.start, rows.stop, cols.start,
-                            cols.stop, ring_px, buf.any_invalid, *self._kernel_settings(),
-                            self._kernel_out)
-            return _blob_from_row(self._kernel_out, gsd, origin) if status == MEASURED \
-                else None
         tw = t[rows, cols]
         ew = contrast[rows, cols]  # excess over the background, K
         lw = labels[rows, cols]
@@ -879,20 +854,20 @@ class WarmBodyDetector:
         ring = cv2.dilate(blob.view(np.uint8), outer) > grown
         ring &= valid
         ring_t = tw[ring]
-        if ring_t.size < _MIN_RING_SAMPLES or ring_t.max() > cfg.band_c[1]:
+        if ring_t.size < MIN_RING_SAMPLES or ring_t.max() > cfg.band_c[1]:
             return None  # no surroundings, or part of something hotter
         # Re-segment at half the blob's peak excess over the background, and (a body across
         # a road edge, whose background steps under it) half way from the warm side of its
         # surroundings (their 80th percentile) to its peak temperature; inside the blob grown
         # by one pixel.
-        peak_excess = _quantile(ew[blob], _PEAK_PERCENTILE)
+        peak_excess = _quantile(ew[blob], PEAK_PERCENTILE)
         if peak_excess < cfg.min_contrast_k:
             return None
-        inside = ew > _HALF * peak_excess
-        ring_high = _quantile(ring_t, _RING_HIGH_PERCENTILE)
-        peak = _quantile(tw[blob], _PEAK_PERCENTILE)
+        inside = ew > HALF * peak_excess
+        ring_high = _quantile(ring_t, RING_HIGH_PERCENTILE)
+        peak = _quantile(tw[blob], PEAK_PERCENTILE)
         if peak - ring_high >= cfg.min_contrast_k:
-            inside |= tw > ring_high + _HALF * (peak - ring_high)
+            inside |= tw > ring_high + HALF * (peak - ring_high)
         ref = inside & valid
         ref &= grown.view(np.bool_)
         n, comp = cv2.connectedComponents(ref.view(np.uint8), connectivity=8)
@@ -905,20 +880,20 @@ class WarmBodyDetector:
         ring2 = cv2.dilate(ref.view(np.uint8), outer) > near
         ring2 &= valid
         ring2_e = ew[ring2]
-        if ring2_e.size < _MIN_RING_SAMPLES:
+        if ring2_e.size < MIN_RING_SAMPLES:
             return None
-        isolation = _mean(ew[ref]) - _quantile(ring2_e, _RING_HIGH_PERCENTILE)
+        isolation = _mean(ew[ref]) - _quantile(ring2_e, RING_HIGH_PERCENTILE)
         if isolation < cfg.isolation_k:
             return None
         values = tw[ref]
         mean_c = _mean(values)
-        warmer = mean_c - _quantile(tw[ring2], _RING_HIGH_PERCENTILE)
+        warmer = mean_c - _quantile(tw[ring2], RING_HIGH_PERCENTILE)
         if warmer < cfg.warmer_k:
             return None
-        plateau = _quantile(values, _PLATEAU_PERCENTILE)
+        plateau = _quantile(values, PLATEAU_PERCENTILE)
         # Footprint: coverage of each pixel = its excess over the local background divided by
         # the body's (plateau) excess there; mixed edge pixels count in part.
-        body_excess = np.maximum(plateau - background[rows, cols], _MIN_CONTRAST_K)
+        body_excess = np.maximum(plateau - background[rows, cols], MIN_CONTRAST_K)
         cover = np.clip(ew / body_excess, 0.0, 1.0)
         cover[~(near.view(np.bool_) & valid)] = 0.0
         m = cv2.moments(cover)

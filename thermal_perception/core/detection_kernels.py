@@ -1,10 +1,11 @@
 """Compiled per-frame kernels of the warm-body detector
 (:class:`thermal_perception.core.detection.WarmBodyDetector`).
 
-- :func:`measure_kernel` measures one candidate blob. The detector's numpy path does it with
-  about forty small numpy and OpenCV calls on a window around the blob (rings, percentiles, a
-  re-segmentation, moments), 50-150 us per blob, most of it call overhead; a 640x512
-  search-and-rescue frame has around twenty candidates. Compiled: 10-20 us per blob.
+- :func:`measure_many_kernel` measures the candidate blobs of a rectangle. The detector's
+  numpy path measures each with about forty small numpy and OpenCV calls on a window around
+  the blob (rings, percentiles, a re-segmentation, moments), 50-150 us per blob, most of it
+  call overhead; a 640x512 search-and-rescue frame has around twenty candidates. Compiled:
+  10-20 us per blob.
 - :func:`candidates_kernel`: contrast over the background and the candidate test in one pass
   instead of five.
 
@@ -43,8 +44,7 @@ import numpy as np
 
 from thermal_perception.core import kernels
 
-__all__ = ["FIELDS", "MEASURED", "candidates_kernel", "measure_kernel", "measure_many_kernel",
-           "warm_up"]
+__all__ = ["FIELDS", "MEASURED", "candidates_kernel", "measure_many_kernel", "warm_up"]
 
 #: Names of the values the kernel writes into ``out`` (float64), in order.
 FIELDS = ("area_px", "m00", "cx", "cy", "mu20", "mu02", "mu11", "mu30", "mu21", "mu12", "mu03",
@@ -364,34 +364,25 @@ def _kernels() -> dict[str, Callable[..., Any]]:
             _chebyshev = jit(_chebyshev_loop)
             _nearest_rank = jit(_nearest_rank_loop)
             _measure_one = jit(_measure_loop)
-            _compiled = {"measure": _measure_one, "measure_many": jit(_measure_many_loop),
+            _compiled = {"measure_many": jit(_measure_many_loop),
                          "candidates": jit(_candidates_loop)}
     return _compiled
 
 
-def measure_kernel() -> Callable[..., int] | None:
-    """The compiled blob measurement, or None (numba missing or switched off).
-
-    ``kernel(t, ew, bg, invalid, labels, oy, ox, k, y0, y1, x0, x1, ring_px, any_invalid,
-    band_hi, min_contrast_k, isolation_k, warmer_k, min_area_px, out)``: ``t``, ``ew``, ``bg``
-    (temperature, contrast and background, deg C and K, float32) and ``invalid`` (bool) are
-    whole C-contiguous images (one compiled variant serves every rectangle); ``labels``
-    (int32) labels a rectangle of them whose top-left pixel is (``oy``, ``ox``); the window
-    is rows ``y0:y1``, columns ``x0:x1`` of that rectangle; ``out`` is a float64 array of
-    ``len(FIELDS)``, filled (coordinates in the window, whose top-left pixel in the
-    rectangle is ``window_x``, ``window_y``) when the return value is :data:`MEASURED`.
-    """
-    return _ready_kernels().get("measure")
-
-
 def measure_many_kernel() -> Callable[..., None] | None:
-    """The compiled measurement of several blobs of one rectangle, or None.
+    """The compiled measurement of the blobs of one rectangle, or None (numba missing or
+    switched off, or the kernels not loaded yet: see :func:`warm_up`).
 
     ``kernel(t, ew, bg, invalid, labels, oy, ox, ks, boxes, ring_px, any_invalid, band_hi,
-    min_contrast_k, isolation_k, warmer_k, min_area_px, out, status)``: as
-    :func:`measure_kernel` for the blobs ``ks`` (int64) with their boxes ``boxes`` ((n, 4)
-    int64: x0, y0, x1, y1 in the rectangle); ``out`` (n, len(FIELDS)) float64 and ``status``
-    (n,) int64 receive each blob's results.
+    min_contrast_k, isolation_k, warmer_k, min_area_px, out, status)``: ``t``, ``ew``, ``bg``
+    (temperature, contrast and background, deg C and K, float32) and ``invalid`` (bool) are
+    whole C-contiguous images (one compiled variant serves every rectangle); ``labels``
+    (int32) labels a rectangle of them whose top-left pixel is (``oy``, ``ox``); ``ks``
+    (int64) are the blobs to measure, ``boxes`` ((n, 4) int64: x0, y0, x1, y1 in the
+    rectangle) their boxes, each measured in a window ``ring_px + 2`` around its box. Row n
+    of ``out`` ((n, len(FIELDS)) float64) is filled (coordinates in the window, whose top-left
+    pixel in the rectangle is ``window_x``, ``window_y``) when ``status[n]`` ((n,) int64) is
+    :data:`MEASURED`; other values name the step that rejected the blob.
     """
     return _ready_kernels().get("measure_many")
 
@@ -454,15 +445,12 @@ def _load_variants() -> None:
         return
     labels = np.zeros((8, 8), np.int32)
     labels[3:5, 3:5] = 1
-    out = np.empty(len(FIELDS))
     for writable in (True, False):
         t = np.full((8, 8), 20.0, np.float32)
         t[3:5, 3:5] = 30.0
         t.setflags(write=writable)
         zeros = np.zeros((8, 8), np.float32)
         invalid = np.zeros((8, 8), np.bool_)
-        compiled["measure"](t, zeros, zeros, invalid, labels, 0, 0, 1, 0, 8, 0, 8, 2, False,
-                            40.0, 2.0, 2.2, 1.0, 2, out)
         compiled["measure_many"](t, zeros, zeros, invalid, labels, 0, 0, np.ones(1, np.int64),
                                  np.array([[3, 3, 5, 5]], np.int64), 2, False, 40.0, 2.0, 2.2,
                                  1.0, 2, np.empty((1, len(FIELDS))), np.empty(1, np.int64))
