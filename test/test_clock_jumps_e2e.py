@@ -19,9 +19,7 @@ STEP_S = 0.02  # /clock advances this much every STEP_S of wall time (real-time 
 @pytest.fixture
 def sim(rclpy_context):
     from builtin_interfaces.msg import Time as TimeMsg
-    from diagnostic_msgs.msg import DiagnosticArray
     from rclpy.clock import Clock, ClockType
-    from rclpy.executors import SingleThreadedExecutor
     from rclpy.parameter import Parameter
     from rosgraph_msgs.msg import Clock as ClockMsg
     from sensor_msgs.msg import Image
@@ -30,12 +28,8 @@ def sim(rclpy_context):
     from thermal_perception.nodes.driver import DriverNode
     from thermal_perception.ros.qos import reliable_qos, sensor_qos
 
-    probe = rclpy_context.create_node("clock_probe")
-    executor = SingleThreadedExecutor()
-    executor.add_node(probe)
-    h = Harness(executor, probe)
-    probe.create_subscription(DiagnosticArray, "/diagnostics", lambda m: h.diagnostics.extend(
-        (s.name, s.level[0], s.message) for s in m.status), 50)
+    h = Harness.open(rclpy_context, "clock_probe")
+    probe = h.probe
     clock_pub = probe.create_publisher(ClockMsg, "/clock", 10)
     state = {"sim_ns": 5000 * 10**9, "temperature": 0, "detections": 0}
 

@@ -42,6 +42,23 @@ class Harness:
                 return True
         return False
 
+    @classmethod
+    def open(cls, rclpy_context: Any, probe_name: str) -> Harness:
+        """A probe node on a new executor, recording /diagnostics."""
+        from diagnostic_msgs.msg import DiagnosticArray
+        from rclpy.executors import SingleThreadedExecutor
+
+        probe = rclpy_context.create_node(probe_name)
+        executor = SingleThreadedExecutor()
+        executor.add_node(probe)
+        h = cls(executor, probe)
+
+        def on_diagnostics(msg: DiagnosticArray) -> None:
+            h.diagnostics.extend((s.name, s.level[0], s.message) for s in msg.status)
+
+        probe.create_subscription(DiagnosticArray, "/diagnostics", on_diagnostics, 50)
+        return h
+
     def add(self, node: Any) -> Any:
         self.nodes.append(node)
         self.executor.add_node(node)
@@ -66,18 +83,7 @@ class Harness:
 
 @pytest.fixture
 def harness(rclpy_context):
-    from diagnostic_msgs.msg import DiagnosticArray
-    from rclpy.executors import SingleThreadedExecutor
-
-    probe = rclpy_context.create_node("faults_probe")
-    executor = SingleThreadedExecutor()
-    executor.add_node(probe)
-    h = Harness(executor, probe)
-
-    def on_diagnostics(msg: DiagnosticArray) -> None:
-        h.diagnostics += [(s.name, s.level[0], s.message) for s in msg.status]
-
-    probe.create_subscription(DiagnosticArray, "/diagnostics", on_diagnostics, 50)
+    h = Harness.open(rclpy_context, "faults_probe")
     yield h
     h.close()
 
