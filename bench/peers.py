@@ -1,8 +1,8 @@
-"""Radiometry against peer libraries: the same real FLIR raw data (shared/data/flir, read by
+"""Radiometry against peer libraries: the same real FLIR raw data (data/flir, read by
 thermal_perception.io.flir) converted to deg C by each installed peer's formula and by ours,
 with the time ratio and the largest difference in K, measured in the same run.
 
-    python bench/peers.py [--repeats 30] [--data ../shared/data/flir] [--out out/bench/peers.json]
+    python bench/peers.py [--repeats 30] [--data data/flir] [--out out/bench/peers.json]
 
 Peers (a bench extra: pip install --no-deps -r requirements/bench.txt; any that are missing
 are skipped with a line saying so):
@@ -47,7 +47,7 @@ from thermal_perception.core.calibration import (  # noqa: E402
 from thermal_perception.core.radiometry import BandRadianceTable  # noqa: E402
 from thermal_perception.io.flir import read_fff, read_seq  # noqa: E402
 
-DEFAULT_DATA = REPO.parent / "shared" / "data" / "flir"
+DEFAULT_DATA = REPO / "data" / "flir"
 INSTALL_HINT = "pip install --no-deps -r requirements/bench.txt"
 
 

@@ -26,7 +26,7 @@ from thermal_perception.core.calibration import (  # noqa: E402
 from thermal_perception.core.kernels import numba_enabled, warm_up  # noqa: E402
 from thermal_perception.core.radiometry import BandRadianceTable  # noqa: E402
 
-# FLIR Duo Pro R constants and scene parameters of shared/data/flir/frame_000000.txt
+# FLIR Duo Pro R constants and scene parameters of data/flir/frame_000000.txt
 R1, R2, B, F, O = 364058.0, 1.0, 1428.0, 1.0, -228.0  # noqa: E741 - FLIR's names
 EMISSIVITY, DISTANCE_M, RH = 0.94, 50.0, 0.30
 REFLECTED_C = ATMOSPHERE_C = 20.0

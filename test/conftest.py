@@ -10,7 +10,9 @@ import pytest
 from hypothesis import settings
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_FLIR = REPO.parent / "shared" / "data" / "flir"
+# Real FLIR radiometric recordings kept in the repository (flirpy's test data, MIT; see
+# data/flir/README.md), so every clone and CI run tests radiometry on real camera data.
+FLIR_DATA = REPO / "data" / "flir"
 
 # A unique domain per run keeps parallel runs (and other ROS users) apart; discovery stays on
 # the loopback interface. Set before rclpy starts and inherited by spawned nodes.

@@ -1,6 +1,6 @@
 """FLIR radiometric JPEG import on real FLIR data.
 
-There is no FLIR JPEG in shared/data/flir, so the tests build one the way FLIR cameras do
+There is no FLIR JPEG in data/flir, so the tests build one the way FLIR cameras do
 (ExifTool's FLIR tables): a real JPEG (the visible part, encoded by OpenCV) whose APP1
 segments carry the real FFF record of frame_000000.fff (FLIR Duo Pro R, flirpy's test data) in
 pieces headed "FLIR\\0", version 1, segment index, last index; the raw image inside as a PNG
@@ -17,7 +17,7 @@ import struct
 import cv2
 import numpy as np
 import pytest
-from conftest import SHARED_FLIR
+from conftest import FLIR_DATA
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -32,9 +32,9 @@ from thermal_perception.io.flir import (
 from thermal_perception.io.frames import read_frames
 from thermal_perception.io.sources import RecordingSource
 
-FFF_FILE = SHARED_FLIR / "frame_000000.fff"
+FFF_FILE = FLIR_DATA / "frame_000000.fff"
 pytestmark = pytest.mark.skipif(not FFF_FILE.is_file(),
-                                reason=f"real FLIR data not present at {SHARED_FLIR}")
+                                reason=f"real FLIR data not present at {FLIR_DATA}")
 SEGMENT_PAYLOAD = 65524  # FLIR's piece size: APP1 length 0xfffe = 2 + 8 + 65524
 
 
@@ -111,7 +111,7 @@ def test_jpeg_gives_the_fff_readers_counts_metadata_and_temperatures(jpegs, visi
         (364058.0, 1428.0, -228.0)  # frame_000000.txt (exiftool)
     temperature = record_temperature_c(record)
     assert np.array_equal(temperature, record_temperature_c(reference))
-    # shared/data/flir/README.md: a cool outdoor scene, about 9-13 C
+    # data/flir/README.md: a cool outdoor scene, about 9-13 C
     assert 9.0 < float(np.median(temperature)) < 13.0
     # the visible image is still a normal JPEG
     decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)

@@ -8,7 +8,7 @@ import sys
 import cv2
 import numpy as np
 import pytest
-from conftest import REPO, SHARED_FLIR
+from conftest import REPO, FLIR_DATA
 
 from thermal_perception.io.frames import read_frames
 from thermal_perception.sim.record import SimulationOptions, simulate_to_bag
@@ -47,10 +47,10 @@ def test_bag_frames_carry_stamps_and_fpa(tmp_path):
         list(read_frames(out, topic="/nope"))
 
 
-@pytest.mark.skipif(not (SHARED_FLIR / "test.seq").exists(),
-                    reason=f"real FLIR data not present at {SHARED_FLIR}")
+@pytest.mark.skipif(not (FLIR_DATA / "test.seq").exists(),
+                    reason=f"real FLIR data not present at {FLIR_DATA}")
 def test_flir_seq_frames():
-    frames = list(read_frames(SHARED_FLIR / "test.seq"))
+    frames = list(read_frames(FLIR_DATA / "test.seq"))
     assert len(frames) == 7 and frames[0].counts.shape == (512, 640)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import SHARED_FLIR
+from conftest import FLIR_DATA
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.constants import zero_Celsius
@@ -26,7 +26,7 @@ from thermal_perception.core.radiometry import (
     measured_radiance,
 )
 
-# FLIR Duo Pro R constants of the recording in shared/data/flir (frame_000000.txt, exiftool)
+# FLIR Duo Pro R constants of the recording in data/flir (frame_000000.txt, exiftool)
 DUO_PRO_R = {"R1": 364058.0, "R2": 1.0, "B": 1428.0, "F": 1.0, "O": -228.0}
 
 
@@ -115,23 +115,23 @@ def test_flir_model_matches_vendor_formula_on_real_camera_constants(table):
     vendor = flir_raw_to_temperature_c(raw.astype(float), planck, 0.94, 50.0, 20.0, 20.0, 22.0,
                                        0.9, 0.3)
     assert np.max(np.abs(ours(raw) - vendor)) < 1e-4
-    # flirpy's sample frame: raw median 2681 reads 9-13 C (shared/data/flir/README.md)
+    # flirpy's sample frame: raw median 2681 reads 9-13 C (data/flir/README.md)
     assert 9.0 < float(ours(np.array([2681], np.uint16))[0]) < 13.0
 
 
-@pytest.mark.skipif(not (SHARED_FLIR / "frame_000000.fff").exists(),
-                    reason=f"real FLIR data not present at {SHARED_FLIR}")
+@pytest.mark.skipif(not (FLIR_DATA / "frame_000000.fff").exists(),
+                    reason=f"real FLIR data not present at {FLIR_DATA}")
 def test_flir_recording_temperatures_are_plausible(table):
     from thermal_perception.io.flir import read_fff, read_seq
 
-    record = read_fff(SHARED_FLIR / "frame_000000.fff")
+    record = read_fff(FLIR_DATA / "frame_000000.fff")
     raw, meta = record.raw, record.metadata
     model = make_model("flir_planck", table, **{k: meta[k] for k in DUO_PRO_R})
     cond = MeasurementConditions(emissivity=0.94, reflected_temperature_c=20.0)
     temps = CountsToTemperature(model, conditions=cond)(raw.astype(np.uint16))
     assert temps.shape == (512, 640)
     assert 5.0 < float(np.nanmedian(temps)) < 15.0
-    frames = list(read_seq(SHARED_FLIR / "test.seq"))
+    frames = list(read_seq(FLIR_DATA / "test.seq"))
     assert len(frames) == 7 and all(f.raw.shape == (512, 640) for f in frames)
 
 

@@ -3,7 +3,7 @@
 Each expected number says where it comes from: CODATA 2018 (as printed in the CODATA tables,
 independent of scipy's copy), closed-form formulas evaluated here with the ``math`` module,
 an independent series for the Planck fractional function, a textbook table, and a real FLIR
-recording (flirpy's test data, see ../shared/data/flir/README.md).
+recording (flirpy's test data, see ../data/flir/README.md).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from scipy import integrate, optimize
 from thermal_perception.core import radiometry as rad
 
 ZERO_C = sc.zero_Celsius
-FLIR_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "flir"
+FLIR_DIR = Path(__file__).resolve().parents[1] / "data" / "flir"
 # flirpy sample camera (FLIR Duo Pro R), from frame_000000.txt (exiftool output).
 DUO_PRO_R = rad.FlirPlanck(R1=364058.0, R2=1.0, B=1428.0, F=1.0, O=-228.0)
 
@@ -454,7 +454,7 @@ def _read_fff(path: Path) -> tuple[np.ndarray, dict[str, float]]:
 
 @pytest.mark.skipif(
     not (FLIR_DIR / "frame_000000.fff").is_file(),
-    reason=f"real FLIR data not present at {FLIR_DIR} (only in the development checkout)",
+    reason=f"real FLIR data not present at {FLIR_DIR}",
 )
 def test_real_flir_frame() -> None:
     raw, meta = _read_fff(FLIR_DIR / "frame_000000.fff")

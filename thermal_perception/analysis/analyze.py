@@ -812,9 +812,11 @@ class _BagAnalysis:
         try:
             process = DetectionProcess(self.detector.values)
             process.wait_ready()
-        except Exception as exc:  # e.g. no child processes allowed here
+        except BaseException as exc:  # e.g. no child processes allowed here, or Ctrl-C
             if process is not None:
                 process.close()
+            if not isinstance(exc, Exception):
+                raise
             self.result.warnings.append(f"detection process could not start ({type(exc).__name__}"
                                         f": {exc}): detection runs on a thread")
             return

@@ -135,6 +135,7 @@ class DetectionProcess:
         self._next = 0
         self._ready = False
         self._stopping = False
+        self._closed = False
         with _main_module_hidden():
             self._process.start()
 
@@ -143,6 +144,8 @@ class DetectionProcess:
     def _receive(self, timeout_s: float | None) -> bool:
         """Take one message from the worker (waiting up to ``timeout_s``; None: until one
         comes); False when none came."""
+        if self._closed:
+            raise RuntimeError("the detection process is closed")
         waited = 0.0
         while True:
             try:
@@ -224,22 +227,45 @@ class DetectionProcess:
     def stop(self) -> None:
         """Ask the worker to end after the requests already sent (without waiting: its
         interpreter's exit takes ~0.1 s; :meth:`close` waits for it)."""
+        if self._closed:
+            return
         if not self._stopping and self._process.is_alive():
             self._stopping = True
             with contextlib.suppress(Exception):
                 self._requests.put(None)
 
     def close(self) -> None:
-        """Stop the worker (terminated when it does not end in time) and free the shared
-        memory. Safe to call more than once."""
-        if self._process.is_alive():
-            self.stop()
-            self._process.join(STOP_TIMEOUT_S)
+        """Stop the worker (terminated when it does not end in time) and free everything this
+        object made: the shared memory, and the queues' pipes, feeder thread and semaphores.
+        Safe to call more than once.
+
+        With the ``spawn`` context each queue holds named POSIX semaphores (``/dev/shm/sem.mp-*``)
+        that multiprocessing unlinks only when their lock objects are garbage collected; the
+        process object keeps the queues as its arguments. Both are therefore dropped here, so
+        the semaphores go now, not at some later collection.
+        """
+        if self._closed:
+            return
+        try:
             if self._process.is_alive():
-                self._process.terminate()
+                self.stop()
                 self._process.join(STOP_TIMEOUT_S)
-        for q in (self._requests, self._results):
-            q.close()
-            q.cancel_join_thread()
-        self._release_ring()
-        self._slot_of.clear()
+                if self._process.is_alive():
+                    self._process.terminate()
+                    self._process.join(STOP_TIMEOUT_S)
+                if self._process.is_alive():
+                    self._process.kill()
+                    self._process.join(STOP_TIMEOUT_S)
+            for q in (self._requests, self._results):
+                q.close()
+                # At most SLOTS + 1 small messages are unread: far less than a pipe holds, so
+                # the feeder thread flushes them and ends (it never blocks on a dead reader).
+                q.join_thread()
+            with contextlib.suppress(ValueError):  # ValueError: still running after kill
+                self._process.close()
+        finally:
+            self._closed = True
+            self._release_ring()
+            self._slot_of.clear()
+            self._done.clear()
+            del self._process, self._requests, self._results

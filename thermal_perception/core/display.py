@@ -175,11 +175,16 @@ def to_mono8(
         out = np.empty(t.shape, dtype=np.uint8)
     scale = _MONO8_MAX / (hi - lo)
     if t.dtype == np.float32 and t.ndim == 2:
-        # One OpenCV pass: t * scale - lo * scale, rounded and saturated to 0..255 (NaN and
-        # -inf -> 0); +inf saturates to 0 there, so it is set to 255 after.
+        # One OpenCV pass: t * scale - lo * scale, rounded and saturated to 0..255. OpenCV
+        # documents saturation for finite values only; what NaN and +-inf become differs
+        # between releases (NaN -> 0 on 4.x, 255 on 5.1), so non-finite pixels are set here:
+        # NaN and -inf -> 0, +inf -> 255.
         cv2.addWeighted(t, scale, t, 0.0, -lo * scale, dst=out, dtype=cv2.CV_8U)
-        posinf = np.equal(t, np.inf, out=mask)
-        out[posinf] = np.uint8(_MONO8_MAX)
+        bad = np.isfinite(t, out=mask)
+        np.logical_not(bad, out=bad)
+        if bad.any():
+            out[bad] = 0
+            out[np.equal(t, np.inf, out=bad)] = np.uint8(_MONO8_MAX)
         return out
     if work is None:
         work = np.empty(t.shape, dtype=np.float32)

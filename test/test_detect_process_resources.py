@@ -1,0 +1,158 @@
+"""The analysis' detection worker process releases everything it makes (issue 13): shared
+memory (``psm_*``), the queues' named semaphores (``sem.mp-*``) and the worker itself, on a
+normal end, when the worker fails, when detection fails in it, and on SIGINT of the analysis.
+
+Each check holds a reference to the :class:`DetectionProcess` while it looks at /dev/shm, so it
+cannot pass because a garbage collection happened to run first. Every lifecycle runs
+``REPEATS`` times in a row (environment TP_REPEATS, default 2: each start of a worker costs
+about a second; the issue's 20-in-a-row check runs the file with TP_REPEATS=20).
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from thermal_perception.analysis.detect import CoreDetector, core_detection_available
+from thermal_perception.analysis.detect_process import DetectionProcess
+
+pytestmark = [
+    pytest.mark.skipif(not core_detection_available(),
+                       reason="thermal_perception.core.detection not available"),
+    pytest.mark.skipif(not Path("/dev/shm").is_dir(), reason="no /dev/shm on this system"),
+]
+
+REPEATS = int(os.environ.get("TP_REPEATS", "2"))
+
+
+def shm_names() -> set[str]:
+    """Names in /dev/shm that multiprocessing makes: semaphores and shared memory blocks."""
+    return {p.name for p in Path("/dev/shm").iterdir()
+            if p.name.startswith(("sem.mp-", "psm_"))}
+
+
+@pytest.fixture(scope="module")
+def values() -> dict:
+    return dict(CoreDetector().values)
+
+
+def frame(shape: tuple[int, int] = (64, 80)) -> np.ndarray:
+    image = np.full(shape, 20.0, np.float32)
+    image[10:18, 20:30] = 90.0
+    return image
+
+
+def test_normal_end_releases_everything(values: dict) -> None:
+    before = shm_names()
+    for _ in range(REPEATS):
+        process = DetectionProcess(values)
+        process.wait_ready()
+        seqs = [process.submit(frame(), 1 / 30, 0.1, (0.0, 0.0)) for _ in range(3)]
+        assert all(process.result(s)[0] == "ok" for s in seqs)
+        assert shm_names() - before  # it did make a ring and semaphores
+        process.close()
+        assert shm_names() <= before, shm_names() - before
+        assert not mp.active_children()
+        process.close()  # idempotent
+
+
+def test_close_with_requests_in_flight_releases_everything(values: dict) -> None:
+    """Closed while the worker still has images: terminated if need be, nothing left."""
+    before = shm_names()
+    for _ in range(REPEATS):
+        process = DetectionProcess(values)
+        process.wait_ready()
+        for _ in range(3):
+            process.submit(frame((256, 320)), 1 / 30, 0.1, (0.0, 0.0))
+        process.close()
+        assert shm_names() <= before, shm_names() - before
+        assert not mp.active_children()
+        with pytest.raises(RuntimeError, match="closed"):
+            process.result(0)
+
+
+def test_failed_worker_releases_everything(values: dict) -> None:
+    """The worker cannot build its detector: a clear error, and nothing left."""
+    before = shm_names()
+    bad = {**values, "track_confirm_hits": "three"}
+    for _ in range(max(1, REPEATS // 4)):
+        process = DetectionProcess(bad)
+        with pytest.raises(RuntimeError, match="could not start"):
+            process.wait_ready()
+        process.close()
+        assert shm_names() <= before, shm_names() - before
+        assert not mp.active_children()
+
+
+def test_error_in_detection_releases_everything(values: dict) -> None:
+    """Detection raises in the worker: reported as an error, later requests skipped."""
+    before = shm_names()
+    for _ in range(max(1, REPEATS // 4)):
+        process = DetectionProcess(values)
+        process.wait_ready()
+        bad = process.submit(np.full((4, 5), np.nan, np.float32), 1 / 30, -1.0, (0.0, 0.0))
+        then = process.submit(frame(), 1 / 30, 0.1, (0.0, 0.0))
+        status, message, _ = process.result(bad)
+        if status == "error":  # a detector that accepts the frame is fine too
+            assert isinstance(message, str) and message
+            assert process.result(then)[0] == "skipped"
+        process.close()
+        assert shm_names() <= before, shm_names() - before
+
+
+SIGINT_SCRIPT = """
+import sys
+from pathlib import Path
+from thermal_perception.analysis import AnalysisOptions, analyze_bag
+from thermal_perception.sim.record import SimulationOptions, simulate_to_bag
+out = Path(sys.argv[1])
+simulate_to_bag(SimulationOptions(out=out / "sim", frames=300, width=640, height=512,
+                                  truth=False), progress=False)
+print("analyzing", flush=True)
+try:
+    analyze_bag(out / "sim", AnalysisOptions(out=out / "result", progress=False, video=False,
+                bag=False, report=False, altitude_m=60.0, detect_every=1,
+                detect_worker="process"))
+except KeyboardInterrupt:
+    import multiprocessing as mp
+    print("interrupted", sorted(p.name for p in Path("/dev/shm").iterdir()
+                                if p.name.startswith(("sem.mp-", "psm_"))),
+          len(mp.active_children()), flush=True)
+    sys.exit(3)
+print("finished", flush=True)
+"""
+
+
+@pytest.mark.parametrize("delay_s", [0.0, 3.0])
+def test_sigint_during_analysis_releases_everything(tmp_path: Path, delay_s: float) -> None:
+    """SIGINT (Ctrl-C) while the worker starts (its imports take seconds) or runs: analyze
+    stops it and frees its resources before KeyboardInterrupt reaches the caller."""
+    before = shm_names()
+    child = subprocess.Popen([sys.executable, "-c", SIGINT_SCRIPT, str(tmp_path)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "analyzing"
+        deadline = time.monotonic() + 120.0
+        while time.monotonic() < deadline and not (shm_names() - before):
+            time.sleep(0.05)  # until the worker's ring and semaphores exist
+        assert shm_names() - before, "the detection process did not start"
+        time.sleep(delay_s)
+        os.kill(child.pid, signal.SIGINT)
+        out, err = child.communicate(timeout=120.0)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode == 3, (out, err)
+    assert "interrupted [] 0" in out, (out, err)
+    assert "leaked" not in err, err  # the resource tracker found nothing to clean
+    assert shm_names() <= before
