@@ -27,6 +27,7 @@ setup(
     install_requires=_requirements("requirements/python.txt"),
     extras_require={
         "dev": _requirements("requirements/dev.txt"),
+        "train": _requirements("requirements/train.txt"),
     },
     entry_points={"console_scripts": ["thermal-perception=thermal_perception.cli:main"]},
     data_files=[
