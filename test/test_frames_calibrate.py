@@ -8,7 +8,7 @@ import sys
 import cv2
 import numpy as np
 import pytest
-from conftest import REPO, FLIR_DATA
+from conftest import FLIR_DATA, REPO
 
 from thermal_perception.io.frames import read_frames
 from thermal_perception.sim.record import SimulationOptions, simulate_to_bag

@@ -131,6 +131,8 @@ def _cmd_calibrate_nuc(args: argparse.Namespace) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
+    if args.dataset is not None:
+        return _cmd_eval_dataset(args)
     from thermal_perception.evaluate import EvalOptions, format_report, run_evaluation
 
     combined = run_evaluation(EvalOptions(
@@ -140,6 +142,28 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     print("\n".join(format_report(combined)))
     if args.out:
         print(f"wrote {args.out}")
+    return 0
+
+
+def _cmd_eval_dataset(args: argparse.Namespace) -> int:
+    from thermal_perception.evaluate_dataset import (
+        DatasetEvalOptions,
+        format_dataset_report,
+        run_dataset_eval,
+    )
+    from thermal_perception.io.labels import LabelError
+
+    try:
+        report = run_dataset_eval(DatasetEvalOptions(
+            dataset=args.dataset, split=args.split, backend=args.backend,
+            model_path=args.model, render=args.render, out=args.out, limit=args.limit))
+    except (LabelError, FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print("\n".join(format_dataset_report(report)))
+    if args.out:
+        print(f"wrote {args.out / 'dataset_eval.json'}" + (
+            f" and {len(report['rendered'])} images with boxes" if report["rendered"] else ""))
     return 0
 
 
@@ -218,7 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_lens_parsers(calibrate_sub)  # intrinsics, extrinsics
 
     evaluate = sub.add_parser(
-        "eval", help="score detection and tracking on simulated sequences with ground truth")
+        "eval", help="score detection and tracking on simulated sequences with ground truth, "
+        "or on real labelled images (--dataset)")
     evaluate.add_argument("--seeds", type=int, default=3, help="scenes per setting (3)")
     evaluate.add_argument("--frames", type=int, default=40, help="frames per sequence (40)")
     evaluate.add_argument("--width", type=int, default=320)
@@ -226,7 +251,20 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--altitude", type=float, action="append", default=None,
                           help="altitude(s), m (30 and 40)")
     evaluate.add_argument("--speed", type=float, default=6.0, help="ground speed, m/s (6)")
-    evaluate.add_argument("--out", type=Path, default=None, help="write the report as JSON")
+    evaluate.add_argument("--out", type=Path, default=None, help="write the report as JSON "
+                          "(with --dataset: a folder for dataset_eval.json and renderings)")
+    evaluate.add_argument("--dataset", type=Path, default=None,
+                          help="score on real labelled images instead: a folder with a COCO "
+                          "labels.json (e.g. data/hit_uav_sample) or a HIT-UAV checkout")
+    evaluate.add_argument("--split", default="test", choices=("train", "val", "test"),
+                          help="split of a HIT-UAV checkout (test)")
+    evaluate.add_argument("--backend", default="model", choices=("model", "warm_body"),
+                          help="people backend to score (model)")
+    evaluate.add_argument("--model", type=Path, default=None,
+                          help="ONNX model with its .json card (default: the shipped one)")
+    evaluate.add_argument("--render", type=int, default=0,
+                          help="draw this many images with boxes into --out")
+    evaluate.add_argument("--limit", type=int, default=0, help="only the first N images")
     evaluate.set_defaults(func=_cmd_eval)
 
     from thermal_perception.analysis.analyze import add_analyze_parser

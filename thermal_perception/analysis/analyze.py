@@ -762,7 +762,8 @@ class _BagAnalysis:
         return dt_s, ego
 
     def _warn_once_without_gsd(self, gsd: float | None) -> None:
-        if gsd is None and not self.warned_gsd and isinstance(self.detector, CoreDetector):
+        if gsd is None and not self.warned_gsd and isinstance(self.detector, CoreDetector) \
+                and self.detector.needs_gsd:
             self.warned_gsd = True
             self.result.warnings.append(
                 "ground sample distance unknown (no --gsd/--altitude, detector gsd_m/altitude_m "

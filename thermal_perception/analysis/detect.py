@@ -108,10 +108,11 @@ class CoreDetector:
     def __init__(self, values: dict[str, Any] | None = None) -> None:
         from thermal_perception.analysis.params import DETECTOR_DEFAULTS
         from thermal_perception.core import detection_kernels
-        from thermal_perception.settings.detector import detectors_from
+        from thermal_perception.settings.detector import detectors_from, needs_gsd
 
         self.values = {**DETECTOR_DEFAULTS, **(values or {})}
         self._bodies, self._hot = detectors_from(self.values)
+        self.needs_gsd = needs_gsd(self._bodies)
         detection_kernels.warm_up()  # compiled before the first frame (a node's loads aside)
         self.reset()
 
@@ -129,8 +130,10 @@ class CoreDetector:
 
     def describe(self) -> str:
         v = self.values
+        people = "WarmBodyDetector" if v.get("people_detector", "warm_body") == "warm_body" \
+            else f"LearnedDetector ({self._bodies.path.name})"
         parts = [name for name, key in (("HotspotDetector", "hotspots"),
-                                        ("WarmBodyDetector", "warm_bodies")) if v[key]]
+                                        (people, "warm_bodies")) if v[key]]
         text = " + ".join(parts) or "no detector enabled"
         return text + (" with MultiObjectTracker (confirmed tracks)" if v["tracking"] else "")
 
@@ -140,7 +143,7 @@ class CoreDetector:
         found = []
         if v["hotspots"]:
             found += self._hot.detect(temperature_c, gsd_m, ego_shift_px)
-        if v["warm_bodies"] and gsd_m is not None:
+        if v["warm_bodies"] and (gsd_m is not None or not self.needs_gsd):
             found += self._bodies.detect(temperature_c, gsd_m)
         found = [d for d in found if d.confidence >= v["min_confidence"]]
         if self._tracker is not None:

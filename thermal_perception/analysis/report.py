@@ -32,7 +32,8 @@ FIG_WIDTH_IN = 9.0
 FIG_HEIGHT_IN = 3.2
 FIG_DPI = 90
 TRACK_COLORS = 20  # tab20: tracks cycle through 20 colours
-MARKERS = {"person": "o", "animal": "s", "vehicle": "D", "fire": "^", "hotspot": "v"}
+MARKERS = {"person": "o", "animal": "s", "vehicle": "D", "bicycle": "P", "fire": "^",
+           "hotspot": "v"}
 REPORT_PARAMETERS = ("camera_profile", "radiometric_model", "nuc_file", "ffc_enabled",
                      "bad_pixel_replacement", "emissivity", "reflected_temperature_c",
                      "atmosphere_temperature_c", "distance_m", "skip_shutter_frames")

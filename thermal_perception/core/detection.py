@@ -20,7 +20,6 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -47,7 +46,6 @@ __all__ = [
     "Detection",
     "HotspotConfig",
     "HotspotDetector",
-    "OnnxDetector",
     "WarmBodyConfig",
     "WarmBodyDetector",
     "gsd_from_altitude",
@@ -55,7 +53,7 @@ __all__ = [
 ]
 
 #: Labels a detection can carry.
-LABELS = ("person", "animal", "vehicle", "fire", "hotspot")
+LABELS = ("person", "animal", "vehicle", "bicycle", "fire", "hotspot")
 
 # -- shared constants ------------------------------------------------------------------------
 _BG_CELLS_PER_WINDOW = 5   # background: the median window spans this many downsampled cells
@@ -1292,73 +1290,4 @@ class HotspotDetector:
             hist.hot_area.append(area)
             out.append(hist)
         self._age_history([h for h in out if h is not None])
-        return out
-
-
-# ---------------------------------------------------------------------------------------------
-# Optional learned detector
-# ---------------------------------------------------------------------------------------------
-
-class OnnxDetector:
-    """Hook for a learned detector in ONNX format, run with ``onnxruntime`` (optional).
-
-    The model takes one float32 input of shape (1, 1, H, W): the temperature image normalised
-    as ``(T - offset_c) / scale_k``; its first output is (N, 6) or (1, N, 6) rows of
-    ``x0, y0, x1, y1, score, class_index`` in input pixels. ``class_names`` maps class indices
-    to :data:`LABELS`.
-
-    Parameters
-    ----------
-    model_path : the .onnx file.
-    class_names : label of each class index.
-    score_threshold : detections below this score are dropped.
-    offset_c, scale_k : input normalisation, deg C and K.
-    """
-
-    def __init__(self, model_path: str | Path, class_names: tuple[str, ...] = ("person",),
-                 score_threshold: float = 0.5, offset_c: float = 20.0,
-                 scale_k: float = 10.0) -> None:
-        path = Path(model_path)
-        if not path.is_file():
-            raise FileNotFoundError(f"ONNX model file not found: {path}")
-        unknown = [c for c in class_names if c not in LABELS]
-        if unknown or not class_names:
-            raise ValueError(f"class_names must be non-empty labels of {LABELS}, got {unknown}")
-        if not 0.0 <= score_threshold <= 1.0 or not scale_k > 0:
-            raise ValueError("need score_threshold in [0, 1] and scale_k > 0")
-        try:
-            import onnxruntime  # optional dependency, imported lazily
-        except ImportError as exc:
-            raise ImportError("OnnxDetector needs onnxruntime (pip install onnxruntime); "
-                              "the classical detectors work without it") from exc
-        self.session = onnxruntime.InferenceSession(str(path),
-                                                    providers=["CPUExecutionProvider"])
-        self.input_name = self.session.get_inputs()[0].name
-        self.class_names = tuple(class_names)
-        self.score_threshold = float(score_threshold)
-        self.offset_c, self.scale_k = float(offset_c), float(scale_k)
-
-    def detect(self, temperature_c: NDArray, gsd_m: float | None = None) -> list[Detection]:
-        """Run the model on one frame; temperatures are read inside each box."""
-        t = np.asarray(temperature_c, np.float32)
-        x = np.nan_to_num((t - self.offset_c) / self.scale_k)[None, None]
-        rows = np.asarray(self.session.run(None, {self.input_name: x})[0]).reshape(-1, 6)
-        out = []
-        h, w = t.shape
-        for x0, y0, x1, y1, score, cls in rows:
-            idx = int(cls)
-            if score < self.score_threshold or not 0 <= idx < len(self.class_names):
-                continue
-            bx = (max(0, int(x0)), max(0, int(y0)), min(w, math.ceil(x1)), min(h, math.ceil(y1)))
-            if bx[2] <= bx[0] or bx[3] <= bx[1]:
-                continue
-            patch = t[bx[1]:bx[3], bx[0]:bx[2]]
-            finite = patch[np.isfinite(patch)]
-            area = (bx[2] - bx[0]) * (bx[3] - bx[1])
-            out.append(Detection(
-                label=self.class_names[idx], confidence=float(np.clip(score, 0.0, 1.0)),
-                bbox=bx, centroid=(0.5 * (x0 + x1), 0.5 * (y0 + y1)),
-                max_c=float(finite.max()) if finite.size else math.nan,
-                mean_c=float(finite.mean()) if finite.size else math.nan, area_px=area,
-                area_m2=area * gsd_m * gsd_m if gsd_m else math.nan))
         return out

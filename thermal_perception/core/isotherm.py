@@ -237,6 +237,7 @@ def draw_rois(
 #: Box colours of detection classes (BGR).
 LABEL_COLORS_BGR: dict[str, tuple[int, int, int]] = {
     "person": (0, 255, 0), "animal": (255, 200, 0), "vehicle": (255, 0, 255),
+    "bicycle": (0, 255, 255),
     "fire": (0, 0, 255), "hotspot": (0, 165, 255)}
 DEFAULT_BOX_BGR = (255, 255, 255)
 BOX_FONT = cv2.FONT_HERSHEY_PLAIN

@@ -35,6 +35,7 @@ from thermal_perception.settings.detector import (
     PARAMS,
     TRACKER,
     detectors_from,
+    needs_gsd,
     tracker_from,
 )
 
@@ -137,8 +138,8 @@ class DetectorNode(Node):
         found: list[Detection] = []
         if p["hotspots"]:
             found += self.hot.detect(temperature, gsd)
-        if p["warm_bodies"] and gsd is not None:  # body sizes need metres per pixel
-            found += self.bodies.detect(temperature, gsd)
+        if p["warm_bodies"] and (gsd is not None or not needs_gsd(self.bodies)):
+            found += self.bodies.detect(temperature, gsd)  # warm-body sizes need m per pixel
         found = [d for d in found if d.confidence >= p["min_confidence"]]
         if p["tracking"]:
             found = self.tracker.update(found, stamp.dt_s)
@@ -181,7 +182,7 @@ class DetectorNode(Node):
                                                 f"{self.params.last_rejection}")
         elif not self.frames:
             level, message = diagnostics.WARN, "no temperature images received"
-        elif gsd is None and self.params["warm_bodies"]:
+        elif gsd is None and self.params["warm_bodies"] and needs_gsd(self.bodies):
             level, message = diagnostics.WARN, ("ground sample distance unknown: people and "
                                                 "animal detection off (set altitude_m, gsd_m "
                                                 "or publish 'altitude')")

@@ -13,12 +13,34 @@ from thermal_perception.core.detection import (
     WarmBodyDetector,
 )
 from thermal_perception.core.display import COLORMAPS
+from thermal_perception.core.learned_detector import PROVIDERS, LearnedDetector
 from thermal_perception.core.tracking import MultiObjectTracker, TrackerConfig
 from thermal_perception.ros.params import ParamSpec
 from thermal_perception.settings import RELIABILITY_CHOICES
 
+PEOPLE_BACKENDS = ("warm_body", "model")
+
+
+def needs_gsd(bodies: object) -> bool:
+    """Whether the people backend needs the ground sample distance (the warm-body detector's
+    size gates are in metres; the model's are not)."""
+    return not isinstance(bodies, LearnedDetector)
+
+
 PARAMS = (
-    ParamSpec("warm_bodies", True, "Detect people and animals."),
+    ParamSpec("warm_bodies", True, "Detect people and animals (and, with the model, vehicles "
+              "and bicycles)."),
+    ParamSpec("people_detector", "warm_body",
+              "Backend for people/animals/vehicles: 'warm_body' (temperature contrast and "
+              "size in metres; needs the ground sample distance) or 'model' (a learned ONNX "
+              "detector run by onnxruntime; no GSD needed).", choices=PEOPLE_BACKENDS),
+    ParamSpec("model_path", "", "ONNX model of the 'model' backend, with its model card "
+              "(.json) beside it; empty: the shipped thermal_detector.onnx."),
+    ParamSpec("model_provider", "CPUExecutionProvider", "onnxruntime execution provider of "
+              "the 'model' backend.", choices=PROVIDERS),
+    ParamSpec("model_threads", 1, "onnxruntime threads of the 'model' backend.", 0, 64),
+    ParamSpec("model_threshold_scale", 1.0, "Multiplies the model card's per-class score "
+              "thresholds (below 1: more recall, above: more precision).", 0.1, 3.0),
     ParamSpec("hotspots", True, "Detect fire and hotspots."),
     ParamSpec("tracking", True, "Track detections over time (stable track ids)."),
     ParamSpec("altitude_m", 0.0,
@@ -42,13 +64,23 @@ PARAMS = (
     ParamSpec("image_reliability", "reliable", "QoS reliability of the image topics.",
               choices=RELIABILITY_CHOICES, read_only=True),
 )
-DETECTORS = ("body_contrast_k", "fire_c", "hotspot_min_c", "hotspot_contrast_k")
+DETECTORS = ("body_contrast_k", "fire_c", "hotspot_min_c", "hotspot_contrast_k",
+             "people_detector", "model_path", "model_provider", "model_threads",
+             "model_threshold_scale")
 TRACKER = ("track_gate_px", "track_confirm_hits", "track_max_misses")
 
 
-def detectors_from(values: dict[str, Any]) -> tuple[WarmBodyDetector, HotspotDetector]:
-    """Detectors for the node's parameter values."""
-    bodies = WarmBodyDetector(replace(WarmBodyConfig(), contrast_k=values["body_contrast_k"]))
+def detectors_from(values: dict[str, Any]
+                   ) -> tuple[WarmBodyDetector | LearnedDetector, HotspotDetector]:
+    """Detectors for the node's parameter values (the people backend first). Raises
+    FileNotFoundError or ValueError when the model cannot be loaded."""
+    if values.get("people_detector", "warm_body") == "model":
+        bodies: WarmBodyDetector | LearnedDetector = LearnedDetector(
+            values["model_path"] or None, threshold_scale=values["model_threshold_scale"],
+            provider=values["model_provider"], threads=values["model_threads"])
+    else:
+        bodies = WarmBodyDetector(replace(WarmBodyConfig(),
+                                          contrast_k=values["body_contrast_k"]))
     hot = HotspotDetector(replace(HotspotConfig(), fire_c=values["fire_c"],
                                   hotspot_min_c=values["hotspot_min_c"],
                                   hotspot_contrast_k=values["hotspot_contrast_k"]))

@@ -1,0 +1,148 @@
+"""Box detection scores against labelled images: precision, recall, F1 and AP50 per class.
+
+Matching as in PASCAL VOC and COCO: per image and class, detections best score first, each to
+the unmatched labelled box of highest IoU if that IoU is at least ``iou`` (0.5); a detection
+whose centre lies in an *ignore* region (e.g. HIT-UAV's "DontCare") and that matches nothing
+is left out instead of counted as false. AP is the area under the precision-recall curve with
+precision made monotone (all-point interpolation, VOC 2010 onwards). Pure numpy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from thermal_perception.core.learned import Boxes
+from thermal_perception.io.labels import LabelledImage
+
+
+def iou_matrix(a: NDArray, b: NDArray) -> NDArray[np.float64]:
+    """IoU of every box of ``a`` (N, 4) with every box of ``b`` (M, 4), xyxy."""
+    a = np.asarray(a, np.float64).reshape(-1, 4)
+    b = np.asarray(b, np.float64).reshape(-1, 4)
+    ix0 = np.maximum(a[:, None, 0], b[None, :, 0])
+    iy0 = np.maximum(a[:, None, 1], b[None, :, 1])
+    ix1 = np.minimum(a[:, None, 2], b[None, :, 2])
+    iy1 = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(ix1 - ix0, 0, None) * np.clip(iy1 - iy0, 0, None)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+
+
+def _match_image(pred_xyxy: NDArray, pred_scores: NDArray, gt: NDArray, ignore: NDArray,
+                 iou: float) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+    """Scores and true-positive flags of one image's detections of one class (ignored ones
+    dropped)."""
+    order = np.argsort(-pred_scores, kind="stable")
+    pred_xyxy, pred_scores = pred_xyxy[order], pred_scores[order]
+    ious = iou_matrix(pred_xyxy, gt)
+    taken = np.zeros(len(gt), bool)
+    scores, tps = [], []
+    if len(ignore):
+        cx = 0.5 * (pred_xyxy[:, 0] + pred_xyxy[:, 2])
+        cy = 0.5 * (pred_xyxy[:, 1] + pred_xyxy[:, 3])
+        in_ignore = ((cx[:, None] >= ignore[None, :, 0]) & (cx[:, None] < ignore[None, :, 2])
+                     & (cy[:, None] >= ignore[None, :, 1])
+                     & (cy[:, None] < ignore[None, :, 3])).any(axis=1)
+    else:
+        in_ignore = np.zeros(len(pred_scores), bool)
+    for k in range(len(pred_scores)):
+        j = -1
+        if len(gt):
+            cand = np.where(taken, -1.0, ious[k])
+            j = int(np.argmax(cand))
+            if cand[j] < iou:
+                j = -1
+        if j >= 0:
+            taken[j] = True
+            scores.append(pred_scores[k])
+            tps.append(True)
+        elif not in_ignore[k]:
+            scores.append(pred_scores[k])
+            tps.append(False)
+    return np.asarray(scores, np.float64), np.asarray(tps, bool)
+
+
+def average_precision(recall: NDArray, precision: NDArray) -> float:
+    """All-point interpolated AP from a PR curve ordered by falling score."""
+    if recall.size == 0:
+        return 0.0
+    r = np.concatenate([[0.0], recall, [recall[-1]]])
+    p = np.concatenate([[1.0], precision, [0.0]])
+    p = np.maximum.accumulate(p[::-1])[::-1]
+    return float(np.sum((r[1:] - r[:-1]) * p[1:]))
+
+
+def class_scores(scores: NDArray, tps: NDArray, n_gt: int,
+                 threshold: float | None = None) -> dict[str, Any]:
+    """AP50, and precision/recall/F1 at ``threshold`` (None: at the best-F1 score)."""
+    order = np.argsort(-scores, kind="stable")
+    s, tp = scores[order], tps[order]
+    ctp = np.cumsum(tp)
+    cfp = np.cumsum(~tp)
+    recall = ctp / max(n_gt, 1)
+    precision = ctp / np.maximum(ctp + cfp, 1)
+    ap = average_precision(recall, precision) if n_gt else float("nan")
+    f1 = np.where(precision + recall > 0, 2 * precision * recall
+                  / np.where(precision + recall > 0, precision + recall, 1.0), 0.0)
+    best = int(np.argmax(f1)) if f1.size else -1
+    best_threshold = float(s[best]) if best >= 0 else 1.0
+    t = best_threshold if threshold is None else threshold
+    k = int(np.searchsorted(-s, -t, side="right"))  # detections with score >= t
+    tp_t = int(ctp[k - 1]) if k else 0
+    fp_t = int(cfp[k - 1]) if k else 0
+    p_t = tp_t / (tp_t + fp_t) if tp_t + fp_t else (1.0 if n_gt == 0 else 0.0)
+    r_t = tp_t / n_gt if n_gt else float("nan")
+    f_t = 2 * p_t * r_t / (p_t + r_t) if n_gt and p_t + r_t > 0 else 0.0
+    return {"ap50": ap, "precision": p_t, "recall": r_t, "f1": f_t, "threshold": t,
+            "best_f1_threshold": best_threshold, "labelled": n_gt, "true_pos": tp_t,
+            "false_pos": fp_t}
+
+
+def evaluate_boxes(items: Sequence[LabelledImage], predictions: Sequence[Boxes],
+                   classes: Sequence[str], thresholds: Mapping[str, float] | float | None = None,
+                   iou: float = 0.5) -> dict[str, Any]:
+    """Scores of ``predictions`` (one :class:`Boxes` per image, class indices into
+    ``classes``) against ``items``. ``thresholds``: per class or one score at which P, R and
+    F1 are given (None: each class's best-F1 score). Also counts false detections of each
+    class on images that hold none of it (``false_per_empty_image``)."""
+    if len(items) != len(predictions):
+        raise ValueError(f"{len(items)} labelled images but {len(predictions)} predictions")
+    out: dict[str, Any] = {"images": len(items), "classes": {}}
+    for ci, name in enumerate(classes):
+        all_scores, all_tps, n_gt, empty_images, empty_false = [], [], 0, 0, 0
+        for item, pred in zip(items, predictions, strict=True):
+            gt = np.asarray([b for b, lab in zip(item.boxes, item.labels, strict=True)
+                             if lab == name], np.float64).reshape(-1, 4)
+            ignore = np.asarray(item.ignore, np.float64).reshape(-1, 4)
+            mine = pred.classes == ci
+            s, tp = _match_image(pred.xyxy[mine], pred.scores[mine], gt, ignore, iou)
+            all_scores.append(s)
+            all_tps.append(tp)
+            n_gt += len(gt)
+            if not len(gt):
+                empty_images += 1
+                t = _threshold(thresholds, name)
+                empty_false += int(np.sum(s >= t)) if t is not None else 0
+        report = class_scores(np.concatenate(all_scores) if all_scores else np.zeros(0),
+                              np.concatenate(all_tps) if all_tps else np.zeros(0, bool), n_gt,
+                              _threshold(thresholds, name))
+        report["images_without"] = empty_images
+        report["false_per_empty_image"] = (empty_false / empty_images
+                                           if empty_images and thresholds is not None
+                                           else float("nan"))
+        out["classes"][name] = report
+    return out
+
+
+def _threshold(thresholds: Mapping[str, float] | float | None, name: str) -> float | None:
+    if thresholds is None:
+        return None
+    if isinstance(thresholds, Mapping):
+        return thresholds.get(name)
+    return float(thresholds)

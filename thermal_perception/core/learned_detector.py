@@ -1,0 +1,174 @@
+"""The learned detector backend: an ONNX model run by onnxruntime (CPU by default).
+
+:class:`LearnedDetector` has the interface of the warm-body detector (``detect(frame,
+gsd_m) -> list[Detection]``), so tracking, alarms, fusion and geolocation take its detections
+unchanged. It runs the model we ship (``thermal_perception/models/thermal_detector.onnx``,
+trained by ``tools/train_detector.py``; see its model card ``MODEL_CARD.md``) or a user's own
+export: a *model card* JSON next to the ``.onnx`` file (same name, ``.json``) names the output
+``layout`` (``centernet`` or ``yolo``, see :mod:`.learned`), the ``classes`` (detector labels:
+person, animal, vehicle, bicycle...), per-class score ``thresholds`` and, for centernet, the
+``stride``. Without a card, a single-output model is read as ``yolo`` with classes given by the
+caller.
+
+Input of either kind (:func:`.learned.normalise_frame`): a temperature image in deg C
+(``radiometric=True``, the detector node's 32FC1 input), or an 8-bit/relative image (AGC'd
+video, JPEG datasets). Boxes on relative input carry NaN temperatures: no Celsius is made up.
+
+On radiometric input the box's temperature is a second opinion (:meth:`plausibility`): a
+"person" whose warmest pixels (90th percentile in the box) lie outside ``person_c`` (default
+0..50 deg C: clothed and distant people read 9-45 deg C in real FLIR photos) has its
+confidence multiplied by ``implausible_factor``; it is kept, so a caller can still see it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from thermal_perception.core.detection import LABELS, Detection
+from thermal_perception.core.learned import (
+    INPUT_MULTIPLE,
+    LAYOUTS,
+    Boxes,
+    decode_centernet,
+    decode_yolo,
+    normalise_frame,
+    padded_shape,
+)
+
+MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
+SHIPPED_MODEL = MODELS_DIR / "thermal_detector.onnx"
+PROVIDERS = ("CPUExecutionProvider", "CUDAExecutionProvider", "OpenVINOExecutionProvider",
+             "TensorrtExecutionProvider", "CoreMLExecutionProvider")
+
+
+def load_card(model_path: Path) -> dict[str, Any]:
+    """The model card next to ``model_path`` (``.json``), or {} when there is none."""
+    card = model_path.with_suffix(".json")
+    if not card.is_file():
+        return {}
+    try:
+        return json.loads(card.read_text())
+    except ValueError as exc:
+        raise ValueError(f"{card}: not a JSON model card ({exc})") from None
+
+
+class LearnedDetector:
+    """Detections from an ONNX model (see the module docstring).
+
+    Parameters
+    ----------
+    model_path : the .onnx file; None: the shipped model.
+    threshold_scale : multiplies the card's per-class thresholds (1: as validated).
+    provider : onnxruntime execution provider (CPU by default).
+    threads : onnxruntime intra-op threads (1: leaves the other core to the pipeline).
+    classes, layout : override the card (needed for a card-less YOLO export).
+    person_c : (low, high) deg C band of plausible person temperatures on radiometric input.
+    implausible_factor : confidence multiplier of a person outside that band.
+    """
+
+    def __init__(self, model_path: str | Path | None = None, threshold_scale: float = 1.0,
+                 provider: str = "CPUExecutionProvider", threads: int = 1,
+                 classes: tuple[str, ...] | None = None, layout: str | None = None,
+                 person_c: tuple[float, float] = (0.0, 50.0),
+                 implausible_factor: float = 0.3) -> None:
+        path = Path(model_path) if model_path else SHIPPED_MODEL
+        if not path.is_file():
+            raise FileNotFoundError(f"ONNX model file not found: {path}")
+        card = load_card(path)
+        self.layout = layout or card.get("layout", "yolo")
+        if self.layout not in LAYOUTS:
+            raise ValueError(f"layout must be one of {LAYOUTS}, got {self.layout!r}")
+        self.classes = tuple(classes or card.get("classes", ()))
+        unknown = [c for c in self.classes if c not in LABELS]
+        if unknown or not self.classes:
+            raise ValueError(f"{path}: classes must be detector labels {LABELS}, got "
+                             f"{list(self.classes) or 'none'} (give them in the model card)")
+        if provider not in PROVIDERS:
+            raise ValueError(f"provider must be one of {PROVIDERS}, got {provider!r}")
+        if not 0.0 < threshold_scale <= 10.0 or threads < 0 or not 0 <= implausible_factor <= 1:
+            raise ValueError("need 0 < threshold_scale <= 10, threads >= 0 and "
+                             "0 <= implausible_factor <= 1")
+        thresholds = card.get("thresholds", {})
+        self.thresholds = np.asarray([min(1.0, float(thresholds.get(c, 0.3)) * threshold_scale)
+                                      for c in self.classes], np.float32)
+        self.stride = int(card.get("stride", 4))
+        self.multiple = int(card.get("input_multiple", INPUT_MULTIPLE))
+        self.person_c = (float(person_c[0]), float(person_c[1]))
+        self.implausible_factor = float(implausible_factor)
+        import onnxruntime as ort  # imported here: a second of start-up only when used
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = int(threads)
+        options.inter_op_num_threads = 1
+        available = ort.get_available_providers()
+        if provider not in available:
+            raise ValueError(f"onnxruntime provider {provider} is not available here "
+                             f"(available: {available})")
+        self.session = ort.InferenceSession(str(path), options, providers=[provider])
+        self.input_name = self.session.get_inputs()[0].name
+        self.path = path
+        self._input: NDArray[np.float32] | None = None
+        self._norm: NDArray[np.float32] | None = None
+
+    def boxes(self, frame: NDArray) -> Boxes:
+        """The model's boxes on ``frame`` (H, W), before the per-class thresholds' last cut
+        (the lowest class threshold is applied)."""
+        a = np.asarray(frame)
+        h, w = a.shape
+        ph, pw = padded_shape(h, w, self.multiple)
+        if self._input is None or self._input.shape[2:] != (ph, pw):
+            self._input = np.zeros((1, 1, ph, pw), np.float32)  # once per stream size
+            self._norm = np.empty((h, w), np.float32)
+        normalise_frame(a, out=self._norm)
+        self._input[0, 0, :h, :w] = self._norm
+        outputs = self.session.run(None, {self.input_name: self._input})
+        low = float(self.thresholds.min())
+        if self.layout == "centernet":
+            heat, size, offset = outputs[:3]
+            return decode_centernet(heat[0], size[0], offset[0], self.stride, low, (h, w))
+        return decode_yolo(outputs[0], low, (h, w), num_classes=len(self.classes))
+
+    def detect(self, frame: NDArray, gsd_m: float | None = None,
+               radiometric: bool = True) -> list[Detection]:
+        """Detections on one frame: deg C when ``radiometric``, else relative levels (boxes
+        then carry NaN temperatures and no plausibility check)."""
+        a = np.asarray(frame)
+        if a.ndim != 2 or a.size == 0:
+            raise ValueError(f"need a non-empty (H, W) image, got shape {a.shape}")
+        b = self.boxes(a)
+        keep = b.scores >= self.thresholds[b.classes]
+        out = []
+        for (x0, y0, x1, y1), score, ci in zip(b.xyxy[keep], b.scores[keep], b.classes[keep],
+                                               strict=True):
+            bx = (math.floor(x0), math.floor(y0), math.ceil(x1),
+                  math.ceil(y1))
+            label = self.classes[int(ci)]
+            area = (bx[2] - bx[0]) * (bx[3] - bx[1])
+            max_c = mean_c = math.nan
+            confidence = float(np.clip(score, 0.0, 1.0))
+            if radiometric:
+                patch = a[bx[1]:bx[3], bx[0]:bx[2]].astype(np.float32, copy=False)
+                finite = patch[np.isfinite(patch)]
+                if finite.size:
+                    max_c, mean_c = float(finite.max()), float(finite.mean())
+                    if label == "person":
+                        confidence *= self.plausibility(finite)
+            out.append(Detection(
+                label=label, confidence=confidence, bbox=bx,
+                centroid=(0.5 * float(x0 + x1), 0.5 * float(y0 + y1)), max_c=max_c,
+                mean_c=mean_c, area_px=area,
+                area_m2=area * gsd_m * gsd_m if gsd_m else math.nan))
+        return out
+
+    def plausibility(self, box_c: NDArray[np.float32]) -> float:
+        """1, or ``implausible_factor`` when a person's box is too cold or too hot to be one:
+        its 90th percentile (the body, not the background around it) outside ``person_c``."""
+        warm = float(np.percentile(box_c, 90.0))
+        low, high = self.person_c
+        return 1.0 if low <= warm <= high else self.implausible_factor

@@ -1,0 +1,359 @@
+#!/usr/bin/env python3
+"""Train the shipped thermal object detector (people, vehicles, bicycles) on the CPU.
+
+A small centre-point network (CenterNet-style: a class heatmap, log box size and centre
+offset at stride 4) on one normalised channel (``core/learned.normalise_frame``, the same
+function inference uses), trained on random crops of full-resolution frames, exported to ONNX
+for onnxruntime. Data: HIT-UAV (CC BY 4.0), its official ``train`` split for training and
+``val`` for choosing the epoch and the score thresholds; its ``test`` split is never read here.
+
+    pip install -r requirements/train.txt        # torch (CPU build), onnx; not in make test
+    git clone https://github.com/suojiashun/HIT-UAV-Infrared-Thermal-Dataset /data/hit-uav
+    python tools/train_detector.py --data /data/hit-uav --out thermal_perception/models
+
+Fixed seeds (numpy, torch, crop order); two CPU threads. Writes ``thermal_detector.onnx``,
+``thermal_detector.json`` (class names, layout, stride, per-class thresholds, the training
+record) and ``train_log.csv`` to ``--out``. Progress with tqdm.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from thermal_perception.core.learned import (
+    INPUT_MULTIPLE,
+    centernet_targets,
+    decode_centernet,
+    normalise_frame,
+    padded_shape,
+)
+from thermal_perception.io.labels import LabelledImage, read_hit_uav
+
+CLASSES = ("person", "vehicle", "bicycle")
+STRIDE = 4
+
+
+def build_model(width: int = 1):
+    """The network (torch): a strided backbone to 1/32, top-down fusion back to 1/4, three
+    heads. Depthwise-separable blocks past the stem keep it near 0.5 GMAC at 640x512."""
+    import torch
+    from torch import nn
+
+    def cbr(cin, cout, stride=1):
+        return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False),
+                             nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+    def dws(cin, cout, stride=1):
+        return nn.Sequential(
+            nn.Conv2d(cin, cin, 3, stride, 1, groups=cin, bias=False), nn.BatchNorm2d(cin),
+            nn.ReLU(inplace=True), nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout),
+            nn.ReLU(inplace=True))
+
+    c = [16, 32, 64, 96, 128]
+    c = [k * width for k in c]
+    neck = 48 * width
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.s2 = cbr(1, c[0], 2)
+            self.s4 = nn.Sequential(cbr(c[0], c[1], 2), dws(c[1], c[1]))
+            self.s8 = nn.Sequential(dws(c[1], c[2], 2), dws(c[2], c[2]))
+            self.s16 = nn.Sequential(dws(c[2], c[3], 2), dws(c[3], c[3]), dws(c[3], c[3]))
+            self.s32 = nn.Sequential(dws(c[3], c[4], 2), dws(c[4], c[4]))
+            self.l32 = nn.Conv2d(c[4], neck, 1)
+            self.l16 = nn.Conv2d(c[3], neck, 1)
+            self.l8 = nn.Conv2d(c[2], neck, 1)
+            self.l4 = nn.Conv2d(c[1], neck, 1)
+            self.f16, self.f8, self.f4 = dws(neck, neck), dws(neck, neck), dws(neck, neck)
+            self.head = dws(neck, neck)
+            self.heat = nn.Conv2d(neck, len(CLASSES), 1)
+            self.size = nn.Conv2d(neck, 2, 1)
+            self.offset = nn.Conv2d(neck, 2, 1)
+            nn.init.constant_(self.heat.bias, -4.6)  # prior 0.01: stable focal loss at start
+            nn.init.constant_(self.size.bias, 2.5)
+
+        def forward(self, x):
+            up = nn.functional.interpolate
+            x4 = self.s4(self.s2(x))
+            x8 = self.s8(x4)
+            x16 = self.s16(x8)
+            x32 = self.s32(x16)
+            p = self.l32(x32)
+            p = self.f16(self.l16(x16) + up(p, scale_factor=2.0, mode="nearest"))
+            p = self.f8(self.l8(x8) + up(p, scale_factor=2.0, mode="nearest"))
+            p = self.f4(self.l4(x4) + up(p, scale_factor=2.0, mode="nearest"))
+            p = self.head(p)
+            return torch.sigmoid(self.heat(p)), self.size(p), self.offset(p)
+
+    return Net()
+
+
+# -- data ------------------------------------------------------------------------------------
+
+def load_split(root: Path, split: str) -> tuple[list[LabelledImage], list[np.ndarray]]:
+    from tqdm import tqdm
+
+    items = read_hit_uav(root, split)
+    images = []
+    for it in tqdm(items, desc=f"reading {split}", unit="image"):
+        img = cv2.imread(str(it.path), cv2.IMREAD_GRAYSCALE)
+        if img is None:
+            raise SystemExit(f"cannot read {it.path}")
+        images.append(img)
+    return items, images
+
+
+def augment(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Photometric changes a camera, an AGC or a radiometric conversion could make: gain and
+    offset, gamma, inverted gamma, blur, noise (Lepton-class), JPEG-free. Returns float32."""
+    x = img.astype(np.float32) / 255.0
+    if rng.random() < 0.5:
+        x = np.power(np.clip(x, 0, 1), rng.uniform(0.6, 1.6))
+    x = x * rng.uniform(0.6, 1.3) + rng.uniform(-0.15, 0.15)
+    if rng.random() < 0.3:
+        x = cv2.GaussianBlur(x, (0, 0), rng.uniform(0.5, 1.2))
+    if rng.random() < 0.5:
+        x = x + rng.normal(0.0, rng.uniform(0.005, 0.03), x.shape).astype(np.float32)
+    return x * 255.0  # back to the 8-bit scale: normalise_frame stretches it again
+
+
+def sample_crop(item: LabelledImage, img: np.ndarray, crop: tuple[int, int],
+                rng: np.random.Generator):
+    """A random crop (random scale 0.7-1.4, horizontal flip) and its boxes."""
+    ch, cw = crop
+    scale = math.exp(rng.uniform(math.log(0.7), math.log(1.4)))
+    h, w = img.shape
+    sh, sw = round(h * scale), round(w * scale)
+    big = cv2.resize(img, (sw, sh), interpolation=cv2.INTER_AREA if scale < 1
+                     else cv2.INTER_LINEAR)
+    y0 = int(rng.integers(0, max(1, sh - ch + 1)))
+    x0 = int(rng.integers(0, max(1, sw - cw + 1)))
+    patch = np.zeros((ch, cw), np.uint8)
+    view = big[y0:y0 + ch, x0:x0 + cw]
+    patch[:view.shape[0], :view.shape[1]] = view
+    boxes = np.asarray(item.boxes, np.float64).reshape(-1, 4) * scale
+    boxes -= [x0, y0, x0, y0]
+    classes = np.asarray([CLASSES.index(lab) for lab in item.labels], np.intp)
+    cx = 0.5 * (boxes[:, 0] + boxes[:, 2])
+    cy = 0.5 * (boxes[:, 1] + boxes[:, 3])
+    inside = (cx >= 0) & (cx < view.shape[1]) & (cy >= 0) & (cy < view.shape[0])
+    boxes, classes = boxes[inside], classes[inside]
+    np.clip(boxes[:, 0::2], 0, cw, out=boxes[:, 0::2])
+    np.clip(boxes[:, 1::2], 0, ch, out=boxes[:, 1::2])
+    if rng.random() < 0.5:
+        patch = patch[:, ::-1]
+        boxes = np.stack([cw - boxes[:, 2], boxes[:, 1], cw - boxes[:, 0], boxes[:, 3]], 1) \
+            if boxes.size else boxes
+    return np.ascontiguousarray(patch), boxes, classes
+
+
+def batch(items, images, order, crop, rng):
+    xs, heats, sizes, offs, masks = [], [], [], [], []
+    out_shape = (crop[0] // STRIDE, crop[1] // STRIDE)
+    for i in order:
+        patch, boxes, classes = sample_crop(items[i], images[i], crop, rng)
+        xs.append(normalise_frame(augment(patch, rng)))
+        h, s, o, m = centernet_targets(boxes, classes, len(CLASSES), out_shape, STRIDE)
+        heats.append(h)
+        sizes.append(s)
+        offs.append(o)
+        masks.append(m)
+    return (np.stack(xs)[:, None], np.stack(heats), np.stack(sizes), np.stack(offs),
+            np.stack(masks))
+
+
+def focal_loss(pred, gt):
+    """CenterNet's penalty-reduced pixel-wise focal loss (alpha 2, beta 4)."""
+    import torch
+
+    pred = pred.clamp(1e-4, 1 - 1e-4)
+    pos = gt.eq(1).float()
+    neg = 1.0 - pos
+    pos_loss = torch.log(pred) * (1 - pred) ** 2 * pos
+    neg_loss = torch.log(1 - pred) * pred ** 2 * (1 - gt) ** 4 * neg
+    n = pos.sum().clamp(min=1.0)
+    return -(pos_loss.sum() + neg_loss.sum()) / n
+
+
+# -- validation -------------------------------------------------------------------------------
+
+def predict(net, image: np.ndarray, threshold: float):
+    import torch
+
+    h, w = image.shape
+    ph, pw = padded_shape(h, w, INPUT_MULTIPLE)
+    x = np.zeros((1, 1, ph, pw), np.float32)
+    x[0, 0, :h, :w] = normalise_frame(image)
+    with torch.no_grad():
+        heat, size, off = (t.numpy() for t in net(torch.from_numpy(x)))
+    return decode_centernet(heat[0], size[0], off[0], STRIDE, threshold, (h, w))
+
+
+def validate(net, items, images, threshold: float = 0.05) -> dict:
+    from thermal_perception.core.box_eval import evaluate_boxes
+
+    preds = [predict(net, img, threshold) for img in images]
+    report = evaluate_boxes(items, preds, CLASSES)
+    return report
+
+
+# -- main -------------------------------------------------------------------------------------
+
+def git_commit(path: Path) -> str | None:
+    try:
+        return subprocess.run(["git", "-C", str(path), "rev-parse", "HEAD"], check=True,
+                              capture_output=True, text=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def export_onnx(net, path: Path) -> None:
+    import torch
+
+    net.eval()
+    dummy = torch.zeros(1, 1, 512, 640)
+    torch.onnx.export(net, (dummy,), str(path), input_names=["image"],
+                      output_names=["heatmap", "size", "offset"], opset_version=17,
+                      dynamic_axes={"image": {2: "height", 3: "width"},
+                                    "heatmap": {2: "h4", 3: "w4"}, "size": {2: "h4", 3: "w4"},
+                                    "offset": {2: "h4", 3: "w4"}}, dynamo=False)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", type=Path, required=True, help="HIT-UAV checkout")
+    ap.add_argument("--out", type=Path, default=Path("thermal_perception/models"))
+    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--crop", type=int, nargs=2, default=(320, 384), metavar=("H", "W"))
+    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--val-every", type=int, default=3)
+    ap.add_argument("--data-commit", default=None,
+                    help="the dataset repository's commit (default: git rev-parse in --data)")
+    ap.add_argument("--limit", type=int, default=0, help="train on this many images (smoke)")
+    ap.add_argument("--time-limit-min", type=float, default=110.0,
+                    help="stop training after this long (the last epochs' schedule shrinks)")
+    args = ap.parse_args(argv)
+
+    import torch
+    from tqdm import tqdm
+
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(args.threads)
+    rng = np.random.default_rng(args.seed)
+    args.out.mkdir(parents=True, exist_ok=True)
+    items, images = load_split(args.data, "train")
+    val_items, val_images = load_split(args.data, "val")
+    if args.limit:
+        items, images = items[:args.limit], images[:args.limit]
+        val_items, val_images = val_items[:max(20, args.limit // 4)], \
+            val_images[:max(20, args.limit // 4)]
+    net = build_model()
+    params = sum(p.numel() for p in net.parameters())
+    print(f"model: {params / 1e3:.0f} k parameters; {len(items)} training images, "
+          f"{len(val_items)} validation images")
+    opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
+    steps_per_epoch = math.ceil(len(items) / args.batch)
+    total = args.epochs * steps_per_epoch
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=total,
+                                                pct_start=0.1)
+    log_path = args.out / "train_log.csv"
+    log = csv.writer(log_path.open("w", newline=""))
+    log.writerow(["epoch", "loss", "heat", "size", "offset", "seconds", "val_person_ap50",
+                  "val_vehicle_ap50", "val_bicycle_ap50", "val_map50"])
+    best, best_state, started = -1.0, None, time.monotonic()
+    for epoch in range(1, args.epochs + 1):
+        net.train()
+        order = rng.permutation(len(items))
+        sums = np.zeros(4)
+        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch}/{args.epochs}", unit="batch")
+        for step in bar:
+            idx = order[step * args.batch:(step + 1) * args.batch]
+            x, heat, size, off, mask = (torch.from_numpy(a) for a in
+                                        batch(items, images, idx, tuple(args.crop), rng))
+            p_heat, p_size, p_off = net(x)
+            m = mask[:, None]
+            n = m.sum().clamp(min=1.0)
+            l_heat = focal_loss(p_heat, heat)
+            l_size = (torch.abs(p_size - size) * m).sum() / n
+            l_off = (torch.abs(p_off - off) * m).sum() / n
+            loss = l_heat + 0.5 * l_size + l_off
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 10.0)
+            opt.step()
+            sched.step()
+            sums += [loss.item(), l_heat.item(), l_size.item(), l_off.item()]
+            bar.set_postfix(loss=f"{sums[0] / (step + 1):.3f}")
+        bar.close()
+        elapsed = time.monotonic() - started
+        row = [epoch, *(sums / steps_per_epoch).round(4), round(elapsed)]
+        last = epoch == args.epochs or elapsed > args.time_limit_min * 60
+        if epoch % args.val_every == 0 or last:
+            net.eval()
+            report = validate(net, val_items, val_images)
+            aps = [report["classes"][c]["ap50"] for c in CLASSES]
+            score = float(np.mean(aps))
+            row += [round(a, 4) for a in aps] + [round(score, 4)]
+            print(f"epoch {epoch}: val AP50 " + ", ".join(
+                f"{c} {a:.3f}" for c, a in zip(CLASSES, aps, strict=True)))
+            if score > best:
+                best = score
+                best_state = {k: v.clone() for k, v in net.state_dict().items()}
+                best_epoch = epoch
+        log.writerow(row)
+        if last:
+            break
+    train_s = time.monotonic() - started
+    net.load_state_dict(best_state)
+    net.eval()
+    # per-class score thresholds: best F1 on the validation split
+    report = validate(net, val_items, val_images, threshold=0.05)
+    thresholds = {c: report["classes"][c]["best_f1_threshold"] for c in CLASSES}
+    onnx_path = args.out / "thermal_detector.onnx"
+    export_onnx(net, onnx_path)
+    card = {
+        "format": "thermal_perception detector 1",
+        "layout": "centernet", "stride": STRIDE, "input_multiple": INPUT_MULTIPLE,
+        "input": "image (1, 1, H, W) float32: core.learned.normalise_frame of the frame, "
+                 "padded right/bottom with 0 to a multiple of 32",
+        "outputs": ["heatmap (1, C, H/4, W/4) sigmoid", "size (1, 2, H/4, W/4) log w, h px",
+                    "offset (1, 2, H/4, W/4) cells"],
+        "classes": list(CLASSES), "thresholds": thresholds,
+        "training": {
+            "data": "HIT-UAV (Suo et al., Scientific Data 10, 227, 2023), CC BY 4.0, "
+                    "https://github.com/suojiashun/HIT-UAV-Infrared-Thermal-Dataset",
+            "data_commit": args.data_commit or git_commit(args.data), "train_split": "train",
+            "train_images": len(items), "selection_split": "val", "epochs_run": epoch,
+            "best_epoch": best_epoch, "seed": args.seed, "crop": list(args.crop),
+            "batch": args.batch, "lr": args.lr, "threads": args.threads,
+            "train_seconds": round(train_s), "parameters": params,
+            "torch": torch.__version__,
+            "command": "python tools/train_detector.py " + " ".join(argv or sys.argv[1:]),
+            "val": {c: {k: report["classes"][c][k] for k in ("ap50", "precision", "recall",
+                                                             "f1")} for c in CLASSES},
+        },
+    }
+    (args.out / "thermal_detector.json").write_text(json.dumps(card, indent=1))
+    print(f"trained {epoch} epochs in {train_s / 60:.1f} min; best epoch {best_epoch}; "
+          f"wrote {onnx_path} ({onnx_path.stat().st_size / 1e6:.2f} MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
