@@ -4,7 +4,6 @@ answers, then acceptance on the simulator's SAR and fire scenes)."""
 from __future__ import annotations
 
 import functools
-import importlib.util
 import math
 
 import cv2
@@ -17,7 +16,6 @@ from thermal_perception.core.detection import (
     Detection,
     HotspotConfig,
     HotspotDetector,
-    OnnxDetector,
     WarmBodyConfig,
     WarmBodyDetector,
     gsd_from_altitude,
@@ -226,18 +224,6 @@ def test_flicker_promotes_a_hot_blob_to_fire(flicker: bool, use_flicker: bool,
     assert labels[-1] == expected, f"labels over the frames: {labels}"
     detector.reset()
     assert detector.detect(flicker_frames(flicker)[0], GSD_M)[0].label == "hotspot"
-
-
-def test_onnx_detector_reports_missing_file_or_runtime(tmp_path) -> None:
-    with pytest.raises(FileNotFoundError, match="ONNX model file not found"):
-        OnnxDetector(tmp_path / "missing.onnx")
-    model = tmp_path / "model.onnx"
-    model.write_bytes(b"not a model")
-    if importlib.util.find_spec("onnxruntime") is None:
-        with pytest.raises(ImportError, match="needs onnxruntime"):
-            OnnxDetector(model)
-    with pytest.raises(ValueError, match="class_names"):
-        OnnxDetector(model, class_names=("robot",))
 
 
 # -- acceptance on the simulator --------------------------------------------------------------

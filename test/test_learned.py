@@ -228,6 +228,10 @@ def test_learned_detector_bad_configuration_is_a_clear_error(tmp_path: Path) -> 
 
     with pytest.raises(FileNotFoundError, match="ONNX model file not found"):
         LearnedDetector(tmp_path / "missing.onnx")
+    bad = tmp_path / "model.onnx"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(ValueError, match="not a loadable ONNX model"):
+        LearnedDetector(bad, classes=("person",))
     if SHIPPED.is_file():
         with pytest.raises(ValueError, match="provider"):
             LearnedDetector(provider="NoSuchProvider")

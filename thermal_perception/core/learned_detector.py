@@ -81,6 +81,8 @@ class LearnedDetector:
         if not path.is_file():
             raise FileNotFoundError(f"ONNX model file not found: {path}")
         card = load_card(path)
+        if card.get("layout") == "centernet" and not classes and not card.get("classes"):
+            raise ValueError(f"{path}: the model card names no classes")
         self.layout = layout or card.get("layout", "yolo")
         if self.layout not in LAYOUTS:
             raise ValueError(f"layout must be one of {LAYOUTS}, got {self.layout!r}")
@@ -110,7 +112,11 @@ class LearnedDetector:
         if provider not in available:
             raise ValueError(f"onnxruntime provider {provider} is not available here "
                              f"(available: {available})")
-        self.session = ort.InferenceSession(str(path), options, providers=[provider])
+        try:
+            self.session = ort.InferenceSession(str(path), options, providers=[provider])
+        except Exception as exc:  # onnxruntime raises its own types (InvalidProtobuf, Fail...)
+            raise ValueError(f"{path}: not a loadable ONNX model ({type(exc).__name__}: "
+                             f"{exc})") from None
         self.input_name = self.session.get_inputs()[0].name
         self.path = path
         self._input: NDArray[np.float32] | None = None
