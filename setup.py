@@ -23,7 +23,8 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=["thermal_perception", "thermal_perception.*"]),
-    package_data={"thermal_perception.config": ["*.yaml"]},
+    package_data={"thermal_perception.config": ["*.yaml"],
+                  "thermal_perception.models": ["*.onnx", "*.json", "*.md"]},
     install_requires=_requirements("requirements/python.txt"),
     extras_require={
         "dev": _requirements("requirements/dev.txt"),

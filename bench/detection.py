@@ -1,5 +1,7 @@
 """Detection benchmark: time per 640x512 frame of the detectors and the tracker, next to the
-processing chain (counts -> temperature -> display) measured in the same run.
+processing chain (counts -> temperature -> display) measured in the same run. The learned
+backend (``people_detector: model``, onnxruntime on one thread) is timed on the simulated
+frames and on the real drone frames of data/hit_uav_sample: median and 99th percentile.
 
     python bench/detection.py [--frames 60] [--out out/bench/detection.json]
 """
@@ -9,7 +11,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
+
+import cv2
+import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -51,6 +57,7 @@ def main() -> int:
     found = [bodies.detect(t, gsd) + hot.detect(t, gsd) for t in temps]
     tracker_ms = median_ms(lambda d: tracker.update(d, 1 / 30), found)
     detect_ms = bodies_ms + hot_ms + tracker_ms
+    learned = learned_times(temps)
     print(f"640x512 frames, median of {args.frames}")
     print(f"processing chain (counts -> temperature -> display)  {chain_ms:6.2f} ms")
     print(f"warm-body detector                                     {bodies_ms:6.2f} ms")
@@ -58,12 +65,41 @@ def main() -> int:
     print(f"tracker                                                {tracker_ms:6.2f} ms")
     print(f"detection / processing chain: {detect_ms / chain_ms:.1f}x "
           f"({1e3 / detect_ms:.0f} fps of detection)")
+    labels = {"sim": "simulated 640x512 (deg C)", "real": "real HIT-UAV 640x512 (8-bit)"}
+    for name, (p50, p99) in learned.items():
+        print(f"learned detector, {labels[name]:28s} p50 {p50:6.2f} ms, p99 {p99:6.2f} ms "
+              f"({p50 / chain_ms:.1f}x the chain)")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"chain_ms": chain_ms, "warm_body_ms": bodies_ms,
                                     "hotspot_ms": hot_ms, "tracker_ms": tracker_ms,
-                                    "ratio_detection_over_chain": detect_ms / chain_ms},
+                                    "ratio_detection_over_chain": detect_ms / chain_ms,
+                                    **{f"learned_{k}_ms": v for k, v in learned.items()}},
                                    indent=2) + "\n")
     return 0
+
+
+def learned_times(temps: list) -> dict[str, tuple[float, float]]:
+    """p50/p99 ms of the learned backend on the simulated temperatures and on real frames."""
+    from thermal_perception.core.learned_detector import SHIPPED_MODEL, LearnedDetector
+    from thermal_perception.io.labels import read_dataset
+
+    if not SHIPPED_MODEL.is_file():
+        print("no shipped model: learned detector not timed")
+        return {}
+    det = LearnedDetector(threads=1)
+    real = [cv2.imread(str(it.path), cv2.IMREAD_GRAYSCALE)
+            for it in read_dataset(REPO / "data" / "hit_uav_sample")]
+    out = {}
+    for name, frames, radiometric in (("sim", temps, True), ("real", real, False)):
+        for f in frames[:3]:
+            det.detect(f, 0.1, radiometric=radiometric)
+        times = []
+        for f in frames:
+            t0 = time.perf_counter()
+            det.detect(f, 0.1, radiometric=radiometric)
+            times.append((time.perf_counter() - t0) * 1e3)
+        out[name] = (float(np.percentile(times, 50)), float(np.percentile(times, 99)))
+    return out
 
 
 if __name__ == "__main__":

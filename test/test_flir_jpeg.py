@@ -156,7 +156,8 @@ def test_broken_jpegs_are_clear_errors(jpegs, visible, tmp_path):
     length = struct.unpack(">H", data[third + 2:third + 4])[0]
     path = tmp_path / "cut.jpg"
     path.write_bytes(data[:third] + data[third + 2 + length:])
-    with pytest.raises(FlirFormatError, match=r"cut.jpg: FLIR APP1 segments \[2\] of 11"):
+    with pytest.raises(FlirFormatError,
+                       match=r"cut.jpg \(FLIR radiometric JPEG\): FLIR APP1 segments \[2\] of 11"):
         read_flir_jpeg(path)
     with pytest.raises(FlirFormatError, match="truncated"):
         extract_fff(data[:third + 100])

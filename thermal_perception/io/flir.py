@@ -59,20 +59,42 @@ class FffRecord:
     metadata: dict[str, float]
 
 
-def parse_fff(data: bytes) -> FffRecord:
-    """Parse one FFF record from bytes."""
+def _header_order(data: bytes) -> str:
+    """Byte order of an FFF header and directory: FLIR writes most files big-endian, some
+    (e.g. T4xx from 2024) little-endian. The format version (0x14) is about 100 in the right
+    order (ExifTool checks the same); failing that, the order whose directory fits the data."""
+    for order in (">", "<"):
+        if 100 <= struct.unpack(order + "I", data[0x14:0x18])[0] < 200:
+            return order
+    for order in (">", "<"):
+        dir_offset, count = struct.unpack(order + "II", data[0x18:0x20])
+        if 0 < count < 1000 and dir_offset + 32 * count <= len(data):
+            return order
+    return ">"
+
+
+def parse_fff(data: bytes, source: str = "FFF record") -> FffRecord:
+    """Parse one FFF record from bytes (either byte order); errors start with ``source``."""
+    try:
+        return _parse_fff(data)
+    except FlirFormatError as exc:
+        raise FlirFormatError(f"{source}: {exc}") from None
+
+
+def _parse_fff(data: bytes) -> FffRecord:
     if data[:4] != FFF_MAGIC:
         raise FlirFormatError("not an FFF record (missing 'FFF\\0' magic)")
     if len(data) < 0x20:
         raise FlirFormatError("FFF header truncated")
-    dir_offset, count = struct.unpack(">II", data[0x18:0x20])
+    order = _header_order(data)
+    dir_offset, count = struct.unpack(order + "II", data[0x18:0x20])
     records: dict[int, bytes] = {}
     for i in range(count):
         start = dir_offset + 32 * i
         entry = data[start:start + 32]
         if len(entry) < 20:
             raise FlirFormatError(f"FFF directory truncated at entry {i} of {count}")
-        rtype, _sub, _ver, _id, offset, length = struct.unpack(">HHIIII", entry[:20])
+        rtype, _sub, _ver, _id, offset, length = struct.unpack(order + "HHIIII", entry[:20])
         if rtype:
             records[rtype] = data[offset:offset + length]
     if RAW_RECORD not in records or CAMERA_INFO_RECORD not in records:
@@ -114,12 +136,13 @@ def _decode_png_raw(png: bytes, width: int, height: int) -> NDArray[np.uint16]:
 
 def read_fff(path: str | Path) -> FffRecord:
     """Read a FLIR .fff file."""
-    return parse_fff(Path(path).read_bytes())
+    return parse_fff(Path(path).read_bytes(), f"{path} (FLIR FFF)")
 
 
 def read_seq(path: str | Path) -> Iterator[FffRecord]:
-    """Records of a FLIR .seq file, in order. A truncated last record raises
-    :class:`FlirFormatError` after the complete ones were yielded."""
+    """Records of a FLIR .seq file, in order. A damaged record (e.g. the cut last one of a
+    truncated file) raises :class:`FlirFormatError` naming the file and the record's index,
+    after the whole ones before it were yielded."""
     data = Path(path).read_bytes()
     starts = []
     at = data.find(FFF_MAGIC)
@@ -128,8 +151,8 @@ def read_seq(path: str | Path) -> Iterator[FffRecord]:
         at = data.find(FFF_MAGIC, at + 4)
     if not starts:
         raise FlirFormatError(f"{path}: no FFF records")
-    for begin, end in zip(starts, [*starts[1:], len(data)], strict=True):
-        yield parse_fff(data[begin:end])
+    for index, (begin, end) in enumerate(zip(starts, [*starts[1:], len(data)], strict=True)):
+        yield parse_fff(data[begin:end], f"{path} (FLIR SEQ) frame {index}")
 
 
 def extract_fff(jpeg: bytes) -> bytes:
@@ -179,9 +202,9 @@ def read_flir_jpeg(path: str | Path) -> FffRecord:
     """Raw thermal image and camera metadata of a FLIR radiometric JPEG."""
     path = Path(path)
     try:
-        return parse_fff(extract_fff(path.read_bytes()))
+        return _parse_fff(extract_fff(path.read_bytes()))
     except FlirFormatError as exc:
-        raise FlirFormatError(f"{path}: {exc}") from exc
+        raise FlirFormatError(f"{path} (FLIR radiometric JPEG): {exc}") from exc
 
 
 def record_temperature_c(record: FffRecord, out: NDArray | None = None) -> NDArray:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from thermal_perception.io.flir import read_fff, read_flir_jpeg, read_seq
+from thermal_perception.io.flir import FlirFormatError, read_fff, read_flir_jpeg, read_seq
 from thermal_perception.io.messages import header_ns
 from thermal_perception.ros.image_conversion import ImageConversionError, image_to_array
 
@@ -107,8 +108,7 @@ def _read_file(path: Path, raw_size: tuple[int, int] | None = None,
     elif suffix == ".fff":
         yield RawFrame(read_fff(path).raw)
     elif suffix == ".seq":
-        for record in read_seq(path):
-            yield RawFrame(record.raw)
+        yield from _read_seq_frames(path)
     elif suffix in JPEG_SUFFIXES:
         yield RawFrame(read_flir_jpeg(path).raw)
     elif suffix in RAW_SUFFIXES:
@@ -117,6 +117,22 @@ def _read_file(path: Path, raw_size: tuple[int, int] | None = None,
     else:
         raise ValueError(f"{path}: unknown frame format {suffix!r} "
                          "(bag, .png, .tif, .npy, .raw/.y16/.bin, .fff, .seq, FLIR .jpg)")
+
+
+def _read_seq_frames(path: Path) -> Iterator[RawFrame]:
+    """Frames of a FLIR .seq file; a damaged record ends it with one warning naming the file
+    and the frame (the whole frames before it are played). Damage in the first record is an
+    error: there is nothing to play."""
+    played = 0
+    try:
+        for record in read_seq(path):
+            yield RawFrame(record.raw)
+            played += 1
+    except FlirFormatError as exc:
+        if not played:
+            raise
+        warnings.warn(f"{exc}; played the {played} whole frames before it", RuntimeWarning,
+                      stacklevel=2)
 
 
 def raw_dump_format(path: str | Path, size: tuple[int, int] | None = None,
