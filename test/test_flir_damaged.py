@@ -44,7 +44,7 @@ def little_endian_copy(data: bytes) -> bytes:
     swap("I", 0x14)  # version
     dir_offset, count = swap("II", 0x18)
     for i in range(count):
-        rtype, _sub, _ver, _id, offset, length = swap("HHIIIIIII", dir_offset + 32 * i)[:6]
+        rtype, _sub, _ver, _id, offset, _length = swap("HHIIIIIII", dir_offset + 32 * i)[:6]
         if rtype == RAW_RECORD:
             width, height = struct.unpack_from(">HH", data, offset + 2)
             if not 0 < width < 10000:  # the raw header of the sample is little-endian already
