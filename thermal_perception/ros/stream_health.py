@@ -5,7 +5,10 @@ back). Pure Python: nodes feed it each message; tests drive it with their own cl
 
 Stamp rules (:meth:`StreamHealth.check_stamp`), for a stamp compared with the last accepted:
   equal                          -> DUPLICATE, dropped
-  older by at most time_reset_s  -> OUT_OF_ORDER, dropped
+  older by at most time_reset_s  -> OUT_OF_ORDER, dropped; but the MAX_OUT_OF_ORDER + 1-th
+                                    such frame in a row is a TIME_RESET instead: the last
+                                    accepted stamp had jumped ahead (a faulty camera clock),
+                                    and one bad stamp must not cost the frames after it
   older by more than that        -> TIME_RESET, accepted; the caller restarts what depends on
                                     time (dt = 0, tracks)
   newer                          -> ACCEPT, with dt since the last accepted stamp
@@ -23,6 +26,7 @@ ACCEPT, DUPLICATE, OUT_OF_ORDER, TIME_RESET = "accept", "duplicate", "out_of_ord
 TIME_RESET_S = 1.0  # a stamp this much older than the last one means the source's time restarted
 STALE_MIN_S = 2.0  # a stream is never called stale sooner than this after its last message
 STALE_INTERVALS = 5.0  # ... nor sooner than this many of its typical message intervals
+MAX_OUT_OF_ORDER = 2  # out-of-order frames in a row dropped before the ordering is reset
 RATE_WEIGHT = 0.1  # weight of the newest interval in the exponential average
 
 
@@ -59,6 +63,8 @@ class StreamHealth:
         self.clock = clock
         self.received = 0
         self.duplicates = self.out_of_order = self.time_resets = 0
+        self.ahead_resets = 0  # resets because the last stamp had jumped ahead
+        self._behind_in_a_row = 0
         self.interval_s = math.nan  # typical arrival interval, s
         self.last_arrival: float | None = None
         self.last_stamp_ns: int | None = None
@@ -111,12 +117,18 @@ class StreamHealth:
             self.duplicates += 1
             return StampCheck(DUPLICATE)
         if stamp_ns < last:
-            if last - stamp_ns <= self.time_reset_ns:
+            if last - stamp_ns <= self.time_reset_ns \
+                    and self._behind_in_a_row < MAX_OUT_OF_ORDER:
+                self._behind_in_a_row += 1
                 self.out_of_order += 1
                 return StampCheck(OUT_OF_ORDER)
+            if last - stamp_ns <= self.time_reset_ns:
+                self.ahead_resets += 1
+            self._behind_in_a_row = 0
             self.time_resets += 1
             self.last_stamp_ns = stamp_ns
             return StampCheck(TIME_RESET)
+        self._behind_in_a_row = 0
         self.last_stamp_ns = stamp_ns
         return StampCheck(ACCEPT, (stamp_ns - last) * 1e-9)
 
@@ -131,11 +143,14 @@ class StreamHealth:
         if new[1]:
             parts.append(f"dropped {new[1]} frames with out-of-order stamps")
         if new[2]:
-            parts.append(f"input time went back {new[2]} times (restarted)")
+            parts.append(f"input time went back {new[2]} times (restarted"
+                         + (f"; {self.ahead_resets} after stamps that had jumped ahead in all)"
+                            if self.ahead_resets else ")"))
         return "; ".join(parts)
 
     def values(self) -> dict[str, float | int]:
         """Diagnostic key/values."""
         return {"input_rate_hz": self.rate_hz, "seconds_since_last_input": self.silence_s(),
                 "duplicate_stamps": self.duplicates, "out_of_order_stamps": self.out_of_order,
-                "input_time_resets": self.time_resets}
+                "input_time_resets": self.time_resets,
+                "input_resets_after_future_stamps": self.ahead_resets}
