@@ -45,7 +45,7 @@ CLASSES = ("person", "vehicle", "bicycle")
 STRIDE = 4
 
 
-def build_model(width: int = 1):
+def build_model(width: float = 1.0):
     """The network (torch): a strided backbone to 1/32, top-down fusion back to 1/4, three
     heads. Depthwise-separable blocks past the stem keep it near 0.5 GMAC at 640x512."""
     import torch
@@ -62,8 +62,8 @@ def build_model(width: int = 1):
             nn.ReLU(inplace=True))
 
     c = [16, 32, 64, 96, 128]
-    c = [k * width for k in c]
-    neck = 48 * width
+    c = [max(8, round(k * width / 8) * 8) for k in c]
+    neck = max(8, round(48 * width / 8) * 8)
 
     class Net(nn.Module):
         def __init__(self) -> None:
@@ -245,6 +245,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--val-every", type=int, default=3)
     ap.add_argument("--data-commit", default=None,
                     help="the dataset repository's commit (default: git rev-parse in --data)")
+    ap.add_argument("--width", type=float, default=1.0, help="channel multiplier of the network")
+    ap.add_argument("--init", type=Path, default=None,
+                    help="start from this checkpoint (thermal_detector.pt of an earlier run)")
     ap.add_argument("--limit", type=int, default=0, help="train on this many images (smoke)")
     ap.add_argument("--time-limit-min", type=float, default=110.0,
                     help="stop training after this long (the last epochs' schedule shrinks)")
@@ -263,7 +266,9 @@ def main(argv: list[str] | None = None) -> int:
         items, images = items[:args.limit], images[:args.limit]
         val_items, val_images = val_items[:max(20, args.limit // 4)], \
             val_images[:max(20, args.limit // 4)]
-    net = build_model()
+    net = build_model(args.width)
+    if args.init is not None:
+        net.load_state_dict(torch.load(args.init, map_location="cpu")["state_dict"])
     params = sum(p.numel() for p in net.parameters())
     print(f"model: {params / 1e3:.0f} k parameters; {len(items)} training images, "
           f"{len(val_items)} validation images")
@@ -327,6 +332,9 @@ def main(argv: list[str] | None = None) -> int:
     thresholds = {c: report["classes"][c]["best_f1_threshold"] for c in CLASSES}
     onnx_path = args.out / "thermal_detector.onnx"
     export_onnx(net, onnx_path)
+    # the torch weights, to fine-tune from later (--init); not shipped (the ONNX file is)
+    torch.save({"state_dict": net.state_dict(), "width": args.width},
+               args.out / "thermal_detector.pt")
     card = {
         "format": "thermal_perception detector 1",
         "layout": "centernet", "stride": STRIDE, "input_multiple": INPUT_MULTIPLE,
@@ -341,7 +349,8 @@ def main(argv: list[str] | None = None) -> int:
             "data_commit": args.data_commit or git_commit(args.data), "train_split": "train",
             "train_images": len(items), "selection_split": "val", "epochs_run": epoch,
             "best_epoch": best_epoch, "seed": args.seed, "crop": list(args.crop),
-            "batch": args.batch, "lr": args.lr, "threads": args.threads,
+            "batch": args.batch, "lr": args.lr, "width": args.width,
+            "init": str(args.init) if args.init else None, "threads": args.threads,
             "train_seconds": round(train_s), "parameters": params,
             "torch": torch.__version__,
             "command": "python tools/train_detector.py " + " ".join(argv or sys.argv[1:]),
