@@ -320,3 +320,39 @@ def test_corrupt_nuc_file_at_start_is_an_error_not_a_crash(rclpy_context, tmp_pa
             assert node.chain.table is None or node.chain.state.nuc_source != str(path)
         finally:
             node.destroy_node()
+
+
+def test_wholly_invalid_frames_are_counted_on_every_frame(harness):
+    """All-zero counts (outside the radiometric model) give all-NaN temperature images: each
+    such frame is counted, not one in 30 (issue 19 item 4), /diagnostics says so, and good
+    frames after them come out in full and clear the warning."""
+    from sensor_msgs.msg import Image
+
+    from thermal_perception.ros.qos import sensor_qos
+
+    h = harness
+    proc = h.add(processor("proc_invalid", "/invalid"))
+    pub = h.probe.create_publisher(Image, "/invalid/image_raw", sensor_qos())
+    got: list[float] = []
+    h.probe.create_subscription(
+        Image, "/invalid/image_temperature",
+        lambda m: got.append(float(np.isfinite(np.frombuffer(m.data, np.float32)).mean())),
+        sensor_qos())
+    assert h.spin_until(lambda: pub.get_subscription_count() > 0
+                        and proc.temperature_pub.get_subscription_count() > 0, 20.0)
+    zeros, counts = np.zeros((HEIGHT, WIDTH), np.uint16), raw_counts()
+    mark = len(h.diagnostics)
+    for i in range(7):  # one at a time: every one of them is counted
+        pub.publish(stamped(zeros, "mono16", 10.0 + 0.1 * i))
+        assert h.spin_until(lambda i=i: proc.frames_out >= i + 1, 10.0)
+    assert proc.invalid_frames == 7 and proc.invalid_fraction == 1.0
+    assert h.wait_status("proc_invalid: processing", WARN, "no valid pixel", since=mark,
+                         timeout_s=5.0), h.statuses("proc_invalid: processing", mark)
+    mark = len(h.diagnostics)
+    for i in range(30):
+        pub.publish(stamped(counts, "mono16", 20.0 + 0.05 * i))
+        assert h.spin_until(lambda i=i: proc.frames_out >= 8 + i, 10.0)
+    assert h.spin_until(lambda: len(got) >= 37, 10.0)
+    assert got[:7] == [0.0] * 7 and min(got[7:37]) > 0.99
+    assert proc.invalid_frames == 7
+    assert h.wait_status("proc_invalid: processing", OK, since=mark, timeout_s=5.0)
