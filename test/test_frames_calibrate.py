@@ -92,3 +92,15 @@ def test_emissivity_map_files(tmp_path):
         load_emissivity_map(tmp_path / "bad.npy")
     with pytest.raises(ValueError, match="does not exist"):
         load_emissivity_map(tmp_path / "none.npy")
+
+
+def test_emissivity_map_that_is_not_a_regular_file(tmp_path):
+    """Issue 19 item 6: a device or a folder is refused as such, not as missing."""
+    from thermal_perception.io.frames import load_emissivity_map
+
+    with pytest.raises(ValueError, match="not a regular file"):
+        load_emissivity_map("/dev/zero")
+    with pytest.raises(ValueError, match="not a regular file"):
+        load_emissivity_map(tmp_path)
+    with pytest.raises(ValueError, match="does not exist"):
+        load_emissivity_map(tmp_path / "absent.npy")

@@ -227,7 +227,7 @@ def test_save_load_round_trip_any_table(h, w, fpa_c, seed):
 
 def test_load_reports_missing_corrupt_and_mismatching_files(tmp_path):
     base = tmp_path / "nuc"
-    with pytest.raises(ValueError, match=r"nuc\.yaml is missing"):
+    with pytest.raises(ValueError, match=r"nuc\.yaml and .*nuc\.npz are missing"):
         NucTable.load(base)
     NucTable.identity((4, 5)).save(base)
     npz, yml = Path(f"{base}.npz"), Path(f"{base}.yaml")
@@ -358,3 +358,15 @@ def test_scene_based_nuc_learns_offsets_and_does_not_burn_in_a_static_scene():
     corrected = sbnuc.correct(frame.astype(np.float32))
     assert corrected.dtype == np.float32
     np.testing.assert_allclose(corrected, frame + sbnuc.offset)
+
+
+def test_load_names_what_was_asked_for_and_why_it_was_refused(tmp_path):
+    """Issue 19 item 6: the reason names the path given, not a path made from it."""
+    with pytest.raises(ValueError, match=r"NUC table '/nonexistent\.npz' not loaded: .*pair "
+                       r"nonexistent\.npz \+ nonexistent\.yaml"):
+        NucTable.load("/nonexistent.npz")
+    other = tmp_path / "passwd"
+    other.write_text("root:x:0:0\n")
+    with pytest.raises(ValueError, match=r"passwd'? not loaded: .*passwd is a file but not a "
+                       r"NUC table"):
+        NucTable.load(other)

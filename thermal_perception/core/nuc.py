@@ -305,9 +305,17 @@ class NucTable:
         """Read a table written by :meth:`save`; a missing, corrupt or inconsistent file raises
         ``ValueError`` naming the file and the problem."""
         npz_path, yaml_path = _paths(path)
-        for p in (yaml_path, npz_path):
-            if not p.is_file():
-                raise ValueError(f"NUC table file {p} is missing")
+        missing = [p for p in (yaml_path, npz_path) if not p.is_file()]
+        if missing:
+            asked = Path(path)
+            if asked.is_file() and asked not in (npz_path, yaml_path):
+                reason = (f"{asked} is a file but not a NUC table: a table is a pair "
+                          f"<name>.npz + <name>.yaml (written by thermal-perception calibrate)")
+            else:
+                reason = (f"a NUC table is the pair {npz_path.name} + {yaml_path.name}, and "
+                          f"{' and '.join(str(p) for p in missing)} "
+                          f"{'is' if len(missing) == 1 else 'are'} missing")
+            raise ValueError(f"NUC table {str(path)!r} not loaded: {reason}")
         try:
             header = yaml.safe_load(yaml_path.read_text())
         except (yaml.YAMLError, UnicodeDecodeError) as exc:

@@ -233,8 +233,11 @@ def load_emissivity_map(path: str | Path) -> NDArray[np.float32]:
     """Per-pixel emissivity map, (H, W) float32 in (0, 1]: a .npy array of floats, or a
     16-bit PNG/TIFF scaled so that 65535 is 1.0."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise ValueError(f"emissivity map {path} does not exist")
+    if not path.is_file():
+        raise ValueError(f"emissivity map {path} is not a regular file (a directory or a "
+                         "device); expected a .npy array or a 16-bit PNG/TIFF")
     if path.suffix.lower() == ".npy":
         values = np.load(path, allow_pickle=False).astype(np.float32)
     else:
