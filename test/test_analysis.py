@@ -233,7 +233,14 @@ def test_temperatures_match_the_simulators_truth(tmp_path, storage):
     assert r.status == "ok", r.errors
     assert r.storage == storage
     suffix = {"sqlite3": ".db3", "mcap": ".mcap"}[storage]
-    assert any(p.suffix == suffix for p in (Path(r.out_dir) / "processed_bag").iterdir())
+    # named as the bag, not as the hidden folder it was written in (issue 19 item 11)
+    files = sorted(p.name for p in (Path(r.out_dir) / "processed_bag").iterdir())
+    assert files == ["metadata.yaml", f"processed_bag{suffix}"]
+    metadata = (Path(r.out_dir) / "processed_bag" / "metadata.yaml").read_text()
+    if storage == "sqlite3":  # MCAP compresses its chunks: the bag's metadata says nothing
+        assert "compression_format: zstd" in metadata and "compression_mode: message" in \
+            metadata.lower()
+    assert r.processed_bag_bytes_per_frame > 0
     topics = read_topics(Path(r.out_dir) / "processed_bag")
     truth = [image_array(m) for m in topics["/truth/apparent_temperature"]]
     measured = [image_array(m) for m in topics["/thermal/image_temperature"]]
@@ -243,6 +250,27 @@ def test_temperatures_match_the_simulators_truth(tmp_path, storage):
     assert "no GPS" in " ".join(r.warnings)
     assert not (Path(r.out_dir) / "detections.geojson").exists()
     assert "no GPS" in (Path(r.out_dir) / "report.html").read_text()
+
+
+@pytest.mark.parametrize("storage", ["sqlite3", "mcap"])
+def test_processed_bag_compression_keeps_every_message(tmp_path, storage):
+    """zstd (the default) and none give the same messages; zstd is smaller on disk."""
+    bag = simulated(tmp_path / "sim", storage=storage)
+    results = {}
+    for compression in ("zstd", "none"):
+        r = analyze_bag(bag, AnalysisOptions(out=tmp_path / compression, video=False,
+                                             detector="none", progress=False,
+                                             bag_compression=compression, report=False))
+        assert r.status == "ok", r.errors
+        results[compression] = (r, read_topics(Path(r.out_dir) / "processed_bag"))
+    (zr, zstd_topics), (nr, raw_topics) = results["zstd"], results["none"]
+    assert zstd_topics.keys() == raw_topics.keys()
+    for topic, messages in raw_topics.items():
+        assert len(zstd_topics[topic]) == len(messages), topic
+    for a, b in zip(zstd_topics["/thermal/image_temperature"],
+                    raw_topics["/thermal/image_temperature"], strict=True):
+        np.testing.assert_array_equal(image_array(a), image_array(b))
+    assert zr.processed_bag_bytes_per_frame < 0.8 * nr.processed_bag_bytes_per_frame
 
 
 def test_shutter_frames_drive_flat_field_corrections(tmp_path):

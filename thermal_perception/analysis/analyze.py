@@ -131,6 +131,8 @@ class AnalysisOptions:
     report : write report.html (about a second of plotting per bag).
     storage : processed bag storage, "same" (as the input; sqlite3 for ROS 1), "sqlite3" or
         "mcap".
+    bag_compression : "zstd" (MCAP: zstd chunks; SQLite: zstd per message, as rosbag2's
+        message mode) or "none".
     detector : "auto", "none" or "MODULE:FACTORY" (see :mod:`.detect`).
     track : track detections (only confirmed tracks are reported); False overrides the
         detector parameter ``tracking``.
@@ -170,6 +172,7 @@ class AnalysisOptions:
     bag: bool = True
     report: bool = True
     storage: str = "same"
+    bag_compression: str = "zstd"
     detector: str = AUTO
     track: bool = True
     detect_every: int | None = 1
@@ -206,6 +209,7 @@ class BagResult:
     frames_processed: int = 0
     frames_shutter: int = 0
     frames_rejected: int = 0
+    processed_bag_bytes_per_frame: float = 0.0  # on disk, per frame processed
     ffc_count: int = 0
     detections: int = 0
     detection_note: str = ""
@@ -488,7 +492,8 @@ class _BagAnalysis:
             storage = o.storage if o.storage != "same" else (
                 source.storage if source.storage in ("sqlite3", "mcap") else "sqlite3")
             self.bag_writer = ProcessedBagWriter(self.out_dir / "processed_bag", storage,
-                                                 source, source.topics, o.backlog * 8)
+                                                 source, source.topics, o.backlog * 8,
+                                                 compression=o.bag_compression)
             self.bag_writer.add_topic(self.names["image_temperature"], IMAGE_TYPE)
             self.bag_writer.add_topic(self.names["image_display"], IMAGE_TYPE)
             self.bag_writer.add_topic(self.names["detections"], DETECTIONS_TYPE)
@@ -1015,6 +1020,8 @@ class _BagAnalysis:
             try:
                 self.bag_writer.finish()
                 self.result.outputs["processed_bag"] = str(self.bag_writer.target)
+                self.result.processed_bag_bytes_per_frame = round(
+                    self.bag_writer.size_bytes() / max(1, self.result.frames_processed))
             except Exception as exc:
                 self.bag_writer.abort()
                 self.error(f"processed bag: {exc}")
@@ -1379,6 +1386,9 @@ def add_analyze_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--no-report", action="store_true", help="do not write report.html")
     p.add_argument("--storage", choices=("same", "sqlite3", "mcap"), default="same",
                    help="processed bag storage (same as the input)")
+    p.add_argument("--bag-compression", choices=("zstd", "none"), default="zstd",
+                   help="processed bag compression: zstd (MCAP chunks, or per message in "
+                        "SQLite, both read by rosbag2) or none")
     p.add_argument("--detector", default=AUTO,
                    help="auto (core detectors when available), none, or MODULE:FACTORY")
     p.add_argument("--no-tracking", action="store_true", help="report untracked detections")
@@ -1433,7 +1443,8 @@ def options_from_args(args: argparse.Namespace) -> AnalysisOptions:
         detector_overrides=overrides["detector"], ego_motion=args.ego_motion,
         nuc_file=args.nuc_file, video=not args.no_video, bag=not args.no_bag,
         report=not args.no_report,
-        storage=args.storage, detector=args.detector, track=not args.no_tracking,
+        storage=args.storage, bag_compression=args.bag_compression, detector=args.detector,
+        track=not args.no_tracking,
         detect_every=args.detect_every, detect_worker=args.detect_worker, gsd_m=args.gsd,
         altitude_m=args.altitude,
         ground_altitude_m=args.ground_altitude, takeoff_height_m=args.takeoff_height,

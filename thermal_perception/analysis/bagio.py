@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from rosbags.rosbag2 import StoragePlugin, Writer
+from rosbags.rosbag2 import CompressionFormat, CompressionMode, StoragePlugin, Writer
 from rosbags.typesys import get_types_from_idl, get_types_from_msg
 from rosbags.typesys.store import Typestore
 
@@ -39,6 +39,7 @@ from thermal_perception.io.bag import typestore_with_our_messages
 
 STORAGE_SUFFIXES = {".db3": "sqlite3", ".mcap": "mcap"}
 WRITER_STORAGE = {"sqlite3": StoragePlugin.SQLITE3, "mcap": StoragePlugin.MCAP}
+COMPRESSIONS = ("zstd", "none")  # processed bags: zstd by default
 ROSBAG2_VERSION = 9
 IDL_SEPARATOR = "=" * 80 + "\n"
 
@@ -541,11 +542,20 @@ class ProcessedBagWriter:
     """
 
     def __init__(self, target: Path, storage: str, source: BagSource,
-                 copy_topics: Collection[Topic], backlog: int) -> None:
+                 copy_topics: Collection[Topic], backlog: int,
+                 compression: str = "zstd") -> None:
+        if compression not in COMPRESSIONS:
+            raise ValueError(f"bag compression must be one of {COMPRESSIONS}, "
+                             f"got {compression!r}")
         self.target = target
-        self.partial = target.with_name(f".{target.name}.partial")
-        if self.partial.exists():
-            shutil.rmtree(self.partial)
+        self.compression = compression
+        # the bag is written as <hidden>/<target name>/ so that its data file gets the name
+        # it keeps (<target name>.mcap / .db3), then the folder is moved into place
+        self.partial_root = target.with_name(f".{target.name}.partial")
+        self.partial = self.partial_root / target.name
+        if self.partial_root.exists():
+            shutil.rmtree(self.partial_root)
+        self.partial_root.mkdir(parents=True)
         self.typestore = typestore_with_our_messages()
         self.counts: dict[str, int] = {}
         self.problems: list[str] = []
@@ -562,6 +572,11 @@ class ProcessedBagWriter:
     def _open(self, storage: str) -> Writer:
         writer = Writer(self.partial, version=ROSBAG2_VERSION,
                         storage_plugin=WRITER_STORAGE[storage])
+        if self.compression == "zstd":
+            # MCAP: zstd chunks (rosbag2's and the MCAP readers decode them); SQLite: each
+            # message zstd-compressed, as `ros2 bag record --compression-mode message` writes
+            mode = CompressionMode.STORAGE if storage == "mcap" else CompressionMode.MESSAGE
+            writer.set_compression(mode, CompressionFormat.ZSTD)
         writer.open()
         return writer
 
@@ -635,12 +650,17 @@ class ProcessedBagWriter:
             raise RuntimeError(f"writing {self.target.name} failed: {error}") from error
         closed.result()
         replace_dir(self.partial, self.target)
+        shutil.rmtree(self.partial_root, ignore_errors=True)
+
+    def size_bytes(self) -> int:
+        """Bytes of the finished bag on disk."""
+        return sum(f.stat().st_size for f in self.target.rglob("*") if f.is_file())
 
     def abort(self) -> None:
         """Drop the partial bag."""
         self.worker.submit(self.writer.close)
         self.worker.close()
-        shutil.rmtree(self.partial, ignore_errors=True)
+        shutil.rmtree(self.partial_root, ignore_errors=True)
 
 
 def replace_dir(source: Path, target: Path) -> None:
