@@ -319,14 +319,19 @@ def test_truncated_bag_gives_partial_results_and_a_clear_error(tmp_path, storage
     assert json.loads((out / "summary.json").read_text())["status"] == "partial"
 
 
-def test_unreadable_bag_fails_with_a_report(tmp_path):
+def test_unreadable_bag_fails_with_only_the_failure_written(tmp_path):
+    """Issue 19 item 8: no empty report or CSVs for a bag that could not be read; the reason
+    is in summary.json."""
     bag = tmp_path / "garbage"
     bag.mkdir()
     (bag / "metadata.yaml").write_text("not: a bag\n")
     (bag / "garbage_0.db3").write_bytes(b"\0" * 4096)
     r = analyze_bag(bag, AnalysisOptions(out=tmp_path / "out", progress=False))
     assert r.status == "failed" and r.errors
-    assert (Path(r.out_dir) / "report.html").exists()
+    assert sorted(p.name for p in Path(r.out_dir).iterdir()) == ["summary.json"]
+    summary = json.loads((Path(r.out_dir) / "summary.json").read_text())
+    assert summary["status"] == "failed" and summary["errors"] == r.errors
+    assert not any("GPS" in w for w in summary["warnings"])
 
 
 def _cli(*args: str, timeout: float = 120.0) -> subprocess.CompletedProcess:

@@ -1055,7 +1055,9 @@ class _BagAnalysis:
             r.warnings.append(f"the camera reports profile '{self.camera_profile_seen}', the "
                               f"parameters use '{self.values['camera_profile']}'")
         t0 = time.perf_counter()
-        self._write_tables()
+        nothing_read = not rows  # a bag that could not be read: only summary.json says so
+        if not nothing_read:
+            self._write_tables()
         r.errors = self.errors + ([f"... and {self.error_count - len(self.errors)} more errors"]
                                   if self.error_count > len(self.errors) else [])
         if r.frames_processed == 0:
@@ -1067,7 +1069,7 @@ class _BagAnalysis:
         r.timings_s["tables_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         r.outputs["summary"] = str(self.out_dir / "summary.json")
-        if self.options.report:
+        if self.options.report and not nothing_read:
             self._write_report()
         r.timings_s["report_s"] = time.perf_counter() - t0
         r.wall_s = time.perf_counter() - started
