@@ -109,3 +109,20 @@ def test_damaged_flir_files_name_the_file(tmp_path: Path) -> None:
     first_cut.write_bytes(SEQ.read_bytes()[:300_000])  # not even one whole frame
     with pytest.raises(FlirFormatError, match=r"first\.seq \(FLIR SEQ\) frame 0"):
         list(read_frames(first_cut))
+
+
+def test_record_temperatures_through_the_table_equal_the_formula():
+    """Issue 19 item 9: FLIR files convert through a 65536-entry table per set of constants;
+    the temperatures are the formula's (here bit for bit; the goal is < 1 mK), little- and
+    big-endian raw alike, and NaN where the formula gives NaN."""
+    from thermal_perception.io import flir
+
+    for record in list(flir.read_seq(FLIR_DATA / "test.seq"))[:3] + \
+            [flir.read_fff(FLIR_DATA / "frame_000000.fff")]:
+        formula = flir._temperature_c(record.metadata, record.raw,
+                                      np.empty(record.raw.shape, np.float32))
+        for raw in (record.raw, record.raw.astype(">u2")):
+            table = flir.record_temperature_c(flir.FffRecord(raw, record.metadata))
+            assert table.dtype == np.float32 and table.shape == raw.shape
+            np.testing.assert_array_equal(np.isnan(table), np.isnan(formula))
+            assert np.nanmax(np.abs(table - formula)) < 1e-3

@@ -21,6 +21,7 @@ temperature must be our own radiometry (:func:`record_temperature_c`).
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -207,10 +208,20 @@ def read_flir_jpeg(path: str | Path) -> FffRecord:
         raise FlirFormatError(f"{path} (FLIR radiometric JPEG): {exc}") from exc
 
 
-def record_temperature_c(record: FffRecord, out: NDArray | None = None) -> NDArray:
-    """Object temperatures (deg C, float32 unless ``out`` says otherwise) of an FFF record,
-    with its own Planck constants, emissivity, distance, reflected/air/window temperatures,
-    humidity and atmospheric constants (:func:`flir_raw_to_temperature_c`)."""
+# The metadata of a record (constants and scene) -> deg C of all 65536 counts; a SEQ file
+# keeps its metadata over its frames, so each frame is one gather.
+_LUT_KEYS = ("R1", "R2", "B", "F", "O", "x", "alpha1", "alpha2", "beta1", "beta2",
+             "emissivity", "distance_m", "reflected_k", "atmosphere_k", "window_k",
+             "window_transmission", "relative_humidity")
+
+
+@functools.lru_cache(maxsize=16)
+def _temperature_lut(values: tuple[float, ...]) -> NDArray[np.float32]:
+    return _temperature_c(dict(zip(_LUT_KEYS, values, strict=True)),
+                          np.arange(65536, dtype=np.uint16), np.empty(65536, np.float32))
+
+
+def _temperature_c(m: dict, raw: NDArray, out: NDArray) -> NDArray:
     from scipy.constants import zero_Celsius as zero_c
 
     from thermal_perception.core.radiometry import (
@@ -219,14 +230,33 @@ def record_temperature_c(record: FffRecord, out: NDArray | None = None) -> NDArr
         flir_raw_to_temperature_c,
     )
 
-    m = record.metadata
     planck = FlirPlanck(m["R1"], m["R2"], m["B"], m["F"], m["O"])
     atmosphere = AtmosphereConstants(m["x"], m["alpha1"], m["alpha2"], m["beta1"], m["beta2"])
-    if out is None:
-        out = np.empty(record.raw.shape, np.float32)
     with np.errstate(invalid="ignore", divide="ignore"):
         return flir_raw_to_temperature_c(
-            record.raw, planck, emissivity=m["emissivity"], object_distance_m=m["distance_m"],
+            raw, planck, emissivity=m["emissivity"], object_distance_m=m["distance_m"],
             reflected_c=m["reflected_k"] - zero_c, atmosphere_c=m["atmosphere_k"] - zero_c,
             window_c=m["window_k"] - zero_c, window_transmission=m["window_transmission"],
             relative_humidity=m["relative_humidity"], atmosphere_constants=atmosphere, out=out)
+
+
+def record_temperature_c(record: FffRecord, out: NDArray | None = None) -> NDArray:
+    """Object temperatures (deg C, float32 unless ``out`` says otherwise) of an FFF record,
+    with its own Planck constants, emissivity, distance, reflected/air/window temperatures,
+    humidity and atmospheric constants (:func:`flir_raw_to_temperature_c`).
+
+    uint16 frames of 64k pixels or more go through a table of all 65536 counts made once per
+    set of constants (the same values: each entry is the formula at that count), cached over
+    the frames of a SEQ file; other frames get the formula directly."""
+    if out is None:
+        out = np.empty(record.raw.shape, np.float32)
+    m = record.metadata
+    raw = record.raw
+    if raw.dtype.kind == "u" and raw.dtype.itemsize == 2 and raw.size >= 65536 \
+            and out.dtype == np.float32:
+        from thermal_perception.core.kernels import lut_gather
+
+        lut = _temperature_lut(tuple(float(m[k]) for k in _LUT_KEYS))
+        counts = np.ascontiguousarray(raw.astype(np.uint16, copy=False))  # native order
+        return lut_gather(lut, counts, out=out)
+    return _temperature_c(m, record.raw, out)
