@@ -265,8 +265,8 @@ def test_processed_bag_compression_keeps_every_message(tmp_path, storage):
         results[compression] = (r, read_topics(Path(r.out_dir) / "processed_bag"))
     (zr, zstd_topics), (nr, raw_topics) = results["zstd"], results["none"]
     assert zstd_topics.keys() == raw_topics.keys()
-    for topic, messages in raw_topics.items():
-        assert len(zstd_topics[topic]) == len(messages), topic
+    for topic, msgs in raw_topics.items():
+        assert len(zstd_topics[topic]) == len(msgs), topic
     for a, b in zip(zstd_topics["/thermal/image_temperature"],
                     raw_topics["/thermal/image_temperature"], strict=True):
         np.testing.assert_array_equal(image_array(a), image_array(b))

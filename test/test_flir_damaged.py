@@ -117,8 +117,9 @@ def test_record_temperatures_through_the_table_equal_the_formula():
     big-endian raw alike, and NaN where the formula gives NaN."""
     from thermal_perception.io import flir
 
-    for record in list(flir.read_seq(FLIR_DATA / "test.seq"))[:3] + \
-            [flir.read_fff(FLIR_DATA / "frame_000000.fff")]:
+    records = [*list(flir.read_seq(FLIR_DATA / "test.seq"))[:3],
+               flir.read_fff(FLIR_DATA / "frame_000000.fff")]
+    for record in records:
         formula = flir._temperature_c(record.metadata, record.raw,
                                       np.empty(record.raw.shape, np.float32))
         for raw in (record.raw, record.raw.astype(">u2")):
