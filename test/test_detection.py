@@ -298,3 +298,38 @@ def test_fire_recall_and_no_false_alarm() -> None:
     assert fire["tp"] + fire["fn"] >= 24, f"too few fire views to judge: {numbers}"
     assert fire["recall"] >= 0.98, numbers
     assert alarms["detections"] == 0 and fire["fp"] == 0, numbers
+
+
+def test_fine_ground_sample_distance_is_searched_at_a_bounded_scale():
+    """Issue 19 item 10: a frame finer than ``min_work_gsd_m`` (close range, or a wrong
+    altitude) is reduced before the search, so the work per frame is bounded, and the
+    detections come back in the frame's pixels: the same person seen 4x finer is the same
+    detection, 4x larger."""
+    import numpy as np
+
+    from thermal_perception.core.detection import WarmBodyDetector
+
+    rng = np.random.default_rng(3)
+    t = (15 + rng.normal(0, 0.3, (240, 320))).astype(np.float32)
+    t[100:120, 150:170] = 31.0  # 0.4 x 0.4 m at 0.02 m per pixel
+    t[10:14, 10:14] = np.nan
+    seen: list[tuple[int, int]] = []
+
+    class Spy(WarmBodyDetector):
+        def _detect(self, temperature_c, gsd):
+            seen.append(temperature_c.shape)
+            return super()._detect(temperature_c, gsd)
+
+    det = Spy()
+    (coarse,) = det.detect(t, 0.02)
+    fine_frame = np.repeat(np.repeat(t, 4, axis=0), 4, axis=1)
+    (fine,) = det.detect(fine_frame, 0.005)
+    assert seen == [(240, 320), (240, 320)]  # searched at 0.02 m per pixel both times
+    assert fine.label == coarse.label == "person"
+    assert fine.bbox == tuple(4 * v for v in coarse.bbox)
+    assert fine.centroid == pytest.approx(tuple((c + 0.5) * 4 - 0.5 for c in coarse.centroid))
+    assert fine.area_px == 16 * coarse.area_px
+    assert fine.area_m2 == pytest.approx(coarse.area_m2)
+    assert fine.max_c == pytest.approx(coarse.max_c)
+    seen.clear()
+    assert det.detect(fine_frame, 0.0003) == [] and seen[0][0] <= 240 * 4 * 0.0003 / 0.02 + 1

@@ -17,6 +17,7 @@ view. Two classical detectors:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import deque
 from dataclasses import dataclass, field
@@ -426,6 +427,10 @@ class WarmBodyConfig:
     person_min_plateau_c : large blobs colder than this are animals, deg C (people's surface
         is 30-34 deg C; fur can be colder).
     gsd_m : default ground sample distance, m/pixel (None: must be given per frame).
+    min_work_gsd_m : finer frames (close range, or a wrong altitude) are reduced to this
+        ground sample distance before the search, m/pixel, and the detections mapped back:
+        the work per frame is bounded (a standing person is still about 300 pixels there);
+        without it the windows grow as 1/gsd and a frame at 1 mm per pixel took seconds.
     min_area_px : smaller blobs are skipped whatever the GSD, pixels.
     """
 
@@ -459,10 +464,12 @@ class WarmBodyConfig:
     person_min_plateau_c: float = 28.5
     gsd_m: float | None = None
     min_area_px: int = 2
+    min_work_gsd_m: float = 0.02
 
     def __post_init__(self) -> None:
         problems = []
         positive = ("contrast_k", "min_contrast_k", "background_window_m", "ring_m", "opening_m",
+                    "min_work_gsd_m",
                     "min_area_m2", "max_length_m", "max_width_m", "standing_max_elongation")
         problems += [f"{name} must be > 0" for name in positive if not getattr(self, name) > 0]
         if not self.isolation_k >= 0:
@@ -573,6 +580,38 @@ class WarmBodyDetector:
         if gsd is None or not gsd > 0:
             raise ValueError("WarmBodyDetector needs the ground sample distance (gsd_m > 0, "
                              "per frame or in the config) to gate sizes in metres")
+        if gsd < cfg.min_work_gsd_m:
+            return self._detect_reduced(np.asarray(temperature_c, np.float32), gsd)
+        return self._detect(temperature_c, gsd)
+
+    def _detect_reduced(self, t: NDArray[np.float32], gsd: float) -> list[Detection]:
+        """Detection on the frame reduced to ``min_work_gsd_m`` (a NaN-aware area mean: a
+        reduced pixel is NaN only where all its source pixels are), boxes and centroids
+        mapped back to the frame's pixels."""
+        h, w = t.shape[:2]
+        scale = gsd / self.config.min_work_gsd_m  # < 1
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        valid = np.isfinite(t)
+        filled = np.where(valid, t, np.float32(0.0))
+        total = cv2.resize(filled, size, interpolation=cv2.INTER_AREA)
+        weight = cv2.resize(valid.astype(np.float32), size, interpolation=cv2.INTER_AREA)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            small = np.where(weight > 0, total / weight, np.nan).astype(np.float32)
+        sx, sy = w / size[0], h / size[1]
+        gsd_small = gsd * 0.5 * (sx + sy)
+        out = []
+        for d in self._detect(small, gsd_small):
+            x0, y0, x1, y1 = d.bbox
+            bbox = (max(0, math.floor(x0 * sx)), max(0, math.floor(y0 * sy)),
+                    min(w, math.ceil(x1 * sx)), min(h, math.ceil(y1 * sy)))
+            cx, cy = d.centroid
+            out.append(dataclasses.replace(
+                d, bbox=bbox, centroid=((cx + 0.5) * sx - 0.5, (cy + 0.5) * sy - 0.5),
+                area_px=round(d.area_px * sx * sy)))
+        return out
+
+    def _detect(self, temperature_c: NDArray, gsd: float) -> list[Detection]:
+        cfg = self.config
         buf = self._buf
         t = _prepare(temperature_c, buf)
         h, w = t.shape
