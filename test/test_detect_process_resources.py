@@ -118,9 +118,12 @@ simulate_to_bag(SimulationOptions(out=out / "sim", frames=300, width=640, height
                                   truth=False), progress=False)
 print("analyzing", flush=True)
 try:
-    analyze_bag(out / "sim", AnalysisOptions(out=out / "result", progress=False, video=False,
-                bag=False, report=False, altitude_m=60.0, detect_every=1,
-                detect_worker="process"))
+    # passes over the bag until the signal comes (bounded): on a fast machine one pass can
+    # end before the test's delay, and a finished analysis proves nothing about SIGINT
+    for _ in range(40):
+        analyze_bag(out / "sim", AnalysisOptions(out=out / "result", progress=False,
+                    video=False, bag=False, report=False, altitude_m=60.0, detect_every=1,
+                    detect_worker="process"))
 except KeyboardInterrupt:
     import multiprocessing as mp
     print("interrupted", sorted(p.name for p in Path("/dev/shm").iterdir()
@@ -146,6 +149,9 @@ def test_sigint_during_analysis_releases_everything(tmp_path: Path, delay_s: flo
             time.sleep(0.05)  # until the worker's ring and semaphores exist
         assert shm_names() - before, "the detection process did not start"
         time.sleep(delay_s)
+        deadline = time.monotonic() + 60.0
+        while time.monotonic() < deadline and not (shm_names() - before):
+            time.sleep(0.01)  # a worker of the next pass, if one pass just ended
         os.kill(child.pid, signal.SIGINT)
         out, err = child.communicate(timeout=120.0)
     finally:

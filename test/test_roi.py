@@ -488,3 +488,26 @@ def test_alarm_both_thresholds_deterministic() -> None:
     expected = ["ok", "alarm", "alarm", "ok", "alarm", "alarm", "ok"]
     runs = [[u.states["s"] for u in _run([roi], values)] for _ in range(2)]
     assert runs == [expected, expected]
+
+
+def test_more_rois_than_the_limit_are_refused_with_the_reason():
+    """Issue 19 item 5: the work per frame is bounded: above MAX_ROIS the list is refused."""
+    from thermal_perception.core.roi import MAX_ROIS, RoiSet
+
+    ok = [f"spot s{i} {i % 60} {i // 60}" for i in range(MAX_ROIS)]
+    assert len(RoiSet.from_strings([*ok, ""])) == MAX_ROIS
+    with pytest.raises(ValueError, match=rf"{MAX_ROIS + 1} ROIs given, at most {MAX_ROIS}"):
+        RoiSet.from_strings([*ok, "spot extra 1 1"])
+
+
+def test_the_processor_refuses_too_many_rois_with_the_reason():
+    """The node's parameter check (start and on change) gives the same reason."""
+    from thermal_perception.core.roi import MAX_ROIS
+    from thermal_perception.settings.processor import PARAMS, check_combination
+
+    values = {spec.name: spec.default for spec in PARAMS}
+    values["rois"] = [f"spot s{i} {i} 1" for i in range(MAX_ROIS)]
+    assert check_combination(values) is None
+    values["rois"] = [*values["rois"], "spot extra 1 1"]
+    reason = check_combination(values)
+    assert reason is not None and f"at most {MAX_ROIS}" in reason and reason.startswith("rois:")

@@ -102,7 +102,7 @@ PARAMS = (
     ParamSpec("rois", NO_ROIS,
               "Regions of interest, one string each: 'spot NAME X Y [R]', 'box NAME X0 Y0 X1 "
               "Y1', 'poly NAME X1 Y1 X2 Y2 X3 Y3 ...', optionally followed by alarms "
-              "'above=C', 'below=C', 'hysteresis=K', 'metric=max|mean|min|p95'."),
+              "'above=C', 'below=C', 'hysteresis=K', 'metric=max|mean|min|p95'. At most 64."),
     ParamSpec("draw_rois", True, "Draw the ROIs and their temperatures on the display image."),
     ParamSpec("isotherm_enabled", False, "Highlight a temperature band on the display image."),
     ParamSpec("isotherm_min_c", 30.0, "Lower end of the isotherm band, deg C.", -100.0, 2000.0),
