@@ -77,6 +77,42 @@ def test_little_endian_fff_reads_as_the_original(tmp_path: Path) -> None:
     assert 5.0 < float(np.median(tb)) < 15.0  # the sample's cool outdoor scene
 
 
+def big_endian_records_copy(data: bytes) -> bytes:
+    """The sample's raw and camera-info records as an older camera (ThermaCAM EX320) writes
+    them: headers and constants big-endian, emissivity 1.0, the pixels still little-endian."""
+    out = bytearray(data)
+    dir_offset, count = struct.unpack_from(">II", data, 0x18)
+    for i in range(count):
+        rtype, _sub, _ver, _id, offset, _length = struct.unpack_from(">HHIIII", data,
+                                                                    dir_offset + 32 * i)
+        if rtype == RAW_RECORD:
+            assert struct.unpack_from("<H", data, offset)[0] == 2  # little-endian in the sample
+            struct.pack_into(">HHH", out, offset, 2, *struct.unpack_from("<HH", data, offset + 2))
+        elif rtype == CAMERA_INFO_RECORD:
+            struct.pack_into(">H", out, offset, 2)
+            for name, (off, code) in CAMERA_INFO_FIELDS.items():
+                value = 1.0 if name == "emissivity" else \
+                    struct.unpack_from("<" + code, data, offset + off)[0]
+                struct.pack_into(">" + code, out, offset + off, value)
+    return bytes(out)
+
+
+def test_big_endian_records_with_emissivity_one_read_right(tmp_path: Path) -> None:
+    """Emissivity 1.0 written big-endian reads 4.6e-41 little-endian, which passed the old
+    'emissivity in (0, 1]' test of the byte order and gave garbage constants (a real EX320
+    photo failed with "relative_humidity must be a fraction"). The records' first word (2 in
+    their own order) decides, and the pixels keep the order that reads as a scene."""
+    path = tmp_path / "be.fff"
+    path.write_bytes(big_endian_records_copy(FFF.read_bytes()))
+    a, b = read_fff(FFF), read_fff(path)
+    np.testing.assert_array_equal(a.raw, b.raw)
+    assert b.metadata["emissivity"] == 1.0
+    assert {k: v for k, v in b.metadata.items() if k != "emissivity"} == \
+        pytest.approx({k: v for k, v in a.metadata.items() if k != "emissivity"})
+    t = record_temperature_c(b)
+    assert np.isfinite(t).all() and 0.0 < float(np.median(t)) < 20.0
+
+
 def test_truncated_seq_plays_its_whole_frames_with_one_warning(tmp_path: Path) -> None:
     cut = tmp_path / "t.seq"
     cut.write_bytes(SEQ.read_bytes()[:SEQ_CUT_BYTES])

@@ -104,6 +104,19 @@ class RigidTransform:
         return p @ self.rotation.T + self.translation
 
 
+_UNDISTORT_CRITERIA = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 40, 1e-10)
+
+
+def _undistort_iterative(src: NDArray, k: NDArray, d: NDArray) -> NDArray:
+    """Normalised undistorted points, iterated to ``_UNDISTORT_CRITERIA`` (the default's 5
+    iterations leave pixel-level error at a wide lens' edge): ``undistortPointsIter`` in
+    OpenCV 4, ``undistortPoints(criteria=...)`` in OpenCV 5, which dropped the former."""
+    iterate = getattr(cv2, "undistortPointsIter", None)
+    if iterate is not None:
+        return iterate(src, k, d, None, None, _UNDISTORT_CRITERIA)
+    return cv2.undistortPoints(src, k, d, criteria=_UNDISTORT_CRITERIA)
+
+
 @dataclass(frozen=True, eq=False)
 class CameraModel:
     """A calibrated pinhole camera (``sensor_msgs/CameraInfo`` content).
@@ -210,10 +223,7 @@ class CameraModel:
             if self.distortion_model == "equidistant":
                 xy = cv2.fisheye.undistortPoints(src, self.k, self.d).reshape(-1, 2)
             else:
-                xy = cv2.undistortPoints(
-                    src, self.k, self.d,
-                    criteria=(cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 40, 1e-10)
-                ).reshape(-1, 2)
+                xy = _undistort_iterative(src, self.k, self.d).reshape(-1, 2)
         else:
             kinv = np.linalg.inv(self.k)
             xy = pts @ kinv[:2, :2].T + kinv[:2, 2]

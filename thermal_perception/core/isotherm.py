@@ -144,7 +144,9 @@ def _label_anchor(
         y0 = min(y0, roi.y - _MIN_SPOT_DRAW_RADIUS_PX)
     h, w = shape
     x = int(np.clip(x0, 0, max(w - tw, 0)))
-    y = y0 - _LABEL_GAP_PX
+    # the label's background reaches ``baseline`` below its origin (5 px in OpenCV 4's
+    # Hershey fonts, 2 in OpenCV 5's): keep it off the ROI's outline in both
+    y = y0 - _LABEL_GAP_PX - baseline
     if y - th < 0:  # no room above: below the ROI
         y = y1 + th + _LABEL_GAP_PX
     return x, int(np.clip(y, th, max(h - baseline, th)))

@@ -74,6 +74,17 @@ def _header_order(data: bytes) -> str:
     return ">"
 
 
+def _record_order(record: bytes, fallback: str) -> str:
+    """Byte order of a raw-data or camera-info record, which need not be the header's: its
+    first 16-bit word is 2 in its own order (ExifTool's check); ``fallback`` when neither
+    order reads 2."""
+    if struct.unpack("<H", record[:2])[0] == 2:
+        return "<"
+    if struct.unpack(">H", record[:2])[0] == 2:
+        return ">"
+    return fallback
+
+
 def parse_fff(data: bytes, source: str = "FFF record") -> FffRecord:
     """Parse one FFF record from bytes (either byte order); errors start with ``source``."""
     try:
@@ -103,7 +114,8 @@ def _parse_fff(data: bytes) -> FffRecord:
     raw_record = records[RAW_RECORD]
     if len(raw_record) < RAW_HEADER_BYTES:
         raise FlirFormatError(f"raw record of {len(raw_record)} bytes has no header")
-    order = "<" if 0 < struct.unpack("<H", raw_record[2:4])[0] < 10000 else ">"
+    order = _record_order(raw_record, "<" if 0 < struct.unpack("<H", raw_record[2:4])[0] < 10000
+                          else ">")
     width, height = struct.unpack(order + "HH", raw_record[2:6])
     if raw_record[RAW_HEADER_BYTES:RAW_HEADER_BYTES + 4] == PNG_MAGIC:
         raw = _decode_png_raw(raw_record[RAW_HEADER_BYTES:], width, height)
@@ -112,27 +124,46 @@ def _parse_fff(data: bytes) -> FffRecord:
         if width == 0 or height == 0 or len(raw_record) < needed:
             raise FlirFormatError(f"raw record of {len(raw_record)} bytes is too short for "
                                   f"{width}x{height} pixels")
-        raw = np.frombuffer(raw_record, dtype=order + "u2", count=width * height,
-                            offset=RAW_HEADER_BYTES).astype(np.uint16).reshape(height, width)
+        raw = _smoother_order(np.frombuffer(raw_record, dtype=order + "u2",
+                                            count=width * height, offset=RAW_HEADER_BYTES)
+                              .reshape(height, width))
     info = records[CAMERA_INFO_RECORD]
     if len(info) < 0x310:
         raise FlirFormatError("camera info record truncated")
-    order = "<" if 0.0 < struct.unpack("<f", info[0x20:0x24])[0] <= 1.0 else ">"
+    # emissivity 1.0 written big-endian reads 4.6e-41 little-endian: a floor, not just > 0
+    order = _record_order(info, "<" if 1e-3 <= struct.unpack("<f", info[0x20:0x24])[0] <= 1.0
+                          else ">")
     metadata = {name: float(struct.unpack(order + code, info[off:off + 4])[0])
                 for name, (off, code) in CAMERA_INFO_FIELDS.items()}
     return FffRecord(raw=raw, metadata=metadata)
 
 
+def _smoother_order(raw: NDArray) -> NDArray[np.uint16]:
+    """``raw`` as uint16 in native order, byte-swapped when that reads far smoother: the byte
+    order of the pixels is not always the one the format implies (a ThermaCAM EX320 writes a
+    big-endian header and a PNG that needs no swap, where newer cameras' PNGs do), and a
+    scene read in the wrong order has its low-order (noise) byte in the high place. Judged
+    on every 8th row."""
+    out = raw.astype(np.uint16)  # native order, a copy
+    if out.shape[-1] > 1:
+        rows = out[::8].astype(np.int32)
+        swapped = out[::8].byteswap().astype(np.int32)
+        if np.abs(np.diff(swapped, axis=1)).mean() * 4.0 < np.abs(np.diff(rows, axis=1)).mean():
+            out.byteswap(inplace=True)
+    return out
+
+
 def _decode_png_raw(png: bytes, width: int, height: int) -> NDArray[np.uint16]:
     """A raw image stored as PNG: FLIR writes the 16-bit samples little-endian where PNG
-    wants big-endian, so the decoded values are byte-swapped (ExifTool, flyr)."""
+    wants big-endian, so the decoded values are byte-swapped (ExifTool, flyr); some older
+    cameras' are not (see :func:`_smoother_order`)."""
     image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED)
     if image is None or image.dtype != np.uint16 or image.ndim != 2:
         raise FlirFormatError("raw record holds a PNG that is not a 16-bit grey image")
     if image.shape != (height, width):
         raise FlirFormatError(f"raw PNG of {image.shape[1]}x{image.shape[0]} pixels, header "
                               f"says {width}x{height}")
-    return image.byteswap()
+    return _smoother_order(image.byteswap())
 
 
 def read_fff(path: str | Path) -> FffRecord:
