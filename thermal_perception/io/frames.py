@@ -1,6 +1,8 @@
-"""Reading raw frame sequences: ROS 1/ROS 2 bags (rosbags), image files (16-bit PNG/TIFF),
-NumPy arrays, raw dumps (headerless 16-bit frames), FLIR FFF/SEQ files and FLIR radiometric
-JPEGs, all as uint16 counts with a stamp and, where recorded, the camera status.
+"""Reading raw frame sequences: ROS 1/ROS 2 bags (rosbags), image files (16-bit PNG/TIFF,
+multi-page TIFF), NumPy arrays, raw dumps (headerless 16-bit frames), FLIR FFF/SEQ files,
+FLIR radiometric JPEGs and Cacophony Project thermal video (.cptv), all as uint16 counts with
+a stamp and, where recorded, the camera status. A folder's ``radiometry.yaml`` sidecar says
+what its counts mean (:mod:`thermal_perception.io.sequences`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from numpy.typing import NDArray
 
 from thermal_perception.io.flir import FlirFormatError, read_fff, read_flir_jpeg, read_seq
 from thermal_perception.io.messages import header_ns
+from thermal_perception.io.sequences import Radiometry, folder_radiometry, read_image_counts
 from thermal_perception.ros.image_conversion import ImageConversionError, image_to_array
 
 RAW_ENCODINGS = ("mono16", "16UC1")
@@ -26,17 +29,23 @@ IMAGE_SUFFIXES = (".png", ".tif", ".tiff")
 JPEG_SUFFIXES = (".jpg", ".jpeg")  # FLIR radiometric JPEGs
 RAW_SUFFIXES = (".raw", ".y16", ".bin")  # headerless 16-bit frames
 RAW_SIZE_IN_NAME = re.compile(r"(\d+)x(\d+)")
+FOLDER_SUFFIXES = (*IMAGE_SUFFIXES, *JPEG_SUFFIXES, *RAW_SUFFIXES, ".npy")
+FORMATS = ("a bag (.bag, .db3, .mcap or a rosbag2 folder), a folder of frame files "
+           "(16-bit .png/.tif/.tiff, .npy, raw dumps, FLIR .jpg; radiometry.yaml optional), "
+           ".npy, .raw/.y16/.bin, FLIR .fff/.seq/radiometric .jpg, Cacophony .cptv")
 NS_PER_S = 1_000_000_000
 
 
 @dataclass
 class RawFrame:
     """One raw frame: counts (H, W) uint16, capture stamp in ns (0 if unknown), FPA
-    temperature in deg C (NaN if unknown)."""
+    temperature in deg C (NaN if unknown), what the counts mean where the recording says
+    (None: counts of a model the user chooses)."""
 
     counts: NDArray[np.uint16]
     stamp_ns: int = 0
     fpa_temperature_c: float = math.nan
+    radiometry: Radiometry | None = None
 
 
 def is_bag(path: Path) -> bool:
@@ -52,8 +61,9 @@ def read_frames(path: str | Path, topic: str | None = None, limit: int | None = 
 
     Parameters
     ----------
-    path : a bag, a folder of frame files, a .npy file ((H, W) or (N, H, W)), a raw dump
-        (.raw/.y16/.bin), a FLIR .fff, .seq or radiometric .jpg file.
+    path : a bag, a folder of frame files (with an optional ``radiometry.yaml`` sidecar), a
+        .npy file ((H, W) or (N, H, W)), a 16-bit PNG or (multi-page) TIFF, a raw dump
+        (.raw/.y16/.bin), a FLIR .fff, .seq or radiometric .jpg file, a Cacophony .cptv file.
     topic : image topic of a bag (default: the only mono16/16UC1 image topic).
     limit : stop after this many frames.
     raw_size, raw_big_endian : (width, height) and byte order of raw dumps (default: from the
@@ -74,12 +84,15 @@ def _read_any(path: Path, topic: str | None, raw_size: tuple[int, int] | None,
     if is_bag(path):
         yield from _read_bag(path, topic)
     elif path.is_dir():
-        suffixes = (*IMAGE_SUFFIXES, *JPEG_SUFFIXES, *RAW_SUFFIXES, ".npy")
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in suffixes)
+        radiometry = folder_radiometry(path)
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in FOLDER_SUFFIXES)
         if not files:
-            raise ValueError(f"{path}: no frame files ({', '.join(suffixes)}) in the folder")
+            raise ValueError(f"{path}: no frame files ({', '.join(FOLDER_SUFFIXES)}) in the "
+                             f"folder; expected {FORMATS}")
         for file in files:
-            yield from _read_file(file, raw_size, raw_big_endian)
+            for frame in _read_file(file, raw_size, raw_big_endian):
+                frame.radiometry = radiometry
+                yield frame
     else:
         yield from _read_file(path, raw_size, raw_big_endian)
 
@@ -94,29 +107,40 @@ def _read_file(path: Path, raw_size: tuple[int, int] | None = None,
                raw_big_endian: bool | None = None) -> Iterator[RawFrame]:
     suffix = path.suffix.lower()
     if suffix == ".npy":
-        array = np.load(path, allow_pickle=False)
+        try:
+            array = np.load(path, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as exc:
+            raise ValueError(f"{path}: unreadable ({exc}); expected a NumPy .npy array of "
+                             "16-bit counts") from None
         stack = array[None] if array.ndim == 2 else array
         if stack.ndim != 3:
             raise ValueError(f"{path}: expected (H, W) or (N, H, W), got shape {array.shape}")
         for frame in stack:
             yield RawFrame(_as_counts(frame, str(path)))
     elif suffix in IMAGE_SUFFIXES:
-        image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-        if image is None or image.ndim != 2:
-            raise ValueError(f"{path}: not a single-channel image")
-        yield RawFrame(_as_counts(image, str(path)))
+        for counts in read_image_counts(path):
+            yield RawFrame(counts)
     elif suffix == ".fff":
         yield RawFrame(read_fff(path).raw)
     elif suffix == ".seq":
         yield from _read_seq_frames(path)
     elif suffix in JPEG_SUFFIXES:
-        yield RawFrame(read_flir_jpeg(path).raw)
+        try:
+            record = read_flir_jpeg(path)
+        except FlirFormatError as exc:
+            raise FlirFormatError(f"{exc}; .jpg files are read as FLIR radiometric JPEGs "
+                                  "(DJI R-JPEGs need DJI's Thermal SDK: see the README)") from None
+        yield RawFrame(record.raw)
+    elif suffix == ".cptv":
+        from thermal_perception.io.cptv import read_cptv
+
+        yield from read_cptv(path)
     elif suffix in RAW_SUFFIXES:
         width, height, big_endian = raw_dump_format(path, raw_size, raw_big_endian)
         yield from read_raw_dump(path, width, height, big_endian)
     else:
-        raise ValueError(f"{path}: unknown frame format {suffix!r} "
-                         "(bag, .png, .tif, .npy, .raw/.y16/.bin, .fff, .seq, FLIR .jpg)")
+        kind = repr(suffix) if suffix else "(no suffix)"
+        raise ValueError(f"{path}: unknown frame format {kind}; expected {FORMATS}")
 
 
 def _read_seq_frames(path: Path) -> Iterator[RawFrame]:

@@ -2,8 +2,8 @@
 
 A source yields :class:`Frame` objects; the driver stamps and publishes them. Sources: the
 physics simulator, recordings (bags, 16-bit image folders, .npy stacks, raw dumps, FLIR SEQ and
-radiometric JPEGs) played back at their recorded pace, and V4L2/UVC cameras streaming Y16
-(:mod:`thermal_perception.io.v4l2`).
+radiometric JPEGs, Cacophony .cptv) played back at their recorded pace, and V4L2/UVC cameras
+streaming Y16 (:mod:`thermal_perception.io.v4l2`).
 """
 
 from __future__ import annotations
@@ -95,9 +95,13 @@ class RecordingSource:
 
     Parameters
     ----------
-    path : a bag, a folder of 16-bit images or .npy files, a .npy stack, a FLIR .seq file.
+    path : anything :func:`~thermal_perception.io.frames.read_frames` reads: a bag, a folder
+        of 16-bit images or .npy files, a .npy stack, a FLIR .seq file, a .cptv file...
     topic : image topic of a bag (default: found by itself).
     loop : start again at the end; otherwise :meth:`read` raises EOFError.
+
+    ``radiometry`` is what the recording says its counts mean (a folder's radiometry.yaml;
+    None: not said), for the processor's radiometric model.
     """
 
     name = "recording"
@@ -116,6 +120,7 @@ class RecordingSource:
         intervals = intervals[intervals > 0]
         self.interval_s = float(np.median(intervals)) * 1e-9 if intervals.size else None
         self.shape = self._ahead[0].counts.shape
+        self.radiometry = self._ahead[0].radiometry
         self._span_ns = 0
         self._first_ns = self._ahead[0].stamp_ns
 
