@@ -12,6 +12,7 @@ import math
 import time
 from typing import Any
 
+import numpy as np
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Float64
@@ -25,6 +26,7 @@ from thermal_perception.ros import diagnostics
 from thermal_perception.ros.image_conversion import (
     ImageConversionError,
     array_to_image,
+    image_oddity,
     image_to_array,
 )
 from thermal_perception.ros.params import ParameterSet
@@ -75,6 +77,8 @@ class DetectorNode(Node):
         self.reported_param_rejections = 0
         self.frames = self.rejected = 0
         self.last_reject = ""
+        self.odd_frames = 0  # used, with something odd about them (NaN pixels, extra data)
+        self.last_oddity = ""
         self.counts: dict[str, int] = {}
         self.processing_ms = math.nan
         self.diagnostics = diagnostics.DiagnosticsPublisher(self, self._diagnostics)
@@ -125,6 +129,23 @@ class DetectorNode(Node):
             self.rejected += 1
             self.last_reject = "empty image"
             return
+        finite = int(np.count_nonzero(np.isfinite(temperature)))
+        if finite == 0:
+            self.rejected += 1
+            self.last_reject = (f"no finite temperature in the {temperature.shape[1]}x"
+                                f"{temperature.shape[0]} image (all NaN or inf)")
+            self.get_logger().warning(f"rejected image: {self.last_reject}",
+                                      throttle_duration_sec=5.0)
+            return
+        oddities = [o for o in (image_oddity(msg),) if o]
+        if finite < temperature.size:  # the detectors leave them out (tested)
+            oddities.append(f"{temperature.size - finite} of {temperature.size} pixels are "
+                            "NaN or inf (left out of detection)")
+        if oddities:
+            self.odd_frames += 1
+            self.last_oddity = "; ".join(oddities)
+            self.get_logger().warning(f"image used as it is, but: {self.last_oddity}",
+                                      throttle_duration_sec=5.0)
         stamp = self.input.check_stamp(header_ns(msg.header))
         if not stamp.accepted:  # counted, logged, WARN on /diagnostics
             self.get_logger().warning(f"dropped image: {stamp.verdict.replace('_', '-')} stamp",
@@ -161,6 +182,7 @@ class DetectorNode(Node):
     def _diagnostics(self) -> list:
         gsd = self.gsd_m()
         values = {"frames": self.frames, "rejected_frames": self.rejected,
+                  "odd_frames": self.odd_frames,
                   "processing_ms": self.processing_ms,
                   "gsd_m": gsd if gsd is not None else "unknown", **self.input.values(),
                   "parameter_changes_rejected": self.params.rejections,
@@ -177,6 +199,9 @@ class DetectorNode(Node):
             self.last_reject = ""
         elif stamp_problems:
             level, message = diagnostics.WARN, stamp_problems
+        elif self.last_oddity:
+            level, message = diagnostics.WARN, f"image used as it is, but: {self.last_oddity}"
+            self.last_oddity = ""
         elif new_param_rejection:
             level, message = diagnostics.WARN, ("parameter change rejected: "
                                                 f"{self.params.last_rejection}")

@@ -29,6 +29,7 @@ from thermal_perception.ros import diagnostics
 from thermal_perception.ros.image_conversion import (
     ImageConversionError,
     array_to_image,
+    image_oddity,
     image_to_array,
 )
 from thermal_perception.ros.params import ParameterSet
@@ -100,6 +101,8 @@ class ProcessorNode(Node):
         self.display_msg = Image()
         self.frames_in = self.frames_out = self.rejected = self.skipped_shutter = 0
         self.last_reject = ""
+        self.odd_frames = 0  # used, with something odd about them (see _note)
+        self.last_oddity = ""
         self.ffc_failures, self.ffc_error = 0, ""
         self.processing_ms = float("nan")
         self.invalid_fraction = 0.0
@@ -150,6 +153,14 @@ class ProcessorNode(Node):
         self.last_reject = reason
         self.get_logger().warning(f"rejected frame: {reason}", throttle_duration_sec=5.0)
 
+    def _note(self, what: str) -> None:
+        """A frame used as it is, with something odd about it: counted, logged (at most
+        every 5 s) and said on /diagnostics."""
+        self.odd_frames += 1
+        self.last_oddity = what
+        self.get_logger().warning(f"frame used as it is, but: {what}",
+                                  throttle_duration_sec=5.0)
+
     def _on_image(self, msg: Image) -> None:
         self.frames_in += 1
         self.input.arrived()
@@ -179,6 +190,9 @@ class ProcessorNode(Node):
         if counts.size == 0:
             self._reject(f"empty image ({msg.width}x{msg.height})")
             return
+        oddity = image_oddity(msg)
+        if oddity is not None:
+            self._note(oddity)
         stamp = self.input.check_stamp(header_ns(msg.header))
         if not stamp.accepted:  # counted, logged, WARN on /diagnostics
             self.get_logger().warning(f"dropped frame: {stamp.verdict.replace('_', '-')} stamp",
@@ -306,7 +320,8 @@ class ProcessorNode(Node):
 
     def _diagnostics(self) -> list:
         values = {"frames_in": self.frames_in, "frames_out": self.frames_out,
-                  "rejected_frames": self.rejected, "shutter_frames_skipped": self.skipped_shutter,
+                  "rejected_frames": self.rejected, "odd_frames": self.odd_frames,
+                  "shutter_frames_skipped": self.skipped_shutter,
                   "processing_ms": self.processing_ms,
                   "invalid_pixel_fraction": self.invalid_fraction,
                   "frames_without_valid_pixels": self.invalid_frames,
@@ -331,6 +346,9 @@ class ProcessorNode(Node):
             self.last_reject = ""
         elif stamp_problems:
             level, message = diagnostics.WARN, stamp_problems
+        elif self.last_oddity:
+            level, message = diagnostics.WARN, f"frame used as it is, but: {self.last_oddity}"
+            self.last_oddity = ""
         elif self.ffc_error:
             level, message = diagnostics.WARN, f"flat-field correction failed: {self.ffc_error}"
             self.ffc_error = ""

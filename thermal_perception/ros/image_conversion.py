@@ -153,6 +153,21 @@ def _byte_buffer(data: Any) -> np.ndarray:
     return values.astype(np.uint8)
 
 
+def image_oddity(msg: Any) -> str | None:
+    """What is odd about an ``Image`` that :func:`image_to_array` still reads right, to be
+    said (rate-limited) rather than passed over: data longer than ``step * height`` (the
+    extra bytes are ignored). None for a well-formed message; cheap (no pixel is read)."""
+    try:
+        need = int(msg.step) * int(msg.height)
+        have = len(msg.data)
+    except (TypeError, ValueError):
+        return None  # image_to_array says what is wrong
+    if have > need:
+        return (f"data is {have} bytes, {have - need} more than step * height = "
+                f"{msg.step} * {msg.height}: the extra bytes were ignored")
+    return None
+
+
 def image_to_array(msg: Any, *, copy: bool = False) -> np.ndarray:
     """Decode an ``Image`` message into a numpy array (cv_bridge ``'passthrough'``).
 
