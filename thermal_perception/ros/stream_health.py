@@ -5,10 +5,14 @@ back). Pure Python: nodes feed it each message; tests drive it with their own cl
 
 Stamp rules (:meth:`StreamHealth.check_stamp`), for a stamp compared with the last accepted:
   equal                          -> DUPLICATE, dropped
-  older by at most time_reset_s  -> OUT_OF_ORDER, dropped; but the MAX_OUT_OF_ORDER + 1-th
-                                    such frame in a row is a TIME_RESET instead: the last
-                                    accepted stamp had jumped ahead (a faulty camera clock),
-                                    and one bad stamp must not cost the frames after it
+  older by at most REORDER_INTERVALS typical stamp intervals (a frame delivered late)
+                                 -> OUT_OF_ORDER, dropped; but the MAX_OUT_OF_ORDER + 1-th
+                                    such frame in a row is a TIME_RESET instead
+  older by more than that, and by at most time_reset_s
+                                 -> TIME_RESET, accepted: the last accepted stamp had jumped
+                                    ahead (a faulty camera clock), and one bad stamp must not
+                                    cost the frames after it (before the stream's interval is
+                                    known, the MAX_OUT_OF_ORDER rule alone bounds the cost)
   older by more than that        -> TIME_RESET, accepted; the caller restarts what depends on
                                     time (dt = 0, tracks)
   newer                          -> ACCEPT, with dt since the last accepted stamp
@@ -27,6 +31,7 @@ TIME_RESET_S = 1.0  # a stamp this much older than the last one means the source
 STALE_MIN_S = 2.0  # a stream is never called stale sooner than this after its last message
 STALE_INTERVALS = 5.0  # ... nor sooner than this many of its typical message intervals
 MAX_OUT_OF_ORDER = 2  # out-of-order frames in a row dropped before the ordering is reset
+REORDER_INTERVALS = 3.0  # a frame later than this many stamp intervals was not merely late
 RATE_WEIGHT = 0.1  # weight of the newest interval in the exponential average
 
 
@@ -65,6 +70,7 @@ class StreamHealth:
         self.duplicates = self.out_of_order = self.time_resets = 0
         self.ahead_resets = 0  # resets because the last stamp had jumped ahead
         self._behind_in_a_row = 0
+        self.stamp_interval_ns = math.nan  # typical interval between accepted stamps
         self.interval_s = math.nan  # typical arrival interval, s
         self.last_arrival: float | None = None
         self.last_stamp_ns: int | None = None
@@ -117,12 +123,15 @@ class StreamHealth:
             self.duplicates += 1
             return StampCheck(DUPLICATE)
         if stamp_ns < last:
-            if last - stamp_ns <= self.time_reset_ns \
+            behind = last - stamp_ns
+            # NaN (interval unknown yet) compares False: late, as far as this test goes
+            late = not behind > REORDER_INTERVALS * self.stamp_interval_ns
+            if behind <= self.time_reset_ns and late \
                     and self._behind_in_a_row < MAX_OUT_OF_ORDER:
                 self._behind_in_a_row += 1
                 self.out_of_order += 1
                 return StampCheck(OUT_OF_ORDER)
-            if last - stamp_ns <= self.time_reset_ns:
+            if behind <= self.time_reset_ns:
                 self.ahead_resets += 1
             self._behind_in_a_row = 0
             self.time_resets += 1
@@ -130,7 +139,13 @@ class StreamHealth:
             return StampCheck(TIME_RESET)
         self._behind_in_a_row = 0
         self.last_stamp_ns = stamp_ns
-        return StampCheck(ACCEPT, (stamp_ns - last) * 1e-9)
+        dt = stamp_ns - last
+        interval = self.stamp_interval_ns
+        if math.isnan(interval):
+            self.stamp_interval_ns = float(dt)
+        elif dt <= 4.0 * interval:  # a jump ahead must not widen the window
+            self.stamp_interval_ns = interval + RATE_WEIGHT * (dt - interval)
+        return StampCheck(ACCEPT, dt * 1e-9)
 
     def stamp_problems(self) -> str:
         """What was dropped or reset since the previous call ('' if nothing), for a WARN."""
