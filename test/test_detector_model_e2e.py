@@ -52,7 +52,7 @@ def test_people_on_a_real_frame_are_detected_over_dds(rclpy_context, model_detec
     probe.create_subscription(ThermalDetectionArray, "detections", got.append, reliable_qos())
     pub = probe.create_publisher(type(array_to_image(temperature, "32FC1")),
                                  "image_temperature", sensor_qos("reliable"))
-    executor = SingleThreadedExecutor(context=rclpy_context)
+    executor = SingleThreadedExecutor()
     executor.add_node(probe)
     executor.add_node(model_detector)
     try:

@@ -250,7 +250,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="start from this checkpoint (thermal_detector.pt of an earlier run)")
     ap.add_argument("--limit", type=int, default=0, help="train on this many images (smoke)")
     ap.add_argument("--time-limit-min", type=float, default=110.0,
-                    help="stop training after this long (the last epochs' schedule shrinks)")
+                    help="stop after the first epoch that ends past this (the schedule is not "
+                         "shortened: choose --epochs to fit)")
     args = ap.parse_args(argv)
 
     import torch

@@ -81,12 +81,12 @@ def normalise_frame(image: NDArray, low: float = 0.5, high: float = 99.5,
         out.fill(0.0)
         return out
     lo, hi = (float(v) for v in np.percentile(sample, (low, high)))
-    if hi - lo < min_span:
-        mid = 0.5 * (lo + hi)
-        lo, hi = mid - 0.5 * min_span, mid + 0.5 * min_span
+    span = hi - lo
+    if not span >= min_span:  # (at 3e38, mid - span / 2 == mid: keep the span itself)
+        lo, span = 0.5 * (lo + hi) - 0.5 * min_span, min_span
     with np.errstate(invalid="ignore", over="ignore"):
         np.subtract(a, lo, out=out, casting="unsafe")
-        out *= np.float32(1.0 / (hi - lo))
+        out *= np.float32(1.0 / span)
     # fmax/fmin return the non-NaN operand: NaN -> 0, -inf -> 0, +inf -> 1 ...
     np.fmax(out, 0.0, out=out)
     np.fmin(out, 1.0, out=out)

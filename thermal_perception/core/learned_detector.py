@@ -128,7 +128,7 @@ class LearnedDetector:
         a = np.asarray(frame)
         h, w = a.shape
         ph, pw = padded_shape(h, w, self.multiple)
-        if self._input is None or self._input.shape[2:] != (ph, pw):
+        if self._input is None or self._norm is None or self._norm.shape != (h, w):
             self._input = np.zeros((1, 1, ph, pw), np.float32)  # once per stream size
             self._norm = np.empty((h, w), np.float32)
         normalise_frame(a, out=self._norm)
