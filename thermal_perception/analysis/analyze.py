@@ -811,12 +811,13 @@ class _BagAnalysis:
                                                    and recorded >= PROCESS_MIN_FRAMES)
         if not (wanted and isinstance(self.detector, CoreDetector)):
             return
-        from thermal_perception.analysis.detect_process import DetectionProcess
+        from thermal_perception.analysis.detect_process import DetectionProcess, sigint_deferred
 
         started = time.perf_counter()
         process = None
         try:
-            process = DetectionProcess(self.detector.values)
+            with sigint_deferred():  # Ctrl-C lands after the name holds it: it gets closed
+                process = DetectionProcess(self.detector.values)
             process.wait_ready()
         except BaseException as exc:  # e.g. no child processes allowed here, or Ctrl-C
             if process is not None:

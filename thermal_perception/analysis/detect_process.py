@@ -23,6 +23,7 @@ import multiprocessing as mp
 import queue
 import signal
 import sys
+import threading
 from collections.abc import Iterator
 from multiprocessing import shared_memory
 from typing import Any
@@ -110,6 +111,28 @@ def _main_module_hidden() -> Iterator[None]:
             main.__dict__.update(saved)
 
 
+@contextlib.contextmanager
+def sigint_deferred() -> Iterator[None]:
+    """Hold back SIGINT (Ctrl-C) for the block, then deliver it as it would have been: making
+    a queue's named semaphores, or freeing them, must not be cut in the middle (a semaphore
+    made but not yet registered for cleanup stays in /dev/shm for good). A Python handler
+    runs in the main thread between bytecodes, so a recording one defers it whatever thread
+    the signal landed on. Elsewhere than the main thread (no handler can be set): no-op."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, _frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if caught and callable(previous):
+            previous(signal.SIGINT, None)  # the default handler raises KeyboardInterrupt
+        elif caught and previous == signal.SIG_DFL:
+            signal.raise_signal(signal.SIGINT)
+
+
 class DetectionProcess:
     """CoreDetector with tracking in a worker process (see the module docstring).
 
@@ -122,11 +145,7 @@ class DetectionProcess:
     """
 
     def __init__(self, values: dict[str, Any]) -> None:
-        ctx = mp.get_context("spawn")
-        self._requests = ctx.Queue()
-        self._results = ctx.Queue()
-        self._process = ctx.Process(target=_worker, args=(values, self._requests, self._results),
-                                    name="tp-detection", daemon=True)
+        self._closed = False
         self._shm: shared_memory.SharedMemory | None = None
         self._ring: NDArray[np.float32] | None = None
         self._free: list[int] = []
@@ -135,9 +154,19 @@ class DetectionProcess:
         self._next = 0
         self._ready = False
         self._stopping = False
-        self._closed = False
-        with _main_module_hidden():
-            self._process.start()
+        with sigint_deferred():  # Ctrl-C now would leave semaphores nobody frees
+            ctx = mp.get_context("spawn")
+            self._requests = ctx.Queue()
+            self._results = ctx.Queue()
+            self._process = ctx.Process(target=_worker,
+                                        args=(values, self._requests, self._results),
+                                        name="tp-detection", daemon=True)
+            try:
+                with _main_module_hidden():
+                    self._process.start()
+            except BaseException:
+                self.close()
+                raise
 
     # -- worker side ----------------------------------------------------------------------
 
@@ -246,6 +275,10 @@ class DetectionProcess:
         """
         if self._closed:
             return
+        with sigint_deferred():  # a half-done close leaves semaphores and memory behind
+            self._close()
+
+    def _close(self) -> None:
         try:
             if self._process.is_alive():
                 self.stop()
