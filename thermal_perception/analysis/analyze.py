@@ -980,10 +980,10 @@ class _BagAnalysis:
             self.error(f"{type(exc).__name__}: {exc}")
         except Exception as exc:  # a bug must not lose the results computed so far
             self.error(f"internal error: {type(exc).__name__}: {exc}\n{traceback.format_exc()}")
-        self._close_outputs()
-        r.loop_s = time.perf_counter() - loop_started
-        r.loop_cpu_s = time.process_time() - cpu_started
-        try:
+        try:  # a Ctrl-C from here on must not leave the detection process behind either
+            self._close_outputs()
+            r.loop_s = time.perf_counter() - loop_started
+            r.loop_cpu_s = time.process_time() - cpu_started
             self._finish(started)
         finally:
             if self.detect_process is not None:
