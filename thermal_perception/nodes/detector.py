@@ -78,6 +78,7 @@ class DetectorNode(Node):
         self.frames = self.rejected = 0
         self.last_reject = ""
         self.odd_frames = 0  # used, with something odd about them (NaN pixels, extra data)
+        self.finite_mask = np.empty((0, 0), bool)
         self.last_oddity = ""
         self.counts: dict[str, int] = {}
         self.processing_ms = math.nan
@@ -129,7 +130,10 @@ class DetectorNode(Node):
             self.rejected += 1
             self.last_reject = "empty image"
             return
-        finite = int(np.count_nonzero(np.isfinite(temperature)))
+        if self.finite_mask.shape != temperature.shape:  # a buffer per stream, as the
+            self.finite_mask = np.empty(temperature.shape, bool)  # processor's invalid mask
+        np.isfinite(temperature, out=self.finite_mask)
+        finite = int(np.count_nonzero(self.finite_mask))
         if finite == 0:
             self.rejected += 1
             self.last_reject = (f"no finite temperature in the {temperature.shape[1]}x"
