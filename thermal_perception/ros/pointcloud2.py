@@ -16,8 +16,8 @@ from numpy.typing import NDArray
 # sensor_msgs/PointField datatypes.
 _TYPES = {1: "i1", 2: "u1", 3: "i2", 4: "u2", 5: "i4", 6: "u4", 7: "f4", 8: "f8"}
 _CODES = {np.dtype(v).str[1:]: k for k, v in _TYPES.items()}
-_DATATYPE_NAMES = {"i1": "INT8", "u1": "UINT8", "i2": "INT16", "u2": "UINT16", "i4": "INT32",
-                   "u4": "UINT32", "f4": "FLOAT32", "f8": "FLOAT64"}
+_NAMES = {1: "INT8", 2: "UINT8", 3: "INT16", 4: "UINT16", 5: "INT32", 6: "UINT32",
+          7: "FLOAT32", 8: "FLOAT64"}  # the PointField constants' names, by code
 
 
 class PointCloudError(ValueError):
@@ -83,7 +83,7 @@ def cloud_xyz(msg: Any) -> tuple[NDArray[np.float32], NDArray[np.float32] | None
     wrong = {c: array.dtype[c].base for c in "xyz" if array.dtype[c].base.kind != "f"}
     if wrong:  # integer coordinates are not metres (REP 103): refuse rather than guess a scale
         raise PointCloudError("x, y, z must be FLOAT32 or FLOAT64 (m), got " + ", ".join(
-            f"{c} {_DATATYPE_NAMES.get(t.str[1:], t.str)}" for c, t in wrong.items()))
+            f"{c} {_NAMES[_CODES[t.newbyteorder('<').str[1:]]]}" for c, t in wrong.items()))
     xyz = np.column_stack([array[c].astype(np.float32) for c in "xyz"])
     intensity = array["intensity"].astype(np.float32) if "intensity" in names else None
     return xyz, intensity
