@@ -156,7 +156,8 @@ def _cmd_eval_dataset(args: argparse.Namespace) -> int:
     try:
         report = run_dataset_eval(DatasetEvalOptions(
             dataset=args.dataset, split=args.split, backend=args.backend,
-            model_path=args.model, render=args.render, out=args.out, limit=args.limit))
+            model_path=args.model, render=args.render, out=args.out, limit=args.limit,
+            palette=args.palette))
     except (LabelError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -257,7 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="score on real labelled images instead: a folder with a COCO "
                           "labels.json (e.g. data/hit_uav_sample) or a HIT-UAV checkout")
     evaluate.add_argument("--split", default="test", choices=("train", "val", "test"),
-                          help="split of a HIT-UAV checkout (test)")
+                          help="split of a HIT-UAV checkout or YOLO folder (test)")
     evaluate.add_argument("--backend", default="model", choices=("model", "warm_body"),
                           help="people backend to score (model)")
     evaluate.add_argument("--model", type=Path, default=None,
@@ -265,6 +266,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--render", type=int, default=0,
                           help="draw this many images with boxes into --out")
     evaluate.add_argument("--limit", type=int, default=0, help="only the first N images")
+    evaluate.add_argument("--palette", default=None,
+                          help="false-colour images: the palette that drew them (e.g. "
+                               "seek_spectra, ironbow, jet), turned back into levels")
     evaluate.set_defaults(func=_cmd_eval)
 
     from thermal_perception.analysis.analyze import add_analyze_parser

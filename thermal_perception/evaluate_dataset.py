@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from thermal_perception.core.box_eval import evaluate_boxes
 from thermal_perception.core.learned import Boxes, empty_boxes
+from thermal_perception.io.dataset_images import read_dataset_image
 from thermal_perception.io.labels import LabelledImage, read_dataset
 
 EVAL_CLASSES = ("person", "vehicle", "bicycle", "animal")
@@ -40,6 +41,7 @@ class DatasetEvalOptions:
     render: int = 0                    # this many example images with boxes into out/
     out: Path | None = None
     limit: int = 0
+    palette: str | None = None         # false-colour images: the palette that drew them
 
 
 def _bins(item: LabelledImage) -> list[str]:
@@ -52,19 +54,6 @@ def _bins(item: LabelledImage) -> list[str]:
     if "light" in item.extra:
         out.append(str(item.extra["light"]))
     return out
-
-
-def _read_image(item: LabelledImage) -> tuple[np.ndarray, bool]:
-    """The image and whether it is radiometric (deg C); 8-bit images are relative."""
-    path = Path(item.path)
-    if path.suffix == ".npy":
-        return np.load(path).astype(np.float32), True
-    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise ValueError(f"{path}: not a readable image")
-    if image.ndim == 3:
-        image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-    return image, False
 
 
 class _WarmBodyBackend:
@@ -134,7 +123,7 @@ def run_dataset_eval(o: DatasetEvalOptions, progress: bool = True) -> dict[str, 
     rendered = []
     for i, item in enumerate(tqdm(items, desc=f"eval {Path(o.dataset).name}", unit="image",
                                   disable=not progress)):
-        image, radiometric = _read_image(item)
+        image, radiometric = read_dataset_image(item, o.palette)
         kinds.add("radiometric" if radiometric else "relative (8-bit)")
         t0 = time.perf_counter()
         b = backend.boxes(image, radiometric, item)

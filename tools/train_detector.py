@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
-"""Train the shipped thermal object detector (people, vehicles, bicycles) on the CPU.
+"""Train the shipped thermal object detector (people, vehicles, bicycles, animals) on the CPU.
 
 A small centre-point network (CenterNet-style: a class heatmap, log box size and centre
 offset at stride 4) on one normalised channel (``core/learned.normalise_frame``, the same
 function inference uses), trained on random crops of full-resolution frames, exported to ONNX
-for onnxruntime. Data: HIT-UAV (CC BY 4.0), its official ``train`` split for training and
-``val`` for choosing the epoch and the score thresholds; its ``test`` split is never read here.
+for onnxruntime. Data: HIT-UAV (CC BY 4.0, drone views), plus any ``--extra`` labelled folders
+(:func:`thermal_perception.io.labels.read_dataset`: YOLO, COCO; e.g. the public-domain
+Roboflow "Thermal Dogs and People", side-on people and dogs, drawn in Seek's Spectra palette:
+``--extra DIR:seek_spectra``). Each set's ``train`` split trains; its ``val`` split chooses the
+epoch and the score thresholds; no ``test`` split is ever read here.
 
     pip install -r requirements/train.txt        # torch (CPU build), onnx; not in make test
     git clone https://github.com/suojiashun/HIT-UAV-Infrared-Thermal-Dataset /data/hit-uav
@@ -39,9 +42,13 @@ from thermal_perception.core.learned import (
     normalise_frame,
     padded_shape,
 )
-from thermal_perception.io.labels import LabelledImage, read_hit_uav
+from thermal_perception.io.dataset_images import read_dataset_image
+from thermal_perception.io.labels import LabelledImage, read_dataset, read_hit_uav
 
-CLASSES = ("person", "vehicle", "bicycle")
+CLASSES = ("person", "vehicle", "bicycle", "animal")
+#: Random scale range of a crop: HIT-UAV's frames (people of 5-40 px) and the extra sets
+#: (hand-held, people up to the whole frame: made smaller more often than larger).
+SCALES = {"hit-uav": (0.7, 1.4), "extra": (0.3, 1.2)}
 STRIDE = 4
 
 
@@ -103,15 +110,18 @@ def build_model(width: float = 1.0):
 
 # -- data ------------------------------------------------------------------------------------
 
-def load_split(root: Path, split: str) -> tuple[list[LabelledImage], list[np.ndarray]]:
+def load_split(root: Path, split: str, palette: str | None = None, source: str = "hit-uav"
+               ) -> tuple[list[LabelledImage], list[np.ndarray]]:
+    """One split's labelled items (``extra['set']`` = ``source``) and their 8-bit images."""
     from tqdm import tqdm
 
-    items = read_hit_uav(root, split)
+    items = read_hit_uav(root, split) if source == "hit-uav" else read_dataset(root, split)
     images = []
-    for it in tqdm(items, desc=f"reading {split}", unit="image"):
-        img = cv2.imread(str(it.path), cv2.IMREAD_GRAYSCALE)
-        if img is None:
-            raise SystemExit(f"cannot read {it.path}")
+    for it in tqdm(items, desc=f"reading {root.name} {split}", unit="image"):
+        img, radiometric = read_dataset_image(it, palette)
+        if radiometric or img.dtype != np.uint8:
+            raise SystemExit(f"{it.path}: training reads 8-bit images only")
+        it.extra["set"] = source
         images.append(img)
     return items, images
 
@@ -132,11 +142,15 @@ def augment(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def sample_crop(item: LabelledImage, img: np.ndarray, crop: tuple[int, int],
                 rng: np.random.Generator):
-    """A random crop (random scale 0.7-1.4, horizontal flip) and its boxes."""
+    """A random crop (random scale from :data:`SCALES`, horizontal flip; the extra sets also
+    a random aspect change 0.8-1.25, as their images were stretched square) and its boxes."""
     ch, cw = crop
-    scale = math.exp(rng.uniform(math.log(0.7), math.log(1.4)))
+    extra = item.extra.get("set", "hit-uav") != "hit-uav"
+    lo, hi = SCALES["extra" if extra else "hit-uav"]
+    scale = math.exp(rng.uniform(math.log(lo), math.log(hi)))
+    aspect = math.exp(rng.uniform(-0.22, 0.22)) if extra else 1.0
     h, w = img.shape
-    sh, sw = round(h * scale), round(w * scale)
+    sh, sw = max(1, round(h * scale)), max(1, round(w * scale * aspect))
     big = cv2.resize(img, (sw, sh), interpolation=cv2.INTER_AREA if scale < 1
                      else cv2.INTER_LINEAR)
     y0 = int(rng.integers(0, max(1, sh - ch + 1)))
@@ -144,7 +158,8 @@ def sample_crop(item: LabelledImage, img: np.ndarray, crop: tuple[int, int],
     patch = np.zeros((ch, cw), np.uint8)
     view = big[y0:y0 + ch, x0:x0 + cw]
     patch[:view.shape[0], :view.shape[1]] = view
-    boxes = np.asarray(item.boxes, np.float64).reshape(-1, 4) * scale
+    boxes = np.asarray(item.boxes, np.float64).reshape(-1, 4) * [scale * aspect, scale,
+                                                                  scale * aspect, scale]
     boxes -= [x0, y0, x0, y0]
     classes = np.asarray([CLASSES.index(lab) for lab in item.labels], np.intp)
     cx = 0.5 * (boxes[:, 0] + boxes[:, 2])
@@ -202,12 +217,22 @@ def predict(net, image: np.ndarray, threshold: float):
     return decode_centernet(heat[0], size[0], off[0], STRIDE, threshold, (h, w))
 
 
-def validate(net, items, images, threshold: float = 0.05) -> dict:
+def validate(net, items, images, threshold: float = 0.05) -> tuple[dict, dict, float]:
+    """The report on all validation images, one per set, and the selection score: the mean
+    over sets of each set's mean AP50 over the classes it labels (so a small side-on set
+    weighs as much as HIT-UAV)."""
     from thermal_perception.core.box_eval import evaluate_boxes
 
     preds = [predict(net, img, threshold) for img in images]
     report = evaluate_boxes(items, preds, CLASSES)
-    return report
+    per_set, means = {}, []
+    for name in dict.fromkeys(it.extra.get("set", "hit-uav") for it in items):
+        idx = [k for k, it in enumerate(items) if it.extra.get("set", "hit-uav") == name]
+        r = evaluate_boxes([items[k] for k in idx], [preds[k] for k in idx], CLASSES)
+        per_set[name] = r
+        labelled = [c for c in CLASSES if r["classes"][c]["labelled"]]
+        means.append(float(np.mean([r["classes"][c]["ap50"] for c in labelled])))
+    return report, per_set, float(np.mean(means))
 
 
 # -- main -------------------------------------------------------------------------------------
@@ -235,6 +260,11 @@ def export_onnx(net, path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, required=True, help="HIT-UAV checkout")
+    ap.add_argument("--extra", action="append", default=[], metavar="DIR[:PALETTE]",
+                    help="another labelled set (YOLO or COCO folder with train/val splits), "
+                         "with the palette its colour images were drawn with")
+    ap.add_argument("--extra-repeat", type=int, default=4,
+                    help="times each extra training image is seen per epoch (4)")
     ap.add_argument("--out", type=Path, default=Path("thermal_perception/models"))
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--batch", type=int, default=16)
@@ -267,9 +297,31 @@ def main(argv: list[str] | None = None) -> int:
         items, images = items[:args.limit], images[:args.limit]
         val_items, val_images = val_items[:max(20, args.limit // 4)], \
             val_images[:max(20, args.limit // 4)]
+    extras = []
+    for spec in args.extra:
+        folder, _, palette = spec.partition(":")
+        name = Path(folder).name
+        tr_items, tr_images = load_split(Path(folder), "train", palette or None, name)
+        va_items, va_images = load_split(Path(folder), "val", palette or None, name)
+        items += tr_items * args.extra_repeat
+        images += tr_images * args.extra_repeat
+        val_items += va_items
+        val_images += va_images
+        extras.append({"folder": folder, "palette": palette or None, "set": name,
+                       "train_images": len(tr_items), "val_images": len(va_items),
+                       "commit": git_commit(Path(folder))})
     net = build_model(args.width)
     if args.init is not None:
-        net.load_state_dict(torch.load(args.init, map_location="cpu")["state_dict"])
+        state = torch.load(args.init, map_location="cpu")["state_dict"]
+        own = net.state_dict()
+        for key in ("heat.weight", "heat.bias"):  # an earlier run with fewer classes
+            if state[key].shape != own[key].shape:
+                grown = own[key].clone()
+                k = state[key].shape[0]
+                grown[:k] = state[key]
+                grown[k:] = state[key][:1]  # new classes start as "person" (warm bodies)
+                state[key] = grown
+        net.load_state_dict(state)
     params = sum(p.numel() for p in net.parameters())
     print(f"model: {params / 1e3:.0f} k parameters; {len(items)} training images, "
           f"{len(val_items)} validation images")
@@ -280,8 +332,8 @@ def main(argv: list[str] | None = None) -> int:
                                                 pct_start=0.1)
     log_path = args.out / "train_log.csv"
     log = csv.writer(log_path.open("w", newline=""))
-    log.writerow(["epoch", "loss", "heat", "size", "offset", "seconds", "val_person_ap50",
-                  "val_vehicle_ap50", "val_bicycle_ap50", "val_map50"])
+    log.writerow(["epoch", "loss", "heat", "size", "offset", "seconds",
+                  *(f"val_{c}_ap50" for c in CLASSES), "val_score"])
     best, best_state, started = -1.0, None, time.monotonic()
     for epoch in range(1, args.epochs + 1):
         net.train()
@@ -312,12 +364,13 @@ def main(argv: list[str] | None = None) -> int:
         last = epoch == args.epochs or elapsed > args.time_limit_min * 60
         if epoch % args.val_every == 0 or last:
             net.eval()
-            report = validate(net, val_items, val_images)
+            report, per_set, score = validate(net, val_items, val_images)
             aps = [report["classes"][c]["ap50"] for c in CLASSES]
-            score = float(np.mean(aps))
             row += [round(a, 4) for a in aps] + [round(score, 4)]
-            print(f"epoch {epoch}: val AP50 " + ", ".join(
-                f"{c} {a:.3f}" for c, a in zip(CLASSES, aps, strict=True)))
+            print(f"epoch {epoch}: val score {score:.3f}; AP50 " + ", ".join(
+                f"{c} {a:.3f}" for c, a in zip(CLASSES, aps, strict=True)) + "; " + ", ".join(
+                f"{n} person {r['classes']['person']['ap50']:.3f}"
+                for n, r in per_set.items()))
             if score > best:
                 best = score
                 best_state = {k: v.clone() for k, v in net.state_dict().items()}
@@ -329,7 +382,7 @@ def main(argv: list[str] | None = None) -> int:
     net.load_state_dict(best_state)
     net.eval()
     # per-class score thresholds: best F1 on the validation split
-    report = validate(net, val_items, val_images, threshold=0.05)
+    report, per_set, score = validate(net, val_items, val_images, threshold=0.05)
     thresholds = {c: report["classes"][c]["best_f1_threshold"] for c in CLASSES}
     onnx_path = args.out / "thermal_detector.onnx"
     export_onnx(net, onnx_path)
@@ -347,7 +400,8 @@ def main(argv: list[str] | None = None) -> int:
         "training": {
             "data": "HIT-UAV (Suo et al., Scientific Data 10, 227, 2023), CC BY 4.0, "
                     "https://github.com/suojiashun/HIT-UAV-Infrared-Thermal-Dataset",
-            "data_commit": args.data_commit or git_commit(args.data), "train_split": "train",
+            "data_commit": args.data_commit or git_commit(args.data), "extra": extras,
+            "extra_repeat": args.extra_repeat, "train_split": "train",
             "train_images": len(items), "selection_split": "val", "epochs_run": epoch,
             "best_epoch": best_epoch, "seed": args.seed, "crop": list(args.crop),
             "batch": args.batch, "lr": args.lr, "width": args.width,
@@ -357,6 +411,9 @@ def main(argv: list[str] | None = None) -> int:
             "command": "python tools/train_detector.py " + " ".join(argv or sys.argv[1:]),
             "val": {c: {k: report["classes"][c][k] for k in ("ap50", "precision", "recall",
                                                              "f1")} for c in CLASSES},
+            "val_score": score,
+            "val_per_set": {n: {c: r["classes"][c]["ap50"] for c in CLASSES
+                                if r["classes"][c]["labelled"]} for n, r in per_set.items()},
         },
     }
     (args.out / "thermal_detector.json").write_text(json.dumps(card, indent=1))

@@ -8,6 +8,11 @@ Two layouts are read into one :class:`LabelledImage` list:
   ``category_id``, ``bbox`` = [x, y, w, h] pixels; ``categories`` with ``id``, ``name``),
   the image files next to it or under ``images/``. HIT-UAV's ``normal_json`` files say
   ``annotation`` instead of ``annotations``; both are accepted.
+- **YOLO txt** as Roboflow and Ultralytics export it: ``data.yaml`` (``names``: class names by
+  index; optional ``palette``: the false-colour palette the images were drawn with, see
+  :mod:`thermal_perception.core.palette_inversion`) and ``<split>/images/*.jpg|png`` with
+  ``<split>/labels/<stem>.txt`` (one ``class cx cy w h`` line per box, fractions of the image
+  size); splits ``train``, ``val`` (folder ``val`` or ``valid``) and ``test``.
 - **HIT-UAV** as its repository ships it (``normal_xml/``: Pascal VOC ``Annotations/*.xml``,
   ``JPEGImages/``, ``ImageSets/Main/{train,val,test}.txt``); each file name
   ``T_ALTITUDE_PITCH_W_ID.jpg`` gives the altitude (m) and camera pitch (deg, 90 = nadir).
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 import json
 import re
+import struct
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +42,7 @@ CLASS_MAP: dict[str, str | None] = {
     "dontcare": None, "ignore": None,
 }
 SPLITS = ("train", "val", "test")
+_EXTRA_KEYS = ("light", "split", "palette", "source")  # image entries kept in ``extra``
 _HIT_UAV_NAME = re.compile(r"^(?P<light>\d)_(?P<alt>\d+)_(?P<pitch>\d+)_(?P<weather>\d)_"
                            r"(?P<id>\d+)$")
 
@@ -140,8 +147,7 @@ def read_coco(folder: str | Path) -> list[LabelledImage]:
         item = LabelledImage(p, int(im["width"]), int(im["height"]),
                              altitude_m=im.get("altitude_m"), pitch_deg=im.get("pitch_deg"),
                              sequence=im.get("sequence"), frame=im.get("frame"),
-                             extra={k: v for k, v in im.items() if k in ("light", "split",
-                                                                          "source")})
+                             extra={k: v for k, v in im.items() if k in _EXTRA_KEYS})
         if item.altitude_m is None:
             meta = hit_uav_meta(Path(name).stem)
             item.altitude_m, item.pitch_deg = meta.get("altitude_m"), meta.get("pitch_deg")
@@ -152,6 +158,72 @@ def read_coco(folder: str | Path) -> list[LabelledImage]:
         x, y, w, h = (float(v) for v in a["bbox"])
         _add(items[a["image_id"]], map_class(categories[a["category_id"]]), (x, y, x + w, y + h))
     return list(items.values())
+
+
+def _image_size(path: Path) -> tuple[int, int]:
+    """(width, height) of a PNG or JPEG from its header, without decoding it."""
+    with open(path, "rb") as f:
+        head = f.read(26)
+        if head[:8] == b"\x89PNG\r\n\x1a\n":
+            return struct.unpack(">II", head[16:24])
+        if head[:2] == b"\xff\xd8":
+            f.seek(2)
+            while True:
+                marker = f.read(4)
+                if len(marker) < 4 or marker[0] != 0xFF:
+                    break
+                length = struct.unpack(">H", marker[2:])[0]
+                if marker[1] in (0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB,
+                                 0xCD, 0xCE, 0xCF):
+                    h, w = struct.unpack(">HH", f.read(5)[1:])
+                    return w, h
+                f.seek(length - 2, 1)
+    raise LabelError(f"{path}: not a PNG or JPEG image with a readable size")
+
+
+def read_yolo(root: str | Path, split: str) -> list[LabelledImage]:
+    """One split of a YOLO-txt dataset folder (``data.yaml`` beside the split folders)."""
+    import yaml  # PyYAML: a dependency of the package already
+
+    root = Path(root)
+    try:
+        meta = yaml.safe_load((root / "data.yaml").read_text())
+        names = meta["names"]
+        names = [names[k] for k in sorted(names)] if isinstance(names, dict) else list(names)
+    except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
+        raise LabelError(f"{root / 'data.yaml'}: not a YOLO data file with class names "
+                         f"({type(exc).__name__}: {exc})") from None
+    folders = {"val": ("val", "valid")}.get(split, (split,))
+    base = next((root / f for f in folders if (root / f / "images").is_dir()), None)
+    if split not in SPLITS or base is None:
+        raise LabelError(f"{root}: no {split!r} split (expected {root}/{folders[-1]}/images "
+                         "and .../labels)")
+    mapped = [map_class(n) for n in names]
+    palette = meta.get("palette")
+    out = []
+    for image in sorted(p for p in (base / "images").iterdir()
+                        if p.suffix.lower() in (".jpg", ".jpeg", ".png")):
+        width, height = _image_size(image)
+        item = LabelledImage(image, width, height, extra={"split": split})
+        if palette:
+            item.extra["palette"] = str(palette)
+        label_file = base / "labels" / f"{image.stem}.txt"
+        lines = label_file.read_text().splitlines() if label_file.is_file() else []
+        for n, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                k, cx, cy, w, h = line.split()[:5]
+                cls = mapped[int(k)]
+                cx, cy, w, h = float(cx) * width, float(cy) * height, \
+                    float(w) * width, float(h) * height
+            except (ValueError, IndexError):
+                raise LabelError(f"{label_file}:{n}: expected 'class cx cy w h' with a class "
+                                 f"index below {len(names)}, got {line!r}") from None
+            _add(item, cls, (max(cx - w / 2, 0.0), max(cy - h / 2, 0.0),
+                             min(cx + w / 2, width), min(cy + h / 2, height)))
+        out.append(item)
+    return out
 
 
 def write_coco(items: list[LabelledImage], path: str | Path, relative_to: str | Path) -> None:
@@ -165,7 +237,7 @@ def write_coco(items: list[LabelledImage], path: str | Path, relative_to: str | 
         for key in ("altitude_m", "pitch_deg", "sequence", "frame"):
             if getattr(it, key) is not None:
                 entry[key] = getattr(it, key)
-        entry.update({k: v for k, v in it.extra.items() if k in ("light", "split", "source")})
+        entry.update({k: v for k, v in it.extra.items() if k in _EXTRA_KEYS})
         images.append(entry)
         for box, lab in [*zip(it.boxes, it.labels, strict=True),
                          *((b, "ignore") for b in it.ignore)]:
@@ -179,12 +251,15 @@ def write_coco(items: list[LabelledImage], path: str | Path, relative_to: str | 
 
 
 def read_dataset(path: str | Path, split: str = "test") -> list[LabelledImage]:
-    """Labelled images of a dataset folder: a COCO ``labels.json`` folder, or a HIT-UAV
-    checkout (then ``split``). Anything else is a :class:`LabelError` naming the formats."""
+    """Labelled images of a dataset folder: a COCO ``labels.json`` folder, or a YOLO folder or
+    HIT-UAV checkout (then ``split``). Anything else is a :class:`LabelError` naming the formats."""
     p = Path(path)
     if (p / "labels.json").is_file() or (p.is_file() and p.suffix == ".json"):
         return read_coco(p)
     if (p / "normal_xml").is_dir() or (p / "ImageSets" / "Main").is_dir():
         return read_hit_uav(p, split)
-    raise LabelError(f"{p}: no labels found; expected a folder with labels.json (COCO boxes) "
-                     "or a HIT-UAV checkout (normal_xml/ImageSets/Main/<split>.txt)")
+    if (p / "data.yaml").is_file():
+        return read_yolo(p, split)
+    raise LabelError(f"{p}: no labels found; expected a folder with labels.json (COCO boxes), "
+                     "a YOLO folder (data.yaml, <split>/images, <split>/labels) or a HIT-UAV "
+                     "checkout (normal_xml/ImageSets/Main/<split>.txt)")
