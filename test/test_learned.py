@@ -238,3 +238,26 @@ def test_learned_detector_bad_configuration_is_a_clear_error(tmp_path: Path) -> 
             LearnedDetector(provider="NoSuchProvider")
         with pytest.raises(ValueError, match="classes must be detector labels"):
             LearnedDetector(classes=("unicorn",))
+
+
+@needs_model
+def test_scales_give_boxes_in_frame_pixels() -> None:
+    """A frame run at half scale gives its boxes in the frame's pixels: the 2x-enlarged frame
+    at scale 0.5 finds what the frame finds at scale 1, at twice the coordinates; running
+    both scales merges their boxes (no duplicates of one object)."""
+    from thermal_perception.core.learned import nms_classwise
+    from thermal_perception.core.learned_detector import LearnedDetector
+
+    item = max(read_dataset(SAMPLE), key=lambda it: it.labels.count("person"))
+    img = cv2.imread(str(item.path), cv2.IMREAD_GRAYSCALE)
+    one = LearnedDetector(threads=1).boxes(img)
+    half = LearnedDetector(threads=1, scales=(0.5,)).boxes(
+        cv2.resize(img, None, fx=2, fy=2, interpolation=cv2.INTER_LINEAR))
+    assert len(one) >= 5
+    ious = iou_matrix(2.0 * one.xyxy, half.xyxy)
+    assert (ious.max(axis=1) >= 0.6).mean() >= 0.8
+    both = LearnedDetector(threads=1, scales=(1.0, 0.5)).boxes(img)
+    assert len(both) >= len(one)
+    assert len(nms_classwise(both)) == len(both)  # already merged
+    with pytest.raises(ValueError, match="scales must be"):
+        LearnedDetector(scales=(0.0,))

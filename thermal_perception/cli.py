@@ -157,7 +157,7 @@ def _cmd_eval_dataset(args: argparse.Namespace) -> int:
         report = run_dataset_eval(DatasetEvalOptions(
             dataset=args.dataset, split=args.split, backend=args.backend,
             model_path=args.model, render=args.render, out=args.out, limit=args.limit,
-            palette=args.palette))
+            palette=args.palette, scales=tuple(args.scales) if args.scales else None))
     except (LabelError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -269,6 +269,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--palette", default=None,
                           help="false-colour images: the palette that drew them (e.g. "
                                "seek_spectra, ironbow, jet), turned back into levels")
+    evaluate.add_argument("--scales", type=float, nargs="+", default=None,
+                          help="model backend: image scales to run and merge, e.g. 1 0.5 "
+                               "(default: the model card's)")
     evaluate.set_defaults(func=_cmd_eval)
 
     from thermal_perception.analysis.analyze import add_analyze_parser

@@ -42,6 +42,7 @@ class DatasetEvalOptions:
     out: Path | None = None
     limit: int = 0
     palette: str | None = None         # false-colour images: the palette that drew them
+    scales: tuple[float, ...] | None = None  # model: image scales run (None: the card's)
 
 
 def _bins(item: LabelledImage) -> list[str]:
@@ -86,7 +87,7 @@ class _ModelBackend:
     def __init__(self, o: DatasetEvalOptions) -> None:
         from thermal_perception.core.learned_detector import LearnedDetector
 
-        self.detector = LearnedDetector(o.model_path)
+        self.detector = LearnedDetector(o.model_path, scales=o.scales)
         self.classes = self.detector.classes
         self.thresholds = dict(zip(self.classes, self.detector.thresholds.tolist(),
                                    strict=True))

@@ -164,18 +164,29 @@ def decode_yolo(output: NDArray, threshold: float, image_shape: tuple[int, int],
     cls, score = cls[keep], score[keep]
     if score.size == 0:
         return empty_boxes()
-    xywh = np.stack([cx - 0.5 * w, cy - 0.5 * h, w, h], axis=1)
+    xyxy = np.stack([cx - 0.5 * w, cy - 0.5 * h, cx + 0.5 * w, cy + 0.5 * h], axis=1)
+    merged = nms_classwise(Boxes(xyxy.astype(np.float32), score.astype(np.float32),
+                                 cls.astype(np.intp)), iou_threshold, max_detections)
+    return _clipped(merged, image_shape)
+
+
+def nms_classwise(boxes: Boxes, iou_threshold: float = 0.5, max_detections: int = 300
+                  ) -> Boxes:
+    """Greedy non-maximum suppression per class (OpenCV's ``dnn.NMSBoxes``): of boxes of one
+    class overlapping by IoU above ``iou_threshold`` the best scored is kept; best first."""
+    if len(boxes) == 0:
+        return boxes
+    xyxy = boxes.xyxy.astype(np.float32)
+    xywh = np.concatenate([xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]], axis=1)
     kept = []
-    for c in np.unique(cls):
-        idx = np.flatnonzero(cls == c)
-        chosen = cv2.dnn.NMSBoxes(xywh[idx].tolist(), score[idx].tolist(), threshold,
+    for c in np.unique(boxes.classes):
+        idx = np.flatnonzero(boxes.classes == c)
+        chosen = cv2.dnn.NMSBoxes(xywh[idx].tolist(), boxes.scores[idx].tolist(), 0.0,
                                   iou_threshold)
         kept.extend(idx[np.asarray(chosen, np.intp).reshape(-1)].tolist())
-    kept_a = np.asarray(kept, np.intp)
-    kept_a = kept_a[np.argsort(-score[kept_a], kind="stable")][:max_detections]
-    xyxy = np.concatenate([xywh[kept_a, :2], xywh[kept_a, :2] + xywh[kept_a, 2:]], axis=1)
-    return _clipped(Boxes(xyxy.astype(np.float32), score[kept_a].astype(np.float32),
-                          cls[kept_a].astype(np.intp)), image_shape)
+    k = np.asarray(kept, np.intp)
+    k = k[np.argsort(-boxes.scores[k], kind="stable")][:max_detections]
+    return Boxes(xyxy[k], boxes.scores[k].astype(np.float32), boxes.classes[k].astype(np.intp))
 
 
 def _clipped(boxes: Boxes, image_shape: tuple[int, int]) -> Boxes:

@@ -27,6 +27,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 from numpy.typing import NDArray
 
@@ -37,6 +38,7 @@ from thermal_perception.core.learned import (
     Boxes,
     decode_centernet,
     decode_yolo,
+    nms_classwise,
     normalise_frame,
     padded_shape,
 )
@@ -76,7 +78,8 @@ class LearnedDetector:
                  provider: str = "CPUExecutionProvider", threads: int = 1,
                  classes: tuple[str, ...] | None = None, layout: str | None = None,
                  person_c: tuple[float, float] = (0.0, 50.0),
-                 implausible_factor: float = 0.3) -> None:
+                 implausible_factor: float = 0.3,
+                 scales: tuple[float, ...] | None = None) -> None:
         path = Path(model_path) if model_path else SHIPPED_MODEL
         if not path.is_file():
             raise FileNotFoundError(f"ONNX model file not found: {path}")
@@ -102,6 +105,10 @@ class LearnedDetector:
         self.stride = int(card.get("stride", 4))
         self.multiple = int(card.get("input_multiple", INPUT_MULTIPLE))
         self.person_c = (float(person_c[0]), float(person_c[1]))
+        self.scales = tuple(float(v) for v in (scales or card.get("scales") or (1.0,)))
+        if not all(0.1 <= v <= 2.0 for v in self.scales) or len(self.scales) > 4:
+            raise ValueError(f"scales must be 1 to 4 image scales in 0.1..2, got "
+                             f"{list(self.scales)}")
         self.implausible_factor = float(implausible_factor)
         import onnxruntime as ort  # imported here: a second of start-up only when used
 
@@ -119,26 +126,49 @@ class LearnedDetector:
                              f"{exc})") from None
         self.input_name = self.session.get_inputs()[0].name
         self.path = path
-        self._input: NDArray[np.float32] | None = None
+        self._inputs: dict[float, NDArray[np.float32]] = {}
         self._norm: NDArray[np.float32] | None = None
 
     def boxes(self, frame: NDArray) -> Boxes:
         """The model's boxes on ``frame`` (H, W), before the per-class thresholds' last cut
-        (the lowest class threshold is applied)."""
+        (the lowest class threshold is applied). With several ``scales`` (the card's, or the
+        caller's: e.g. ``(1.0, 0.5)`` also finds people too close for the model's receptive
+        field) the frame is run at each and the boxes merged per class (IoU 0.5)."""
         a = np.asarray(frame)
         h, w = a.shape
-        ph, pw = padded_shape(h, w, self.multiple)
-        if self._input is None or self._norm is None or self._norm.shape != (h, w):
-            self._input = np.zeros((1, 1, ph, pw), np.float32)  # once per stream size
-            self._norm = np.empty((h, w), np.float32)
+        if self._norm is None or self._norm.shape != (h, w):
+            self._norm = np.empty((h, w), np.float32)  # once per stream size
+            self._inputs = {}
         normalise_frame(a, out=self._norm)
-        self._input[0, 0, :h, :w] = self._norm
-        outputs = self.session.run(None, {self.input_name: self._input})
+        found = []
+        for scale in self.scales:
+            sh, sw = max(1, round(h * scale)), max(1, round(w * scale))
+            x = self._inputs.get(scale)
+            if x is None:
+                x = self._inputs[scale] = np.zeros((1, 1, *padded_shape(sh, sw, self.multiple)),
+                                                   np.float32)
+            if scale == 1.0:
+                x[0, 0, :h, :w] = self._norm
+            else:
+                cv2.resize(self._norm, (sw, sh), dst=x[0, 0, :sh, :sw],
+                           interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+            b = self._decode(self.session.run(None, {self.input_name: x}), (sh, sw))
+            if scale != 1.0 and len(b):
+                xyxy = np.clip(b.xyxy / np.float32(scale), 0.0, [w, h, w, h])
+                b = Boxes(xyxy.astype(np.float32), b.scores, b.classes)
+            found.append(b)
+        if len(found) == 1:
+            return found[0]
+        return nms_classwise(Boxes(np.concatenate([b.xyxy for b in found]),
+                                   np.concatenate([b.scores for b in found]),
+                                   np.concatenate([b.classes for b in found])))
+
+    def _decode(self, outputs: list[NDArray], shape: tuple[int, int]) -> Boxes:
         low = float(self.thresholds.min())
         if self.layout == "centernet":
             heat, size, offset = outputs[:3]
-            return decode_centernet(heat[0], size[0], offset[0], self.stride, low, (h, w))
-        return decode_yolo(outputs[0], low, (h, w), num_classes=len(self.classes))
+            return decode_centernet(heat[0], size[0], offset[0], self.stride, low, shape)
+        return decode_yolo(outputs[0], low, shape, num_classes=len(self.classes))
 
     def detect(self, frame: NDArray, gsd_m: float | None = None,
                radiometric: bool = True) -> list[Detection]:
