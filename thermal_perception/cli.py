@@ -138,7 +138,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     combined = run_evaluation(EvalOptions(
         seeds=args.seeds, frames=args.frames, width=args.width, height=args.height,
         altitudes_m=tuple(args.altitude or EvalOptions.altitudes_m), speed_mps=args.speed,
-        out=args.out))
+        out=args.out, people_detector=args.backend, model_path=args.model))
     print("\n".join(format_report(combined)))
     if args.out:
         print(f"wrote {args.out}")
@@ -155,7 +155,7 @@ def _cmd_eval_dataset(args: argparse.Namespace) -> int:
 
     try:
         report = run_dataset_eval(DatasetEvalOptions(
-            dataset=args.dataset, split=args.split, backend=args.backend,
+            dataset=args.dataset, split=args.split, backend=args.backend or "model",
             model_path=args.model, render=args.render, out=args.out, limit=args.limit,
             palette=args.palette, scales=tuple(args.scales) if args.scales else None))
     except (LabelError, FileNotFoundError, ValueError) as exc:
@@ -259,8 +259,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "labels.json (e.g. data/hit_uav_sample) or a HIT-UAV checkout")
     evaluate.add_argument("--split", default="test", choices=("train", "val", "test"),
                           help="split of a HIT-UAV checkout or YOLO folder (test)")
-    evaluate.add_argument("--backend", default="model", choices=("model", "warm_body"),
-                          help="people backend to score (model)")
+    evaluate.add_argument("--backend", default=None, choices=("model", "warm_body"),
+                          help="people backend to score (default: model on --dataset, the "
+                               "detector node's default on simulated sequences)")
     evaluate.add_argument("--model", type=Path, default=None,
                           help="ONNX model with its .json card (default: the shipped one)")
     evaluate.add_argument("--render", type=int, default=0,

@@ -33,6 +33,8 @@ class EvalOptions:
     altitudes_m: tuple[float, ...] = (30.0, 40.0)
     speed_mps: float = 6.0
     out: Path | None = None
+    people_detector: str | None = None  # None: the detector node's default backend
+    model_path: Path | None = None      # 'model' backend: None, the shipped model
 
 
 def _sequences(o: EvalOptions) -> list[dict[str, Any]]:
@@ -53,6 +55,10 @@ def _sequences(o: EvalOptions) -> list[dict[str, Any]]:
 def run_evaluation(options: EvalOptions, progress: bool = True) -> dict[str, Any]:
     """Evaluate on simulated sequences; returns the combined report per kind of scene."""
     values = {spec.name: spec.default for spec in PARAMS}
+    if options.people_detector is not None:
+        values["people_detector"] = options.people_detector
+    if options.model_path is not None:
+        values["model_path"] = str(options.model_path)
     profile = get_profile("boson640").with_size(options.width, options.height)
     reports: dict[str, list[dict]] = {}
     table = None
