@@ -158,6 +158,16 @@ def run_dataset_eval(o: DatasetEvalOptions, progress: bool = True) -> dict[str, 
 def _render(image: np.ndarray, item: LabelledImage, b: Boxes, thresholds: Any,
             out: Path) -> Path:
     """The image with labelled boxes (red) and detections (label colours) as a PNG."""
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{Path(item.path).stem}_boxes.png"
+    cv2.imwrite(str(path), render_boxes(image, item, b, thresholds))
+    return path
+
+
+def render_boxes(image: np.ndarray, item: LabelledImage, b: Boxes, thresholds: Any
+                 ) -> np.ndarray:
+    """BGR picture of ``image`` (white-hot, percentile AGC) with the labelled boxes (red) and
+    the detections above their class threshold (label colours)."""
     from thermal_perception.core.display import DisplayRenderer
     from thermal_perception.core.isotherm import draw_detections
 
@@ -173,10 +183,7 @@ def _render(image: np.ndarray, item: LabelledImage, b: Boxes, thresholds: Any,
             keep.append((name, int(x0), int(y0), math.ceil(x1), math.ceil(y1), 0,
                          math.nan))
     draw_detections(bgr, keep)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"{Path(item.path).stem}_boxes.png"
-    cv2.imwrite(str(path), bgr)
-    return path
+    return bgr
 
 
 def format_dataset_report(r: dict[str, Any]) -> list[str]:

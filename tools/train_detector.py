@@ -37,8 +37,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from thermal_perception.core.learned import (
     INPUT_MULTIPLE,
+    Boxes,
     centernet_targets,
     decode_centernet,
+    nms_classwise,
     normalise_frame,
     padded_shape,
 )
@@ -48,7 +50,7 @@ from thermal_perception.io.labels import LabelledImage, read_dataset, read_hit_u
 CLASSES = ("person", "vehicle", "bicycle", "animal")
 #: Random scale range of a crop: HIT-UAV's frames (people of 5-40 px) and the extra sets
 #: (hand-held, people up to the whole frame: made smaller more often than larger).
-SCALES = {"hit-uav": (0.7, 1.4), "extra": (0.3, 1.2)}
+SCALES = {"hit-uav": (0.7, 1.4), "extra": (0.2, 0.8)}
 STRIDE = 4
 
 
@@ -205,25 +207,39 @@ def focal_loss(pred, gt):
 
 # -- validation -------------------------------------------------------------------------------
 
-def predict(net, image: np.ndarray, threshold: float):
+def predict(net, image: np.ndarray, threshold: float, scales: tuple[float, ...] = (1.0,)):
+    """Boxes as the shipped detector finds them (``LearnedDetector.boxes``): the normalised
+    frame run at each scale, boxes merged per class."""
     import torch
 
     h, w = image.shape
-    ph, pw = padded_shape(h, w, INPUT_MULTIPLE)
-    x = np.zeros((1, 1, ph, pw), np.float32)
-    x[0, 0, :h, :w] = normalise_frame(image)
-    with torch.no_grad():
-        heat, size, off = (t.numpy() for t in net(torch.from_numpy(x)))
-    return decode_centernet(heat[0], size[0], off[0], STRIDE, threshold, (h, w))
+    norm = normalise_frame(image)
+    found = []
+    for scale in scales:
+        sh, sw = max(1, round(h * scale)), max(1, round(w * scale))
+        x = np.zeros((1, 1, *padded_shape(sh, sw, INPUT_MULTIPLE)), np.float32)
+        x[0, 0, :sh, :sw] = norm if scale == 1.0 else cv2.resize(
+            norm, (sw, sh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+        with torch.no_grad():
+            heat, size, off = (t.numpy() for t in net(torch.from_numpy(x)))
+        b = decode_centernet(heat[0], size[0], off[0], STRIDE, threshold, (sh, sw))
+        found.append(Boxes(np.clip(b.xyxy / np.float32(scale), 0, [w, h, w, h]).astype(
+            np.float32), b.scores, b.classes))
+    if len(found) == 1:
+        return found[0]
+    return nms_classwise(Boxes(np.concatenate([b.xyxy for b in found]),
+                               np.concatenate([b.scores for b in found]),
+                               np.concatenate([b.classes for b in found])))
 
 
-def validate(net, items, images, threshold: float = 0.05) -> tuple[dict, dict, float]:
+def validate(net, items, images, threshold: float = 0.05, scales: tuple[float, ...] = (1.0,)
+             ) -> tuple[dict, dict, float]:
     """The report on all validation images, one per set, and the selection score: the mean
     over sets of each set's mean AP50 over the classes it labels (so a small side-on set
     weighs as much as HIT-UAV)."""
     from thermal_perception.core.box_eval import evaluate_boxes
 
-    preds = [predict(net, img, threshold) for img in images]
+    preds = [predict(net, img, threshold, scales) for img in images]
     report = evaluate_boxes(items, preds, CLASSES)
     per_set, means = {}, []
     for name in dict.fromkeys(it.extra.get("set", "hit-uav") for it in items):
@@ -263,6 +279,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--extra", action="append", default=[], metavar="DIR[:PALETTE]",
                     help="another labelled set (YOLO or COCO folder with train/val splits), "
                          "with the palette its colour images were drawn with")
+    ap.add_argument("--scales", type=float, nargs="+", default=[1.0, 0.5],
+                    help="image scales the detector runs (validation and the card): 1 0.5")
     ap.add_argument("--extra-repeat", type=int, default=4,
                     help="times each extra training image is seen per epoch (4)")
     ap.add_argument("--out", type=Path, default=Path("thermal_perception/models"))
@@ -364,7 +382,8 @@ def main(argv: list[str] | None = None) -> int:
         last = epoch == args.epochs or elapsed > args.time_limit_min * 60
         if epoch % args.val_every == 0 or last:
             net.eval()
-            report, per_set, score = validate(net, val_items, val_images)
+            report, per_set, score = validate(net, val_items, val_images,
+                                              scales=tuple(args.scales))
             aps = [report["classes"][c]["ap50"] for c in CLASSES]
             row += [round(a, 4) for a in aps] + [round(score, 4)]
             print(f"epoch {epoch}: val score {score:.3f}; AP50 " + ", ".join(
@@ -382,7 +401,8 @@ def main(argv: list[str] | None = None) -> int:
     net.load_state_dict(best_state)
     net.eval()
     # per-class score thresholds: best F1 on the validation split
-    report, per_set, score = validate(net, val_items, val_images, threshold=0.05)
+    report, per_set, score = validate(net, val_items, val_images, threshold=0.05,
+                                      scales=tuple(args.scales))
     thresholds = {c: report["classes"][c]["best_f1_threshold"] for c in CLASSES}
     onnx_path = args.out / "thermal_detector.onnx"
     export_onnx(net, onnx_path)
@@ -396,7 +416,7 @@ def main(argv: list[str] | None = None) -> int:
                  "padded right/bottom with 0 to a multiple of 32",
         "outputs": ["heatmap (1, C, H/4, W/4) sigmoid", "size (1, 2, H/4, W/4) log w, h px",
                     "offset (1, 2, H/4, W/4) cells"],
-        "classes": list(CLASSES), "thresholds": thresholds,
+        "classes": list(CLASSES), "thresholds": thresholds, "scales": list(args.scales),
         "training": {
             "data": "HIT-UAV (Suo et al., Scientific Data 10, 227, 2023), CC BY 4.0, "
                     "https://github.com/suojiashun/HIT-UAV-Infrared-Thermal-Dataset",
