@@ -240,3 +240,73 @@ def test_unknown_and_unreadable_files_name_the_formats_expected(tmp_path):
     empty.mkdir()
     with pytest.raises(ValueError, match=r"no frame files .*expected a bag"):
         list(read_frames(empty))
+
+
+# -- analyze and convert on recordings that are not bags -------------------------------------
+
+
+def _quiet(out: Path):
+    from thermal_perception.analysis.analyze import AnalysisOptions
+
+    return AnalysisOptions(out=out, video=False, bag=False, report=False, progress=False,
+                           detect_worker="thread")
+
+
+def test_analyze_reads_a_cptv_clip_through_a_temporary_bag(tmp_path):
+    """``analyze clip.cptv``: all 100 frames processed with their recorded stamps, outputs in
+    out/<clip name>/, the temporary bag gone afterwards."""
+    import csv
+
+    from thermal_perception.analysis.analyze import analyze_bag, find_bags
+
+    assert find_bags([CPTV_SAMPLE]) == [CPTV_SAMPLE]
+    r = analyze_bag(CPTV_SAMPLE, _quiet(tmp_path))
+    assert r.status == "ok", r.errors
+    assert (r.frames, r.frames_processed, r.bag) == (100, 100, str(CPTV_SAMPLE))
+    assert Path(r.out_dir) == tmp_path / "v2"
+    assert "through a temporary bag (100 frames, 160x120, 9.0 Hz)" in r.warnings[0]
+    rows = list(csv.DictReader((tmp_path / "v2" / "frames.csv").open()))
+    assert int(rows[0]["stamp_ns"]) == 1536225685774768000  # the clip's own stamp
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["v2"]  # no temporary bag left
+
+
+def test_analyze_a_frame_folder_takes_its_sidecar_radiometry(tmp_path):
+    """A folder of 16-bit PNGs with radiometry.yaml (TLinear, centi-kelvin), named on the
+    command line, is one recording, analysed in deg C; stamps made up at 9 Hz are said. (A
+    folder searched for bags does not count its subfolders' images as recordings.)"""
+    import csv
+
+    from thermal_perception.analysis.analyze import analyze_bag, find_bags
+
+    folder = tmp_path / "seq"
+    _sequence(folder, ".png", frames=4)
+    (folder / SIDECAR_NAME).write_text("model: tlinear\nresolution_k: 0.01\n")
+    assert find_bags([folder]) == [folder] and find_bags([tmp_path]) == []
+    r = analyze_bag(folder, _quiet(tmp_path / "out"))
+    assert r.status == "ok", r.errors
+    assert "stamps made up" in r.warnings[0] and "tlinear" in r.warnings[1]
+    rows = list(csv.DictReader((tmp_path / "out" / "seq" / "frames.csv").open()))
+    assert len(rows) == 4
+    for i, row in enumerate(rows):
+        assert float(row["min_c"]) == pytest.approx(20.0, abs=0.02)
+        assert float(row["max_c"]) == pytest.approx(30.0 + i, abs=0.02)
+    stamps = [int(row["stamp_ns"]) for row in rows]
+    assert np.allclose(np.diff(stamps), 1e9 / 9.0, atol=1)
+
+
+def test_analyze_and_convert_refuse_what_is_no_recording(tmp_path, capsys):
+    from thermal_perception.analysis.analyze import analyze_bag
+    from thermal_perception.cli import main
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a recording")
+    r = analyze_bag(notes, _quiet(tmp_path / "out"))
+    assert r.status == "failed" and "unknown frame format '.txt'" in r.errors[0]
+    assert main(["convert", str(notes), str(tmp_path / "bag")]) == 2
+    assert "expected a bag" in capsys.readouterr().err
+    assert main(["convert", str(CPTV_SAMPLE), str(tmp_path / "bag")]) == 0
+    assert "100 frames 160x120 at 9.00 Hz (recorded stamps)" in capsys.readouterr().out
+    assert main(["convert", str(CPTV_SAMPLE), str(tmp_path / "bag")]) == 2  # exists
+    assert "exists" in capsys.readouterr().err
+    frames = list(read_frames(tmp_path / "bag"))
+    assert len(frames) == 100 and frames[0].stamp_ns == 1536225685774768000

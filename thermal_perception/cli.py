@@ -82,6 +82,23 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_convert(args: argparse.Namespace) -> int:
+    from thermal_perception.io.recording_bag import recording_to_bag
+
+    try:
+        r = recording_to_bag(args.recording, args.out, namespace=args.namespace,
+                             frame_id=args.frame_id, rate_hz=args.rate, storage=args.storage,
+                             progress=True)
+    except (ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {r.bag}: {r.frames} frames {r.width}x{r.height} at {r.rate_hz:.2f} Hz ("
+          f"{'recorded stamps' if r.stamped else 'stamps made up: none recorded'})"
+          + (f"; radiometry {r.radiometry.model} {r.radiometry.parameters}: give the "
+             f"processor {r.radiometry.processor_parameters()}" if r.radiometry else ""))
+    return 0
+
+
 def _cmd_netd(args: argparse.Namespace) -> int:
     import numpy as np
     from scipy.constants import zero_Celsius
@@ -215,6 +232,18 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--no-truth", action="store_true", help="do not write /truth/* topics")
     sim.add_argument("--storage", choices=("sqlite3", "mcap"), default="sqlite3")
     sim.set_defaults(func=_cmd_simulate)
+
+    convert = sub.add_parser(
+        "convert", help="write a recording (.cptv, FLIR .seq, a folder of 16-bit frames...) "
+                        "as a bag of the driver's topics")
+    convert.add_argument("recording", help="file or folder the driver's recording source reads")
+    convert.add_argument("out", help="bag folder to create")
+    convert.add_argument("--namespace", default="", help="topic namespace (none)")
+    convert.add_argument("--frame-id", default="thermal_optical_frame")
+    convert.add_argument("--rate", type=float, default=None,
+                         help="frame rate for recordings without stamps, Hz (9)")
+    convert.add_argument("--storage", choices=("sqlite3", "mcap"), default="sqlite3")
+    convert.set_defaults(func=_cmd_convert)
 
     netd = sub.add_parser("netd", help="measure NETD of a simulated camera on a blackbody")
     netd.add_argument("--camera-profile", default="boson640")

@@ -963,7 +963,7 @@ class _BagAnalysis:
             loop_started = time.perf_counter()
             cpu_started = time.process_time()
             reader.start()
-            with tqdm(total=total, desc=bag_name(self.bag), unit="frame",
+            with tqdm(total=total, desc=self.out_dir.name, unit="frame",
                       disable=not self.options.progress, leave=False) as bar:
                 try:
                     self._process(frames, bar)
@@ -1205,9 +1205,47 @@ class _BagAnalysis:
 def analyze_bag(bag: str | Path, options: AnalysisOptions | None = None,
                 name: str | None = None) -> BagResult:
     """Analyse one bag into ``options.out/<name or bag name>/`` (see the module docstring).
+    A recording that is not a bag (.cptv, FLIR .seq, a folder of 16-bit frames...) is read
+    through a temporary bag of the driver's topics (:mod:`thermal_perception.io.recording_bag`);
+    its ``radiometry.yaml`` sets the processor's radiometric model unless ``overrides`` do.
 
     Never raises for a bad bag: problems are in the result's ``errors`` and ``status``."""
-    return _BagAnalysis(Path(bag), options or AnalysisOptions(), name).run()
+    from thermal_perception.io.recording_bag import is_recording
+
+    path, options = Path(bag), options or AnalysisOptions()
+    if not _is_bag(path) and is_recording(path):
+        return _analyze_recording(path, options, name)
+    return _BagAnalysis(path, options, name).run()
+
+
+def _analyze_recording(path: Path, options: AnalysisOptions, name: str | None) -> BagResult:
+    import tempfile
+
+    from thermal_perception.io.recording_bag import recording_to_bag
+
+    out = Path(options.out)
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".recording-", dir=out) as tmp:
+        try:
+            converted = recording_to_bag(path, Path(tmp) / "bag", limit=options.max_frames,
+                                         progress=options.progress)
+        except (ValueError, OSError, RuntimeError) as exc:
+            failed = BagResult(bag=str(path), out_dir=str(out / (name or bag_name(path))),
+                               status=STATUS_FAILED)
+            failed.errors.append(f"{type(exc).__name__}: {exc}")
+            return failed
+        notes = [f"read {path} through a temporary bag ({converted.frames} frames, "
+                 f"{converted.width}x{converted.height}, {converted.rate_hz:.1f} Hz"
+                 f"{'' if converted.stamped else ', stamps made up: none recorded'})"]
+        if converted.radiometry is not None and "radiometric_model" not in options.overrides:
+            options = replace(options, overrides={
+                **converted.radiometry.processor_parameters(), **options.overrides})
+            notes.append(f"radiometric model {converted.radiometry.model} from the "
+                         "recording's radiometry.yaml")
+        result = _BagAnalysis(converted.bag, options, name or bag_name(path)).run()
+    result.bag = str(path)
+    result.warnings[:0] = notes
+    return result
 
 
 # -- batches ----------------------------------------------------------------------------------
@@ -1228,7 +1266,9 @@ def _storage_bags(folder: Path, files: Iterable[str]) -> list[Path]:
 def find_bags(paths: Iterable[str | Path], exclude: str | Path | None = None) -> list[Path]:
     """Bags among ``paths``; a folder that is not a bag contributes the bags inside it
     (searched recursively, skipping ``exclude``, e.g. the output folder; a rosbag2 folder
-    counts as one bag)."""
+    counts as one bag), or itself when it holds none but frame files (a recording)."""
+    from thermal_perception.io.recording_bag import is_recording
+
     found: list[Path] = []
     skip = Path(exclude).resolve() if exclude is not None else None
     for p in map(Path, paths):
@@ -1237,6 +1277,7 @@ def find_bags(paths: Iterable[str | Path], exclude: str | Path | None = None) ->
         if _is_bag(p) or not p.is_dir():
             found.append(p)
             continue
+        before = len(found)
         for root, dirs, files in os.walk(p):
             here = Path(root)
             if skip is not None and here.resolve().is_relative_to(skip):
@@ -1249,6 +1290,8 @@ def find_bags(paths: Iterable[str | Path], exclude: str | Path | None = None) ->
                 continue
             found += _storage_bags(here, files)
             found += sorted(here / f for f in files if f.endswith(".bag"))
+        if len(found) == before and is_recording(p):  # a folder of frames, no bags in it
+            found.append(p)
     return found
 
 
