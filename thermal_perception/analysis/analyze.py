@@ -1416,7 +1416,9 @@ def add_analyze_parser(subparsers: Any) -> argparse.ArgumentParser:
                     "2 some bag only partly (damaged: outputs cover what was read), 1 some bag "
                     "failed.")
     p.add_argument("bags", nargs="+", metavar="BAG",
-                   help="bags (rosbag2 folders, .db3/.mcap files, ROS 1 .bag) or folders of bags")
+                   help="bags (rosbag2 folders, .db3/.mcap files, ROS 1 .bag), folders of bags, "
+                        "or recordings the driver reads (.cptv, FLIR .seq, a folder of 16-bit "
+                        "frames...)")
     p.add_argument("--out", type=Path, default=Path("out/analysis"),
                    help="output folder; each bag writes into OUT/<bag name>/ (out/analysis)")
     p.add_argument("--topic", default=None, help="raw image topic (found automatically)")
