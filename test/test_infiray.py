@@ -27,6 +27,7 @@ from thermal_perception.io.v4l2 import (
 from thermal_perception.settings import driver as driver_settings
 from thermal_perception.settings import processor as processor_settings
 from thermal_perception.settings.processor import converter_from, describe_model
+from thermal_perception.sim.simulator import ThermalSimulator
 
 COUNTS_PER_K = 64  # the cameras' thermal words are kelvin x 64 (module docstring of io/v4l2)
 
@@ -146,6 +147,8 @@ def test_driver_parameters() -> None:
     assert driver_settings.check_combination(infiray) is None
     problem = driver_settings.check_combination({**infiray, "source": "simulator"})
     assert "simulator makes linear_radiance counts" in problem
+    with pytest.raises(ValueError, match="infiray_p2pro is a tlinear camera"):
+        ThermalSimulator(get_profile("infiray_p2pro"))
 
 
 def read_frames(source: V4l2Source, n: int, timeout_s: float = 5.0) -> list:
