@@ -29,7 +29,8 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument("params_file", default_value=default_params,
                               description="Parameters YAML of the driver and processor."),
         DeclareLaunchArgument("camera_profile", default_value="boson640",
-                              description="Camera profile (lepton35, boson640, vga1280)."),
+                              description="Camera profile (lepton35, boson640, vga1280, "
+                                          "infiray_p2pro with source v4l2)."),
         DeclareLaunchArgument("use_sim_time", default_value="false",
                               description="Use /clock (bag replay)."),
         Node(package="thermal_perception", executable="driver", name="driver",

@@ -14,6 +14,15 @@ from typing import Any
 import yaml
 
 PROFILES_RESOURCE = "camera_profiles.yaml"
+# Radiometric models a profile can name: those its own fields configure completely (the
+# processor's other models need constants from the camera's metadata).
+PROFILE_MODELS = ("linear_radiance", "tlinear")
+# How a V4L2/UVC camera of the class delivers counts (thermal_perception.io.v4l2): Y16 frames,
+# or InfiRay P2 Pro/TC001 YUYV frames with a display and a thermal half.
+V4L2_FORMATS = ("y16", "infiray")
+
+
+OPTIONAL_KEYS = ("radiometric_model", "tlinear_resolution_k", "v4l2_format")
 
 
 @dataclass(frozen=True)
@@ -33,6 +42,10 @@ class CameraProfile:
     band_um : spectral band (low, high), micrometres.
     radiometric_range_c : scene temperatures (low, high) mapped onto the counts range, deg C.
     offset_counts : counts of a scene at ``radiometric_range_c[0]``.
+    radiometric_model : how the camera's counts relate to temperature (one of
+        :data:`PROFILE_MODELS`); the processor's default.
+    tlinear_resolution_k : K per count of a ``tlinear`` camera.
+    v4l2_format : how the camera streams over V4L2 (one of :data:`V4L2_FORMATS`).
     """
 
     name: str
@@ -60,6 +73,9 @@ class CameraProfile:
     hot_pixel_fraction: float = 0.0
     flicker_pixel_fraction: float = 0.0
     flicker_amplitude_counts: float = 0.0
+    radiometric_model: str = "linear_radiance"
+    tlinear_resolution_k: float = 0.01
+    v4l2_format: str = "y16"
 
     def __post_init__(self) -> None:
         problems = []
@@ -85,6 +101,14 @@ class CameraProfile:
             problems.append("fixed-pattern noise statistics must be >= 0")
         if not 0 <= self.offset_counts < self.full_scale_counts:
             problems.append(f"offset_counts {self.offset_counts} outside the ADC range")
+        if self.radiometric_model not in PROFILE_MODELS:
+            problems.append(f"radiometric_model {self.radiometric_model!r} must be one of "
+                            f"{list(PROFILE_MODELS)}")
+        if not 0 < self.tlinear_resolution_k <= 1.0:
+            problems.append(f"tlinear_resolution_k {self.tlinear_resolution_k} must be in (0, 1]")
+        if self.v4l2_format not in V4L2_FORMATS:
+            problems.append(f"v4l2_format {self.v4l2_format!r} must be one of "
+                            f"{list(V4L2_FORMATS)}")
         if problems:
             raise ValueError(f"camera profile {self.name!r}: " + "; ".join(problems))
 
@@ -125,7 +149,7 @@ class CameraProfile:
             raise ValueError(f"camera profile {name!r}: unknown keys {unknown}")
         missing = sorted(
             f.name for f in fields(cls)
-            if f.name not in values and f.name not in ("name", "description")
+            if f.name not in values and f.name not in ("name", "description", *OPTIONAL_KEYS)
         )
         if missing:
             raise ValueError(f"camera profile {name!r}: missing keys {missing}")

@@ -1,11 +1,13 @@
 """V4L2/UVC thermal cameras streaming Y16 (16-bit little-endian grey): FLIR Lepton on
 PureThermal boards (with or without telemetry rows), FLIR Boson (640x512), and any camera
-that offers the ``Y16`` format.
+that offers the ``Y16`` format; and the InfiRay P2 Pro / Topdon TC001 family, which streams
+YUYV frames with the 16-bit thermal words in their lower half (stream format ``infiray``).
 
 Layers, each usable alone:
 
 - :func:`decode_y16`: one raw buffer -> counts (H, W) uint16 and, where present, the Lepton
   telemetry (:class:`LeptonTelemetry`), with clear errors for short or garbled buffers;
+  :func:`decode_infiray` the same for an InfiRay YUYV buffer (:func:`infiray_layout`);
 - :class:`Y16Device`: the device access (``open``/``read``/``close``). :class:`OpenCvY16Device`
   talks to ``/dev/videoN`` through OpenCV's V4L2 backend; :class:`FakeY16Device` serves
   recorded raw buffers and can fail, disappear and come back (tests and demos without
@@ -35,6 +37,16 @@ counter, 22 frame mean, 23 FPA temperature (counts), 24 FPA temperature (kelvin 
 the last FFC (kelvin x 100), 30-31 uptime at the last FFC (ms), 32 housing temperature at the
 last FFC (kelvin x 100). The same offsets are used by flirpy's ``Lepton.decode_telemetry`` and
 Elphel's ``Lepton3Telemetry`` reader. Boson telemetry lines are not parsed.
+
+InfiRay P2 Pro / Topdon TC001 (the same InfiRay 256x192 module, UVC, USB id 0bda:5830, 25 Hz;
+layout as documented by the makers and by the public decoders of these cameras): with the
+format YUYV at 256x384 the camera sends two images stacked. Rows 0-191 are an 8-bit display
+image (YUYV, the camera's own AGC and palette: dropped here); rows 192-383 are the thermal
+data, the two bytes of each pixel one little-endian 16-bit word, kelvin = word / 64. Some
+firmware sends extra rows after them (e.g. 256x392); they are metadata of undocumented meaning,
+returned by :func:`decode_infiray` but not published. OpenCV must not convert the frames to
+RGB (``CAP_PROP_CONVERT_RGB`` 0); it then hands over the raw YUYV buffer as a 1xN or an
+(H, W, 2) uint8 array, depending on the backend. Not tried on a real camera here.
 """
 
 from __future__ import annotations
@@ -55,9 +67,11 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.constants import zero_Celsius as ZERO_CELSIUS_K
 
+from thermal_perception.core.camera import V4L2_FORMATS as CAMERA_V4L2_FORMATS
 from thermal_perception.io.sources import Frame, NoFrame
 
 TELEMETRY_MODES = ("auto", "none", "lepton_footer", "lepton_header")
+V4L2_FORMATS = CAMERA_V4L2_FORMATS  # "y16" and "infiray" (see the module docstring)
 LEPTON_ROW_WORDS = 80
 LEPTON_IMAGE_HEIGHTS = {160: 120, 80: 60}  # image width -> image height without telemetry
 MAX_TELEMETRY_LINES = 3
@@ -66,6 +80,13 @@ MAX_TELEMETRY_LINES = 3
 PLAUSIBLE_FPA_K = (223.15, 373.15)
 # ThermalStatus FFC_STATE_* numbers (msg/ThermalStatus.msg) of the Lepton FFC states
 FFC_IDLE, FFC_IMMINENT, FFC_IN_PROGRESS, FFC_COMPLETE = 0, 1, 2, 3
+# InfiRay P2 Pro / TC001 (see the module docstring)
+INFIRAY_SENSOR_HEIGHTS = {256: 192}  # frame width -> rows of the sensor (and of each half)
+INFIRAY_FRAME = (256, 384)  # (width, height) of the YUYV stream to request
+INFIRAY_MAX_METADATA_ROWS = 16  # rows after the thermal half taken as metadata (256x392: 8)
+INFIRAY_KELVIN_PER_COUNT = 1.0 / 64.0  # thermal word = kelvin x 64
+INFIRAY_USB_ID = "0bda:5830"
+FOURCCS = {"y16": ("Y16 ",), "infiray": ("YUYV", "YUY2")}  # first: the one requested
 FAKE_PREFIX = "fake:"
 V4L_SYSFS = Path("/sys/class/video4linux")
 V4L_BY_ID = Path("/dev/v4l/by-id")
@@ -251,13 +272,115 @@ def decode_y16(buffer: bytes | bytearray | memoryview | NDArray, width: int, hei
 
 
 # --------------------------------------------------------------------------------------------
+# InfiRay P2 Pro / Topdon TC001 buffers
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InfirayLayout:
+    """Rows of an InfiRay YUYV frame ``width`` pixels wide: display rows
+    ``[0, sensor_height)``, thermal rows ``[sensor_height, 2 sensor_height)``, then
+    ``metadata_rows`` rows of metadata."""
+
+    width: int
+    sensor_height: int
+    metadata_rows: int
+
+    @property
+    def frame_height(self) -> int:
+        return 2 * self.sensor_height + self.metadata_rows
+
+    def describe(self) -> str:
+        extra = f" + {self.metadata_rows} metadata rows (dropped)" if self.metadata_rows else ""
+        return (f"InfiRay P2 Pro/TC001 YUYV {self.width}x{self.frame_height}: thermal rows "
+                f"{self.sensor_height}-{2 * self.sensor_height - 1} as counts (kelvin = "
+                f"counts / 64), display rows 0-{self.sensor_height - 1} dropped{extra}")
+
+
+INFIRAY_LAYOUTS = ", ".join(  # the frame sizes accepted, for error messages
+    f"{w}x{2 * h} ({h} display + {h} thermal rows) or {w}x{2 * h + 1}.."
+    f"{2 * h + INFIRAY_MAX_METADATA_ROWS} (+ metadata rows)"
+    for w, h in INFIRAY_SENSOR_HEIGHTS.items())
+
+
+def infiray_layout(width: int, height: int) -> InfirayLayout | None:
+    """The layout of a ``width`` x ``height`` YUYV frame (pixels), None if it is not an
+    InfiRay P2 Pro/TC001 frame (:data:`INFIRAY_LAYOUTS`)."""
+    sensor_height = INFIRAY_SENSOR_HEIGHTS.get(width)
+    if sensor_height is None:
+        return None
+    metadata_rows = height - 2 * sensor_height
+    if not 0 <= metadata_rows <= INFIRAY_MAX_METADATA_ROWS:
+        return None
+    return InfirayLayout(width, sensor_height, metadata_rows)
+
+
+def decode_infiray(buffer: bytes | bytearray | memoryview | NDArray, width: int, height: int
+                   ) -> tuple[NDArray[np.uint16], NDArray[np.uint16] | None]:
+    """Counts (sensor rows, W) uint16 in 1/64 K (a copy) and the metadata rows (uint16 words,
+    None if the frame has none) of one InfiRay YUYV buffer.
+
+    Parameters
+    ----------
+    buffer : the driver's YUYV buffer, 2 bytes per pixel: bytes, a 1xN or (H, W, 2) uint8
+        array (OpenCV with RGB conversion off), or (H, W) uint16 words (recordings).
+    width, height : frame size of the stream in pixels, display and metadata rows included
+        (256x384 for a 256x192 camera).
+
+    Raises ValueError for a frame size that is not an InfiRay layout or a buffer of the wrong
+    size.
+    """
+    layout = infiray_layout(width, height)
+    if layout is None:
+        raise ValueError(f"a {width}x{height} frame is not an InfiRay P2 Pro/TC001 YUYV frame; "
+                         f"expected {INFIRAY_LAYOUTS}")
+    if isinstance(buffer, np.ndarray) and buffer.dtype == np.uint16:
+        if buffer.shape != (height, width):
+            raise ValueError(f"InfiRay frame of {buffer.shape[::-1]} words in a "
+                             f"{width}x{height} stream")
+        words = buffer
+    else:
+        data = np.frombuffer(buffer, np.uint8) if not isinstance(buffer, np.ndarray) else \
+            np.ascontiguousarray(buffer).reshape(-1).view(np.uint8)
+        expected = width * height * 2
+        if data.size != expected:
+            kind = "short" if data.size < expected else "oversized"
+            raise ValueError(f"{kind} InfiRay YUYV buffer: {data.size} bytes, expected "
+                             f"{expected} ({width}x{height} x 2; layouts {INFIRAY_LAYOUTS})")
+        words = data.view("<u2").reshape(height, width)
+    rows = layout.sensor_height
+    counts = words[rows:2 * rows].astype(np.uint16, copy=True)
+    metadata = words[2 * rows:].astype(np.uint16, copy=True) if layout.metadata_rows else None
+    return counts, metadata
+
+
+def encode_infiray(counts: NDArray[np.uint16], metadata_rows: int = 0) -> bytes:
+    """The YUYV buffer an InfiRay camera sends for ``counts`` ((192, 256) uint16, 1/64 K):
+    recorded-buffer fakes. Display rows: Y = counts scaled min..max onto 16..235, U = V = 128;
+    thermal rows: the counts, little-endian; metadata rows: zeros."""
+    counts = np.asarray(counts, np.uint16)
+    height, width = counts.shape
+    if INFIRAY_SENSOR_HEIGHTS.get(width) != height:
+        raise ValueError(f"InfiRay counts must be {list(INFIRAY_SENSOR_HEIGHTS.items())} "
+                         f"(width, height), got {width}x{height}")
+    low, high = float(counts.min()), float(counts.max())
+    luma = 16.0 + 219.0 * (counts - low) / max(high - low, 1.0)
+    display = np.empty((height, width, 2), np.uint8)
+    display[..., 0] = np.rint(luma).astype(np.uint8)
+    display[..., 1] = 128
+    thermal = counts.astype("<u2").view(np.uint8).reshape(height, width, 2)
+    metadata = np.zeros((metadata_rows, width, 2), np.uint8)
+    return np.concatenate([display, thermal, metadata]).tobytes()
+
+
+# --------------------------------------------------------------------------------------------
 # Devices
 # --------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class DeviceFormat:
-    """What an opened device delivers: Y16 frames of width x height at fps (0: unknown)."""
+    """What an opened device delivers: frames of width x height pixels at fps (0: unknown)."""
 
     width: int
     height: int
@@ -266,9 +389,10 @@ class DeviceFormat:
 
 
 class Y16Device(Protocol):
-    """Access to one Y16 camera.
+    """Access to one Y16 (or InfiRay YUYV) camera.
 
-    ``open`` raises OSError when the device is absent or refuses Y16; ``read`` blocks until the
+    ``open`` raises OSError when the device is absent or refuses the format; ``read`` blocks
+    until the
     next frame and returns the raw buffer and its capture time (``time.monotonic_ns`` clock,
     None if unknown), raising OSError when the device fails or disappears.
     """
@@ -332,10 +456,14 @@ def resolve_device(spec: str, sysfs: Path = V4L_SYSFS, by_id: Path = V4L_BY_ID,
 
 class OpenCvY16Device:
     """A V4L2 camera through OpenCV, opened by path, serial or USB id (:func:`resolve_device`,
-    again at every ``open`` so that a re-plugged camera is found under its new node)."""
+    again at every ``open`` so that a re-plugged camera is found under its new node), in the
+    stream format ``stream_format`` (:data:`V4L2_FORMATS`: Y16, or YUYV for InfiRay)."""
 
-    def __init__(self, spec: str) -> None:
+    def __init__(self, spec: str, stream_format: str = "y16") -> None:
+        if stream_format not in FOURCCS:
+            raise ValueError(f"stream format {stream_format!r}; known: {list(FOURCCS)}")
         self.spec = spec
+        self.fourccs = FOURCCS[stream_format]
         self.path = ""
         self._capture = None
 
@@ -349,18 +477,19 @@ class OpenCvY16Device:
         capture = cv2.VideoCapture(self.path, cv2.CAP_V4L2)
         if not capture.isOpened():
             raise CameraDisconnected(errno.EIO, f"cannot open {self.path} with V4L2")
-        y16 = cv2.VideoWriter.fourcc(*"Y16 ")
-        capture.set(cv2.CAP_PROP_FOURCC, y16)  # the format first, then size and raw mode
+        wanted = [cv2.VideoWriter.fourcc(*code) for code in self.fourccs]
+        capture.set(cv2.CAP_PROP_FOURCC, wanted[0])  # the format first, then size and raw mode
         if width and height:
             capture.set(cv2.CAP_PROP_FRAME_WIDTH, width)
             capture.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
         capture.set(cv2.CAP_PROP_CONVERT_RGB, 0)
         capture.set(cv2.CAP_PROP_FORMAT, -1)  # raw buffers where the backend knows -1
         fourcc = int(capture.get(cv2.CAP_PROP_FOURCC))
-        if fourcc != y16:
+        if fourcc not in wanted:
             name = fourcc.to_bytes(4, "little").decode("ascii", "replace")
             capture.release()
-            raise OSError(errno.EINVAL, f"{self.path} does not stream Y16 (format {name!r})")
+            raise OSError(errno.EINVAL, f"{self.path} does not stream {self.fourccs[0].strip()} "
+                                        f"(format {name!r})")
         self._capture = capture
         return DeviceFormat(int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
                             int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
@@ -394,7 +523,8 @@ FAULTS = ("short", "oversized", "garbled", "error")
 
 
 class FakeY16Device:
-    """A Y16 camera that serves recorded raw buffers in a loop at ``fps``.
+    """A Y16 camera that serves recorded raw buffers in a loop at ``fps`` (``pixel_format``
+    "YUYV": an InfiRay camera, buffers of :func:`encode_infiray`).
 
     It is present while ``present()`` is true (for :meth:`from_file`: while the file exists, so
     that renaming the file unplugs it, like a USB camera's /dev node). Faults queued with
@@ -404,7 +534,7 @@ class FakeY16Device:
 
     def __init__(self, buffers: Sequence[bytes], width: int, height: int, fps: float,
                  present: Callable[[], bool] | None = None, name: str = "fake",
-                 seed: int = 0) -> None:
+                 seed: int = 0, pixel_format: str = "Y16") -> None:
         if not buffers:
             raise ValueError("a fake device needs at least one buffer")
         if fps <= 0:
@@ -412,6 +542,7 @@ class FakeY16Device:
         self.buffers, self.width, self.height, self.fps = list(buffers), width, height, fps
         self.present = present or (lambda: True)
         self.name = name
+        self.pixel_format = pixel_format
         self.faults: deque[str] = deque()
         self.opened = False
         self.reads = 0
@@ -419,9 +550,12 @@ class FakeY16Device:
         self._rng = np.random.default_rng(seed)
 
     @classmethod
-    def from_file(cls, path: str | Path, fps: float) -> FakeY16Device:
+    def from_file(cls, path: str | Path, fps: float, pixel_format: str = "Y16"
+                  ) -> FakeY16Device:
         """Buffers of a recording readable by :func:`~thermal_perception.io.frames.read_frames`
-        (a .npy stack, a raw dump, a folder of 16-bit images), telemetry lines included."""
+        (a .npy stack, a raw dump, a folder of 16-bit images), telemetry lines included; for
+        "YUYV" each frame is the buffer's 2-byte pixels as little-endian uint16 words (e.g.
+        (384, 256) for an InfiRay camera, display half included)."""
         from thermal_perception.io.frames import read_frames
 
         path = Path(path)
@@ -432,7 +566,8 @@ class FakeY16Device:
         if any(f.shape != (height, width) for f in frames):
             raise ValueError(f"fake device {path}: frames of different sizes")
         buffers = [f.astype("<u2").tobytes() for f in frames]
-        return cls(buffers, width, height, fps, present=path.exists, name=f"{FAKE_PREFIX}{path}")
+        return cls(buffers, width, height, fps, present=path.exists, name=f"{FAKE_PREFIX}{path}",
+                   pixel_format=pixel_format)
 
     def inject(self, *faults: str) -> None:
         """Queue faults for the next reads (one per read)."""
@@ -445,8 +580,8 @@ class FakeY16Device:
         if not self.present():
             raise CameraDisconnected(errno.ENODEV, f"{self.name} is not present")
         if (width and width != self.width) or (height and height != self.height):
-            raise OSError(errno.EINVAL, f"{self.name} streams {self.width}x{self.height} Y16, "
-                                        f"not {width}x{height}")
+            raise OSError(errno.EINVAL, f"{self.name} streams {self.width}x{self.height} "
+                                        f"{self.pixel_format}, not {width}x{height}")
         self.opened = True
         self._next_ns = time.monotonic_ns()
         return DeviceFormat(self.width, self.height, self.fps, self.name)
@@ -479,19 +614,22 @@ class FakeY16Device:
         self.opened = False
 
 
-def open_device(spec: str, fps: float) -> Y16Device:
+def open_device(spec: str, fps: float, stream_format: str = "y16") -> Y16Device:
     """The device of a ``device`` parameter: ``fake:<file>`` (test/demo device, frames at
-    ``fps``) or a path, serial number or USB id of a real camera."""
+    ``fps``) or a path, serial number or USB id of a real camera, streaming in
+    ``stream_format`` (:data:`V4L2_FORMATS`)."""
+    if stream_format not in V4L2_FORMATS:
+        raise ValueError(f"stream format {stream_format!r}; known: {list(V4L2_FORMATS)}")
     if spec.startswith(FAKE_PREFIX):
         path = spec[len(FAKE_PREFIX):]
         if not path:
             raise ValueError("fake device needs a file: fake:<.npy stack, raw dump or folder>")
         if not Path(path).exists():
             raise ValueError(f"fake device file {path} does not exist")
-        return FakeY16Device.from_file(path, fps)
+        return FakeY16Device.from_file(path, fps, FOURCCS[stream_format][0].strip())
     if not spec.strip():
         raise ValueError("no device given (path, serial number, vendor:product or fake:<file>)")
-    return OpenCvY16Device(spec)
+    return OpenCvY16Device(spec, stream_format)
 
 
 # --------------------------------------------------------------------------------------------
@@ -558,19 +696,24 @@ class CameraState:
     width: int = 0
     height: int = 0
     telemetry: bool = False
+    stream_format: str = ""  # what the frames hold and what is published (for diagnostics)
+    metadata_rows: int = 0  # InfiRay rows after the thermal half
     fpa_temperature_c: float = math.nan
     last_frame_counter: int | None = None
     history: list[str] = field(default_factory=list)  # connection events, newest last
 
 
 class V4l2Source:
-    """Frames of a Y16 camera for the driver (see the module docstring).
+    """Frames of a Y16 or InfiRay camera for the driver (see the module docstring).
 
     Parameters
     ----------
     device : a :class:`Y16Device`, or a device string for :func:`open_device`.
-    width, height : format to request, telemetry lines included (0: the device's default).
-    telemetry : one of :data:`TELEMETRY_MODES`.
+    width, height : format to request, telemetry lines (InfiRay: display and metadata rows)
+        included (0: the device's default; InfiRay: 256x384).
+    telemetry : one of :data:`TELEMETRY_MODES` (``y16`` only).
+    stream_format : one of :data:`V4L2_FORMATS`: ``y16``, or ``infiray`` (YUYV frames whose
+        thermal half is published, :func:`decode_infiray`).
     fps : frame rate of a ``fake:`` device, Hz.
     default_shape : (H, W) image size assumed while the camera has never been connected.
     backoff : reconnection delays.
@@ -584,13 +727,23 @@ class V4l2Source:
     def __init__(self, device: Y16Device | str, width: int = 0, height: int = 0,
                  telemetry: str = "auto", fps: float = 9.0,
                  default_shape: tuple[int, int] | None = None, backoff: Backoff | None = None,
-                 max_bad_buffers: int = 10) -> None:
+                 max_bad_buffers: int = 10, stream_format: str = "y16") -> None:
         if telemetry not in TELEMETRY_MODES:
             raise ValueError(f"telemetry {telemetry!r}; known: {list(TELEMETRY_MODES)}")
+        if stream_format not in V4L2_FORMATS:
+            raise ValueError(f"stream format {stream_format!r}; known: {list(V4L2_FORMATS)}")
+        if stream_format == "infiray":
+            if telemetry.startswith("lepton"):
+                raise ValueError(f"telemetry {telemetry}: InfiRay frames carry no Lepton "
+                                 "telemetry (use auto or none)")
+            if not (width or height):
+                width, height = INFIRAY_FRAME
         spec = device if isinstance(device, str) else getattr(device, "name", "device")
-        self.device = open_device(device, fps) if isinstance(device, str) else device
+        self.device = open_device(device, fps, stream_format) if isinstance(device, str) \
+            else device
         self.name = f"v4l2:{spec}"
         self.width, self.height, self.telemetry = width, height, telemetry
+        self.stream_format = stream_format
         self.backoff = backoff or Backoff()
         self.max_bad_buffers = max_bad_buffers
         self.state = CameraState(device=spec)
@@ -602,10 +755,9 @@ class V4l2Source:
         self._ffc = LeptonFfcTracker()
         self._connect()  # once here, so that the shape is known when the camera is present
         if self.state.connected:
-            lines, _ = telemetry_lines(self.state.width, self.state.height, telemetry)
-            self.shape: tuple[int, int] = (self.state.height - lines, self.state.width)
+            self.shape: tuple[int, int] = self._image_shape(self.state.width, self.state.height)
         elif width and height:
-            self.shape = (height - telemetry_lines(width, height, telemetry)[0], width)
+            self.shape = self._image_shape(width, height)
         elif default_shape is not None:
             self.shape = default_shape
         else:
@@ -613,6 +765,25 @@ class V4l2Source:
                                      "width and height to start without the camera)")
         self._thread = threading.Thread(target=self._run, name=f"v4l2 {spec}", daemon=True)
         self._thread.start()
+
+    def _image_shape(self, width: int, height: int) -> tuple[int, int]:
+        """(H, W) of the published images of a ``width`` x ``height`` stream; ValueError if
+        the stream cannot carry them."""
+        if self.stream_format == "infiray":
+            layout = infiray_layout(width, height)
+            if layout is None:
+                raise ValueError(f"a {width}x{height} stream is not an InfiRay P2 Pro/TC001 "
+                                 f"YUYV stream; expected {INFIRAY_LAYOUTS}")
+            return layout.sensor_height, width
+        return height - telemetry_lines(width, height, self.telemetry)[0], width
+
+    def _describe_format(self, width: int, height: int) -> str:
+        if self.stream_format == "infiray":
+            layout = infiray_layout(width, height)
+            return layout.describe() if layout else f"YUYV {width}x{height}"
+        lines, where = telemetry_lines(width, height, self.telemetry)
+        return f"Y16 {width}x{height}" + (f" with {lines} Lepton telemetry lines ({where}, "
+                                          "stripped)" if lines else "")
 
     # -- capture thread ------------------------------------------------------------------
 
@@ -624,12 +795,16 @@ class V4l2Source:
     def _connect(self) -> bool:
         try:
             fmt = self.device.open(self.width, self.height)
-            lines, _ = telemetry_lines(fmt.width, fmt.height, self.telemetry)
-            shape = getattr(self, "shape", None)
-            if shape is not None and (fmt.height - lines, fmt.width) != shape:
+            try:
+                image_shape = self._image_shape(fmt.width, fmt.height)
+            except ValueError:
                 self.device.close()
-                raise OSError(errno.EINVAL, f"{fmt.path} now streams {fmt.width}x"
-                              f"{fmt.height - lines} images; the stream started with "
+                raise
+            shape = getattr(self, "shape", None)
+            if shape is not None and image_shape != shape:
+                self.device.close()
+                raise OSError(errno.EINVAL, f"{fmt.path} now streams {image_shape[1]}x"
+                              f"{image_shape[0]} images; the stream started with "
                               f"{shape[1]}x{shape[0]}")
         except (OSError, ValueError) as exc:
             with self._cond:
@@ -642,11 +817,17 @@ class V4l2Source:
             s = self.state
             s.connected, s.reconnecting = True, False
             s.device, s.width, s.height, s.fps = fmt.path, fmt.width, fmt.height, fmt.fps
-            s.telemetry = lines > 0
+            infiray = self.stream_format == "infiray"
+            s.telemetry = not infiray and telemetry_lines(fmt.width, fmt.height,
+                                                          self.telemetry)[0] > 0
+            s.stream_format = self._describe_format(fmt.width, fmt.height)
+            layout = infiray_layout(fmt.width, fmt.height) if infiray else None
+            s.metadata_rows = layout.metadata_rows if layout else 0
             s.last_frame_counter = None
             if was_connected_before:
                 s.reconnects += 1
-            self._event(f"connected {fmt.path} {fmt.width}x{fmt.height} Y16 at {fmt.fps:g} fps")
+            self._event(f"connected {fmt.path} {fmt.width}x{fmt.height} "
+                        f"{'YUYV' if infiray else 'Y16'} at {fmt.fps:g} fps")
         self.interval_s = 1.0 / fmt.fps if fmt.fps > 0 else self.interval_s
         self._revision = None
         return True
@@ -700,6 +881,9 @@ class V4l2Source:
 
     def _frame(self, buffer: bytes | NDArray, stamp_ns: int) -> Frame:
         s = self.state
+        if self.stream_format == "infiray":
+            counts, _ = decode_infiray(buffer, s.width, s.height)  # metadata: not published
+            return Frame(counts=counts, stamp_ns=stamp_ns)
         counts, tel = decode_y16(buffer, s.width, s.height, self.telemetry)
         if tel is None:
             return Frame(counts=counts, stamp_ns=stamp_ns)
@@ -766,6 +950,7 @@ class V4l2Source:
             "device": s.device, "connected": s.connected, "camera_frames": s.frames,
             "camera_dropped": s.dropped, "bad_buffers": s.bad_buffers,
             "reconnects": s.reconnects, "device_fps": s.fps, "telemetry": s.telemetry,
+            "stream_format": s.stream_format, "metadata_rows": s.metadata_rows,
             "last_camera_error": s.last_error}
         problem = None if s.connected else \
             f"camera disconnected, reconnecting: {s.last_error}"

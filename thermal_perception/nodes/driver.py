@@ -31,7 +31,7 @@ from thermal_perception.ros.camera_info import camera_info_from_file, camera_inf
 from thermal_perception.ros.image_conversion import array_to_image
 from thermal_perception.ros.params import ParameterSet
 from thermal_perception.ros.qos import reliable_qos, sensor_qos
-from thermal_perception.settings.driver import PARAMS, check_combination
+from thermal_perception.settings.driver import PARAMS, check_combination, v4l2_format
 
 # use_sim_time: a /clock step forward larger than this (or any step back) is a jump, not time
 # the camera ran; the driver's own timing continues across it.
@@ -60,7 +60,8 @@ class DriverNode(Node):
             self.source = open_source(
                 "v4l2", profile, device=p["device"], width=p["width"], height=p["height"],
                 telemetry=p["telemetry"], fps=p["rate_hz"] or profile.rate_hz,
-                default_shape=(profile.height, profile.width))
+                default_shape=(profile.height, profile.width),
+                stream_format=v4l2_format(p.values))
             height, width = self.source.shape
             profile = profile.with_size(width, height)  # the camera decides the size
         else:

@@ -44,6 +44,7 @@ from thermal_perception.settings.processor import (
     chain_from,
     check_combination,
     converter_from,
+    describe_model,
     display_image,
     renderer_from,
 )
@@ -325,7 +326,9 @@ class ProcessorNode(Node):
                   "processing_ms": self.processing_ms,
                   "invalid_pixel_fraction": self.invalid_fraction,
                   "frames_without_valid_pixels": self.invalid_frames,
-                  "emissivity": self.params["emissivity"], **self.input.values(),
+                  "emissivity": self.params["emissivity"],
+                  "radiometric_model": describe_model(self.params.values, self.profile),
+                  **self.input.values(),
                   "parameter_changes_rejected": self.params.rejections,
                   "last_parameter_rejection": self.params.last_rejection,
                   "ffc_failures": self.ffc_failures}

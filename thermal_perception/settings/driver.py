@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from thermal_perception.core.camera import load_profiles
+from thermal_perception.core.camera import V4L2_FORMATS, get_profile, load_profiles
 from thermal_perception.io.sources import SOURCES
 from thermal_perception.io.v4l2 import TELEMETRY_MODES
 from thermal_perception.ros.params import ParamSpec
@@ -37,6 +37,11 @@ PARAMS = (
               "FFC state), stripped from the image: auto (footer lines of 160x122 / 80x63 "
               "frames), none, lepton_footer, lepton_header.",
               choices=TELEMETRY_MODES, read_only=True),
+    ParamSpec("v4l2_format", "profile",
+              "source 'v4l2': how the camera streams: y16 (16-bit grey, Lepton/Boson), infiray "
+              "(InfiRay P2 Pro / Topdon TC001: YUYV 256x384 whose lower half is the thermal "
+              "data, published as 256x192 counts of 1/64 K), or profile (the camera profile's "
+              "v4l2_format).", choices=("profile", *V4L2_FORMATS), read_only=True),
     ParamSpec("recorded_stamps", True,
               "Stamp played frames with their recorded capture times (else the time now)."),
     ParamSpec("frame_id", "thermal_camera_optical_frame",
@@ -81,6 +86,14 @@ PARAMS = (
 )
 
 
+def v4l2_format(values: dict[str, Any]) -> str:
+    """The stream format of source 'v4l2' (:data:`V4L2_FORMATS`): the parameter, or the
+    camera profile's."""
+    if values["v4l2_format"] != "profile":
+        return values["v4l2_format"]
+    return get_profile(values["camera_profile"]).v4l2_format
+
+
 def check_combination(values: dict[str, Any]) -> str | None:
     if (values["width"] == 0) != (values["height"] == 0):
         return "set both width and height, or neither (0 uses the camera profile's size)"
@@ -88,6 +101,10 @@ def check_combination(values: dict[str, Any]) -> str | None:
         return "source 'recording' needs recording_path"
     if values["source"] == "v4l2" and not values["device"].strip():
         return "source 'v4l2' needs device (a path, serial number, vendor:product or fake:<file>)"
+    model = get_profile(values["camera_profile"]).radiometric_model
+    if values["source"] == "simulator" and model != "linear_radiance":
+        return (f"the simulator makes linear_radiance counts; camera_profile "
+                f"{values['camera_profile']} is a {model} camera (use source v4l2 or recording)")
     if (values["simulate_fusion_sensors"] and values["source"] == "simulator"
             and values["scene"] not in ("uav_sar", "road", "fire")):
         return "simulate_fusion_sensors needs a nadir scene (uav_sar, road or fire)"

@@ -42,17 +42,20 @@ PARAMS = (
     ParamSpec("camera_profile", "boson640",
               "Camera class whose radiometric calibration converts counts.",
               choices=tuple(load_profiles()), read_only=True),
-    ParamSpec("radiometric_model", "linear_radiance",
-              "How counts relate to radiance: the camera profile's linear radiance calibration, "
-              "FLIR Planck constants (flir_*), TLinear (kelvin = counts x resolution), Optris "
-              "((counts - 1000) / 10 C) or gain/offset in apparent temperature.",
-              choices=MODEL_NAMES),
+    ParamSpec("radiometric_model", "profile",
+              "How counts relate to radiance: the camera profile's model (profile: "
+              "linear_radiance for the simulated classes, tlinear for InfiRay), the profile's "
+              "linear radiance calibration, FLIR Planck constants (flir_*), TLinear (kelvin = "
+              "counts x resolution), Optris ((counts - 1000) / 10 C) or gain/offset in "
+              "apparent temperature.", choices=("profile", *MODEL_NAMES)),
     ParamSpec("flir_r1", 0.0, "FLIR Planck R1 (camera metadata).", 0.0, 1e9),
     ParamSpec("flir_r2", 1.0, "FLIR Planck R2.", 1e-12, 1e9),
     ParamSpec("flir_b", 1428.0, "FLIR Planck B, K.", 1.0, 1e5),
     ParamSpec("flir_f", 1.0, "FLIR Planck F.", 0.0, 1e3),
     ParamSpec("flir_o", 0.0, "FLIR Planck O, counts.", -1e6, 1e6),
-    ParamSpec("tlinear_resolution_k", 0.01, "TLinear resolution, K per count.", 1e-4, 1.0),
+    ParamSpec("tlinear_resolution_k", 0.0,
+              "TLinear resolution, K per count (0: the camera profile's: 0.01 for Lepton/Boson, "
+              "1/64 for InfiRay).", 0.0, 1.0),
     ParamSpec("gain_k_per_count", 0.01, "gain_offset model: K per count.", 1e-6, 10.0),
     ParamSpec("offset_c", -273.15, "gain_offset model: deg C at zero counts.", -1000.0, 1000.0),
     ParamSpec("nuc_file", "",
@@ -135,13 +138,30 @@ def conditions_from(values: dict[str, Any]) -> MeasurementConditions:
     return MeasurementConditions(**{name: values[name] for name in CONDITIONS})
 
 
+def radiometric_model(values: dict[str, Any], profile: CameraProfile) -> tuple[str, float]:
+    """(model name, TLinear K per count) of the node's parameter values: ``profile`` and a
+    zero resolution stand for the camera profile's."""
+    name = values["radiometric_model"]
+    if name == "profile":
+        name = profile.radiometric_model
+    return name, values["tlinear_resolution_k"] or profile.tlinear_resolution_k
+
+
+def describe_model(values: dict[str, Any], profile: CameraProfile) -> str:
+    """The radiometric model in use, for diagnostics (e.g. 'tlinear 0.015625 K/count')."""
+    name, resolution_k = radiometric_model(values, profile)
+    source = f" (profile {profile.name})" if values["radiometric_model"] == "profile" else ""
+    return f"{name} {resolution_k:g} K/count{source}" if name == "tlinear" else name + source
+
+
 def converter_from(values: dict[str, Any], profile: CameraProfile,
                    table: BandRadianceTable) -> CountsToTemperature:
     """Counts -> temperature (and uncertainty) tables for the node's parameter values."""
+    name, resolution_k = radiometric_model(values, profile)
     model = make_model(
-        values["radiometric_model"], table, profile=profile, R1=values["flir_r1"],
+        name, table, profile=profile, R1=values["flir_r1"],
         R2=values["flir_r2"], B=values["flir_b"], F=values["flir_f"], O=values["flir_o"],
-        resolution_k=values["tlinear_resolution_k"],
+        resolution_k=resolution_k,
         gain_k_per_count=values["gain_k_per_count"], offset_c=values["offset_c"])
     uncertainty = UncertaintyInputs(
         netd_k=values["netd_k"] or profile.netd_k, emissivity_sigma=values["emissivity_sigma"],

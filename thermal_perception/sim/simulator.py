@@ -65,6 +65,9 @@ class ThermalSimulator:
             raise ValueError(f"unknown scene {scene!r}; known: {list(SCENES)}")
         if altitude_m <= 0 or speed_mps < 0:
             raise ValueError("altitude_m must be > 0 and speed_mps >= 0")
+        if profile.radiometric_model != "linear_radiance":
+            raise ValueError(f"the simulator makes linear_radiance counts; camera profile "
+                             f"{profile.name} is a {profile.radiometric_model} camera")
         self.profile = profile
         self.altitude_m = float(altitude_m)
         self.speed_mps = float(speed_mps)
