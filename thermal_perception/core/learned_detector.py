@@ -72,6 +72,11 @@ class LearnedDetector:
     classes, layout : override the card (needed for a card-less YOLO export).
     person_c : (low, high) deg C band of plausible person temperatures on radiometric input.
     implausible_factor : confidence multiplier of a person outside that band.
+    scales : image scales the frame is run at, boxes merged (None: the card's ``scales``,
+        else 1 only); 0.5 finds people too close for the network's receptive field.
+    reduced_min_px : at scales below 1, boxes shorter than this on their longer side (frame
+        pixels) are dropped: small objects are found better at full scale (None: the card's
+        ``reduced_min_px``, else 0).
     """
 
     def __init__(self, model_path: str | Path | None = None, threshold_scale: float = 1.0,
@@ -79,7 +84,8 @@ class LearnedDetector:
                  classes: tuple[str, ...] | None = None, layout: str | None = None,
                  person_c: tuple[float, float] = (0.0, 50.0),
                  implausible_factor: float = 0.3,
-                 scales: tuple[float, ...] | None = None) -> None:
+                 scales: tuple[float, ...] | None = None,
+                 reduced_min_px: float | None = None) -> None:
         path = Path(model_path) if model_path else SHIPPED_MODEL
         if not path.is_file():
             raise FileNotFoundError(f"ONNX model file not found: {path}")
@@ -106,6 +112,8 @@ class LearnedDetector:
         self.multiple = int(card.get("input_multiple", INPUT_MULTIPLE))
         self.person_c = (float(person_c[0]), float(person_c[1]))
         self.scales = tuple(float(v) for v in (scales or card.get("scales") or (1.0,)))
+        self.reduced_min_px = float(card.get("reduced_min_px", 0.0) if reduced_min_px is None
+                                    else reduced_min_px)
         if not all(0.1 <= v <= 2.0 for v in self.scales) or len(self.scales) > 4:
             raise ValueError(f"scales must be 1 to 4 image scales in 0.1..2, got "
                              f"{list(self.scales)}")
@@ -155,7 +163,9 @@ class LearnedDetector:
             b = self._decode(self.session.run(None, {self.input_name: x}), (sh, sw))
             if scale != 1.0 and len(b):
                 xyxy = np.clip(b.xyxy / np.float32(scale), 0.0, [w, h, w, h])
-                b = Boxes(xyxy.astype(np.float32), b.scores, b.classes)
+                big = np.maximum(xyxy[:, 2] - xyxy[:, 0], xyxy[:, 3] - xyxy[:, 1]) \
+                    >= self.reduced_min_px if scale < 1.0 else slice(None)
+                b = Boxes(xyxy[big].astype(np.float32), b.scores[big], b.classes[big])
             found.append(b)
         if len(found) == 1:
             return found[0]
