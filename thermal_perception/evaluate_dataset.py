@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from thermal_perception.core.box_eval import evaluate_boxes
+from thermal_perception.core.box_eval import BoxMot, evaluate_boxes
 from thermal_perception.core.learned import Boxes, empty_boxes
 from thermal_perception.io.dataset_images import read_dataset_image
 from thermal_perception.io.labels import LabelledImage, read_dataset
@@ -143,6 +143,7 @@ def run_dataset_eval(o: DatasetEvalOptions, progress: bool = True) -> dict[str, 
                          "p99": float(np.percentile(times_ms, 99)) if times_ms else math.nan},
         "rendered": [str(p) for p in rendered],
     }
+    report["tracking"] = track_sequences(items, preds, thresholds)
     names = sorted({b for it in items for b in _bins(it)})
     for name in names:
         idx = [k for k, it in enumerate(items) if name in _bins(it)]
@@ -153,6 +154,62 @@ def run_dataset_eval(o: DatasetEvalOptions, progress: bool = True) -> dict[str, 
         o.out.mkdir(parents=True, exist_ok=True)
         (o.out / "dataset_eval.json").write_text(json.dumps(report, indent=1, default=float))
     return report
+
+
+FRAME_STEP_S = 0.1  # time per frame number of a labelled sequence (datasets rarely say)
+
+
+def track_sequences(items: list[LabelledImage], preds: list[Boxes], thresholds: Any
+                    ) -> dict[str, Any]:
+    """MOTA per class over the labelled sequences (images with ``sequence`` and ``frame``):
+    the detections above their thresholds through the detector node's tracker (its default
+    parameters), frame by frame, scored by :class:`BoxMot`. Empty without sequences."""
+    from thermal_perception.core.detection import Detection
+    from thermal_perception.settings.detector import PARAMS, tracker_from
+
+    sequences: dict[str, list[int]] = {}
+    for k, it in enumerate(items):
+        if it.sequence is not None and it.frame is not None:
+            sequences.setdefault(str(it.sequence), []).append(k)
+    values = {spec.name: spec.default for spec in PARAMS}
+    totals: dict[str, BoxMot] = {}
+    per_sequence: dict[str, dict[str, Any]] = {}
+    for name, idx in sorted(sequences.items()):
+        idx.sort(key=lambda k: items[k].frame)
+        labels = sorted({lab for k in idx for lab in items[k].labels})
+        tracker = tracker_from(values)
+        mots = {lab: BoxMot() for lab in labels}
+        previous = items[idx[0]].frame
+        for k in idx:
+            item, b = items[k], preds[k]
+            detections = []
+            for (x0, y0, x1, y1), score, ci in zip(b.xyxy, b.scores, b.classes, strict=True):
+                label = EVAL_CLASSES[int(ci)]
+                t = thresholds.get(label, 1.0) if isinstance(thresholds, dict) else thresholds
+                if score < t:
+                    continue
+                box = (math.floor(x0), math.floor(y0), math.ceil(x1), math.ceil(y1))
+                detections.append(Detection(
+                    label=label, confidence=float(score), bbox=box,
+                    centroid=(0.5 * float(x0 + x1), 0.5 * float(y0 + y1)), max_c=math.nan,
+                    mean_c=math.nan, area_px=(box[2] - box[0]) * (box[3] - box[1])))
+            tracked = tracker.update(detections, FRAME_STEP_S * max(1, item.frame - previous))
+            previous = item.frame
+            ids = item.box_ids if len(item.box_ids) == len(item.boxes) else \
+                [None] * len(item.boxes)
+            for lab, mot in mots.items():
+                mine = [j for j, x in enumerate(item.labels) if x == lab]
+                found = [d for d in tracked if d.label == lab]
+                mot.update([item.boxes[j] for j in mine], [ids[j] for j in mine],
+                           [d.bbox for d in found], [d.track_id for d in found], item.ignore)
+        per_sequence[name] = {lab: mot.as_dict() for lab, mot in mots.items()}
+        for lab, mot in mots.items():
+            total = totals.setdefault(lab, BoxMot())
+            for key in ("gt", "tp", "fn", "fp", "idsw", "frames"):
+                setattr(total, key, getattr(total, key) + getattr(mot, key))
+            total.tracks.update((name, t) for t in mot.tracks)
+    return {"classes": {lab: mot.as_dict() for lab, mot in totals.items()},
+            "sequences": per_sequence} if sequences else {}
 
 
 def _render(image: np.ndarray, item: LabelledImage, b: Boxes, thresholds: Any,
@@ -200,6 +257,12 @@ def format_dataset_report(r: dict[str, Any]) -> list[str]:
                 continue
             lines.append(f"{name:32s} {c:9s} {s['labelled']:8d} {s['precision']:6.3f} "
                          f"{s['recall']:6.3f} {s['f1']:6.3f} {s['ap50']:6.3f}")
+    tracking = r.get("tracking") or {}
+    for label, m in tracking.get("classes", {}).items():
+        lines.append(f"tracking over {len(tracking['sequences'])} labelled sequences "
+                     f"({m['frames']} frames): {label} MOTA {m['mota']:.3f} (labelled "
+                     f"{m['gt']}, missed {m['fn']}, false {m['fp']}, identity switches "
+                     f"{m['idsw']}, {m['tracks']} tracks)")
     p = r["overall"].get("person", {})
     if p.get("images_without"):
         lines.append(f"false people per image on the {p['images_without']} images without "

@@ -4,12 +4,14 @@ Matching as in PASCAL VOC and COCO: per image and class, detections best score f
 the unmatched labelled box of highest IoU if that IoU is at least ``iou`` (0.5); a detection
 whose centre lies in an *ignore* region (e.g. HIT-UAV's "DontCare") and that matches nothing
 is left out instead of counted as false. AP is the area under the precision-recall curve with
-precision made monotone (all-point interpolation, VOC 2010 onwards). Pure numpy.
+precision made monotone (all-point interpolation, VOC 2010 onwards). Pure numpy. Tracking on
+labelled sequences: :class:`BoxMot` (CLEAR MOT, MOTA).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -146,3 +148,79 @@ def _threshold(thresholds: Mapping[str, float] | float | None, name: str) -> flo
     if isinstance(thresholds, Mapping):
         return thresholds.get(name)
     return float(thresholds)
+
+
+@dataclass
+class BoxMot:
+    """CLEAR MOT counts of a tracker's boxes against labelled boxes, frame by frame (Bernardin
+    and Stiefelhagen 2008): a labelled box and a track correspond at IoU >= ``iou``;
+    correspondences of the previous frame are kept while their IoU holds, the rest are
+    assigned for the largest total IoU (Hungarian, SciPy). An identity switch is a labelled
+    object whose track differs from its previous one; objects without a labelled identity
+    (``None``) count for FN and FP, never for switches. Tracks whose centre lies in an ignore
+    region and that match nothing are not false."""
+
+    iou: float = 0.5
+    gt: int = 0
+    tp: int = 0
+    fn: int = 0
+    fp: int = 0
+    idsw: int = 0
+    frames: int = 0
+    last: dict[int, int] = field(default_factory=dict)   # labelled id -> track id
+    tracks: set[int] = field(default_factory=set)
+
+    def update(self, gt_xyxy: NDArray, gt_ids: Sequence[int | None], tracks_xyxy: NDArray,
+               track_ids: Sequence[int], ignore: NDArray | None = None) -> None:
+        """Add one frame: labelled boxes (N, 4) with identities, track boxes (M, 4) with ids."""
+        from scipy.optimize import linear_sum_assignment
+
+        gt = np.asarray(gt_xyxy, np.float64).reshape(-1, 4)
+        tr = np.asarray(tracks_xyxy, np.float64).reshape(-1, 4)
+        ious = iou_matrix(gt, tr)
+        pairs: list[tuple[int, int]] = []
+        free_g, free_t = set(range(len(gt))), set(range(len(tr)))
+        for g, oid in enumerate(gt_ids):  # keep last frame's correspondences that still hold
+            if oid is None or oid not in self.last:
+                continue
+            t = next((k for k in free_t if track_ids[k] == self.last[oid]), None)
+            if t is not None and ious[g, t] >= self.iou:
+                pairs.append((g, t))
+                free_g.discard(g)
+                free_t.discard(t)
+        if free_g and free_t:
+            gi, ti = sorted(free_g), sorted(free_t)
+            sub = ious[np.ix_(gi, ti)]
+            rows, cols = linear_sum_assignment(-np.where(sub >= self.iou, sub, 0.0))
+            for r, c in zip(rows, cols, strict=True):
+                if sub[r, c] >= self.iou:
+                    pairs.append((gi[r], ti[c]))
+                    free_g.discard(gi[r])
+                    free_t.discard(ti[c])
+        for g, t in pairs:
+            oid = gt_ids[g]
+            if oid is not None:
+                if oid in self.last and self.last[oid] != track_ids[t]:
+                    self.idsw += 1
+                self.last[oid] = track_ids[t]
+        fp = 0
+        ig = np.asarray(ignore if ignore is not None else [], np.float64).reshape(-1, 4)
+        for t in free_t:
+            cx, cy = 0.5 * (tr[t, 0] + tr[t, 2]), 0.5 * (tr[t, 1] + tr[t, 3])
+            if not np.any((cx >= ig[:, 0]) & (cx < ig[:, 2]) & (cy >= ig[:, 1]) & (cy < ig[:, 3])):
+                fp += 1
+        self.tracks.update(int(k) for k in track_ids)
+        self.frames += 1
+        self.gt += len(gt)
+        self.tp += len(pairs)
+        self.fn += len(free_g)
+        self.fp += fp
+
+    @property
+    def mota(self) -> float:
+        """1 - (FN + FP + IDSW) / GT; NaN without labelled boxes."""
+        return 1.0 - (self.fn + self.fp + self.idsw) / self.gt if self.gt else float("nan")
+
+    def as_dict(self) -> dict[str, float]:
+        return {"gt": self.gt, "tp": self.tp, "fn": self.fn, "fp": self.fp, "idsw": self.idsw,
+                "frames": self.frames, "mota": self.mota, "tracks": len(self.tracks)}

@@ -5,7 +5,8 @@ Two layouts are read into one :class:`LabelledImage` list:
 - **COCO JSON** (our own labelled sets under ``data/``, and many published ones): a folder
   with ``labels.json`` (``images`` with ``file_name``, ``width``, ``height`` and optional
   ``altitude_m``, ``pitch_deg``, ``sequence``, ``frame``; ``annotations`` with ``image_id``,
-  ``category_id``, ``bbox`` = [x, y, w, h] pixels; ``categories`` with ``id``, ``name``),
+  ``category_id``, ``bbox`` = [x, y, w, h] pixels, optional ``track_id`` (the object's
+  identity through a sequence, for MOTA); ``categories`` with ``id``, ``name``),
   the image files next to it or under ``images/``. HIT-UAV's ``normal_json`` files say
   ``annotation`` instead of ``annotations``; both are accepted.
 - **YOLO txt** as Roboflow and Ultralytics export it: ``data.yaml`` (``names``: class names by
@@ -66,6 +67,7 @@ class LabelledImage:
     sequence: str | None = None
     frame: int | None = None
     extra: dict = field(default_factory=dict)
+    box_ids: list[int | None] = field(default_factory=list)  # object identity per box (MOT)
 
 
 def map_class(name: str) -> str | None:
@@ -118,12 +120,14 @@ def read_hit_uav(root: str | Path, split: str) -> list[LabelledImage]:
     return out
 
 
-def _add(item: LabelledImage, label: str | None, box: tuple[float, float, float, float]) -> None:
+def _add(item: LabelledImage, label: str | None, box: tuple[float, float, float, float],
+         box_id: int | None = None) -> None:
     if label is None:
         item.ignore.append(box)
     else:
         item.boxes.append(box)
         item.labels.append(label)
+        item.box_ids.append(box_id)
 
 
 def read_coco(folder: str | Path) -> list[LabelledImage]:
@@ -156,7 +160,9 @@ def read_coco(folder: str | Path) -> list[LabelledImage]:
         items[im["id"]] = item
     for a in annotations:
         x, y, w, h = (float(v) for v in a["bbox"])
-        _add(items[a["image_id"]], map_class(categories[a["category_id"]]), (x, y, x + w, y + h))
+        track = a.get("track_id")
+        _add(items[a["image_id"]], map_class(categories[a["category_id"]]), (x, y, x + w, y + h),
+             int(track) if track is not None else None)
     return list(items.values())
 
 
@@ -239,12 +245,15 @@ def write_coco(items: list[LabelledImage], path: str | Path, relative_to: str | 
                 entry[key] = getattr(it, key)
         entry.update({k: v for k, v in it.extra.items() if k in _EXTRA_KEYS})
         images.append(entry)
-        for box, lab in [*zip(it.boxes, it.labels, strict=True),
-                         *((b, "ignore") for b in it.ignore)]:
+        ids = it.box_ids if len(it.box_ids) == len(it.boxes) else [None] * len(it.boxes)
+        for box, lab, track in [*zip(it.boxes, it.labels, ids, strict=True),
+                                *((b, "ignore", None) for b in it.ignore)]:
             x0, y0, x1, y1 = box
             annotations.append({"id": len(annotations) + 1, "image_id": i,
                                 "category_id": cat_id[lab],
                                 "bbox": [x0, y0, x1 - x0, y1 - y0]})
+            if track is not None:
+                annotations[-1]["track_id"] = track
     doc = {"images": images, "annotations": annotations,
            "categories": [{"id": cat_id[n], "name": n} for n in names]}
     Path(path).write_text(json.dumps(doc, indent=1))
