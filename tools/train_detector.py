@@ -37,10 +37,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from thermal_perception.core.learned import (
     INPUT_MULTIPLE,
-    Boxes,
     centernet_targets,
     decode_centernet,
-    nms_classwise,
+    merge_scales,
     normalise_frame,
     padded_shape,
 )
@@ -222,14 +221,8 @@ def predict(net, image: np.ndarray, threshold: float, scales: tuple[float, ...] 
             norm, (sw, sh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
         with torch.no_grad():
             heat, size, off = (t.numpy() for t in net(torch.from_numpy(x)))
-        b = decode_centernet(heat[0], size[0], off[0], STRIDE, threshold, (sh, sw))
-        found.append(Boxes(np.clip(b.xyxy / np.float32(scale), 0, [w, h, w, h]).astype(
-            np.float32), b.scores, b.classes))
-    if len(found) == 1:
-        return found[0]
-    return nms_classwise(Boxes(np.concatenate([b.xyxy for b in found]),
-                               np.concatenate([b.scores for b in found]),
-                               np.concatenate([b.classes for b in found])))
+        found.append(decode_centernet(heat[0], size[0], off[0], STRIDE, threshold, (sh, sw)))
+    return merge_scales(found, scales, (h, w))
 
 
 def validate(net, items, images, threshold: float = 0.05, scales: tuple[float, ...] = (1.0,)

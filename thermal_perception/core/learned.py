@@ -189,6 +189,27 @@ def nms_classwise(boxes: Boxes, iou_threshold: float = 0.5, max_detections: int 
     return Boxes(xyxy[k], boxes.scores[k].astype(np.float32), boxes.classes[k].astype(np.intp))
 
 
+def merge_scales(found: list[Boxes], scales: tuple[float, ...], image_shape: tuple[int, int],
+                 reduced_min_px: float = 0.0) -> Boxes:
+    """One frame's boxes from its runs at ``scales`` (``found[k]`` in the pixels of the frame
+    resized by ``scales[k]``): back to frame pixels (H, W = ``image_shape``); of scales below 1
+    only boxes at least ``reduced_min_px`` long on their longer side; merged per class."""
+    h, w = image_shape
+    out = []
+    for b, scale in zip(found, scales, strict=True):
+        if scale != 1.0 and len(b):
+            xyxy = np.clip(b.xyxy / np.float32(scale), 0.0, [w, h, w, h]).astype(np.float32)
+            keep = np.maximum(xyxy[:, 2] - xyxy[:, 0], xyxy[:, 3] - xyxy[:, 1]) \
+                >= (reduced_min_px if scale < 1.0 else 0.0)
+            b = Boxes(xyxy[keep], b.scores[keep], b.classes[keep])
+        out.append(b)
+    if len(out) == 1:
+        return out[0]
+    return nms_classwise(Boxes(np.concatenate([b.xyxy for b in out]),
+                               np.concatenate([b.scores for b in out]),
+                               np.concatenate([b.classes for b in out])))
+
+
 def _clipped(boxes: Boxes, image_shape: tuple[int, int]) -> Boxes:
     h, w = image_shape
     xyxy = boxes.xyxy.copy()

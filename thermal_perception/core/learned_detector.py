@@ -38,7 +38,7 @@ from thermal_perception.core.learned import (
     Boxes,
     decode_centernet,
     decode_yolo,
-    nms_classwise,
+    merge_scales,
     normalise_frame,
     padded_shape,
 )
@@ -160,18 +160,8 @@ class LearnedDetector:
             else:
                 cv2.resize(self._norm, (sw, sh), dst=x[0, 0, :sh, :sw],
                            interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-            b = self._decode(self.session.run(None, {self.input_name: x}), (sh, sw))
-            if scale != 1.0 and len(b):
-                xyxy = np.clip(b.xyxy / np.float32(scale), 0.0, [w, h, w, h])
-                big = np.maximum(xyxy[:, 2] - xyxy[:, 0], xyxy[:, 3] - xyxy[:, 1]) \
-                    >= self.reduced_min_px if scale < 1.0 else slice(None)
-                b = Boxes(xyxy[big].astype(np.float32), b.scores[big], b.classes[big])
-            found.append(b)
-        if len(found) == 1:
-            return found[0]
-        return nms_classwise(Boxes(np.concatenate([b.xyxy for b in found]),
-                                   np.concatenate([b.scores for b in found]),
-                                   np.concatenate([b.classes for b in found])))
+            found.append(self._decode(self.session.run(None, {self.input_name: x}), (sh, sw)))
+        return merge_scales(found, self.scales, (h, w), self.reduced_min_px)
 
     def _decode(self, outputs: list[NDArray], shape: tuple[int, int]) -> Boxes:
         low = float(self.thresholds.min())
