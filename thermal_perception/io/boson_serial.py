@@ -553,6 +553,11 @@ class BosonLink:
 
     # -- the thread -------------------------------------------------------------------------
 
+    def _say(self, level: str, message: str) -> None:
+        """Log through the caller's ``log``; a failing logger never stops the link."""
+        with contextlib.suppress(Exception):  # the link must outlive its logger
+            self.log(level, message)
+
     def _count(self, error: bool = False) -> None:
         with self._lock:
             self.state.commands += 1
@@ -596,7 +601,7 @@ class BosonLink:
             s.ffc_mode, s.gain_mode = str(ffc_mode), str(gain_mode)
         self._lost_logged = False
         self.backoff.reset()
-        self.log("info", f"Boson on {self.state.port}: serial {serial_number}, firmware "
+        self._say("info", f"Boson on {self.state.port}: serial {serial_number}, firmware "
                          f"{firmware}, FFC {ffc_mode}, gain {gain_mode}"
                  + (f" (set {', '.join(applied)})" if applied else ""))
         self._poll()
@@ -623,7 +628,7 @@ class BosonLink:
             self.state.last_error = reason
         if not self._lost_logged:  # once per loss; /diagnostics keeps reporting it
             self._lost_logged = True
-            self.log("error", f"Boson control: {reason}; retrying")
+            self._say("error", f"Boson control: {reason}; retrying")
 
     def _poll(self) -> None:
         """FPA temperature and FFC status (functions the camera does not know are skipped)."""
@@ -641,7 +646,7 @@ class BosonLink:
                     self._skip.add(function)
                     with self._lock:
                         self.state.unsupported.append(function_name(function))
-                    self.log("warning", f"Boson: {exc}; not asked again")
+                    self._say("warning", f"Boson: {exc}; not asked again")
                     continue
                 raise
             with self._lock:
