@@ -2,7 +2,9 @@
 
 Topics: ``image_raw`` (sensor_msgs/Image mono16), ``camera_info`` (sensor_msgs/CameraInfo),
 ``status`` (thermal_perception/ThermalStatus), ``/diagnostics``.
-Service: ``trigger_ffc`` (std_srvs/Trigger) closes the shutter for a flat-field correction.
+Service: ``trigger_ffc`` (std_srvs/Trigger) closes the shutter for a flat-field correction
+(simulator), or runs a FLIR Boson's own FFC over its serial port (``serial_port``; success only
+once the camera acknowledged it).
 
 Every frame is stamped with its capture time (taken when the frame is acquired, before any
 processing) and carries the configured ``frame_id``.
@@ -23,8 +25,9 @@ from std_srvs.srv import Trigger
 
 from thermal_perception.core.camera import get_profile
 from thermal_perception.core.nuc import FfcScheduler
+from thermal_perception.io.boson_serial import BosonLink, open_port
 from thermal_perception.io.sources import NoFrame, open_source
-from thermal_perception.io.v4l2 import CameraDisconnected
+from thermal_perception.io.v4l2 import CameraDisconnected, LeptonFfcTracker
 from thermal_perception.msg import ThermalStatus
 from thermal_perception.ros import diagnostics
 from thermal_perception.ros.camera_info import camera_info_from_file, camera_info_from_profile
@@ -108,6 +111,10 @@ class DriverNode(Node):
         self.source_errors = 0
         self.last_error = ""
         self.camera_lost = False
+        self.boson: BosonLink | None = None
+        self.boson_ffc = LeptonFfcTracker()  # the Boson's FFC states have the same numbers
+        if p["serial_port"].strip():
+            self.boson = self._open_boson(p.values)
         self.sim_sensors = None
         if p["simulate_fusion_sensors"] and hasattr(self.source, "simulator"):
             from thermal_perception.ros.sim_sensors import SimSensorPublisher
@@ -117,6 +124,24 @@ class DriverNode(Node):
         self.get_logger().info(
             f"publishing {profile.width}x{profile.height} mono16 at {self.rate_hz:g} Hz from "
             f"{self.source.name} ({profile.name}), frame_id '{p['frame_id']}'")
+
+    def _open_boson(self, values: dict[str, Any]) -> BosonLink:
+        """FLIR Boson control on ``serial_port`` (a thread that connects and retries alone)."""
+        port, baud = values["serial_port"].strip(), values["serial_baud"]
+        logger = self.get_logger()
+
+        def log(level: str, message: str) -> None:  # one call site per severity (rclpy)
+            if level == "error":
+                logger.error(message)
+            elif level == "warning":
+                logger.warning(message)
+            else:
+                logger.info(message)
+
+        return BosonLink(port, lambda: open_port(port, baud),
+                         ffc_mode=values["boson_ffc_mode"], gain_mode=values["boson_gain_mode"],
+                         video_type=values["boson_output"],
+                         poll_interval_s=values["boson_poll_interval_s"], log=log)
 
     @property
     def rate_hz(self) -> float:
@@ -164,6 +189,17 @@ class DriverNode(Node):
     def _trigger_ffc(self, request: Trigger.Request, response: Trigger.Response
                      ) -> Trigger.Response:
         now = self._timeline(self.get_clock().now())
+        if self.boson is not None:
+            ok, message = self.boson.run_ffc()
+            if ok:
+                self.ffc_count += 1
+                self.last_ffc = now
+                self.ffc_reason = "requested by trigger_ffc (Boson)"
+                self.get_logger().info(f"flat-field correction: {message}")
+            else:
+                self.get_logger().warning(f"trigger_ffc failed: {message}")
+            response.success, response.message = ok, message
+            return response
         if not self.source.has_shutter:
             response.success = False
             response.message = f"the {self.source.name} source has no shutter"
@@ -255,6 +291,14 @@ class DriverNode(Node):
         s.fpa_temperature_c = frame.fpa_temperature_c
         s.housing_temperature_c = frame.housing_temperature_c
         s.ffc_state = ffc_state if frame.ffc_state is None else frame.ffc_state  # camera's own
+        if self.boson is not None:  # a Boson's frames carry neither: read over serial
+            boson = self.boson.snapshot()
+            if not math.isfinite(frame.fpa_temperature_c):
+                s.fpa_temperature_c = boson.fpa_temperature_c
+                if math.isfinite(boson.fpa_temperature_c):
+                    self.last_fpa_c = boson.fpa_temperature_c
+            if frame.ffc_state is None and boson.ffc_status is not None:
+                s.ffc_state = self.boson_ffc.update(boson.ffc_status)
         s.shutter_closed = frame.shutter_closed
         s.last_ffc_time = Time(nanoseconds=max(0, self.last_ffc.nanoseconds + self.clock_jumps_ns)
                                ).to_msg() if self.last_ffc else Time().to_msg()
@@ -292,10 +336,22 @@ class DriverNode(Node):
             level, message = diagnostics.WARN, "no frames yet"
         else:
             level, message = diagnostics.OK, "streaming"
-        return [diagnostics.status(f"{self.get_name()}: camera", level, message, values,
-                                   hardware_id=f"{self.source.name}:{self.profile.name}")]
+        statuses = [diagnostics.status(f"{self.get_name()}: camera", level, message, values,
+                                       hardware_id=f"{self.source.name}:{self.profile.name}")]
+        if self.boson is not None:
+            problem, boson_values = self.boson.health()
+            ok_message = (f"Boson {boson_values['serial_number']} firmware "
+                          f"{boson_values['firmware']} answering")
+            statuses.append(diagnostics.status(
+                f"{self.get_name()}: boson control", diagnostics.ERROR if problem
+                else diagnostics.OK, problem or ok_message, boson_values,
+                hardware_id=f"boson:{boson_values['serial_port']}"))
+        return statuses
 
     def destroy_node(self) -> None:
+        boson = getattr(self, "boson", None)
+        if boson is not None:
+            boson.close()
         source = getattr(self, "source", None)  # absent if the constructor failed
         if source is not None:
             source.close()

@@ -5,6 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from thermal_perception.core.camera import V4L2_FORMATS, get_profile, load_profiles
+from thermal_perception.io.boson_serial import (
+    BAUD_RATE,
+    FFC_MODES,
+    GAIN_MODES,
+    UNCHANGED,
+)
 from thermal_perception.io.sources import SOURCES
 from thermal_perception.io.v4l2 import TELEMETRY_MODES
 from thermal_perception.ros.params import ParamSpec
@@ -42,6 +48,29 @@ PARAMS = (
               "(InfiRay P2 Pro / Topdon TC001: YUYV 256x384 whose lower half is the thermal "
               "data, published as 256x192 counts of 1/64 K), or profile (the camera profile's "
               "v4l2_format).", choices=("profile", *V4L2_FORMATS), read_only=True),
+    ParamSpec("serial_port", "",
+              "source 'v4l2' with a Boson profile: the FLIR Boson's control port (/dev/ttyACM0, "
+              "a /dev/serial/by-id/... link, or fake: for a simulated camera). trigger_ffc then "
+              "runs the camera's FFC, and the FPA temperature, serial number and firmware go to "
+              "status and /diagnostics ('' = no camera control).", read_only=True),
+    ParamSpec("serial_baud", BAUD_RATE,
+              "Baud rate of serial_port (8N1; a Boson's UART runs at 921600; USB ignores it).",
+              1200, 4000000, read_only=True),
+    ParamSpec("boson_ffc_mode", UNCHANGED,
+              "Boson FFC mode set at connection: manual (FFC only on trigger_ffc), auto (the "
+              "camera decides), external, or unchanged.",
+              choices=(UNCHANGED, *FFC_MODES), read_only=True),
+    ParamSpec("boson_gain_mode", UNCHANGED,
+              "Boson gain mode set at connection: high (more sensitive, smaller scene range), "
+              "low (hot scenes), auto, or unchanged.", choices=(UNCHANGED, *GAIN_MODES),
+              read_only=True),
+    ParamSpec("boson_output", UNCHANGED,
+              "Boson digital video type set at connection: mono16 (16-bit before AGC, "
+              "dvoSetType) or unchanged. The USB Y16 stream is already 16-bit before AGC.",
+              choices=(UNCHANGED, "mono16"), read_only=True),
+    ParamSpec("boson_poll_interval_s", 1.0,
+              "Time between Boson FPA temperature / FFC status reads, s.", 0.2, 60.0,
+              read_only=True),
     ParamSpec("recorded_stamps", True,
               "Stamp played frames with their recorded capture times (else the time now)."),
     ParamSpec("frame_id", "thermal_camera_optical_frame",
@@ -101,6 +130,12 @@ def check_combination(values: dict[str, Any]) -> str | None:
         return "source 'recording' needs recording_path"
     if values["source"] == "v4l2" and not values["device"].strip():
         return "source 'v4l2' needs device (a path, serial number, vendor:product or fake:<file>)"
+    if values["serial_port"].strip():
+        if values["source"] != "v4l2":
+            return "serial_port (FLIR Boson control) needs source 'v4l2'"
+        if not values["camera_profile"].startswith("boson"):
+            return (f"serial_port controls a FLIR Boson; camera_profile "
+                    f"{values['camera_profile']} is not a Boson profile")
     model = get_profile(values["camera_profile"]).radiometric_model
     if values["source"] == "simulator" and model != "linear_radiance":
         return (f"the simulator makes linear_radiance counts; camera_profile "
