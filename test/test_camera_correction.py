@@ -271,6 +271,14 @@ def test_processor_applies_the_camera_s_correction(rclpy_context, tmp_path):
         # the driver reports SN7: its entry, exactly 1.1 T - 4 (float32, in place)
         expected = plain * np.float32(1.1) + np.float32(-4.0)
         np.testing.assert_array_equal(frame("SN7"), expected)
+        # the uncertainty image scales with the gain (published only when subscribed)
+        from sensor_msgs.msg import Image
+
+        node.create_subscription(Image, "image_temperature_sigma", lambda _: None, 1)
+        assert node.sigma_pub.get_subscription_count() == 1
+        frame("SN7")
+        counts_sigma = node.converter.uncertainty(counts)
+        np.testing.assert_array_equal(node.sigma, counts_sigma * np.float32(1.1))
         d = diagnostics()
         assert (d["correction_serial"], d["correction_gain"], d["correction_offset_k"],
                 d["correction_method"], d["correction_date"]) == \
