@@ -1,11 +1,16 @@
-"""Calibration tools: two-point non-uniformity correction from blackbody sequences.
+"""Calibration tools: two-point non-uniformity correction and per-camera temperature
+correction from blackbody sequences.
 
     thermal-perception calibrate nuc --low LOW --low-temperature 10 \\
         --high HIGH --high-temperature 60 --out nuc [--check CHECK --check-temperature 35]
+    thermal-perception calibrate correction --low LOW --low-temperature 10 \\
+        --high HIGH --high-temperature 60 [--serial S] [--params P] --out corrections.yaml
 
 LOW/HIGH/CHECK are bags or file sequences (see :func:`thermal_perception.io.frames.read_frames`)
-of a uniform blackbody filling the view. The table is written as ``nuc.npz`` + ``nuc.yaml``
-and used by the processor's ``nuc_file`` parameter.
+of a uniform blackbody filling the view (the correction needs it in the centre only). The NUC
+table is written as ``nuc.npz`` + ``nuc.yaml`` and used by the processor's ``nuc_file``
+parameter; the correction is written into a corrections YAML under the camera serial and used
+by the processor's ``correction_file`` parameter.
 """
 
 from __future__ import annotations
@@ -20,6 +25,12 @@ from scipy.constants import zero_Celsius
 
 from thermal_perception.core.calibration import CountsToTemperature, LinearCalibration
 from thermal_perception.core.camera import get_profile
+from thermal_perception.core.correction import (
+    DEFAULT_KEY,
+    CameraCorrection,
+    fit_two_point,
+    save_correction,
+)
 from thermal_perception.core.nuc import NucTable, two_point_nuc
 from thermal_perception.core.radiometry import BandRadianceTable
 from thermal_perception.io.frames import read_frames
@@ -100,3 +111,116 @@ def _fpn_k(frames: np.ndarray, nuc: NucTable, calibration: LinearCalibration,
     temps = np.stack([convert(nuc.apply(f)).astype(np.float64) for f in frames]).mean(axis=0)
     good = ~nuc.bad_pixels & np.isfinite(temps)
     return float(temps[good].mean()), float(temps[good].std())
+
+
+# -- per-camera temperature correction --------------------------------------------------------
+
+CENTRE_FRACTION = 0.2  # side of the centre ROI as a fraction of the image's width and height
+
+
+@dataclass
+class CorrectionCalibrationInputs:
+    """A two-point temperature correction: two blackbody recordings, their temperatures (deg
+    C), the corrections file to write or update, the camera serial (its key; "default" for
+    the fallback entry), the processor parameters YAML that converts counts (None: defaults),
+    the centre ROI (fraction of width and height) and an optional third recording to check."""
+
+    low: Path
+    low_temperature_c: float
+    high: Path
+    high_temperature_c: float
+    out: Path
+    serial: str = DEFAULT_KEY
+    params: Path | None = None
+    topic: str | None = None
+    max_frames: int = 256
+    centre_fraction: float = CENTRE_FRACTION
+    check: Path | None = None
+    check_temperature_c: float | None = None
+
+
+def centre_roi(shape: tuple[int, int], fraction: float) -> tuple[slice, slice]:
+    """The centred box covering ``fraction`` of an image's height and width (>= 1 px)."""
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f"the centre ROI fraction must be in (0, 1], got {fraction}")
+    h, w = shape
+    rh, rw = max(1, round(h * fraction)), max(1, round(w * fraction))
+    y0, x0 = (h - rh) // 2, (w - rw) // 2
+    return slice(y0, y0 + rh), slice(x0, x0 + rw)
+
+
+def blackbody_reading_c(path: Path, values: dict[str, Any], topic: str | None,
+                        max_frames: int, fraction: float) -> dict[str, Any]:
+    """What the processor's chain (parameters ``values``, without any temperature
+    correction) reads of a blackbody recording: the median over frames of the mean
+    temperature in the centre ROI, deg C, with the frame count, ROI size and the spread
+    (standard deviation over frames, K)."""
+    from thermal_perception.settings.processor import chain_from, converter_from
+
+    profile = get_profile(values["camera_profile"])
+    converter = converter_from(values, profile, BandRadianceTable(profile.band_m))
+    chain = chain_from(values, profile, converter)
+    means: list[float] = []
+    temperature = np.empty((0, 0), np.float32)
+    roi: tuple[slice, slice] | None = None
+    for frame in read_frames(path, topic, max_frames):
+        if temperature.shape != frame.counts.shape:
+            if roi is not None:
+                raise ValueError(f"{path}: frames of different sizes")
+            temperature = np.empty(frame.counts.shape, np.float32)
+            roi = centre_roi(frame.counts.shape, fraction)
+        counts = chain.corrected_counts(frame.counts, frame.fpa_temperature_c)
+        converter(counts, out=temperature)
+        box = temperature[roi]
+        valid = np.isfinite(box)
+        if valid.mean() < 0.5:
+            continue  # saturated or outside the radiometric model
+        means.append(float(box[valid].mean(dtype=np.float64)))
+    if len(means) < 1 or roi is None:
+        raise ValueError(f"{path}: no frame with valid temperatures in the centre ROI")
+    return {"reading_c": float(np.median(means)), "frames": len(means),
+            "spread_k": float(np.std(means)),
+            "roi": (roi[1].stop - roi[1].start, roi[0].stop - roi[0].start)}
+
+
+def calibrate_correction(inputs: CorrectionCalibrationInputs) -> dict[str, Any]:
+    """Fit a two-point temperature correction, write it into the corrections file under
+    its serial (other entries kept) and optionally check it on a third recording; returns a
+    report."""
+    import datetime
+
+    from thermal_perception.analysis.params import load_processor_params
+
+    if inputs.high_temperature_c <= inputs.low_temperature_c:
+        raise ValueError("the high blackbody must be warmer than the low one")
+    if not inputs.serial.strip():
+        raise ValueError("the camera serial must not be empty (use 'default' for the "
+                         "fallback entry)")
+    values, warnings = load_processor_params(inputs.params)
+    args = (values, inputs.topic, inputs.max_frames, inputs.centre_fraction)
+    low = blackbody_reading_c(inputs.low, *args)
+    high = blackbody_reading_c(inputs.high, *args)
+    gain, offset_k = fit_two_point([low["reading_c"], high["reading_c"]],
+                                   [inputs.low_temperature_c, inputs.high_temperature_c])
+    check: dict[str, Any] | None = None
+    residual: float | None = None
+    if inputs.check is not None:
+        if inputs.check_temperature_c is None:
+            raise ValueError("--check needs --check-temperature")
+        check = blackbody_reading_c(inputs.check, *args)
+        corrected = gain * check["reading_c"] + offset_k
+        residual = corrected - inputs.check_temperature_c
+        check.update(temperature_c=inputs.check_temperature_c, corrected_c=corrected,
+                     residual_k=residual,
+                     uncorrected_error_k=check["reading_c"] - inputs.check_temperature_c)
+    correction = CameraCorrection(
+        gain=gain, offset_k=offset_k, serial=inputs.serial.strip(),
+        valid_range_c=(inputs.low_temperature_c, inputs.high_temperature_c),
+        date=datetime.date.today().isoformat(), method="two_point",
+        source=(f"{inputs.low.name} ({inputs.low_temperature_c:g} C) + {inputs.high.name} "
+                f"({inputs.high_temperature_c:g} C)"
+                + (f", params {inputs.params.name}" if inputs.params else "")),
+        check_residual_k=residual)
+    table = save_correction(inputs.out, correction)
+    return {"low": low, "high": high, "correction": correction, "check": check,
+            "file": str(inputs.out), "entries": list(table.cameras), "warnings": warnings}

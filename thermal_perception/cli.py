@@ -147,6 +147,34 @@ def _cmd_calibrate_nuc(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_calibrate_correction(args: argparse.Namespace) -> int:
+    from thermal_perception.calibrate import CorrectionCalibrationInputs, calibrate_correction
+
+    report = calibrate_correction(CorrectionCalibrationInputs(
+        low=Path(args.low), low_temperature_c=args.low_temperature, high=Path(args.high),
+        high_temperature_c=args.high_temperature, out=Path(args.out), serial=args.serial,
+        params=Path(args.params) if args.params else None, topic=args.topic,
+        max_frames=args.max_frames, centre_fraction=args.centre,
+        check=Path(args.check) if args.check else None,
+        check_temperature_c=args.check_temperature))
+    for warning in report["warnings"]:
+        print(f"warning: {warning}", file=sys.stderr)
+    for name, true_c in (("low", args.low_temperature), ("high", args.high_temperature)):
+        r = report[name]
+        print(f"{name:4s} blackbody {true_c:7.2f} C reads {r['reading_c']:8.3f} C "
+              f"({r['frames']} frames, centre {r['roi'][0]}x{r['roi'][1]} px, spread "
+              f"{r['spread_k'] * 1e3:.0f} mK)")
+    c = report["correction"]
+    print(f"correction for camera {c.serial}: T' = {c.gain:.5f} * T {c.offset_k:+.3f} K")
+    if report["check"] is not None:
+        k = report["check"]
+        print(f"check blackbody {k['temperature_c']:g} C reads {k['reading_c']:.3f} C, "
+              f"corrected {k['corrected_c']:.3f} C: residual {k['residual_k'] * 1e3:+.0f} mK "
+              f"(uncorrected {k['uncorrected_error_k']:+.3f} K)")
+    print(f"wrote {report['file']} (entries: {', '.join(report['entries'])})")
+    return 0
+
+
 def _cmd_eval(args: argparse.Namespace) -> int:
     if args.dataset is not None:
         return _cmd_eval_dataset(args)
@@ -267,6 +295,28 @@ def build_parser() -> argparse.ArgumentParser:
     nuc.add_argument("--check", default=None, help="frames of a third blackbody to verify")
     nuc.add_argument("--check-temperature", type=float, default=None, help="deg C")
     nuc.set_defaults(func=_cmd_calibrate_nuc)
+    corr = calibrate_sub.add_parser(
+        "correction", help="per-camera temperature correction (gain, offset) from two "
+        "blackbody recordings, written into a corrections YAML under the camera serial")
+    corr.add_argument("--low", required=True, help="bag or frames of the cooler blackbody")
+    corr.add_argument("--low-temperature", type=float, required=True, help="deg C")
+    corr.add_argument("--high", required=True, help="bag or frames of the warmer blackbody")
+    corr.add_argument("--high-temperature", type=float, required=True, help="deg C")
+    corr.add_argument("--serial", default="default",
+                      help="camera serial number, the entry's key (default: the 'default' "
+                           "entry, for cameras without one of their own)")
+    corr.add_argument("--out", default="corrections.yaml",
+                      help="corrections file to create or update (corrections.yaml)")
+    corr.add_argument("--params", default=None,
+                      help="parameters YAML whose processor settings convert the counts "
+                           "(radiometric model, NUC, emissivity...; default: the defaults)")
+    corr.add_argument("--topic", default=None, help="image topic in bags (auto)")
+    corr.add_argument("--max-frames", type=int, default=256)
+    corr.add_argument("--centre", type=float, default=0.2,
+                      help="side of the centre ROI averaged, fraction of width/height (0.2)")
+    corr.add_argument("--check", default=None, help="frames of a third blackbody to verify")
+    corr.add_argument("--check-temperature", type=float, default=None, help="deg C")
+    corr.set_defaults(func=_cmd_calibrate_correction)
     from thermal_perception.calibrate_lens import add_lens_parsers
 
     add_lens_parsers(calibrate_sub)  # intrinsics, extrinsics

@@ -213,6 +213,7 @@ class BagResult:
     ffc_count: int = 0
     detections: int = 0
     detection_note: str = ""
+    temperature_correction: str = ""  # per-camera correction applied, or why none
     duration_s: float = 0.0
     wall_s: float = 0.0
     loop_s: float = 0.0  # reading the first frame to the last output written, s
@@ -370,6 +371,7 @@ class _BagAnalysis:
         from thermal_perception.analysis.params import (
             chain_from,
             converter_from,
+            corrections_from,
             load_detector_params,
             load_processor_params,
             renderer_from,
@@ -394,7 +396,8 @@ class _BagAnalysis:
         self.renderer = renderer_from(self.values)
         self.rois = RoiSet.from_strings(self.values["rois"])
         self.alarms = AlarmMonitor(self.rois)
-        self.stats = SequenceStatistics(self.converter.lut_c)
+        self.corrections = corrections_from(self.values)
+        self._use_correction("")  # the bag's camera serial, if any, at the first frame
         self.detector: Detector | None
         detector_overrides = dict(o.detector_overrides)
         if not o.track:
@@ -413,6 +416,27 @@ class _BagAnalysis:
                 math.isfinite(v) for v in o.camera_mount)):
             raise ValueError("camera_mount needs 6 finite values [x, y, z, roll, pitch, yaw], "
                              f"got {o.camera_mount}")
+
+    def _use_correction(self, status_serial: str) -> None:
+        """Choose the per-camera temperature correction as the processor node does (the
+        camera_serial parameter, else the serial of the bag's status, else the file's
+        default) and the statistics' counts -> temperature table that includes it."""
+        from thermal_perception.settings.processor import select_correction
+
+        self.correction, note = select_correction(self.corrections, self.values, status_serial)
+        lut = self.converter.lut_c
+        if self.correction is not None:
+            lut = self.correction.apply(lut.astype(np.float32))
+            self.result.temperature_correction = f"{self.correction.describe()}; {note}"
+        else:
+            self.result.temperature_correction = "" if self.corrections is None else \
+                f"none: {note}"
+        self.stats = SequenceStatistics(lut)
+
+    def _correct(self, temperature: NDArray[np.float32]) -> None:
+        """Apply the temperature correction in place (as the processor node does)."""
+        if self.correction is not None and not self.correction.is_identity:
+            self.correction.apply(temperature, out=temperature)
 
     def _make_detector(self, every: int) -> None:
         """The detector (and tracker) for detection on every ``every``-th frame."""
@@ -665,6 +689,10 @@ class _BagAnalysis:
             first_stamp = frame.stamp_ns if first_stamp is None else first_stamp
             status = frame.status
             fpa_c = float(status.fpa_temperature_c) if status is not None else math.nan
+            if index == 0 and self.corrections is not None and not self.values["camera_serial"]:
+                serial = getattr(status, "camera_serial", "") if status is not None else ""
+                if serial:  # before any frame is measured
+                    self._use_correction(str(serial))
             row = FrameRow(index, frame.stamp_ns, (frame.stamp_ns - first_stamp) / NS_PER_S,
                            STATE_PROCESSED, 0, chain.state.ffc_count, fpa_c,
                            bad_pixels=chain.state.bad_pixel_count)
@@ -725,10 +753,12 @@ class _BagAnalysis:
         try:
             if self.emissivity_map is None:
                 self.converter(counts, out=temperature)
+                self._correct(temperature)
                 stats = self.stats.from_counts(counts)
             else:
                 self.converter.with_emissivity_map(counts, self.emissivity_map,
                                                    out=temperature)
+                self._correct(temperature)
                 stats = self.stats.from_temperature(temperature)
         except ValueError as exc:  # an emissivity map of another size
             row.state = STATE_REJECTED

@@ -20,6 +20,7 @@ from thermal_perception.settings.processor import (  # noqa: F401 - the builders
     chain_from,
     check_combination,
     converter_from,
+    corrections_from,
     renderer_from,
 )
 

@@ -242,6 +242,7 @@ def render_report(result: BagResult, rows: Sequence[FrameRow],
         ("analysis speed", f"{r.fps:.1f} frames/s"),
         ("real-time factor", f"{r.realtime_factor:.1f}x"),
         ("flat-field corrections", str(r.ffc_count)),
+        ("temperature correction", e(r.temperature_correction or "none")),
         ("detections", f"{r.detections} ({e(r.detection_note)})"),
         ("errors", str(len(r.errors))),
     ]

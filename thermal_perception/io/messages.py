@@ -62,7 +62,7 @@ def thermal_status(store: Any, stamp_ns: int, frame_id: str, **fields: Any) -> A
         "source": "", "camera_profile": "", "fpa_temperature_c": math.nan,
         "housing_temperature_c": math.nan, "ffc_state": 0, "shutter_closed": False,
         "last_ffc_time": zero_time, "ffc_count": 0, "frame_count": 0, "dropped_frames": 0,
-        "frame_rate_hz": 0.0}
+        "frame_rate_hz": 0.0, "camera_serial": ""}
     unknown = set(fields) - set(values)
     if unknown:
         raise ValueError(f"unknown ThermalStatus fields {sorted(unknown)}")

@@ -3,7 +3,9 @@
 Subscribes ``image_raw`` (mono16/16UC1) and ``status``; publishes ``image_temperature``
 (32FC1, deg C, NaN for invalid pixels), ``image_temperature_sigma`` (32FC1, one-sigma
 uncertainty in K from NETD, emissivity and reflected-temperature uncertainty) and
-``image_display`` (bgr8). Outputs nobody subscribes
+``image_display`` (bgr8). A per-camera temperature correction (``correction_file``, entry
+by ``camera_serial`` or the serial in the driver's status) scales and shifts the temperatures
+(and scales the uncertainty) after the conversion. Outputs nobody subscribes
 to are not computed. Frames captured while the shutter is closed (FFC) are not published as
 measurements. Bad frames are logged, counted and reported on ``/diagnostics``.
 """
@@ -37,6 +39,7 @@ from thermal_perception.ros.qos import reliable_qos, sensor_qos
 from thermal_perception.ros.stream_health import TIME_RESET, StreamHealth
 from thermal_perception.settings.processor import (
     CHAIN,
+    CORRECTION,
     DISPLAY,
     PARAMS,
     RADIOMETRIC,
@@ -44,9 +47,11 @@ from thermal_perception.settings.processor import (
     chain_from,
     check_combination,
     converter_from,
+    corrections_from,
     describe_model,
     display_image,
     renderer_from,
+    select_correction,
 )
 
 
@@ -76,6 +81,19 @@ class ProcessorNode(Node):
             except ValueError as exc:
                 self.setup_errors["emissivity_map_file"] = str(exc)
                 self.get_logger().error(f"{exc}; using the scalar emissivity")
+        # per-camera temperature correction: the table, the serial the driver reports and
+        # the entry chosen (None: temperatures as converted)
+        self.corrections = None
+        self.status_serial = ""
+        self.correction = None
+        self.correction_note = ""
+        if p["correction_file"]:
+            try:
+                self.corrections = corrections_from(p.values)
+            except ValueError as exc:
+                self.setup_errors["correction_file"] = str(exc)
+                self.get_logger().error(f"{exc}; publishing uncorrected temperatures")
+        self._select_correction(p.values)
         self.ffc_pending: ThermalStatus | None = None
         self.input = StreamHealth()  # rate, staleness, duplicate and out-of-order stamps
         self.reported_param_rejections = 0
@@ -126,12 +144,18 @@ class ProcessorNode(Node):
                 if values["emissivity_map_file"] else None
         if new_chain:
             chain = chain_from(values, self.profile, converter)
+        new_correction = any(values[n] != self.params[n] for n in CORRECTION)
+        corrections = corrections_from(values) if new_correction else self.corrections
         chain.converter = converter
         self.converter, self.chain, self.emissivity_map = converter, chain, emissivity_map
         if new_map:
             self.setup_errors.pop("emissivity_map_file", None)
         if new_chain:
             self.setup_errors.pop("nuc_file", None)
+        if new_correction:
+            self.corrections = corrections
+            self.setup_errors.pop("correction_file", None)
+            self._select_correction(values)
         if any(values[n] != self.params[n] for n in DISPLAY):
             self.renderer = renderer_from(values)
         if values["rois"] != self.params["rois"]:
@@ -139,7 +163,21 @@ class ProcessorNode(Node):
             self.alarms = AlarmMonitor(self.rois)
             self.roi_stats = []
 
+    def _select_correction(self, values: dict[str, Any]) -> None:
+        """Choose the temperature correction for the parameters and the driver's serial."""
+        correction, note = select_correction(self.corrections, values, self.status_serial)
+        if (correction, note) != (self.correction, self.correction_note) and \
+                self.corrections is not None:
+            self.get_logger().info(f"temperature correction: {correction.describe()} ({note})"
+                                   if correction is not None else
+                                   f"no temperature correction: {note}")
+        self.correction, self.correction_note = correction, note
+
     def _on_status(self, msg: ThermalStatus) -> None:
+        serial = getattr(msg, "camera_serial", "")  # absent from older message definitions
+        if serial != self.status_serial:
+            self.status_serial = serial
+            self._select_correction(self.params.values)
         key = (msg.header.stamp.sec, msg.header.stamp.nanosec)
         self.status_at[key] = msg
         while len(self.status_at) > 64:
@@ -241,6 +279,9 @@ class ProcessorNode(Node):
         else:
             temperature = self.converter.with_emissivity_map(corrected, self.emissivity_map,
                                                              out=self.temperature)
+        correction = self.correction
+        if correction is not None and not correction.is_identity:
+            correction.apply(temperature, out=temperature)
         if want_temperature:
             array_to_image(temperature, "32FC1", header=msg.header, msg=self.temperature_msg)
             self.temperature_pub.publish(self.temperature_msg)
@@ -253,8 +294,10 @@ class ProcessorNode(Node):
         if want_sigma:
             if self.sigma.shape != counts.shape:
                 self.sigma = np.empty(counts.shape, np.float32)
-            array_to_image(self.converter.uncertainty(corrected, out=self.sigma), "32FC1",
-                           header=msg.header, msg=self.sigma_msg)
+            sigma = self.converter.uncertainty(corrected, out=self.sigma)
+            if correction is not None and correction.gain != 1.0:
+                correction.apply_sigma(sigma, out=sigma)
+            array_to_image(sigma, "32FC1", header=msg.header, msg=self.sigma_msg)
             self.sigma_pub.publish(self.sigma_msg)
         self.frames_out += 1
         elapsed_ms = (time.perf_counter() - start) * 1e3
@@ -303,6 +346,18 @@ class ProcessorNode(Node):
         return display_image(self.renderer, temperature, self.params.values, self.rois,
                              self.roi_stats, self.alarms.states)
 
+    def _correction_values(self) -> dict[str, Any]:
+        """Which temperature correction is applied (serial, gain, offset, method, date), or
+        why none."""
+        c = self.correction
+        if c is None:
+            why = self.setup_errors.get("correction_file") or self.correction_note
+            return {"temperature_correction": f"none ({why})"}
+        return {"temperature_correction": f"{c.describe()}; {self.correction_note}",
+                "correction_serial": c.serial, "correction_gain": c.gain,
+                "correction_offset_k": c.offset_k, "correction_method": c.method,
+                "correction_date": c.date, "correction_file": self.corrections.path}
+
     def _roi_diagnostics(self) -> list:
         if not len(self.rois):
             return []
@@ -336,6 +391,7 @@ class ProcessorNode(Node):
         values.update({"nuc_source": state.nuc_source, "ffc_count": state.ffc_count,
                        "ffc_fpa_temperature_c": state.last_ffc_fpa_c,
                        "bad_pixels": state.bad_pixel_count})
+        values.update(self._correction_values())
         stamp_problems = self.input.stamp_problems()
         new_param_rejection = self.params.rejections > self.reported_param_rejections
         self.reported_param_rejections = self.params.rejections
@@ -364,6 +420,9 @@ class ProcessorNode(Node):
         elif self.invalid_fraction > 0.05:
             level, message = diagnostics.WARN, (f"{self.invalid_fraction:.0%} of pixels "
                                                 "saturated or invalid")
+        elif self.corrections is not None and self.correction is None:
+            level, message = diagnostics.WARN, f"no temperature correction: " \
+                f"{self.correction_note}"
         elif not self.frames_in:
             level, message = diagnostics.WARN, "no frames received"
         else:

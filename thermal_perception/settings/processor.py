@@ -17,6 +17,12 @@ from thermal_perception.core.calibration import (
     make_model,
 )
 from thermal_perception.core.camera import CameraProfile, load_profiles
+from thermal_perception.core.correction import (
+    DEFAULT_KEY,
+    CameraCorrection,
+    CorrectionTable,
+    load_corrections,
+)
 from thermal_perception.core.display import AGC_MODES, COLORMAPS, DisplayRenderer
 from thermal_perception.core.isotherm import draw_rois, isotherm_mask, overlay_isotherm
 from thermal_perception.core.pipeline import ChainConfig, ProcessingChain
@@ -35,6 +41,7 @@ UNCERTAINTY = ("netd_k", "emissivity_sigma", "reflected_temperature_sigma_k")
 RADIOMETRIC = CONDITIONS + MODEL + UNCERTAINTY
 DISPLAY = ("agc_mode", "colormap", "display_min_c", "display_max_c", "display_smoothing")
 NO_ROIS = [""]  # a string-array parameter needs a non-empty default to have a type
+CORRECTION = ("correction_file", "camera_serial")
 CHAIN = ("nuc_file", "drift_compensation", "ffc_enabled", "scene_nuc", "bad_pixel_replacement",
          "flicker_detection", "lag_compensation", "lag_strength")
 
@@ -61,6 +68,13 @@ PARAMS = (
     ParamSpec("nuc_file", "",
               "Non-uniformity correction table (thermal-perception calibrate nuc); '' = none: "
               "unit gains, offsets from flat-field corrections."),
+    ParamSpec("correction_file", "",
+              "Per-camera temperature corrections (YAML: T' = gain * T + offset_k by camera "
+              "serial; thermal-perception calibrate correction), applied after the counts -> "
+              "temperature conversion; '' = none."),
+    ParamSpec("camera_serial", "",
+              "Entry of correction_file to apply ('' = the camera_serial of the driver's "
+              "status, else the file's 'default' entry)."),
     ParamSpec("drift_compensation", True,
               "Correct offsets for the FPA temperature (drift map of the NUC table)."),
     ParamSpec("ffc_enabled", True,
@@ -190,6 +204,32 @@ def chain_from(values: dict[str, Any], profile: CameraProfile,
         return ProcessingChain(config, converter)
     except OSError as exc:
         raise ValueError(f"NUC file {values['nuc_file']!r}: {exc}") from exc
+
+
+def corrections_from(values: dict[str, Any]) -> CorrectionTable | None:
+    """The corrections of ``correction_file`` (None when ''); raises ValueError for a file
+    that cannot be used, or a ``camera_serial`` that has no entry and no default."""
+    if not values["correction_file"]:
+        return None
+    table = load_corrections(values["correction_file"])
+    serial = values["camera_serial"]
+    if serial and serial not in table.cameras and DEFAULT_KEY not in table.cameras:
+        raise ValueError(f"camera_serial {serial!r} has no entry in {table.path} (entries: "
+                         f"{', '.join(table.cameras)}) and the file has no '{DEFAULT_KEY}'")
+    return table
+
+
+def select_correction(table: CorrectionTable | None, values: dict[str, Any],
+                      status_serial: str = "") -> tuple[CameraCorrection | None, str]:
+    """The correction to apply and why: the ``camera_serial`` parameter's entry, else the
+    entry of the serial the driver reports (``status_serial``), else the file's default."""
+    if table is None:
+        return None, "no correction_file"
+    correction, how = table.select(values["camera_serial"] or status_serial)
+    source = "camera_serial parameter" if values["camera_serial"] else \
+        "driver status" if status_serial else ""
+    return correction, f"{how}, serial from the {source}" \
+        if source and correction is not None else how
 
 
 def renderer_from(values: dict[str, Any]) -> DisplayRenderer:
