@@ -68,6 +68,9 @@ def test_trigger_ffc_runs_the_boson_ffc_over_dds(rclpy_context, tmp_path):
             assert camera.ffc_mode == bs.FFC_MODES["manual"]
             assert spin_until(executor, lambda: got["status"][-1].fpa_temperature_c == 41.5,
                               5.0), "FPA temperature not in status"
+            # the camera's serial number rides on status, for the processor's per-camera
+            # correction table
+            assert got["status"][-1].camera_serial == "424242"
 
             # trigger_ffc: success only after the camera acknowledged bosonRunFFC
             response = call()

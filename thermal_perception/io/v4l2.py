@@ -698,6 +698,7 @@ class CameraState:
     telemetry: bool = False
     stream_format: str = ""  # what the frames hold and what is published (for diagnostics)
     metadata_rows: int = 0  # InfiRay rows after the thermal half
+    usb_serial: str = ""  # the USB device's serial number ('' where the host does not say)
     fpa_temperature_c: float = math.nan
     last_frame_counter: int | None = None
     history: list[str] = field(default_factory=list)  # connection events, newest last
@@ -817,6 +818,8 @@ class V4l2Source:
             s = self.state
             s.connected, s.reconnecting = True, False
             s.device, s.width, s.height, s.fps = fmt.path, fmt.width, fmt.height, fmt.fps
+            s.usb_serial = _usb_attr(V4L_SYSFS / Path(fmt.path).name, "serial") \
+                if str(fmt.path).startswith("/dev/video") else ""
             infiray = self.stream_format == "infiray"
             s.telemetry = not infiray and telemetry_lines(fmt.width, fmt.height,
                                                           self.telemetry)[0] > 0

@@ -299,6 +299,9 @@ class DriverNode(Node):
                     self.last_fpa_c = boson.fpa_temperature_c
             if frame.ffc_state is None and boson.ffc_status is not None:
                 s.ffc_state = self.boson_ffc.update(boson.ffc_status)
+            s.camera_serial = boson.serial_number or s.camera_serial
+        if not s.camera_serial:  # a V4L2 camera's USB serial (a str: read atomically)
+            s.camera_serial = getattr(getattr(self.source, "state", None), "usb_serial", "")
         s.shutter_closed = frame.shutter_closed
         s.last_ffc_time = Time(nanoseconds=max(0, self.last_ffc.nanoseconds + self.clock_jumps_ns)
                                ).to_msg() if self.last_ffc else Time().to_msg()
