@@ -43,6 +43,7 @@ def test_camera_lost_and_back_over_dds(rclpy_context, lepton_file, tmp_path):
     from diagnostic_msgs.msg import DiagnosticArray
     from rclpy.executors import SingleThreadedExecutor
     from sensor_msgs.msg import Image
+    from std_srvs.srv import Trigger
 
     from thermal_perception.msg import ThermalStatus
     from thermal_perception.ros.qos import reliable_qos, sensor_qos
@@ -64,6 +65,7 @@ def test_camera_lost_and_back_over_dds(rclpy_context, lepton_file, tmp_path):
     node.create_subscription(Image, "image_raw", on_image, sensor_qos())
     node.create_subscription(ThermalStatus, "status", got["status"].append, reliable_qos())
     node.create_subscription(DiagnosticArray, "/diagnostics", got["diagnostics"].append, 10)
+    client = node.create_client(Trigger, "trigger_ffc")
     executor = SingleThreadedExecutor()
     executor.add_node(node)
 
@@ -88,6 +90,12 @@ def test_camera_lost_and_back_over_dds(rclpy_context, lepton_file, tmp_path):
             assert status.source == f"v4l2:fake:{path}"
             assert status.fpa_temperature_c == pytest.approx(29.0, abs=1e-4)  # 302.15 K
             assert status.housing_temperature_c == pytest.approx(25.5, abs=1e-4)  # 298.65 K
+            # trigger_ffc cannot reach a Lepton's shutter here: it says so, never pretends
+            future = client.call_async(Trigger.Request())
+            assert spin_until(executor, future.done, 10.0), "trigger_ffc did not answer"
+            answer = future.result()
+            assert not answer.success and "UVC extension controls" in answer.message
+            assert got["status"][-1].ffc_count == 0
 
             # 2. unplugged: ERROR on /diagnostics, no frames, the node keeps publishing
             path.rename(path.with_suffix(".unplugged"))

@@ -41,6 +41,12 @@ from thermal_perception.settings.driver import PARAMS, check_combination, v4l2_f
 CLOCK_JUMP_S = 2.0
 
 
+#: What ``trigger_ffc`` answers for a V4L2 camera whose shutter cannot be reached from here.
+V4L2_FFC_UNREACHABLE = (
+    "not run: this camera's flat-field correction cannot be reached from the driver (a Boson "
+    "needs serial_port; a Lepton on PureThermal needs the board's UVC extension controls, "
+    "which this driver does not drive yet); the camera keeps running its own automatic FFC")
+
 class DriverNode(Node):
     """Thermal camera driver (simulated camera by default)."""
 
@@ -202,7 +208,8 @@ class DriverNode(Node):
             return response
         if not self.source.has_shutter:
             response.success = False
-            response.message = f"the {self.source.name} source has no shutter"
+            response.message = V4L2_FFC_UNREACHABLE if self.source.name.startswith("v4l2") else \
+                f"the {self.source.name} source has no shutter"
             return response
         if self.ffc_until is not None and now < self.ffc_until:
             response.success, response.message = False, "FFC already in progress"
