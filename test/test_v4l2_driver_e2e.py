@@ -94,7 +94,7 @@ def test_camera_lost_and_back_over_dds(rclpy_context, lepton_file, tmp_path):
             future = client.call_async(Trigger.Request())
             assert spin_until(executor, future.done, 10.0), "trigger_ffc did not answer"
             answer = future.result()
-            assert not answer.success and "UVC extension controls" in answer.message
+            assert not answer.success and "UVC extension" in answer.message
             assert got["status"][-1].ffc_count == 0
 
             # 2. unplugged: ERROR on /diagnostics, no frames, the node keeps publishing

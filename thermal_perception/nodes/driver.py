@@ -26,6 +26,7 @@ from std_srvs.srv import Trigger
 from thermal_perception.core.camera import get_profile
 from thermal_perception.core.nuc import FfcScheduler
 from thermal_perception.io.boson_serial import BosonLink, open_port
+from thermal_perception.io.lepton_uvc import LeptonUvcControl
 from thermal_perception.io.sources import NoFrame, open_source
 from thermal_perception.io.v4l2 import CameraDisconnected, LeptonFfcTracker
 from thermal_perception.msg import ThermalStatus
@@ -44,8 +45,9 @@ CLOCK_JUMP_S = 2.0
 #: What ``trigger_ffc`` answers for a V4L2 camera whose shutter cannot be reached from here.
 V4L2_FFC_UNREACHABLE = (
     "not run: this camera's flat-field correction cannot be reached from the driver (a Boson "
-    "needs serial_port; a Lepton on PureThermal needs the board's UVC extension controls, "
-    "which this driver does not drive yet); the camera keeps running its own automatic FFC")
+    "needs serial_port; a Lepton on a PureThermal board is reached through the UVC extension "
+    "controls of its /dev/video node, not through this device); the camera keeps running its "
+    "own automatic FFC")
 
 class DriverNode(Node):
     """Thermal camera driver (simulated camera by default)."""
@@ -201,6 +203,19 @@ class DriverNode(Node):
                 self.ffc_count += 1
                 self.last_ffc = now
                 self.ffc_reason = "requested by trigger_ffc (Boson)"
+                self.get_logger().info(f"flat-field correction: {message}")
+            else:
+                self.get_logger().warning(f"trigger_ffc failed: {message}")
+            response.success, response.message = ok, message
+            return response
+        device = getattr(getattr(self.source, "state", None), "device", "")
+        if self.status_msg.camera_profile.startswith("lepton") and device.startswith("/dev/"):
+            # a Lepton on a PureThermal board: its FFC through the UVC extension unit
+            ok, message = LeptonUvcControl(device).run_ffc()
+            if ok:
+                self.ffc_count += 1
+                self.last_ffc = now
+                self.ffc_reason = "requested by trigger_ffc (Lepton)"
                 self.get_logger().info(f"flat-field correction: {message}")
             else:
                 self.get_logger().warning(f"trigger_ffc failed: {message}")
