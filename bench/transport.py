@@ -32,12 +32,13 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 WIDTH, HEIGHT = 640, 512
 #: Fast DDS transport settings, as the environment every process of a chain gets.
+#: ``shm`` is what thermal_perception.runner gives its nodes by default.
 TRANSPORTS: dict[str, dict[str, str]] = {
-    "default": {},  # Fast DDS builtin transports: UDPv4 + shared memory
+    "default": {},  # Fast DDS builtin transports: UDPv4 + shared memory (512 KiB segments)
     "udp": {"FASTDDS_BUILTIN_TRANSPORTS": "UDPv4"},
-    "shm": {"FASTDDS_BUILTIN_TRANSPORTS": "SHM"},
-    "large_data": {"FASTDDS_BUILTIN_TRANSPORTS": "LARGE_DATA"},
-    "shm_profile": {"FASTDDS_DEFAULT_PROFILES_FILE": str(REPO / "config" / "fastdds_shm.xml")},
+    "shm_builtin": {"FASTDDS_BUILTIN_TRANSPORTS": "SHM"},  # builtin shared memory only
+    "large_data": {"FASTDDS_BUILTIN_TRANSPORTS": "LARGE_DATA"},  # TCP + SHM, UDP discovery
+    "shm": {"FASTDDS_DEFAULT_PROFILES_FILE": str(REPO / "config" / "fastdds_shm.xml")},
 }
 
 
@@ -97,8 +98,9 @@ def _spin(rclpy, node) -> None:
 
 def measure(topic: str, seconds: float, warmup_s: float = 3.0,
             arrivals: dict[int, int] | None = None) -> list[float]:
-    """Latencies, ms, of messages on ``topic`` for ``seconds`` after ``warmup_s``; the epoch
-    arrival time (ns) of each measured frame by stamp into ``arrivals`` when given."""
+    """Latencies, ms, of messages on ``topic`` for ``seconds`` after ``warmup_s`` (counted from
+    the first message, awaited up to a minute); the epoch arrival time (ns) of each measured
+    frame by stamp into ``arrivals`` when given."""
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
     from sensor_msgs.msg import Image
@@ -109,8 +111,10 @@ def measure(topic: str, seconds: float, warmup_s: float = 3.0,
     node = rclpy.create_node("bench_probe_" + topic.strip("/").replace("/", "_"))
     latencies: list[float] = []
     state = {"measuring": False}
+    first = threading.Event()
 
     def on_raw(raw: bytes) -> None:
+        first.set()
         stamp = header_stamp_ns(raw)
         if state["measuring"] and stamp is not None:
             latencies.append((node.get_clock().now().nanoseconds - stamp) * 1e-6)
@@ -122,6 +126,7 @@ def measure(topic: str, seconds: float, warmup_s: float = 3.0,
     executor.add_node(node)
     thread = threading.Thread(target=executor.spin, daemon=True)
     thread.start()
+    first.wait(60.0)
     time.sleep(warmup_s)
     state["measuring"] = True
     time.sleep(seconds)
@@ -166,7 +171,7 @@ def run_chains(args: argparse.Namespace) -> dict:
     relay = [subprocess.Popen([sys.executable, __file__, "--role", role, "--rate",
                                str(args.rate)]) for role in ("relay", "source")]
     try:
-        results["bare_relay"] = summary(measure("/relay/image_out", args.seconds))
+        results["bare_relay"] = summary(measure("/relay/image_out", args.seconds, args.warmup))
         results["bare_relay"]["rss_mib"] = {role: rss_mib(p.pid) for role, p in
                                             zip(("relay", "source"), relay, strict=True)}
     finally:
@@ -182,10 +187,11 @@ def run_chains(args: argparse.Namespace) -> dict:
     overrides = {"driver": {"rate_hz": args.rate, "camera_profile": "boson640"},
                  "processor": {"camera_profile": "boson640"}}
     try:
+        # the transport is this process's environment: the runner adds nothing
         with Pipeline(REPO / "config" / "thermal_pipeline.yaml", "bench", overrides,
-                      log_dir=args.out.parent / "logs") as pipeline:
+                      log_dir=args.out.parent / "logs", transport="default") as pipeline:
             results["pipeline"] = summary(measure("/bench/image_temperature", args.seconds,
-                                                  arrivals=arrivals))
+                                                  args.warmup, arrivals))
             results["pipeline"]["rss_mib"] = {n.name: rss_mib(n.process.pid)
                                               for n in pipeline.nodes}
     finally:
@@ -229,25 +235,30 @@ def print_chains(results: dict) -> None:
 def compare_transports(args: argparse.Namespace, names: list[str]) -> dict:
     """Each transport setting in its own process (DDS reads it at start), one after the
     other; a table of both chains per setting and the ratios to the first setting."""
-    results = {}
-    for name in names:
-        out = args.out.parent / f"transport-{name}.json"
-        cmd = [sys.executable, __file__, "--seconds", str(args.seconds), "--rate",
-               str(args.rate), "--transport", name, "--out", str(out)]
-        if args.breakdown:
-            cmd.append("--breakdown")
-        subprocess.run(cmd, check=True, env={**os.environ, **TRANSPORTS[name]})
-        results[name] = json.loads(out.read_text())
-    base = results[names[0]]
-    print(f"\n{'transport':12s} {'chain':10s} frames   p50 ms   p90 ms   p99 ms   "
-          f"p50 / {names[0]}")
-    for name in names:
-        for chain in ("bare_relay", "pipeline"):
-            r = results[name][chain]
-            print(f"{name:12s} {chain:10s} {r['frames']:6d} {r['p50_ms']:8.2f} "
-                  f"{r['p90_ms']:8.2f} {r['p99_ms']:8.2f} "
-                  f"{r['p50_ms'] / base[chain]['p50_ms']:10.2f}x")
-    return {"transports": results}
+    rounds: list[dict] = []
+    for _ in range(args.repeat):  # interleaved: a load change hits every setting
+        results = {}
+        for name in names:
+            out = args.out.parent / f"transport-{name}.json"
+            cmd = [sys.executable, __file__, "--seconds", str(args.seconds), "--rate",
+                   str(args.rate), "--warmup", str(args.warmup), "--transport", name,
+                   "--out", str(out)]
+            if args.breakdown:
+                cmd.append("--breakdown")
+            subprocess.run(cmd, check=True, env={**os.environ, **TRANSPORTS[name]})
+            results[name] = json.loads(out.read_text())
+        rounds.append(results)
+    print(f"\n{'round':5s} {'transport':12s} {'chain':10s} frames   p50 ms   p90 ms   p99 ms"
+          f"   p50 / {names[0]}")
+    for round_, results in enumerate(rounds, 1):
+        base = results[names[0]]
+        for name in names:
+            for chain in ("bare_relay", "pipeline"):
+                r = results[name][chain]
+                print(f"{round_:5d} {name:12s} {chain:10s} {r['frames']:6d} {r['p50_ms']:8.2f} "
+                      f"{r['p90_ms']:8.2f} {r['p99_ms']:8.2f} "
+                      f"{r['p50_ms'] / base[chain]['p50_ms']:10.2f}x")
+    return {"rounds": rounds}
 
 
 def main() -> int:
@@ -260,6 +271,10 @@ def main() -> int:
     parser.add_argument("--transport", default="default",
                         help=f"comma-separated Fast DDS settings of {list(TRANSPORTS)}, "
                              "or 'all'")
+    parser.add_argument("--warmup", type=float, default=3.0,
+                        help="seconds from the first frame to the start of the measurement")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="rounds over the transports (with more than one)")
     parser.add_argument("--role", choices=("source", "relay"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.role == "source":
