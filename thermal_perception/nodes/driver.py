@@ -288,9 +288,10 @@ class DriverNode(Node):
             self.last_fpa_c = frame.fpa_temperature_c
         if frame.stamp_ns is not None and self.params["recorded_stamps"]:
             stamp_ns = frame.stamp_ns
+            stamp = Time(nanoseconds=stamp_ns).to_msg()
         else:
             stamp_ns = clock_now.nanoseconds
-        stamp = Time(nanoseconds=stamp_ns).to_msg()
+            stamp = clock_now.to_msg()
         trace = self.trace
         if trace is not None:
             trace.mark(stamp_ns, "read")
