@@ -39,7 +39,9 @@ SCRIPTS: dict[str, tuple[list[str], list[str], float]] = {
     # a 30 s bag (the steady state, detection in the worker process as the command does)
     "offline": (["--frames", "900", "--repeat", "3"], ["--frames", "60", "--repeat", "1"],
                 300.0),
-    "transport": (["--seconds", "10"], ["--seconds", "4"], 60.0),
+    # the transport the runner ships (config/fastdds_shm.xml); --transport default,shm compares
+    "transport": (["--seconds", "10", "--transport", "shm"],
+                  ["--seconds", "4", "--transport", "shm"], 60.0),
     "geolocation": (["--trials", "2000"], ["--trials", "400"], 30.0),
     "fusion": (["--frames", "30"], ["--frames", "10"], 30.0),
 }

@@ -33,7 +33,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if not (node and key and _):
             raise SystemExit(f"-p expects NODE.PARAM=VALUE, got {item!r}")
         overrides.setdefault(node, {})[key] = value
-    pipeline = Pipeline(args.params, args.namespace, overrides)
+    pipeline = Pipeline(args.params, args.namespace, overrides, transport=args.transport)
     print(f"starting {', '.join(pipeline.names)} from {args.params}; Ctrl-C stops")
     pipeline.start()
     start = time.monotonic()
@@ -237,6 +237,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--duration", type=float, default=0.0, help="stop after S seconds (0: never)")
     run.add_argument("-p", "--param", action="append", metavar="NODE.PARAM=VALUE",
                      help="override a parameter, e.g. -p driver.rate_hz=10")
+    run.add_argument("--transport", choices=("shm", "default", "udp"), default=None,
+                     help="Fast DDS transport of the nodes: shm (config/fastdds_shm.xml, the "
+                          "default; THERMAL_PERCEPTION_TRANSPORT changes it), default (Fast "
+                          "DDS builtin UDPv4 + shared memory) or udp (UDPv4 only)")
     run.set_defaults(func=_cmd_run)
 
     sim = sub.add_parser("simulate", help="write a simulated sequence with ground truth to a bag")

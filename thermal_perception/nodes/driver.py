@@ -35,6 +35,7 @@ from thermal_perception.ros.camera_info import camera_info_from_file, camera_inf
 from thermal_perception.ros.image_conversion import array_to_image
 from thermal_perception.ros.params import ParameterSet
 from thermal_perception.ros.qos import reliable_qos, sensor_qos
+from thermal_perception.ros.trace import from_environment as trace_from_environment
 from thermal_perception.settings.driver import PARAMS, check_combination, v4l2_format
 
 # use_sim_time: a /clock step forward larger than this (or any step back) is a jump, not time
@@ -94,6 +95,7 @@ class DriverNode(Node):
         else:
             self.camera_info = camera_info_from_profile(profile, p["frame_id"])
         self.image_msg = Image()  # reused: one message buffer per stream
+        self.trace = trace_from_environment("driver")  # None unless THERMAL_PERCEPTION_TRACE
         self.status_msg = ThermalStatus(source=self.source.name,
                                         camera_profile=profile.name)
         self.start_time: Time | None = None
@@ -300,12 +302,19 @@ class DriverNode(Node):
         if math.isfinite(frame.fpa_temperature_c):
             self.last_fpa_c = frame.fpa_temperature_c
         if frame.stamp_ns is not None and self.params["recorded_stamps"]:
-            stamp = Time(nanoseconds=frame.stamp_ns).to_msg()
+            stamp_ns = frame.stamp_ns
+            stamp = Time(nanoseconds=stamp_ns).to_msg()
         else:
+            stamp_ns = clock_now.nanoseconds
             stamp = clock_now.to_msg()
+        trace = self.trace
+        if trace is not None:
+            trace.mark(stamp_ns, "read")
         frame_id = self.params["frame_id"]
         array_to_image(frame.counts, "mono16", frame_id=frame_id, stamp=stamp,
                        msg=self.image_msg)
+        if trace is not None:
+            trace.mark(stamp_ns, "converted")
         self.camera_info.header.stamp = stamp
         self.frame_count += 1
         s = self.status_msg
@@ -332,7 +341,12 @@ class DriverNode(Node):
         s.frame_rate_hz = float(self.measured_rate_hz)
         # status first: a processor that gets the image already knows the shutter state
         self.status_pub.publish(s)
+        if trace is not None:
+            trace.mark(stamp_ns, "publish")
         self.image_pub.publish(self.image_msg)
+        if trace is not None:
+            trace.mark(stamp_ns, "published")
+            trace.done(stamp_ns)
         self.info_pub.publish(self.camera_info)
         if self.sim_sensors is not None:
             self.sim_sensors.publish(time_s, stamp)
@@ -377,6 +391,8 @@ class DriverNode(Node):
         boson = getattr(self, "boson", None)
         if boson is not None:
             boson.close()
+        if getattr(self, "trace", None) is not None:
+            self.trace.close()
         source = getattr(self, "source", None)  # absent if the constructor failed
         if source is not None:
             source.close()

@@ -37,6 +37,7 @@ from thermal_perception.ros.image_conversion import (
 from thermal_perception.ros.params import ParameterSet
 from thermal_perception.ros.qos import reliable_qos, sensor_qos
 from thermal_perception.ros.stream_health import TIME_RESET, StreamHealth
+from thermal_perception.ros.trace import from_environment as trace_from_environment
 from thermal_perception.settings.processor import (
     CHAIN,
     CORRECTION,
@@ -116,6 +117,7 @@ class ProcessorNode(Node):
         self.temperature = np.empty((0, 0), np.float32)
         self.sigma = np.empty((0, 0), np.float32)
         self.temperature_msg = Image()
+        self.trace = trace_from_environment("processor")  # None unless THERMAL_PERCEPTION_TRACE
         self.sigma_msg = Image()
         self.display_msg = Image()
         self.frames_in = self.frames_out = self.rejected = self.skipped_shutter = 0
@@ -174,6 +176,8 @@ class ProcessorNode(Node):
         self.correction, self.correction_note = correction, note
 
     def _on_status(self, msg: ThermalStatus) -> None:
+        if self.trace is not None:
+            self.trace.event(header_ns(msg.header), "status")
         serial = getattr(msg, "camera_serial", "")  # absent from older message definitions
         if serial != self.status_serial:
             self.status_serial = serial
@@ -201,6 +205,8 @@ class ProcessorNode(Node):
                                   throttle_duration_sec=5.0)
 
     def _on_image(self, msg: Image) -> None:
+        if self.trace is not None:
+            self.trace.mark(header_ns(msg.header), "received")
         self.frames_in += 1
         self.input.arrived()
         waiting, self.waiting_for_status = self.waiting_for_status, None
@@ -213,6 +219,9 @@ class ProcessorNode(Node):
 
     def _process(self, msg: Image) -> None:
         start = time.perf_counter()
+        trace = self.trace
+        if trace is not None:
+            trace.mark(header_ns(msg.header), "start")
         want_temperature = self.temperature_pub.get_subscription_count() > 0
         want_display = self.display_pub.get_subscription_count() > 0
         want_sigma = self.sigma_pub.get_subscription_count() > 0
@@ -282,9 +291,16 @@ class ProcessorNode(Node):
         correction = self.correction
         if correction is not None and not correction.is_identity:
             correction.apply(temperature, out=temperature)
+        if trace is not None:
+            trace.mark(header_ns(msg.header), "computed")
         if want_temperature:
             array_to_image(temperature, "32FC1", header=msg.header, msg=self.temperature_msg)
+            if trace is not None:
+                trace.mark(header_ns(msg.header), "converted")
             self.temperature_pub.publish(self.temperature_msg)
+            if trace is not None:
+                trace.mark(header_ns(msg.header), "published")
+                trace.done(header_ns(msg.header))
         if want_rois:
             self._measure_rois(temperature, msg.header)
         if want_display:
