@@ -53,7 +53,8 @@ def test_camera_lost_and_back_over_dds(rclpy_context, lepton_file, tmp_path):
     params = tmp_path / "driver.yaml"
     params.write_text(yaml.safe_dump({"/**/driver": {"ros__parameters": {
         "source": "v4l2", "device": f"fake:{path}", "camera_profile": "lepton35",
-        "rate_hz": RATE, "frame_id": "lepton_optical_frame"}}}))
+        "rate_hz": RATE, "frame_id": "lepton_optical_frame",
+        "lepton_radiometry": "tlinear_0.01"}}}))
     node = rclpy_context.create_node("v4l2_probe", namespace="/v4l2")
     got = {"image": [], "status": [], "diagnostics": []}
     arrival: list[float] = []
@@ -90,6 +91,10 @@ def test_camera_lost_and_back_over_dds(rclpy_context, lepton_file, tmp_path):
             assert status.source == f"v4l2:fake:{path}"
             assert status.fpa_temperature_c == pytest.approx(29.0, abs=1e-4)  # 302.15 K
             assert status.housing_temperature_c == pytest.approx(25.5, abs=1e-4)  # 298.65 K
+            # a fake camera has no UVC extension unit: TLinear not set, and /diagnostics says so
+            assert spin_until(executor, lambda: any(
+                kv.key == "lepton_radiometry" and "no UVC extension unit" in kv.value
+                for st in camera_statuses(got["diagnostics"]) for kv in st.values), 5.0)
             # trigger_ffc cannot reach a Lepton's shutter here: it says so, never pretends
             future = client.call_async(Trigger.Request())
             assert spin_until(executor, future.done, 10.0), "trigger_ffc did not answer"

@@ -121,6 +121,8 @@ class DriverNode(Node):
         self.source_errors = 0
         self.last_error = ""
         self.camera_lost = False
+        self.lepton_radiometry_pending = p["lepton_radiometry"] != "unchanged"
+        self.lepton_radiometry_result = ""
         self.boson: BosonLink | None = None
         self.boson_ffc = LeptonFfcTracker()  # the Boson's FFC states have the same numbers
         if p["serial_port"].strip():
@@ -317,6 +319,8 @@ class DriverNode(Node):
             trace.mark(stamp_ns, "converted")
         self.camera_info.header.stamp = stamp
         self.frame_count += 1
+        if self.lepton_radiometry_pending:  # once, when the camera streams
+            self._apply_lepton_radiometry()
         s = self.status_msg
         s.header.stamp, s.header.frame_id = stamp, frame_id
         s.fpa_temperature_c = frame.fpa_temperature_c
@@ -352,6 +356,32 @@ class DriverNode(Node):
             self.sim_sensors.publish(time_s, stamp)
         self.capture_time_ms = (time.perf_counter() - wall) * 1e3
 
+    def _apply_lepton_radiometry(self) -> None:
+        """Set a PureThermal Lepton's TLinear output as ``lepton_radiometry`` says."""
+        self.lepton_radiometry_pending = False
+        wanted = self.params["lepton_radiometry"]
+        device = getattr(getattr(self.source, "state", None), "device", "")
+        if not self.profile.name.startswith("lepton"):
+            self.lepton_radiometry_result = f"not applied: {self.profile.name} is no Lepton"
+        elif not device.startswith("/dev/"):
+            self.lepton_radiometry_result = (f"not applied: {device or 'the device'} has no "
+                                             "UVC extension unit")
+        else:
+            try:
+                control = LeptonUvcControl(device)
+                if wanted == "off":
+                    control.set_tlinear(False)
+                else:
+                    control.set_tlinear(True, float(wanted.split("_")[1]))
+                enabled, resolution_k = control.tlinear()
+                self.lepton_radiometry_result = (f"TLinear {'on' if enabled else 'off'}, "
+                                                 f"{resolution_k:g} K per count (read back)")
+            except (OSError, ValueError) as exc:
+                self.lepton_radiometry_result = f"not applied: {exc}"
+        log = self.get_logger().info if self.lepton_radiometry_result.startswith("TLinear") \
+            else self.get_logger().warning
+        log(f"lepton_radiometry {wanted}: {self.lepton_radiometry_result}")
+
     def _diagnostics(self) -> list:
         rate = self.rate_hz
         values = {"frames": self.frame_count, "dropped_frames": self.dropped_frames,
@@ -362,6 +392,8 @@ class DriverNode(Node):
         health = getattr(self.source, "health", None)  # live cameras: connection state
         problem, camera_values = health() if health is not None else (None, {})
         values.update(camera_values)
+        if self.lepton_radiometry_result:
+            values["lepton_radiometry"] = self.lepton_radiometry_result
         if problem:
             level, message = diagnostics.ERROR, problem
         elif self.source_errors and self.last_error:

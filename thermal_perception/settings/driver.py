@@ -43,6 +43,12 @@ PARAMS = (
               "FFC state), stripped from the image: auto (footer lines of 160x122 / 80x63 "
               "frames), none, lepton_footer, lepton_header.",
               choices=TELEMETRY_MODES, read_only=True),
+    ParamSpec("lepton_radiometry", "unchanged",
+              "source 'v4l2', a Lepton on a PureThermal board: its radiometric output, set "
+              "through the board's UVC extension unit once the camera streams: unchanged, "
+              "tlinear_0.01 / tlinear_0.1 (TLinear on, K per count; give the processor "
+              "radiometric_model tlinear and that resolution), or off.",
+              choices=("unchanged", "tlinear_0.01", "tlinear_0.1", "off"), read_only=True),
     ParamSpec("v4l2_format", "profile",
               "source 'v4l2': how the camera streams: y16 (16-bit grey, Lepton/Boson), infiray "
               "(InfiRay P2 Pro / Topdon TC001: YUYV 256x384 whose lower half is the thermal "
