@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 from rclpy.clock import JumpThreshold, TimeJump
@@ -202,29 +203,10 @@ class DriverNode(Node):
                      ) -> Trigger.Response:
         now = self._timeline(self.get_clock().now())
         if self.boson is not None:
-            ok, message = self.boson.run_ffc()
-            if ok:
-                self.ffc_count += 1
-                self.last_ffc = now
-                self.ffc_reason = "requested by trigger_ffc (Boson)"
-                self.get_logger().info(f"flat-field correction: {message}")
-            else:
-                self.get_logger().warning(f"trigger_ffc failed: {message}")
-            response.success, response.message = ok, message
-            return response
-        device = getattr(getattr(self.source, "state", None), "device", "")
-        if self.status_msg.camera_profile.startswith("lepton") and device.startswith("/dev/"):
-            # a Lepton on a PureThermal board: its FFC through the UVC extension unit
-            ok, message = LeptonUvcControl(device).run_ffc()
-            if ok:
-                self.ffc_count += 1
-                self.last_ffc = now
-                self.ffc_reason = "requested by trigger_ffc (Lepton)"
-                self.get_logger().info(f"flat-field correction: {message}")
-            else:
-                self.get_logger().warning(f"trigger_ffc failed: {message}")
-            response.success, response.message = ok, message
-            return response
+            return self._camera_ffc(now, "Boson", self.boson.run_ffc, response)
+        device = self._lepton_device()
+        if device:  # a Lepton on a PureThermal board: its FFC through the UVC extension unit
+            return self._camera_ffc(now, "Lepton", LeptonUvcControl(device).run_ffc, response)
         if not self.source.has_shutter:
             response.success = False
             response.message = V4L2_FFC_UNREACHABLE if self.source.name.startswith("v4l2") else \
@@ -237,6 +219,27 @@ class DriverNode(Node):
         response.success = True
         response.message = f"shutter closed for {self.params['ffc_duration_s']:g} s"
         return response
+
+    def _camera_ffc(self, now: Time, camera: str, run: Callable[[], tuple[bool, str]],
+                    response: Trigger.Response) -> Trigger.Response:
+        """``trigger_ffc`` answered by the camera's own FFC (``run``: done, what happened)."""
+        ok, message = run()
+        if ok:
+            self.ffc_count += 1
+            self.last_ffc = now
+            self.ffc_reason = f"requested by trigger_ffc ({camera})"
+            self.get_logger().info(f"flat-field correction: {message}")
+        else:
+            self.get_logger().warning(f"trigger_ffc failed: {message}")
+        response.success, response.message = ok, message
+        return response
+
+    def _lepton_device(self) -> str:
+        """The video node of a Lepton on a PureThermal board ('' for other cameras, fake
+        devices and recordings)."""
+        device = getattr(getattr(self.source, "state", None), "device", "")
+        return device if self.profile.name.startswith("lepton") and \
+            device.startswith("/dev/") else ""
 
     def _start_ffc(self, now: Time, reason: str) -> None:
         self.ffc_until = now + Duration(seconds=self.params["ffc_duration_s"])
@@ -360,12 +363,13 @@ class DriverNode(Node):
         """Set a PureThermal Lepton's TLinear output as ``lepton_radiometry`` says."""
         self.lepton_radiometry_pending = False
         wanted = self.params["lepton_radiometry"]
-        device = getattr(getattr(self.source, "state", None), "device", "")
+        device = self._lepton_device()
         if not self.profile.name.startswith("lepton"):
             self.lepton_radiometry_result = f"not applied: {self.profile.name} is no Lepton"
-        elif not device.startswith("/dev/"):
-            self.lepton_radiometry_result = (f"not applied: {device or 'the device'} has no "
-                                             "UVC extension unit")
+        elif not device:
+            source_device = getattr(getattr(self.source, "state", None), "device", "")
+            self.lepton_radiometry_result = (f"not applied: {source_device or 'the device'} "
+                                             "has no UVC extension unit")
         else:
             try:
                 control = LeptonUvcControl(device)
