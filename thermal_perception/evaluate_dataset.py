@@ -205,8 +205,7 @@ def track_sequences(items: list[LabelledImage], preds: list[Boxes], thresholds: 
         per_sequence[name] = {lab: mot.as_dict() for lab, mot in mots.items()}
         for lab, mot in mots.items():
             total = totals.setdefault(lab, BoxMot())
-            for key in ("gt", "tp", "fn", "fp", "idsw", "frames"):
-                setattr(total, key, getattr(total, key) + getattr(mot, key))
+            total.add(mot.as_dict())
             total.tracks.update((name, t) for t in mot.tracks)
     return {"classes": {lab: mot.as_dict() for lab, mot in totals.items()},
             "sequences": per_sequence} if sequences else {}

@@ -151,7 +151,33 @@ def _threshold(thresholds: Mapping[str, float] | float | None, name: str) -> flo
 
 
 @dataclass
-class BoxMot:
+class MotCounts:
+    """CLEAR MOT counts over a sequence (Bernardin and Stiefelhagen 2008): labelled objects,
+    matches, misses, false tracks, identity switches, frames; shared by the box scorer below
+    and the simulator's centroid scorer (``core.evaluation.MotAccumulator``)."""
+
+    gt: int = 0
+    tp: int = 0
+    fn: int = 0
+    fp: int = 0
+    idsw: int = 0
+    frames: int = 0
+
+    COUNTS = ("gt", "tp", "fn", "fp", "idsw", "frames")
+
+    @property
+    def mota(self) -> float:
+        """1 - (FN + FP + IDSW) / GT; NaN without labelled objects."""
+        return 1.0 - (self.fn + self.fp + self.idsw) / self.gt if self.gt else float("nan")
+
+    def add(self, counts: Mapping[str, float]) -> None:
+        """Add another sequence's counts (an ``as_dict()``)."""
+        for key in self.COUNTS:
+            setattr(self, key, getattr(self, key) + int(counts[key]))
+
+
+@dataclass
+class BoxMot(MotCounts):
     """CLEAR MOT counts of a tracker's boxes against labelled boxes, frame by frame (Bernardin
     and Stiefelhagen 2008): a labelled box and a track correspond at IoU >= ``iou``;
     correspondences of the previous frame are kept while their IoU holds, the rest are
@@ -161,12 +187,6 @@ class BoxMot:
     region and that match nothing are not false."""
 
     iou: float = 0.5
-    gt: int = 0
-    tp: int = 0
-    fn: int = 0
-    fp: int = 0
-    idsw: int = 0
-    frames: int = 0
     last: dict[int, int] = field(default_factory=dict)   # labelled id -> track id
     tracks: set[int] = field(default_factory=set)
 
@@ -216,11 +236,6 @@ class BoxMot:
         self.fn += len(free_g)
         self.fp += fp
 
-    @property
-    def mota(self) -> float:
-        """1 - (FN + FP + IDSW) / GT; NaN without labelled boxes."""
-        return 1.0 - (self.fn + self.fp + self.idsw) / self.gt if self.gt else float("nan")
-
     def as_dict(self) -> dict[str, float]:
-        return {"gt": self.gt, "tp": self.tp, "fn": self.fn, "fp": self.fp, "idsw": self.idsw,
-                "frames": self.frames, "mota": self.mota, "tracks": len(self.tracks)}
+        return {**{k: getattr(self, k) for k in self.COUNTS}, "mota": self.mota,
+                "tracks": len(self.tracks)}

@@ -39,6 +39,7 @@ from scipy import ndimage
 from scipy.constants import zero_Celsius
 from scipy.optimize import linear_sum_assignment
 
+from thermal_perception.core.box_eval import MotCounts
 from thermal_perception.core.detection import Detection, HotspotDetector, WarmBodyDetector
 from thermal_perception.core.tracking import MultiObjectTracker
 from thermal_perception.sim.scenes import LABELS as TRUTH_LABELS
@@ -387,16 +388,10 @@ def score_fire(detections: Sequence[Detection], truths: Sequence[TruthObject]
 
 
 @dataclass
-class MotAccumulator:
+class MotAccumulator(MotCounts):
     """CLEAR-MOT counts of tracked warm bodies (class-agnostic) over a sequence."""
 
     gate_px: float = DEFAULT_GATE_PX
-    gt: int = 0
-    tp: int = 0
-    fn: int = 0
-    fp: int = 0
-    idsw: int = 0
-    frames: int = 0
     last_track: dict[int, int] = field(default_factory=dict)
     track_ids: set[int] = field(default_factory=set)
 
@@ -419,14 +414,8 @@ class MotAccumulator:
         self.fn += counts.fn
         self.fp += counts.fp
 
-    @property
-    def mota(self) -> float:
-        """1 - (FN + FP + IDSW) / GT; NaN without truths."""
-        return 1.0 - (self.fn + self.fp + self.idsw) / self.gt if self.gt else math.nan
-
     def as_dict(self) -> dict[str, float]:
-        return {"gt": self.gt, "tp": self.tp, "fn": self.fn, "fp": self.fp, "idsw": self.idsw,
-                "frames": self.frames, "mota": self.mota,
+        return {**{k: getattr(self, k) for k in self.COUNTS}, "mota": self.mota,
                 "idsw_per_100_frames": _PER_100 * self.idsw / self.frames if self.frames
                 else math.nan, "tracks": len(self.track_ids)}
 
@@ -551,12 +540,7 @@ def combine_reports(reports: Sequence[dict]) -> dict:
     if tracked_reports:
         mot = MotAccumulator()
         for t in tracked_reports:
-            mot.gt += t["gt"]
-            mot.tp += t["tp"]
-            mot.fn += t["fn"]
-            mot.fp += t["fp"]
-            mot.idsw += t["idsw"]
-            mot.frames += t["frames"]
+            mot.add(t)
         tracking = mot.as_dict()
         tracking["tracks"] = sum(t["tracks"] for t in tracked_reports)
     return {
