@@ -9,14 +9,19 @@ from __future__ import annotations
 import errno
 import struct
 import time
+from functools import partial
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_v4l2_source import wait_for as _wait_for
 
 from thermal_perception.io import boson_serial as bs
 from thermal_perception.io.boson_fake import FakeBosonCamera, FakeBosonSerial
 from thermal_perception.io.v4l2 import Backoff
+
+# the V4L2 tests' poll, with the 3 s this simulated camera needs at most
+wait_for = partial(_wait_for, timeout_s=3.0)
 
 
 def hexbytes(text: str) -> bytes:
@@ -263,15 +268,6 @@ class Port:
         self.present = False
         if self.port is not None:
             self.port.unplug()
-
-
-def wait_for(condition, timeout_s: float = 3.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return False
 
 
 def make_link(port: Port, **kwargs) -> tuple[bs.BosonLink, list]:
