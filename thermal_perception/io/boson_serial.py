@@ -64,6 +64,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import copy
 import errno
 import math
 import queue
@@ -71,7 +72,7 @@ import struct
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from thermal_perception.io.v4l2 import Backoff
@@ -525,8 +526,7 @@ class BosonLink:
 
     def snapshot(self) -> BosonState:
         with self._lock:
-            return BosonState(**{k: (list(v) if isinstance(v, list) else v)
-                                 for k, v in asdict(self.state).items()})
+            return copy.deepcopy(self.state)
 
     def health(self) -> tuple[str | None, dict[str, object]]:
         """(problem or None, values) for /diagnostics."""

@@ -51,6 +51,7 @@ RGB (``CAP_PROP_CONVERT_RGB`` 0); it then hands over the raw YUYV buffer as a 1x
 
 from __future__ import annotations
 
+import copy
 import errno
 import math
 import os
@@ -59,7 +60,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -943,8 +944,7 @@ class V4l2Source:
     def snapshot(self) -> CameraState:
         """A copy of the state (safe to read while the capture thread runs)."""
         with self._cond:
-            return CameraState(**{k: (list(v) if isinstance(v, list) else v)
-                                  for k, v in asdict(self.state).items()})
+            return copy.deepcopy(self.state)
 
     def health(self) -> tuple[str | None, dict[str, object]]:
         """(problem or None, values) for the driver's diagnostics."""
