@@ -22,10 +22,10 @@ sys.path.insert(0, str(REPO))
 
 from common import median_ms  # noqa: E402
 
-from thermal_perception.core.calibration import CountsToTemperature  # noqa: E402
-from thermal_perception.core.camera import get_profile  # noqa: E402
-from thermal_perception.core.display import DisplayRenderer  # noqa: E402
-from thermal_perception.core.pipeline import ChainConfig, ProcessingChain  # noqa: E402
+from thermal_perception.core.correction.chain import ChainConfig, ProcessingChain  # noqa: E402
+from thermal_perception.core.display.render import DisplayRenderer  # noqa: E402
+from thermal_perception.core.physics.calibration import CountsToTemperature  # noqa: E402
+from thermal_perception.core.physics.camera import get_profile  # noqa: E402
 from thermal_perception.settings.detector import (  # noqa: E402
     PARAMS,
     detectors_from,
@@ -80,7 +80,7 @@ def main() -> int:
 
 def learned_times(temps: list) -> dict[str, tuple[float, float]]:
     """p50/p99 ms of the learned backend on the simulated temperatures and on real frames."""
-    from thermal_perception.core.learned_detector import SHIPPED_MODEL, LearnedDetector
+    from thermal_perception.core.detection.model import SHIPPED_MODEL, LearnedDetector
     from thermal_perception.io.labels import read_dataset
 
     if not SHIPPED_MODEL.is_file():

@@ -24,22 +24,22 @@ sys.path.insert(0, str(REPO))
 
 from common import median_ms  # noqa: E402
 
-from thermal_perception.core.calibration import CountsToTemperature  # noqa: E402
-from thermal_perception.core.camera import get_profile  # noqa: E402
-from thermal_perception.core.display import DisplayRenderer  # noqa: E402
-from thermal_perception.core.geometry import RigidTransform  # noqa: E402
-from thermal_perception.core.pipeline import ChainConfig, ProcessingChain  # noqa: E402
-from thermal_perception.core.pointcloud import (  # noqa: E402
+from thermal_perception.core.correction.chain import ChainConfig, ProcessingChain  # noqa: E402
+from thermal_perception.core.display.render import DisplayRenderer  # noqa: E402
+from thermal_perception.core.fusion.geometry import RigidTransform  # noqa: E402
+from thermal_perception.core.fusion.pointcloud import (  # noqa: E402
     LidarProjector,
     sample_temperature,
     thermal_points,
 )
-from thermal_perception.core.registration import (  # noqa: E402
+from thermal_perception.core.fusion.registration import (  # noqa: E402
     Registration,
     ScenePlane,
     misregistration_px,
     overlay,
 )
+from thermal_perception.core.physics.calibration import CountsToTemperature  # noqa: E402
+from thermal_perception.core.physics.camera import get_profile  # noqa: E402
 from thermal_perception.sim.sensors import SimulatedRig  # noqa: E402
 from thermal_perception.sim.simulator import ThermalSimulator  # noqa: E402
 

@@ -25,8 +25,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from thermal_perception.core.camera import get_profile  # noqa: E402
-from thermal_perception.core.geolocation import (  # noqa: E402
+from thermal_perception.core.fusion.geolocation import (  # noqa: E402
     FlatTerrain,
     PoseNoise,
     TerrainGrid,
@@ -35,7 +34,8 @@ from thermal_perception.core.geolocation import (  # noqa: E402
     geolocate_pixels,
     geolocation_covariance,
 )
-from thermal_perception.core.geometry import CameraModel  # noqa: E402
+from thermal_perception.core.fusion.geometry import CameraModel  # noqa: E402
+from thermal_perception.core.physics.camera import get_profile  # noqa: E402
 from thermal_perception.sim.flights import GeolocationTrials, run_trials  # noqa: E402
 
 

@@ -29,12 +29,12 @@ from scipy.constants import zero_Celsius  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from thermal_perception.core.calibration import CountsToTemperature  # noqa: E402
-from thermal_perception.core.camera import get_profile  # noqa: E402
-from thermal_perception.core.display import DisplayRenderer  # noqa: E402
+from thermal_perception.core.correction.chain import ChainConfig, ProcessingChain  # noqa: E402
+from thermal_perception.core.correction.nuc import NucTable  # noqa: E402
+from thermal_perception.core.display.render import DisplayRenderer  # noqa: E402
 from thermal_perception.core.kernels import numba_enabled  # noqa: E402
-from thermal_perception.core.nuc import NucTable  # noqa: E402
-from thermal_perception.core.pipeline import ChainConfig, ProcessingChain  # noqa: E402
+from thermal_perception.core.physics.calibration import CountsToTemperature  # noqa: E402
+from thermal_perception.core.physics.camera import get_profile  # noqa: E402
 from thermal_perception.sim.simulator import ThermalSimulator  # noqa: E402
 
 

@@ -36,7 +36,7 @@ from thermal_perception.analysis.params import (
     load_processor_params,
 )
 from thermal_perception.analysis.stats import SequenceStatistics, count_histogram, count_range
-from thermal_perception.core.camera import get_profile
+from thermal_perception.core.physics.camera import get_profile
 from thermal_perception.io import messages
 from thermal_perception.io.bag import BagWriter, typestore_with_our_messages
 from thermal_perception.sim.record import START_NS, SimulationOptions, simulate_to_bag
@@ -399,7 +399,7 @@ def test_params_file_is_honoured(tmp_path):
 
 
 def test_nuc_file_is_applied(tmp_path):
-    from thermal_perception.core.nuc import NucTable
+    from thermal_perception.core.correction.nuc import NucTable
 
     bag = simulated(tmp_path / "sim", frames=6, truth=False)
     offset_counts = 300.0
@@ -504,7 +504,7 @@ def test_detect_every_auto_is_a_detection_rate():
 
 
 @pytest.mark.skipif(not core_detection_available(),
-                    reason="thermal_perception.core.detection is not available yet")
+                    reason="thermal_perception.core.detection.warm_body is not available yet")
 def test_detect_every_auto_follows_the_bags_frame_rate(tmp_path):
     bag = tmp_path / "sim"
     simulate_to_bag(SimulationOptions(out=bag, frames=13, width=WIDTH, height=HEIGHT,
@@ -520,7 +520,7 @@ def test_detect_every_auto_follows_the_bags_frame_rate(tmp_path):
 
 
 @pytest.mark.skipif(not core_detection_available(),
-                    reason="thermal_perception.core.detection is not available yet")
+                    reason="thermal_perception.core.detection.warm_body is not available yet")
 def test_core_detectors_are_used_when_available(tmp_path):
     """Configured like the live detector node: the uav_sar parameters give the altitude."""
     bag = simulated(tmp_path / "sim", frames=8, truth=False)

@@ -19,7 +19,7 @@ from thermal_perception.analysis.detect_process import DetectionProcess
 from thermal_perception.sim.record import SimulationOptions, simulate_to_bag
 
 pytestmark = pytest.mark.skipif(not core_detection_available(),
-                                reason="thermal_perception.core.detection not available")
+                                reason="thermal_perception.core.detection.warm_body not available")
 
 WIDTH, HEIGHT, FRAMES = 640, 512, 40
 ALTITUDE_M = 60.0  # the simulator's flight height: gives the warm-body detector its GSD

@@ -15,8 +15,8 @@ from scipy.spatial.transform import Rotation
 
 from thermal_perception.analysis import AnalysisOptions, analyze_bag
 from thermal_perception.analysis.outputs import GpsTrack, ImuTrack
-from thermal_perception.core.camera import get_profile
-from thermal_perception.core.geolocation import GeoOrigin, geodetic_to_enu
+from thermal_perception.core.fusion.geolocation import GeoOrigin, geodetic_to_enu
+from thermal_perception.core.physics.camera import get_profile
 from thermal_perception.io import messages
 from thermal_perception.io.bag import BagWriter
 from thermal_perception.sim.record import START_NS

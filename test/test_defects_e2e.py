@@ -61,7 +61,7 @@ def run(rclpy_context, tmp_path_factory):
 
 
 def test_ffc_corrects_raw_output(run):
-    from thermal_perception.core.camera import get_profile
+    from thermal_perception.core.physics.camera import get_profile
     from thermal_perception.sim.simulator import ThermalSimulator
 
     _, executor, got = run

@@ -27,7 +27,7 @@ from thermal_perception.analysis.detect_process import DetectionProcess
 
 pytestmark = [
     pytest.mark.skipif(not core_detection_available(),
-                       reason="thermal_perception.core.detection not available"),
+                       reason="thermal_perception.core.detection.warm_body not available"),
     pytest.mark.skipif(not Path("/dev/shm").is_dir(), reason="no /dev/shm on this system"),
 ]
 

@@ -1,4 +1,4 @@
-"""Tests for thermal_perception.core.detection: warm bodies, hotspots, fire (synthetic known
+"""Tests for thermal_perception.core.detection.warm_body: warm bodies, hotspots, fire (synthetic known
 answers, then acceptance on the simulator's SAR and fire scenes)."""
 
 from __future__ import annotations
@@ -10,9 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from thermal_perception.core.calibration import CountsToTemperature
-from thermal_perception.core.camera import CameraProfile, get_profile
-from thermal_perception.core.detection import (
+from thermal_perception.core.detection.warm_body import (
     Detection,
     HotspotConfig,
     HotspotDetector,
@@ -21,8 +19,14 @@ from thermal_perception.core.detection import (
     gsd_from_altitude,
     local_background,
 )
-from thermal_perception.core.evaluation import SceneObjectIndex, combine_reports, evaluate_sequence
-from thermal_perception.core.radiometry import BandRadianceTable
+from thermal_perception.core.physics.calibration import CountsToTemperature
+from thermal_perception.core.physics.camera import CameraProfile, get_profile
+from thermal_perception.core.physics.radiometry import BandRadianceTable
+from thermal_perception.evaluation.simulated import (
+    SceneObjectIndex,
+    combine_reports,
+    evaluate_sequence,
+)
 from thermal_perception.sim.simulator import ThermalSimulator
 
 GSD_M = 0.1           # synthetic scenes: 10 cm per pixel (a 640-px Boson-class core at ~55 m)
@@ -307,7 +311,7 @@ def test_fine_ground_sample_distance_is_searched_at_a_bounded_scale():
     detection, 4x larger."""
     import numpy as np
 
-    from thermal_perception.core.detection import WarmBodyDetector
+    from thermal_perception.core.detection.warm_body import WarmBodyDetector
 
     rng = np.random.default_rng(3)
     t = (15 + rng.normal(0, 0.3, (240, 320))).astype(np.float32)

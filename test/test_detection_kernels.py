@@ -1,4 +1,4 @@
-"""Compiled warm-body kernels (core/detection_kernels.py) against the detector's numpy path.
+"""Compiled warm-body kernels (core/detection/kernels.py) against the detector's numpy path.
 
 The reference is the detector with the kernels switched off: the same detections (labels,
 boxes, pixel counts) and the same measurements up to the order of floating-point sums, on
@@ -13,10 +13,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from thermal_perception.core import detection, detection_kernels, kernels
-from thermal_perception.core.calibration import CountsToTemperature
-from thermal_perception.core.camera import get_profile
-from thermal_perception.core.detection import WarmBodyDetector
+from thermal_perception.core import kernels
+from thermal_perception.core.detection import kernels as detection_kernels
+from thermal_perception.core.detection import warm_body as detection
+from thermal_perception.core.detection.warm_body import WarmBodyDetector
+from thermal_perception.core.physics.calibration import CountsToTemperature
+from thermal_perception.core.physics.camera import get_profile
 from thermal_perception.sim.simulator import ThermalSimulator
 
 SIZE = (320, 256)
@@ -135,8 +137,8 @@ def test_kernels_load_in_the_background_and_the_numpy_path_serves_meanwhile():
 
     code = (
         "import numpy as np\n"
-        "from thermal_perception.core import detection_kernels as k\n"
-        "from thermal_perception.core.detection import WarmBodyDetector\n"
+        "from thermal_perception.core.detection import kernels as k\n"
+        "from thermal_perception.core.detection.warm_body import WarmBodyDetector\n"
         "assert k.measure_many_kernel() is None\n"
         "d = WarmBodyDetector()\n"  # starts the loader thread
         "t = np.full((64, 64), 15.0, np.float32); t[30:35, 30:34] = 33.0\n"

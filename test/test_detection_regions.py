@@ -14,17 +14,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import ndimage
 
-import thermal_perception.core.detection as detection
+import thermal_perception.core.detection.warm_body as detection
 from thermal_perception.analysis import AnalysisOptions, analyze_bag
 from thermal_perception.analysis.detect import CoreDetector
-from thermal_perception.core.calibration import CountsToTemperature
-from thermal_perception.core.camera import get_profile
-from thermal_perception.core.detection import (
+from thermal_perception.core.detection.warm_body import (
     Detection,
     HotspotDetector,
     WarmBodyConfig,
     WarmBodyDetector,
 )
+from thermal_perception.core.physics.calibration import CountsToTemperature
+from thermal_perception.core.physics.camera import get_profile
 from thermal_perception.sim.record import SimulationOptions, simulate_to_bag
 from thermal_perception.sim.simulator import ThermalSimulator
 

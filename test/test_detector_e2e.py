@@ -18,7 +18,7 @@ EDGE_PX = 12  # people cut by the image border are not asked for
 def seed_with_people(min_people: int = 2) -> tuple[int, list[tuple[float, float]]]:
     """A scene seed whose first view holds at least ``min_people`` people (hovering camera),
     with their centroids in pixels."""
-    from thermal_perception.core.camera import get_profile
+    from thermal_perception.core.physics.camera import get_profile
     from thermal_perception.sim.scenes import LABELS
     from thermal_perception.sim.simulator import ThermalSimulator
 

@@ -1,4 +1,4 @@
-"""Tests for thermal_perception.core.display (AGC, equalisation, colormaps, renderer)."""
+"""Tests for thermal_perception.core.display.render (AGC, equalisation, colormaps, renderer)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from thermal_perception.core import display as disp
+from thermal_perception.core.display import render as disp
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Tests for thermal_perception.core.evaluation: truth objects from the simulator, matching,
+"""Tests for thermal_perception.evaluation.simulated: truth objects from the simulator, matching,
 per-class counts, fire scoring, CLEAR-MOT counts, sequence reports."""
 
 from __future__ import annotations
@@ -8,10 +8,11 @@ import math
 import numpy as np
 import pytest
 
-from thermal_perception.core.calibration import CountsToTemperature
-from thermal_perception.core.camera import get_profile
-from thermal_perception.core.detection import Detection, HotspotDetector, WarmBodyDetector
-from thermal_perception.core.evaluation import (
+from thermal_perception.core.detection.tracking import MultiObjectTracker
+from thermal_perception.core.detection.warm_body import Detection, HotspotDetector, WarmBodyDetector
+from thermal_perception.core.physics.calibration import CountsToTemperature
+from thermal_perception.core.physics.camera import get_profile
+from thermal_perception.evaluation.simulated import (
     ClassCounts,
     MotAccumulator,
     SceneObjectIndex,
@@ -24,7 +25,6 @@ from thermal_perception.core.evaluation import (
     score_warm_bodies,
     world_object_map,
 )
-from thermal_perception.core.tracking import MultiObjectTracker
 from thermal_perception.sim.scenes import LABELS
 from thermal_perception.sim.simulator import ThermalSimulator
 

@@ -109,7 +109,7 @@ def detector(name: str, namespace: str, **params: Any) -> Any:
 
 def raw_counts() -> np.ndarray:
     """A 64x48 raw frame of the simulated camera."""
-    from thermal_perception.core.camera import get_profile
+    from thermal_perception.core.physics.camera import get_profile
     from thermal_perception.sim.simulator import ThermalSimulator
 
     sim = ThermalSimulator(get_profile("boson640").with_size(WIDTH, HEIGHT), speed_mps=0.0,
@@ -246,7 +246,7 @@ def test_duplicate_out_of_order_and_backward_stamps(harness):
 
 def write_corrupt_nuc(base) -> None:
     """A NUC table whose YAML header is valid but whose arrays file is garbage."""
-    from thermal_perception.core.nuc import NucTable
+    from thermal_perception.core.correction.nuc import NucTable
 
     NucTable.identity((HEIGHT, WIDTH)).save(base)
     base.with_name(base.name + ".npz").write_bytes(b"PK\x03\x04 not a zip archive")
@@ -261,7 +261,7 @@ def test_nuc_file_missing_or_corrupt_at_start_and_runtime(harness, tmp_path):
     from rclpy.parameter_client import AsyncParameterClient
     from sensor_msgs.msg import Image
 
-    from thermal_perception.core.nuc import NucTable
+    from thermal_perception.core.correction.nuc import NucTable
     from thermal_perception.ros.qos import sensor_qos
 
     h = harness

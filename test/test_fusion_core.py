@@ -8,9 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from thermal_perception.core.camera import get_profile
-from thermal_perception.core.geometry import R_OPTICAL_LINK, CameraModel, RigidTransform
-from thermal_perception.core.pointcloud import (
+from thermal_perception.core.fusion.geometry import R_OPTICAL_LINK, CameraModel, RigidTransform
+from thermal_perception.core.fusion.pointcloud import (
     THERMAL_POINT_DTYPE,
     LidarProjector,
     OcclusionSettings,
@@ -18,12 +17,13 @@ from thermal_perception.core.pointcloud import (
     sample_temperature,
     thermal_points,
 )
-from thermal_perception.core.registration import (
+from thermal_perception.core.fusion.registration import (
     Registration,
     ScenePlane,
     misregistration_px,
     overlay,
 )
+from thermal_perception.core.physics.camera import get_profile
 from thermal_perception.sim.scenes import LABELS
 from thermal_perception.sim.sensors import SimulatedRig
 from thermal_perception.sim.simulator import ThermalSimulator
@@ -217,7 +217,7 @@ def test_live_lidar_is_consistent_with_the_thermal_frames(rig):
 
 
 def test_extrinsics_from_calibration_file(tmp_path):
-    from thermal_perception.core.lens_calibration import write_extrinsics
+    from thermal_perception.core.fusion.lens_calibration import write_extrinsics
     from thermal_perception.settings.fusion import PARAMS, check_combination, extrinsics_from
 
     values = {spec.name: spec.default for spec in PARAMS}

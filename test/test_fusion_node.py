@@ -90,7 +90,7 @@ def temperature_image(t_ns, value=20.0, encoding="32FC1"):
 def cloud(t_ns, n=500):
     from std_msgs.msg import Header
 
-    from thermal_perception.core.pointcloud import THERMAL_POINT_DTYPE
+    from thermal_perception.core.fusion.pointcloud import THERMAL_POINT_DTYPE
     from thermal_perception.ros.pointcloud2 import array_to_cloud
 
     rng = np.random.default_rng(0)
@@ -186,7 +186,7 @@ def test_detections_are_geolocated_on_a_terrain_file(rclpy_context, tmp_path):
     from rclpy.parameter import Parameter
     from sensor_msgs.msg import Imu, NavSatFix, NavSatStatus
 
-    from thermal_perception.core.geolocation import GeoOrigin, enu_to_geodetic
+    from thermal_perception.core.fusion.geolocation import GeoOrigin, enu_to_geodetic
     from thermal_perception.msg import LocatedDetectionArray, ThermalDetection
     from thermal_perception.msg import ThermalDetectionArray as Detections
     from thermal_perception.nodes.fusion import FusionNode

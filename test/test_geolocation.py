@@ -14,8 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.spatial.transform import Rotation
 
-from thermal_perception.core.camera import get_profile
-from thermal_perception.core.geolocation import (
+from thermal_perception.core.fusion.geolocation import (
     FlatTerrain,
     GeoDetectionLog,
     GeoOrigin,
@@ -31,7 +30,8 @@ from thermal_perception.core.geolocation import (
     intersect_rays,
     locate_geodetic,
 )
-from thermal_perception.core.geometry import CameraModel
+from thermal_perception.core.fusion.geometry import CameraModel
+from thermal_perception.core.physics.camera import get_profile
 from thermal_perception.sim.flights import run_trials
 
 BOSON = CameraModel.from_profile(get_profile("boson640"))

@@ -6,13 +6,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from thermal_perception.core.camera import get_profile
-from thermal_perception.core.geometry import (
+from thermal_perception.core.fusion.geometry import (
     R_OPTICAL_LINK,
     CameraModel,
     RigidTransform,
     plane_homography,
 )
+from thermal_perception.core.physics.camera import get_profile
 
 BOSON = CameraModel.from_profile(get_profile("boson640"))
 

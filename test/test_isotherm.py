@@ -1,4 +1,4 @@
-"""Tests for thermal_perception.core.isotherm (isotherm masks, overlays, ROI drawing)."""
+"""Tests for thermal_perception.core.display.isotherm (isotherm masks, overlays, ROI drawing)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import warnings
 import numpy as np
 import pytest
 
-from thermal_perception.core import isotherm as iso
-from thermal_perception.core.roi import BoxRoi, PolygonRoi, RoiSet, SpotRoi, parse_roi
+from thermal_perception.core.display import isotherm as iso
+from thermal_perception.core.measure.roi import BoxRoi, PolygonRoi, RoiSet, SpotRoi, parse_roi
 
 GREEN = (0, 255, 0)
 

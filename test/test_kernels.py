@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from thermal_perception.core import kernels
-from thermal_perception.core.nuc import NucTable
+from thermal_perception.core.correction.nuc import NucTable
 
 FULL_SCALES = (16383, 65535)  # 14-bit and 16-bit cores
 

@@ -11,11 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.constants import zero_Celsius
 
-from thermal_perception.core.calibration import LinearCalibration
-from thermal_perception.core.camera import get_profile
-from thermal_perception.core.lag import LagCompensator
-from thermal_perception.core.radiometry import BandRadianceTable
-from thermal_perception.core.sensor import MicrobolometerModel
+from thermal_perception.core.correction.lag import LagCompensator
+from thermal_perception.core.physics.calibration import LinearCalibration
+from thermal_perception.core.physics.camera import get_profile
+from thermal_perception.core.physics.radiometry import BandRadianceTable
+from thermal_perception.core.physics.sensor import MicrobolometerModel
 from thermal_perception.sim.simulator import ThermalSimulator
 
 DT_S = 1.0 / 30.0

@@ -13,8 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from thermal_perception.core.box_eval import average_precision, evaluate_boxes, iou_matrix
-from thermal_perception.core.learned import (
+from thermal_perception.core.detection.model_io import (
     Boxes,
     centernet_targets,
     decode_centernet,
@@ -22,6 +21,7 @@ from thermal_perception.core.learned import (
     normalise_frame,
     padded_shape,
 )
+from thermal_perception.evaluation.boxes import average_precision, evaluate_boxes, iou_matrix
 from thermal_perception.io.labels import (
     LabelError,
     LabelledImage,
@@ -192,7 +192,7 @@ def test_shipped_model_on_real_drone_images() -> None:
     """On the 48 held-out HIT-UAV test images (8-bit, relative): people and vehicles found.
     The floors sit below the measured figures (README) so that only a real regression
     fails."""
-    from thermal_perception.evaluate_dataset import DatasetEvalOptions, run_dataset_eval
+    from thermal_perception.evaluation.dataset import DatasetEvalOptions, run_dataset_eval
 
     r = run_dataset_eval(DatasetEvalOptions(dataset=SAMPLE), progress=False)
     assert r["input"] == ["relative (8-bit)"]
@@ -213,7 +213,7 @@ def test_shipped_model_on_real_side_on_images(dataset, floors) -> None:
     """Held-out real side-on frames nobody here made (test split of Thermal Dogs and People,
     a Seek phone camera's false-colour JPEGs; TNO frames labelled by hand here): people and
     animals found at ground level. Floors below the measured figures."""
-    from thermal_perception.evaluate_dataset import DatasetEvalOptions, run_dataset_eval
+    from thermal_perception.evaluation.dataset import DatasetEvalOptions, run_dataset_eval
 
     r = run_dataset_eval(DatasetEvalOptions(dataset=REPO / "data" / dataset), progress=False)
     for label, (precision, recall) in floors.items():
@@ -223,7 +223,7 @@ def test_shipped_model_on_real_side_on_images(dataset, floors) -> None:
 
 @needs_model
 def test_learned_detector_relative_and_radiometric_input() -> None:
-    from thermal_perception.core.learned_detector import LearnedDetector
+    from thermal_perception.core.detection.model import LearnedDetector
 
     det = LearnedDetector(threads=1)
     items = read_dataset(SAMPLE)
@@ -246,7 +246,7 @@ def test_learned_detector_relative_and_radiometric_input() -> None:
 
 
 def test_learned_detector_bad_configuration_is_a_clear_error(tmp_path: Path) -> None:
-    from thermal_perception.core.learned_detector import LearnedDetector
+    from thermal_perception.core.detection.model import LearnedDetector
 
     with pytest.raises(FileNotFoundError, match="ONNX model file not found"):
         LearnedDetector(tmp_path / "missing.onnx")
@@ -266,8 +266,8 @@ def test_scales_give_boxes_in_frame_pixels() -> None:
     """A frame run at half scale gives its boxes in the frame's pixels: the 2x-enlarged frame
     at scale 0.5 finds what the frame finds at scale 1, at twice the coordinates; running
     both scales merges their boxes (no duplicates of one object)."""
-    from thermal_perception.core.learned import nms_classwise
-    from thermal_perception.core.learned_detector import LearnedDetector
+    from thermal_perception.core.detection.model import LearnedDetector
+    from thermal_perception.core.detection.model_io import nms_classwise
 
     item = max(read_dataset(SAMPLE), key=lambda it: it.labels.count("person"))
     img = cv2.imread(str(item.path), cv2.IMREAD_GRAYSCALE)
@@ -292,7 +292,7 @@ def test_scales_give_boxes_in_frame_pixels() -> None:
 def test_box_mot_known_answers() -> None:
     """CLEAR MOT by hand: one object tracked for 3 frames, its track changes once (a switch),
     a false track, a miss, and a false track inside an ignore region (not counted)."""
-    from thermal_perception.core.box_eval import BoxMot
+    from thermal_perception.evaluation.boxes import BoxMot
 
     m = BoxMot()
     a = [10, 10, 30, 50]
@@ -317,7 +317,7 @@ def test_box_mot_known_answers() -> None:
 def test_track_ids_round_trip_and_sequence_tracking(tmp_path: Path) -> None:
     """COCO ``track_id`` survives write/read; the dataset eval tracks the labelled TNO
     sequences and reports MOTA with their identities."""
-    from thermal_perception.evaluate_dataset import DatasetEvalOptions, run_dataset_eval
+    from thermal_perception.evaluation.dataset import DatasetEvalOptions, run_dataset_eval
 
     items = read_dataset(REPO / "data" / "tno_people")
     seq = [it for it in items if it.sequence]

@@ -19,8 +19,8 @@ from conftest import requires_ros
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from thermal_perception.core.geometry import CameraModel, RigidTransform
-from thermal_perception.core.lens_calibration import (
+from thermal_perception.core.fusion.geometry import CameraModel, RigidTransform
+from thermal_perception.core.fusion.lens_calibration import (
     CameraInfoFile,
     TargetDetection,
     TargetRenderer,

@@ -13,14 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.constants import zero_Celsius
 
-from thermal_perception.core.badpixels import BadPixelReplacer
-from thermal_perception.core.calibration import (
-    NETD_REFERENCE_K,
-    CountsToTemperature,
-    LinearCalibration,
-)
-from thermal_perception.core.camera import get_profile
-from thermal_perception.core.nuc import (
+from thermal_perception.core.correction.badpixels import BadPixelReplacer
+from thermal_perception.core.correction.nuc import (
     FfcScheduler,
     NucTable,
     SceneBasedNuc,
@@ -28,8 +22,14 @@ from thermal_perception.core.nuc import (
     ffc_offset_update,
     two_point_nuc,
 )
-from thermal_perception.core.radiometry import BandRadianceTable
-from thermal_perception.core.sensor import MicrobolometerModel
+from thermal_perception.core.physics.calibration import (
+    NETD_REFERENCE_K,
+    CountsToTemperature,
+    LinearCalibration,
+)
+from thermal_perception.core.physics.camera import get_profile
+from thermal_perception.core.physics.radiometry import BandRadianceTable
+from thermal_perception.core.physics.sensor import MicrobolometerModel
 from thermal_perception.sim.simulator import ThermalSimulator
 
 FRAMES = 64                     # frames per blackbody stack

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from thermal_perception.core.palette_inversion import PALETTES, invert_palette, palette_lut
+from thermal_perception.core.display.palette_inversion import PALETTES, invert_palette, palette_lut
 from thermal_perception.io.dataset_images import read_dataset_image
 from thermal_perception.io.labels import LabelError, read_dataset, read_yolo
 

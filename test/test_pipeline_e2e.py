@@ -30,7 +30,7 @@ def spin_until(executor, condition, timeout_s: float) -> bool:
 @pytest.fixture(scope="module")
 def simulator():
     """The simulator the driver runs, rebuilt here for its truth (same profile and seed)."""
-    from thermal_perception.core.camera import get_profile
+    from thermal_perception.core.physics.camera import get_profile
     from thermal_perception.sim.simulator import ThermalSimulator
 
     profile = get_profile("boson640").with_size(WIDTH, HEIGHT)

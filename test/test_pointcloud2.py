@@ -55,7 +55,7 @@ def test_layouts_read_back(n, step, pad, big, height):
 def test_round_trip_of_the_thermal_cloud():
     from std_msgs.msg import Header
 
-    from thermal_perception.core.pointcloud import THERMAL_POINT_DTYPE
+    from thermal_perception.core.fusion.pointcloud import THERMAL_POINT_DTYPE
     from thermal_perception.ros.pointcloud2 import array_to_cloud, cloud_to_array
 
     cloud = np.zeros(5, THERMAL_POINT_DTYPE)

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from scipy.constants import zero_Celsius
 
-from thermal_perception.core.calibration import CountsToTemperature
-from thermal_perception.core.camera import get_profile
-from thermal_perception.core.nuc import two_point_nuc
-from thermal_perception.core.pipeline import ChainConfig, ProcessingChain
+from thermal_perception.core.correction.chain import ChainConfig, ProcessingChain
+from thermal_perception.core.correction.nuc import two_point_nuc
+from thermal_perception.core.physics.calibration import CountsToTemperature
+from thermal_perception.core.physics.camera import get_profile
 from thermal_perception.sim.simulator import ThermalSimulator
 
 SIZE = (160, 128)
@@ -87,7 +87,7 @@ def test_two_point_nuc_then_ffc_reaches_netd(sim, tmp_path):
 
 
 def test_nuc_table_for_another_size_is_a_clear_error(sim, tmp_path):
-    from thermal_perception.core.nuc import NucTable
+    from thermal_perception.core.correction.nuc import NucTable
 
     NucTable.identity((10, 12)).save(tmp_path / "small")
     chain = ProcessingChain(ChainConfig(nuc_file=str(tmp_path / "small")), converter(sim))
@@ -98,7 +98,7 @@ def test_nuc_table_for_another_size_is_a_clear_error(sim, tmp_path):
 def test_known_emissivity_at_10_m_after_nuc(tmp_path):
     """Issue 5: a raw camera 10 m from the scene, two-point NUC + FFC, the scene's emissivity
     map and reflected sky known: mean absolute error against the kinetic truth < 0.2 K."""
-    from thermal_perception.core.calibration import MeasurementConditions
+    from thermal_perception.core.physics.calibration import MeasurementConditions
 
     profile = get_profile("boson640").with_size(*SIZE)
     sim = ThermalSimulator(profile, speed_mps=0.0, seed=13, defects=True, altitude_m=10.0,

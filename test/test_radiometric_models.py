@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.constants import zero_Celsius
 
-from thermal_perception.core.calibration import (
+from thermal_perception.core.physics.calibration import (
     CountsToTemperature,
     LinearCalibration,
     MeasurementConditions,
@@ -18,8 +18,8 @@ from thermal_perception.core.calibration import (
     fit_linear_calibration,
     make_model,
 )
-from thermal_perception.core.camera import get_profile
-from thermal_perception.core.radiometry import (
+from thermal_perception.core.physics.camera import get_profile
+from thermal_perception.core.physics.radiometry import (
     BandRadianceTable,
     FlirPlanck,
     flir_raw_to_temperature_c,
@@ -137,7 +137,7 @@ def test_flir_recording_temperatures_are_plausible(table):
 
 def test_fit_linear_calibration_from_blackbody_frames(table):
     """Five simulated blackbody references recover the camera's calibration."""
-    from thermal_perception.core.sensor import MicrobolometerModel
+    from thermal_perception.core.physics.sensor import MicrobolometerModel
 
     profile = get_profile("boson640").with_size(64, 48)
     truth = LinearCalibration.from_profile(profile, table)

@@ -93,8 +93,8 @@ def test_core_and_cli_work_without_ros(tmp_path):
         "import sys\n"
         "for name in ('rclpy', 'sensor_msgs', 'thermal_perception.msg'):\n"
         "    sys.modules[name] = None\n"
-        "import thermal_perception.core.radiometry, thermal_perception.core.calibration\n"
-        "import thermal_perception.core.display, thermal_perception.sim.simulator\n"
+        "import thermal_perception.core.physics.radiometry, thermal_perception.core.physics.calibration\n"
+        "import thermal_perception.core.display.render, thermal_perception.sim.simulator\n"
         "import thermal_perception.io.bag, thermal_perception.runner\n"
         "from thermal_perception.cli import main\n"
         "sys.exit(main(['--help']))\n")

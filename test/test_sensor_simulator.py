@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from scipy.constants import zero_Celsius
 
-from thermal_perception.core.calibration import CountsToTemperature, LinearCalibration
-from thermal_perception.core.camera import get_profile
-from thermal_perception.core.radiometry import BandRadianceTable
-from thermal_perception.core.sensor import MicrobolometerModel
+from thermal_perception.core.physics.calibration import CountsToTemperature, LinearCalibration
+from thermal_perception.core.physics.camera import get_profile
+from thermal_perception.core.physics.radiometry import BandRadianceTable
+from thermal_perception.core.physics.sensor import MicrobolometerModel
 from thermal_perception.sim.scenes import LABELS, make_sar_scene
 from thermal_perception.sim.simulator import ThermalSimulator
 
@@ -106,7 +106,7 @@ def test_moving_camera_changes_view_and_is_deterministic(small):
 def test_defects_fixed_pattern_drift_and_bad_pixels(small):
     """Raw output: FPN spatial spread as configured, drift with FPA temperature, bad pixels
     that read 0 or full scale (NaN after conversion)."""
-    from thermal_perception.core.sensor import DefectMaps
+    from thermal_perception.core.physics.sensor import DefectMaps
 
     profile, table, cal = small
     profile = profile.with_size(256, 200)
@@ -151,7 +151,7 @@ def test_flickering_pixels_jump(small):
 
 def test_netd_tool_recovers_simulated_netd(small):
     """measure_netd_k on frames of a uniform target: within 10 % of the profile's NETD."""
-    from thermal_perception.core.sensor import measure_netd_k
+    from thermal_perception.core.physics.sensor import measure_netd_k
 
     for name in ("lepton35", "boson640"):
         profile = get_profile(name).with_size(120, 96)
@@ -167,7 +167,7 @@ def test_netd_tool_recovers_simulated_netd(small):
 
 
 def test_fpa_warms_up_first_order():
-    from thermal_perception.core.sensor import fpa_temperature_c
+    from thermal_perception.core.physics.sensor import fpa_temperature_c
 
     p = get_profile("boson640")
     assert fpa_temperature_c(p, 10.0, 0.0) == pytest.approx(10.0)

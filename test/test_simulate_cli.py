@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from conftest import REPO, requires_ros
 
-from thermal_perception.core.calibration import CountsToTemperature
-from thermal_perception.core.camera import get_profile
+from thermal_perception.core.physics.calibration import CountsToTemperature
+from thermal_perception.core.physics.camera import get_profile
 from thermal_perception.sim.record import SimulationOptions, simulate_to_bag
 
 

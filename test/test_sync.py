@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from thermal_perception.core.sync import (
+from thermal_perception.core.fusion.sync import (
     ApproximateTimeSync,
     StampBuffer,
     interpolate_quaternions,

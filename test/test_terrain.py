@@ -8,15 +8,15 @@ import numpy as np
 import pytest
 import yaml
 
-from thermal_perception.core.geolocation import (
+from thermal_perception.core.fusion.geolocation import (
     GeoOrigin,
     camera_mount,
     camera_pose_enu,
     enu_to_geodetic,
     geolocate_pixels,
 )
-from thermal_perception.core.geometry import CameraModel
-from thermal_perception.core.terrain import load_terrain, terrain_grid
+from thermal_perception.core.fusion.geometry import CameraModel
+from thermal_perception.core.fusion.terrain import load_terrain, terrain_grid
 
 ORIGIN = GeoOrigin(47.3769, 8.5417, 420.0)
 

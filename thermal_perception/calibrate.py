@@ -23,16 +23,16 @@ from typing import Any
 import numpy as np
 from scipy.constants import zero_Celsius
 
-from thermal_perception.core.calibration import CountsToTemperature, LinearCalibration
-from thermal_perception.core.camera import get_profile
-from thermal_perception.core.correction import (
+from thermal_perception.core.correction.nuc import NucTable, two_point_nuc
+from thermal_perception.core.correction.per_camera import (
     DEFAULT_KEY,
     CameraCorrection,
     fit_two_point,
     save_correction,
 )
-from thermal_perception.core.nuc import NucTable, two_point_nuc
-from thermal_perception.core.radiometry import BandRadianceTable
+from thermal_perception.core.physics.calibration import CountsToTemperature, LinearCalibration
+from thermal_perception.core.physics.camera import get_profile
+from thermal_perception.core.physics.radiometry import BandRadianceTable
 from thermal_perception.io.frames import read_frames
 
 

@@ -52,7 +52,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_profiles(args: argparse.Namespace) -> int:
-    from thermal_perception.core.camera import load_profiles
+    from thermal_perception.core.physics.camera import load_profiles
 
     for name, p in load_profiles(args.file).items():
         low, high = p.radiometric_range_c
@@ -103,10 +103,10 @@ def _cmd_netd(args: argparse.Namespace) -> int:
     import numpy as np
     from scipy.constants import zero_Celsius
 
-    from thermal_perception.core.calibration import CountsToTemperature, LinearCalibration
-    from thermal_perception.core.camera import get_profile
-    from thermal_perception.core.radiometry import BandRadianceTable
-    from thermal_perception.core.sensor import MicrobolometerModel, measure_netd_k
+    from thermal_perception.core.physics.calibration import CountsToTemperature, LinearCalibration
+    from thermal_perception.core.physics.camera import get_profile
+    from thermal_perception.core.physics.radiometry import BandRadianceTable
+    from thermal_perception.core.physics.sensor import MicrobolometerModel, measure_netd_k
 
     profile = get_profile(args.camera_profile)
     table = BandRadianceTable(profile.band_m)
@@ -178,7 +178,11 @@ def _cmd_calibrate_correction(args: argparse.Namespace) -> int:
 def _cmd_eval(args: argparse.Namespace) -> int:
     if args.dataset is not None:
         return _cmd_eval_dataset(args)
-    from thermal_perception.evaluate import EvalOptions, format_report, run_evaluation
+    from thermal_perception.evaluation.simulated_cli import (
+        EvalOptions,
+        format_report,
+        run_evaluation,
+    )
 
     combined = run_evaluation(EvalOptions(
         seeds=args.seeds, frames=args.frames, width=args.width, height=args.height,
@@ -191,7 +195,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _cmd_eval_dataset(args: argparse.Namespace) -> int:
-    from thermal_perception.evaluate_dataset import (
+    from thermal_perception.evaluation.dataset import (
         DatasetEvalOptions,
         format_dataset_report,
         run_dataset_eval,

@@ -248,7 +248,7 @@ def _driver_parameter(params_file: Path, name: str, default: Any) -> Any:
 
 
 def _configured_rate(params_file: Path) -> float:
-    from thermal_perception.core.camera import get_profile
+    from thermal_perception.core.physics.camera import get_profile
 
     rate = float(_driver_parameter(params_file, "rate_hz", 0.0))
     return rate or get_profile(_driver_parameter(params_file, "camera_profile", "boson640")).rate_hz

@@ -20,9 +20,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from thermal_perception.core.learned import Boxes
-from thermal_perception.core.learned_detector import LearnedDetector
-from thermal_perception.evaluate_dataset import EVAL_CLASSES, render_boxes
+from thermal_perception.core.detection.model import LearnedDetector
+from thermal_perception.core.detection.model_io import Boxes
+from thermal_perception.evaluation.dataset import EVAL_CLASSES, render_boxes
 from thermal_perception.io.dataset_images import read_dataset_image
 from thermal_perception.io.labels import read_dataset
 

@@ -35,7 +35,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from thermal_perception.core.learned import (
+from thermal_perception.core.detection.model_io import (
     INPUT_MULTIPLE,
     centernet_targets,
     decode_centernet,
@@ -230,7 +230,7 @@ def validate(net, items, images, threshold: float = 0.05, scales: tuple[float, .
     """The report on all validation images, one per set, and the selection score: the mean
     over sets of each set's mean AP50 over the classes it labels (so a small side-on set
     weighs as much as HIT-UAV)."""
-    from thermal_perception.core.box_eval import evaluate_boxes
+    from thermal_perception.evaluation.boxes import evaluate_boxes
 
     preds = [predict(net, img, threshold, scales) for img in images]
     report = evaluate_boxes(items, preds, CLASSES)

@@ -376,9 +376,9 @@ class _BagAnalysis:
             load_processor_params,
             renderer_from,
         )
-        from thermal_perception.core.camera import get_profile
-        from thermal_perception.core.radiometry import BandRadianceTable
-        from thermal_perception.core.roi import AlarmMonitor, RoiSet
+        from thermal_perception.core.measure.roi import AlarmMonitor, RoiSet
+        from thermal_perception.core.physics.camera import get_profile
+        from thermal_perception.core.physics.radiometry import BandRadianceTable
         from thermal_perception.io.frames import load_emissivity_map
 
         o = self.options
@@ -1129,11 +1129,11 @@ class _BagAnalysis:
         The centroid pixel of each detection is cast onto flat ground (height from the options)
         from the frame's GPS position (interpolated between fixes) and IMU orientation
         (interpolated), through the camera_info camera at ``camera_mount``; sigma from the
-        default :class:`~thermal_perception.core.geolocation.PoseNoise` (linearized). Rows of
+        default :class:`~thermal_perception.core.fusion.geolocation.PoseNoise` (linearized). Rows of
         detections that cannot be placed (no fix or orientation near the frame, ray above the
         horizon) are NaN.
         """
-        from thermal_perception.core.geolocation import (
+        from thermal_perception.core.fusion.geolocation import (
             FlatTerrain,
             GeoOrigin,
             PoseNoise,
@@ -1142,7 +1142,7 @@ class _BagAnalysis:
             geodetic_to_enu,
             locate_geodetic,
         )
-        from thermal_perception.core.geometry import CameraModel, RigidTransform
+        from thermal_perception.core.fusion.geometry import CameraModel, RigidTransform
 
         r, o = self.result, self.options
         if not self.imu_topic or not self.detections:

@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 
 from thermal_perception.analysis.bagio import atomic_write_text
 from thermal_perception.analysis.detect import DetectionRecord
-from thermal_perception.core.isotherm import draw_detections as draw_boxes
+from thermal_perception.core.display.isotherm import draw_detections as draw_boxes
 
 NS_PER_S = 1_000_000_000
 FLOAT_FORMAT = ".10g"

@@ -5,7 +5,7 @@
 - 8-bit grey JPEG/PNG: relative levels (AGC'd video, most published datasets);
 - colour JPEG/PNG: a false-colour picture; with the palette that drew it (the image's
   ``palette`` from its label file, or the caller's) its colours are turned back into levels
-  (:mod:`thermal_perception.core.palette_inversion`), otherwise its luma is used, as for any
+  (:mod:`thermal_perception.core.display.palette_inversion`), otherwise its luma is used, as for any
   grey image.
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from thermal_perception.core.palette_inversion import invert_palette
+from thermal_perception.core.display.palette_inversion import invert_palette
 from thermal_perception.io.labels import LabelError, LabelledImage
 
 

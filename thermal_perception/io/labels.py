@@ -11,7 +11,7 @@ Two layouts are read into one :class:`LabelledImage` list:
   ``annotation`` instead of ``annotations``; both are accepted.
 - **YOLO txt** as Roboflow and Ultralytics export it: ``data.yaml`` (``names``: class names by
   index; optional ``palette``: the false-colour palette the images were drawn with, see
-  :mod:`thermal_perception.core.palette_inversion`) and ``<split>/images/*.jpg|png`` with
+  :mod:`thermal_perception.core.display.palette_inversion`) and ``<split>/images/*.jpg|png`` with
   ``<split>/labels/<stem>.txt`` (one ``class cx cy w h`` line per box, fractions of the image
   size); splits ``train``, ``val`` (folder ``val`` or ``valid``) and ``test``.
 - **HIT-UAV** as its repository ships it (``normal_xml/``: Pascal VOC ``Annotations/*.xml``,

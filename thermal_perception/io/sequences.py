@@ -13,7 +13,7 @@ The sidecar is ``radiometry.yaml`` in the folder, one of::
     model: optris           # deg C = (counts - 1000) / 10
 
 They are the processor's radiometric models (``radiometric_model``, see
-:mod:`thermal_perception.core.calibration`); :meth:`Radiometry.processor_parameters` gives
+:mod:`thermal_perception.core.physics.calibration`); :meth:`Radiometry.processor_parameters` gives
 the processor parameters that convert the sequence to deg C. Without a sidecar the frames
 are counts whose model the user chooses.
 """

@@ -17,7 +17,7 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from thermal_perception.core.camera import CameraProfile
+from thermal_perception.core.physics.camera import CameraProfile
 from thermal_perception.io.frames import RawFrame, read_frames
 from thermal_perception.sim.simulator import ThermalSimulator
 

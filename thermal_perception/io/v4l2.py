@@ -68,7 +68,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.constants import zero_Celsius as ZERO_CELSIUS_K
 
-from thermal_perception.core.camera import V4L2_FORMATS as CAMERA_V4L2_FORMATS
+from thermal_perception.core.physics.camera import V4L2_FORMATS as CAMERA_V4L2_FORMATS
 from thermal_perception.io.sources import Frame, NoFrame
 
 TELEMETRY_MODES = ("auto", "none", "lepton_footer", "lepton_header")

@@ -24,8 +24,8 @@ from rclpy.time import Time
 from sensor_msgs.msg import CameraInfo, Image
 from std_srvs.srv import Trigger
 
-from thermal_perception.core.camera import get_profile
-from thermal_perception.core.nuc import FfcScheduler
+from thermal_perception.core.correction.nuc import FfcScheduler
+from thermal_perception.core.physics.camera import get_profile
 from thermal_perception.io.boson_serial import BosonLink, open_port
 from thermal_perception.io.lepton_uvc import LeptonUvcControl
 from thermal_perception.io.sources import NoFrame, open_source

@@ -14,7 +14,7 @@ the lidar frame with x, y, z, intensity, temperature), ``detections_located``
 the located detections, rewritten during the mission and at shutdown.
 
 Thermal/RGB and thermal/lidar pairs are matched with approximate-time semantics
-(:mod:`thermal_perception.core.sync`, the behaviour of message_filters); GPS and attitude are
+(:mod:`thermal_perception.core.fusion.sync`, the behaviour of message_filters); GPS and attitude are
 interpolated at the detection's stamp. All geometry lives in the core modules.
 """
 
@@ -30,8 +30,8 @@ import numpy as np
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image, Imu, NavSatFix, NavSatStatus, PointCloud2
 
-from thermal_perception.core.display import DisplayRenderer
-from thermal_perception.core.geolocation import (
+from thermal_perception.core.display.render import DisplayRenderer
+from thermal_perception.core.fusion.geolocation import (
     FlatTerrain,
     GeoDetectionLog,
     GeoOrigin,
@@ -40,16 +40,16 @@ from thermal_perception.core.geolocation import (
     geodetic_to_enu,
     locate_geodetic,
 )
-from thermal_perception.core.geometry import CameraModel
-from thermal_perception.core.pointcloud import LidarProjector, box_position, thermal_points
-from thermal_perception.core.registration import Registration, ScenePlane, overlay
-from thermal_perception.core.sync import (
+from thermal_perception.core.fusion.geometry import CameraModel
+from thermal_perception.core.fusion.pointcloud import LidarProjector, box_position, thermal_points
+from thermal_perception.core.fusion.registration import Registration, ScenePlane, overlay
+from thermal_perception.core.fusion.sync import (
     ApproximateTimeSync,
     StampBuffer,
     interpolate_quaternions,
     interpolate_vectors,
 )
-from thermal_perception.core.terrain import terrain_grid
+from thermal_perception.core.fusion.terrain import terrain_grid
 from thermal_perception.io.messages import header_ns
 from thermal_perception.msg import LocatedDetection, LocatedDetectionArray, ThermalDetectionArray
 from thermal_perception.ros import diagnostics

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from sensor_msgs.msg import CameraInfo
 
-from thermal_perception.core.camera import CameraProfile
-from thermal_perception.core.lens_calibration import CameraInfoFile, read_camera_info
+from thermal_perception.core.fusion.lens_calibration import CameraInfoFile, read_camera_info
+from thermal_perception.core.physics.camera import CameraProfile
 
 
 def camera_info_from_profile(profile: CameraProfile, frame_id: str) -> CameraInfo:

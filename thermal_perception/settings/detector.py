@@ -6,15 +6,15 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from thermal_perception.core.detection import (
+from thermal_perception.core.detection.model import PROVIDERS, LearnedDetector
+from thermal_perception.core.detection.tracking import MultiObjectTracker, TrackerConfig
+from thermal_perception.core.detection.warm_body import (
     HotspotConfig,
     HotspotDetector,
     WarmBodyConfig,
     WarmBodyDetector,
 )
-from thermal_perception.core.display import COLORMAPS
-from thermal_perception.core.learned_detector import PROVIDERS, LearnedDetector
-from thermal_perception.core.tracking import MultiObjectTracker, TrackerConfig
+from thermal_perception.core.display.render import COLORMAPS
 from thermal_perception.ros.params import ParamSpec
 from thermal_perception.settings import RELIABILITY_CHOICES
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from thermal_perception.core.camera import V4L2_FORMATS, get_profile, load_profiles
+from thermal_perception.core.physics.camera import V4L2_FORMATS, get_profile, load_profiles
 from thermal_perception.io.boson_serial import (
     BAUD_RATE,
     FFC_MODES,

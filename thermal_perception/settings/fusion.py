@@ -5,12 +5,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from thermal_perception.core.display import COLORMAPS
-from thermal_perception.core.geolocation import PoseNoise
-from thermal_perception.core.geometry import RigidTransform
-from thermal_perception.core.pointcloud import OcclusionSettings
-from thermal_perception.core.registration import OVERLAY_MODES
-from thermal_perception.core.terrain import TerrainFile, load_terrain
+from thermal_perception.core.display.render import COLORMAPS
+from thermal_perception.core.fusion.geolocation import PoseNoise
+from thermal_perception.core.fusion.geometry import RigidTransform
+from thermal_perception.core.fusion.pointcloud import OcclusionSettings
+from thermal_perception.core.fusion.registration import OVERLAY_MODES
+from thermal_perception.core.fusion.terrain import TerrainFile, load_terrain
 from thermal_perception.ros.params import ParamSpec
 from thermal_perception.settings import RELIABILITY_CHOICES
 
@@ -54,7 +54,7 @@ PARAMS = (
     ParamSpec("ground_altitude_m", 0.0, "Height of flat ground, m above the WGS84 ellipsoid "
               "(the GPS altitude datum).", -500.0, 9000.0),
     ParamSpec("terrain_file", "", "Terrain YAML with a height grid (see "
-              "thermal_perception/core/terrain.py): geolocate on it instead of flat ground."),
+              "thermal_perception/core/fusion/terrain.py): geolocate on it instead of flat ground."),
     ParamSpec("ground_from_first_fix", False, "Take the ground height from the first GPS fix "
               "(the vehicle starts on the ground)."),
     ParamSpec("gps_sigma_m", 1.5, "GPS horizontal 1-sigma, m (when the fix has no covariance).",
@@ -86,11 +86,11 @@ def pose_from(values: list[float], name: str) -> RigidTransform:
 
 def extrinsics_from(values: dict[str, Any], name: str) -> RigidTransform:
     """``rgb`` or ``lidar`` extrinsics: from the ``<name>_extrinsics_file`` when set (a YAML
-    of :func:`~thermal_perception.core.lens_calibration.write_extrinsics`), else from the
+    of :func:`~thermal_perception.core.fusion.lens_calibration.write_extrinsics`), else from the
     ``<name>_extrinsics`` pose list. ValueError says what is wrong."""
     path = values[f"{name}_extrinsics_file"]
     if path:
-        from thermal_perception.core.lens_calibration import read_extrinsics
+        from thermal_perception.core.fusion.lens_calibration import read_extrinsics
 
         try:
             transform, _, _ = read_extrinsics(path)

@@ -8,7 +8,17 @@ from typing import Any
 
 import numpy as np
 
-from thermal_perception.core.calibration import (
+from thermal_perception.core.correction.chain import ChainConfig, ProcessingChain
+from thermal_perception.core.correction.per_camera import (
+    DEFAULT_KEY,
+    CameraCorrection,
+    CorrectionTable,
+    load_corrections,
+)
+from thermal_perception.core.display.isotherm import draw_rois, isotherm_mask, overlay_isotherm
+from thermal_perception.core.display.render import AGC_MODES, COLORMAPS, DisplayRenderer
+from thermal_perception.core.measure.roi import RoiSet
+from thermal_perception.core.physics.calibration import (
     MODEL_NAMES,
     NETD_REFERENCE_K,
     CountsToTemperature,
@@ -16,18 +26,8 @@ from thermal_perception.core.calibration import (
     UncertaintyInputs,
     make_model,
 )
-from thermal_perception.core.camera import CameraProfile, load_profiles
-from thermal_perception.core.correction import (
-    DEFAULT_KEY,
-    CameraCorrection,
-    CorrectionTable,
-    load_corrections,
-)
-from thermal_perception.core.display import AGC_MODES, COLORMAPS, DisplayRenderer
-from thermal_perception.core.isotherm import draw_rois, isotherm_mask, overlay_isotherm
-from thermal_perception.core.pipeline import ChainConfig, ProcessingChain
-from thermal_perception.core.radiometry import BandRadianceTable
-from thermal_perception.core.roi import RoiSet
+from thermal_perception.core.physics.camera import CameraProfile, load_profiles
+from thermal_perception.core.physics.radiometry import BandRadianceTable
 from thermal_perception.ros.params import ParamSpec
 from thermal_perception.settings import RELIABILITY_CHOICES
 

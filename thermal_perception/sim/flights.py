@@ -1,10 +1,10 @@
 """Simulated UAV geolocation trials with ground truth: random flights over known terrain,
 ground points projected into a nadir camera, then located back from the (exact or noisy)
-pose with :mod:`thermal_perception.core.geolocation`.
+pose with :mod:`thermal_perception.core.fusion.geolocation`.
 
 Each trial: the UAV's ``base_link`` at a random place ``altitude_m`` above the ground, with
 roll and pitch uniform in +-``max_tilt_deg`` and any yaw; the camera looks straight down
-(:func:`~thermal_perception.core.geolocation.camera_mount` default: image top = forward). A
+(:func:`~thermal_perception.core.fusion.geolocation.camera_mount` default: image top = forward). A
 random ground point inside the image is projected to its pixel (:meth:`CameraModel.project`,
 independent of the ray casting under test) and located back. The noisy estimate uses a pose
 as a GNSS/INS reports it: position plus Gaussian error per axis, roll/pitch/yaw plus Gaussian
@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.spatial.transform import Rotation
 
-from thermal_perception.core.geolocation import (
+from thermal_perception.core.fusion.geolocation import (
     FlatTerrain,
     PoseNoise,
     Terrain,
@@ -30,7 +30,7 @@ from thermal_perception.core.geolocation import (
     geolocate_pixels,
     geolocation_covariance,
 )
-from thermal_perception.core.geometry import CameraModel, RigidTransform
+from thermal_perception.core.fusion.geometry import CameraModel, RigidTransform
 
 #: Ground points tried per trial to find one inside the image.
 CANDIDATES = 64

@@ -15,7 +15,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from thermal_perception.core.camera import get_profile
+from thermal_perception.core.physics.camera import get_profile
 from thermal_perception.io import messages
 from thermal_perception.io.bag import BagWriter
 from thermal_perception.sim.simulator import ThermalSimulator

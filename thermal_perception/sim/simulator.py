@@ -15,10 +15,10 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.constants import zero_Celsius
 
-from thermal_perception.core.calibration import LinearCalibration, MeasurementConditions
-from thermal_perception.core.camera import CameraProfile
-from thermal_perception.core.radiometry import BandRadianceTable
-from thermal_perception.core.sensor import MicrobolometerModel, fpa_temperature_c
+from thermal_perception.core.physics.calibration import LinearCalibration, MeasurementConditions
+from thermal_perception.core.physics.camera import CameraProfile
+from thermal_perception.core.physics.radiometry import BandRadianceTable
+from thermal_perception.core.physics.sensor import MicrobolometerModel, fpa_temperature_c
 from thermal_perception.sim.scenes import SCENE_BUILDERS, SceneTruth, make_scene
 
 SCENES = tuple(SCENE_BUILDERS)

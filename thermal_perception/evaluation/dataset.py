@@ -22,8 +22,8 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from thermal_perception.core.box_eval import BoxMot, evaluate_boxes
-from thermal_perception.core.learned import Boxes, empty_boxes
+from thermal_perception.core.detection.model_io import Boxes, empty_boxes
+from thermal_perception.evaluation.boxes import BoxMot, evaluate_boxes
 from thermal_perception.io.dataset_images import read_dataset_image
 from thermal_perception.io.labels import LabelledImage, read_dataset
 
@@ -61,7 +61,7 @@ class _WarmBodyBackend:
     classes = ("person", "animal")
 
     def __init__(self, o: DatasetEvalOptions) -> None:
-        from thermal_perception.core.detection import WarmBodyDetector
+        from thermal_perception.core.detection.warm_body import WarmBodyDetector
 
         self.detector = WarmBodyDetector()
         self.o = o
@@ -85,7 +85,7 @@ class _WarmBodyBackend:
 
 class _ModelBackend:
     def __init__(self, o: DatasetEvalOptions) -> None:
-        from thermal_perception.core.learned_detector import LearnedDetector
+        from thermal_perception.core.detection.model import LearnedDetector
 
         self.detector = LearnedDetector(o.model_path, scales=o.scales)
         self.classes = self.detector.classes
@@ -164,7 +164,7 @@ def track_sequences(items: list[LabelledImage], preds: list[Boxes], thresholds: 
     """MOTA per class over the labelled sequences (images with ``sequence`` and ``frame``):
     the detections above their thresholds through the detector node's tracker (its default
     parameters), frame by frame, scored by :class:`BoxMot`. Empty without sequences."""
-    from thermal_perception.core.detection import Detection
+    from thermal_perception.core.detection.warm_body import Detection
     from thermal_perception.settings.detector import PARAMS, tracker_from
 
     sequences: dict[str, list[int]] = {}
@@ -224,8 +224,8 @@ def render_boxes(image: np.ndarray, item: LabelledImage, b: Boxes, thresholds: A
                  ) -> np.ndarray:
     """BGR picture of ``image`` (white-hot, percentile AGC) with the labelled boxes (red) and
     the detections above their class threshold (label colours)."""
-    from thermal_perception.core.display import DisplayRenderer
-    from thermal_perception.core.isotherm import draw_detections
+    from thermal_perception.core.display.isotherm import draw_detections
+    from thermal_perception.core.display.render import DisplayRenderer
 
     frame = image.astype(np.float32)
     bgr = DisplayRenderer(agc="percentile", colormap="white_hot").render(frame)

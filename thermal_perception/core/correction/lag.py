@@ -1,7 +1,7 @@
 """Thermal-lag compensation of microbolometer frames.
 
 The detector follows the scene radiance with a first-order lag (see
-:class:`~thermal_perception.core.sensor.MicrobolometerModel`)::
+:class:`~thermal_perception.core.physics.sensor.MicrobolometerModel`)::
 
     S_k = S_{k-1} + a (L_k - S_{k-1}),    a = 1 - exp(-dt / tau)
 

@@ -25,7 +25,7 @@ import functools
 import numpy as np
 from numpy.typing import NDArray
 
-from thermal_perception.core.display import COLORMAPS, colormap_lut
+from thermal_perception.core.display.render import COLORMAPS, colormap_lut
 
 #: Seek "Spectra" control points, RGB, coldest first (estimated: see the module docstring).
 SEEK_SPECTRA_RGB: tuple[tuple[int, int, int], ...] = (

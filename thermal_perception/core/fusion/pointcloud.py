@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from thermal_perception.core.geometry import CameraModel, RigidTransform
+from thermal_perception.core.fusion.geometry import CameraModel, RigidTransform
 
 #: Fields of the ``points_thermal`` cloud (all float32): position in the lidar frame (m), the
 #: lidar's intensity, the temperature of the point (deg C, NaN when not seen by the camera).

@@ -1,7 +1,7 @@
 """UAV geolocation: image pixels -> points on the ground -> WGS84, with their uncertainty, and a
 log of located detections written as GeoJSON (RFC 7946) and KML 2.2.
 
-Frames (see :mod:`thermal_perception.core.geometry`): the world is a local East-North-Up
+Frames (see :mod:`thermal_perception.core.fusion.geometry`): the world is a local East-North-Up
 tangent plane (``map``) whose origin is a :class:`GeoOrigin`; ``base_link`` is x forward,
 y left, z up; cameras are given by their optical frame (x right, y down, z forward).
 Geodetic positions are WGS84 latitude/longitude, degrees, and height above the WGS84
@@ -36,7 +36,7 @@ import pymap3d
 from numpy.typing import ArrayLike, NDArray
 from scipy.spatial.transform import Rotation
 
-from thermal_perception.core.geometry import R_OPTICAL_LINK, CameraModel, RigidTransform
+from thermal_perception.core.fusion.geometry import R_OPTICAL_LINK, CameraModel, RigidTransform
 
 #: Bisection stops when the bracket along the ray is shorter than this, m.
 BISECTION_TOLERANCE_M = 1e-4

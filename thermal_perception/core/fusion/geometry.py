@@ -24,7 +24,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.spatial.transform import Rotation
 
-from thermal_perception.core.camera import CameraProfile
+from thermal_perception.core.physics.camera import CameraProfile
 
 #: Rotation taking points from a REP 103 link frame (x forward, y left, z up) into the optical
 #: frame of a camera looking along the link's x axis (x right, y down, z forward).

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from thermal_perception.core.learned import Boxes
+from thermal_perception.core.detection.model_io import Boxes
 from thermal_perception.io.labels import LabelledImage
 
 

@@ -1,7 +1,7 @@
 """Thermal <-> RGB registration and overlay images.
 
 A thermal pixel and an RGB pixel see the same point only at a known distance, so registration
-takes the two calibrated cameras (:class:`~thermal_perception.core.geometry.CameraModel`, with
+takes the two calibrated cameras (:class:`~thermal_perception.core.fusion.geometry.CameraModel`, with
 distortion), the extrinsic transform and a scene plane (a depth in front of the thermal camera,
 or any plane), or directly a homography. From them it builds, once per configuration, the
 remap tables that carry the RGB image into the thermal image's pixel grid; every frame is then
@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from thermal_perception.core.geometry import CameraModel, RigidTransform
+from thermal_perception.core.fusion.geometry import CameraModel, RigidTransform
 
 OVERLAY_MODES = ("blend", "edges")
 

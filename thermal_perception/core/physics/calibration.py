@@ -26,9 +26,9 @@ import numpy as np
 import scipy.constants as sc
 from numpy.typing import ArrayLike, NDArray
 
-from thermal_perception.core.camera import CameraProfile
 from thermal_perception.core.kernels import lut_gather, warm_up
-from thermal_perception.core.radiometry import (
+from thermal_perception.core.physics.camera import CameraProfile
+from thermal_perception.core.physics.radiometry import (
     BandRadianceTable,
     FlirPlanck,
     atmospheric_transmission,

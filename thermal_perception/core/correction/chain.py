@@ -22,10 +22,10 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.constants import zero_Celsius
 
-from thermal_perception.core.badpixels import BadPixelReplacer, FlickerDetector
-from thermal_perception.core.calibration import CountsToTemperature
-from thermal_perception.core.lag import LagCompensator
-from thermal_perception.core.nuc import NucTable, SceneBasedNuc, ffc_offset_update
+from thermal_perception.core.correction.badpixels import BadPixelReplacer, FlickerDetector
+from thermal_perception.core.correction.lag import LagCompensator
+from thermal_perception.core.correction.nuc import NucTable, SceneBasedNuc, ffc_offset_update
+from thermal_perception.core.physics.calibration import CountsToTemperature
 
 MAX_SHUTTER_FRAMES = 16  # frames of one FFC averaged for the new offsets
 # FPA temperatures outside this range (deg C) are telemetry errors: no drift correction then.

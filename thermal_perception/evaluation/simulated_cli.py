@@ -14,9 +14,9 @@ from typing import Any
 
 from tqdm import tqdm
 
-from thermal_perception.core.calibration import CountsToTemperature
-from thermal_perception.core.camera import get_profile
-from thermal_perception.core.evaluation import combine_reports, evaluate_sequence
+from thermal_perception.core.physics.calibration import CountsToTemperature
+from thermal_perception.core.physics.camera import get_profile
+from thermal_perception.evaluation.simulated import combine_reports, evaluate_sequence
 from thermal_perception.settings.detector import PARAMS, detectors_from, tracker_from
 from thermal_perception.sim.simulator import ThermalSimulator
 

@@ -1,5 +1,5 @@
 """Compiled per-frame kernels of the warm-body detector
-(:class:`thermal_perception.core.detection.WarmBodyDetector`).
+(:class:`thermal_perception.core.detection.warm_body.WarmBodyDetector`).
 
 - :func:`measure_many_kernel` measures the candidate blobs of a rectangle. The detector's
   numpy path measures each with about forty small numpy and OpenCV calls on a window around

@@ -28,7 +28,7 @@ from numpy.typing import NDArray
 from scipy import ndimage
 
 # The blob measurement's constants come with its compiled version, so both paths share them.
-from thermal_perception.core.detection_kernels import (
+from thermal_perception.core.detection.kernels import (
     FIELDS,
     HALF,
     MEASURED,
@@ -40,7 +40,7 @@ from thermal_perception.core.detection_kernels import (
     candidates_kernel,
     measure_many_kernel,
 )
-from thermal_perception.core.detection_kernels import warm_up as warm_up_kernels
+from thermal_perception.core.detection.kernels import warm_up as warm_up_kernels
 
 __all__ = [
     "LABELS",
@@ -685,7 +685,7 @@ class WarmBodyDetector:
         cfg = self.config
         low, high = cfg.band_c
         kernel = candidates_kernel()
-        if kernel is not None:  # also writes the contrast (core/detection_kernels.py)
+        if kernel is not None:  # also writes the contrast (core/detection/kernels.py)
             cand = self._buf.mask.view(np.bool_)
             kernel(t.reshape(-1), self._buf.background.reshape(-1), contrast.reshape(-1),
                    float(cfg.contrast_k), float(low), float(high), invalid.reshape(-1),
@@ -760,7 +760,7 @@ class WarmBodyDetector:
                        ks: list[int], boxes: list[tuple[int, int, int, int]], ring_px: int,
                        gsd: float, origin: tuple[int, int]) -> list[_Blob | None]:
         """:meth:`_measure` of the blobs ``ks`` with their boxes (in the rectangle): in one
-        compiled call when the kernels are loaded (core/detection_kernels.py: the same
+        compiled call when the kernels are loaded (core/detection/kernels.py: the same
         measurement; whole images, so that one compiled variant serves every rectangle)."""
         kernel = measure_many_kernel()
         if kernel is None:

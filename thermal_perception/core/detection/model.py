@@ -31,8 +31,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from thermal_perception.core.detection import LABELS, Detection
-from thermal_perception.core.learned import (
+from thermal_perception.core.detection.model_io import (
     INPUT_MULTIPLE,
     LAYOUTS,
     Boxes,
@@ -42,8 +41,9 @@ from thermal_perception.core.learned import (
     normalise_frame,
     padded_shape,
 )
+from thermal_perception.core.detection.warm_body import LABELS, Detection
 
-MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
+MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 SHIPPED_MODEL = MODELS_DIR / "thermal_detector.onnx"
 PROVIDERS = ("CPUExecutionProvider", "CUDAExecutionProvider", "OpenVINOExecutionProvider",
              "TensorrtExecutionProvider", "CoreMLExecutionProvider")

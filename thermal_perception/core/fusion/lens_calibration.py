@@ -8,7 +8,7 @@ background), so images are stretched robustly to 8 bits and both polarities are 
 Conventions: pixel coordinates as OpenCV (integer values at pixel centres); the board frame
 has its origin at the first inner corner / first circle, x along a row of the pattern, y along
 a column, z = x cross y, metres. ``T_camera_board`` maps board points into the camera optical
-frame (see :mod:`thermal_perception.core.geometry`). ``T_thermal_rgb`` maps points in the RGB
+frame (see :mod:`thermal_perception.core.fusion.geometry`). ``T_thermal_rgb`` maps points in the RGB
 optical frame into the thermal optical frame.
 
 The ``camera_info`` YAML format is the one of ROS ``camera_calibration_parsers``
@@ -35,7 +35,7 @@ import yaml
 from numpy.typing import ArrayLike, NDArray
 from scipy.spatial.transform import Rotation
 
-from thermal_perception.core.geometry import CameraModel, RigidTransform
+from thermal_perception.core.fusion.geometry import CameraModel, RigidTransform
 
 PATTERNS = ("chessboard", "circles", "acircles")
 #: Distortion coefficient counts OpenCV accepts for its pinhole models.
@@ -853,9 +853,9 @@ def sample_board_poses(camera: CameraModel, spec: TargetSpec, count: int, seed: 
 
 @functools.lru_cache(maxsize=4)
 def _profile_radiometry(profile_name: str) -> tuple[Any, Any, int]:
-    from thermal_perception.core.calibration import LinearCalibration
-    from thermal_perception.core.camera import get_profile
-    from thermal_perception.core.radiometry import BandRadianceTable
+    from thermal_perception.core.physics.calibration import LinearCalibration
+    from thermal_perception.core.physics.camera import get_profile
+    from thermal_perception.core.physics.radiometry import BandRadianceTable
 
     profile = get_profile(profile_name)
     table = BandRadianceTable(profile.band_m)

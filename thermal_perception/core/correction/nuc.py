@@ -5,7 +5,7 @@ Convention, per pixel::
     corrected = gain * raw + offset - drift_counts_per_k * (fpa_c - fpa_reference_c)
 
 maps every pixel onto the camera's ideal (linear calibration) response, so
-:class:`~thermal_perception.core.calibration.CountsToTemperature` applies afterwards. ``gain``
+:class:`~thermal_perception.core.physics.calibration.CountsToTemperature` applies afterwards. ``gain``
 is dimensionless, ``offset`` in counts, the drift in corrected counts per kelvin of focal-plane
 (FPA) temperature, temperatures in deg C.
 
@@ -34,7 +34,7 @@ import numpy as np
 import yaml
 from numpy.typing import ArrayLike, NDArray
 
-from thermal_perception.core.badpixels import (
+from thermal_perception.core.correction.badpixels import (
     BadPixelCriteria,
     classify_bad_pixels,
     frame_statistics,
@@ -381,7 +381,7 @@ def two_point_nuc(frames_low: ArrayLike, frames_high: ArrayLike, target_low: Arr
     -------
     NucTable with ``gain = (t_hi - t_lo) / (m_hi - m_lo)``, ``offset = t_lo - gain m_lo`` (m:
     temporal means), no drift, and the bad pixels of
-    :func:`~thermal_perception.core.badpixels.classify_bad_pixels` (gain 1, offset 0 there).
+    :func:`~thermal_perception.core.correction.badpixels.classify_bad_pixels` (gain 1, offset 0 there).
     """
     low, high = frame_statistics(frames_low), frame_statistics(frames_high)
     bad, report = classify_bad_pixels(low, high, full_scale_counts=full_scale_counts,

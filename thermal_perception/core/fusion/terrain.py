@@ -14,7 +14,7 @@ A terrain file is a small YAML next to (or naming) a height grid:
     nodata: -9999               # optional: this stored value marks cells without data
 
 Paths are relative to the YAML file. The grid becomes a
-:class:`~thermal_perception.core.geolocation.TerrainGrid` in the local ENU frame of a mission
+:class:`~thermal_perception.core.fusion.geolocation.TerrainGrid` in the local ENU frame of a mission
 (:func:`terrain_grid`); over a few kilometres the tangent plane's curvature error stays below a
 metre (d^2 / 2R: 0.3 m at 2 km).
 """
@@ -31,7 +31,7 @@ import numpy as np
 import yaml
 from numpy.typing import NDArray
 
-from thermal_perception.core.geolocation import GeoOrigin, TerrainGrid, geodetic_to_enu
+from thermal_perception.core.fusion.geolocation import GeoOrigin, TerrainGrid, geodetic_to_enu
 
 ROW_ORDERS = ("north_up", "south_up")
 
