@@ -148,7 +148,7 @@ def main() -> int:
               f"ms/frame  det {res['detections']:4d}  end to end {res['end_to_end_s']:.2f} s "
               f"(report {res['report_s']:.2f} s)")
     if not core_detection_available():
-        print("detection: thermal_perception.core.detection.warm_body is not available; not measured")
+        print("detection: thermal_perception.core.detection is not available; not measured")
     for name in detection_variants:
         res = results[name]
         met = "met" if res["realtime_factor"] >= REALTIME_GOAL else "NOT met"

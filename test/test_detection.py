@@ -1,4 +1,4 @@
-"""Tests for thermal_perception.core.detection.warm_body: warm bodies, hotspots, fire (synthetic known
+"""Tests for thermal_perception.core.detection: warm bodies, hotspots, fire (synthetic known
 answers, then acceptance on the simulator's SAR and fire scenes)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from thermal_perception.core.detection.warm_body import (
+from thermal_perception.core.detection import (
     Detection,
     HotspotConfig,
     HotspotDetector,
@@ -311,7 +311,7 @@ def test_fine_ground_sample_distance_is_searched_at_a_bounded_scale():
     detection, 4x larger."""
     import numpy as np
 
-    from thermal_perception.core.detection.warm_body import WarmBodyDetector
+    from thermal_perception.core.detection import WarmBodyDetector
 
     rng = np.random.default_rng(3)
     t = (15 + rng.normal(0, 0.3, (240, 320))).astype(np.float32)

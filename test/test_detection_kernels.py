@@ -14,9 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from thermal_perception.core import kernels
+from thermal_perception.core.detection import WarmBodyDetector
 from thermal_perception.core.detection import kernels as detection_kernels
 from thermal_perception.core.detection import warm_body as detection
-from thermal_perception.core.detection.warm_body import WarmBodyDetector
 from thermal_perception.core.physics.calibration import CountsToTemperature
 from thermal_perception.core.physics.camera import get_profile
 from thermal_perception.sim.simulator import ThermalSimulator
@@ -138,7 +138,7 @@ def test_kernels_load_in_the_background_and_the_numpy_path_serves_meanwhile():
     code = (
         "import numpy as np\n"
         "from thermal_perception.core.detection import kernels as k\n"
-        "from thermal_perception.core.detection.warm_body import WarmBodyDetector\n"
+        "from thermal_perception.core.detection import WarmBodyDetector\n"
         "assert k.measure_many_kernel() is None\n"
         "d = WarmBodyDetector()\n"  # starts the loader thread
         "t = np.full((64, 64), 15.0, np.float32); t[30:35, 30:34] = 33.0\n"

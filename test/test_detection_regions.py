@@ -14,10 +14,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import ndimage
 
-import thermal_perception.core.detection.warm_body as detection
+import thermal_perception.core.detection.background as background
+import thermal_perception.core.detection.hotspot as hotspot
+import thermal_perception.core.detection.warm_body as warm_body
 from thermal_perception.analysis import AnalysisOptions, analyze_bag
 from thermal_perception.analysis.detect import CoreDetector
-from thermal_perception.core.detection.warm_body import (
+from thermal_perception.core.detection import (
     Detection,
     HotspotDetector,
     WarmBodyConfig,
@@ -69,9 +71,10 @@ def test_rectangles_give_the_detections_of_the_whole_image(monkeypatch, scene, a
     for mode in ("rectangles", "rectangles, partial opening", "whole image"):
         with monkeypatch.context() as m:
             if mode == "whole image":
-                m.setattr(detection, "_regions", whole_image)
+                m.setattr(warm_body, "candidate_regions", whole_image)
+                m.setattr(hotspot, "candidate_regions", whole_image)
             elif mode == "rectangles, partial opening":  # opening on rectangles only
-                m.setattr(detection, "_PARTIAL_OPENING_SHARE", 1.0)
+                m.setattr(warm_body, "_PARTIAL_OPENING_SHARE", 1.0)
             bodies, hot = WarmBodyDetector(), HotspotDetector()
             runs[mode] = [(as_tuples(bodies.detect(t, gsd)), as_tuples(hot.detect(t, gsd)))
                           for t in images]
@@ -97,9 +100,10 @@ def test_rectangles_match_the_whole_image_on_random_scenes(height, width, gsd, s
     if with_nans:
         t[rng.random((height, width)) < 0.01] = np.nan
     runs = []
-    for regions in (detection._regions, whole_image):
+    for regions in (background.candidate_regions, whole_image):
         with pytest.MonkeyPatch.context() as m:
-            m.setattr(detection, "_regions", regions)
+            m.setattr(warm_body, "candidate_regions", regions)
+            m.setattr(hotspot, "candidate_regions", regions)
             bodies, hot = WarmBodyDetector(), HotspotDetector()
             runs.append([(as_tuples(bodies.detect(t, gsd)), as_tuples(hot.detect(t, gsd)))
                          for _ in range(2)])
@@ -112,7 +116,7 @@ def test_percentile_filter_matches_scipy(height, width, percentile, seed):
     rng = np.random.default_rng(seed)
     image = rng.integers(0, 6, (height, width)).astype(np.float32)  # many ties
     expected = ndimage.percentile_filter(image, percentile, size=5, mode="nearest")
-    assert np.array_equal(detection._percentile_5x5(image, percentile), expected)
+    assert np.array_equal(background.percentile_5x5(image, percentile), expected)
 
 
 @settings(max_examples=60, deadline=None)
@@ -122,14 +126,14 @@ def test_regions_cover_their_groups_with_margins_and_keep_groups_apart(height, w
                                                                         density, seed):
     rng = np.random.default_rng(seed)
     mask = (rng.random((height, width)) < density).astype(np.uint8)
-    regions = detection._regions(mask, margin)
+    regions = background.candidate_regions(mask, margin)
     ys, xs = np.nonzero(mask)
     group = np.full(ys.size, -1)
     for g, (rows, cols, own) in enumerate(regions):
         for i, (y, x) in enumerate(zip(ys, xs, strict=True)):
             inside = rows.start <= y < rows.stop and cols.start <= x < cols.stop
-            mine = inside and (own is None or own[(y - rows.start) // detection._TILE,
-                                                  (x - cols.start) // detection._TILE])
+            mine = inside and (own is None or own[(y - rows.start) // background.TILE,
+                                                  (x - cols.start) // background.TILE])
             if mine:
                 assert group[i] == -1, "a pixel in two groups"
                 group[i] = g
@@ -146,10 +150,10 @@ def test_regions_cover_their_groups_with_margins_and_keep_groups_apart(height, w
 
 
 def test_regions_of_an_empty_mask_and_the_share_limit():
-    assert detection._regions(np.zeros((40, 50), np.uint8), 3) == []
+    assert background.candidate_regions(np.zeros((40, 50), np.uint8), 3) == []
     full = np.ones((40, 50), np.uint8)
-    assert detection._regions(full, 3, max_share=0.5) is None
-    assert len(detection._regions(full, 3)) == 1
+    assert background.candidate_regions(full, 3, max_share=0.5) is None
+    assert len(background.candidate_regions(full, 3)) == 1
 
 
 @settings(max_examples=40, deadline=None)
@@ -178,7 +182,7 @@ def test_hot_pixel_distance_matches_an_exact_distance_transform(seed, gsd, n_hot
 @settings(max_examples=200, deadline=None)
 @given(st.floats(0.0, 100.0), st.floats(0.0, 100.0), st.floats(-50.0, 50.0))
 def test_principal_axes_match_numpy(sxx, syy, sxy):
-    small, large, axis = detection._principal_axes(sxx, syy, sxy)
+    small, large, axis = warm_body._principal_axes(sxx, syy, sxy)
     evals, evecs = np.linalg.eigh(np.array([[sxx, sxy], [sxy, syy]]))
     scale = max(1.0, abs(evals[1]))
     assert small == pytest.approx(evals[0], abs=1e-12 * scale)

@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
+from thermal_perception.core.detection import Detection, HotspotDetector, WarmBodyDetector
 from thermal_perception.core.detection.tracking import MultiObjectTracker
-from thermal_perception.core.detection.warm_body import Detection, HotspotDetector, WarmBodyDetector
 from thermal_perception.core.physics.calibration import CountsToTemperature
 from thermal_perception.core.physics.camera import get_profile
 from thermal_perception.evaluation.simulated import (

@@ -1,4 +1,4 @@
-"""Tests for thermal_perception.core.measure.roi (ROI parsing, statistics, alarms); no ROS needed."""
+"""Tests for thermal_perception.core.measure (ROI parsing, statistics, alarms); no ROS needed."""
 
 from __future__ import annotations
 

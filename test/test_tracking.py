@@ -1,4 +1,4 @@
-"""Tests for thermal_perception.core.detection.tracking: Kalman tracks, gated assignment, ego-motion,
+"""Tests for core.detection.tracking: Kalman tracks, gated assignment, ego-motion,
 identities; tracking quality on simulated moving sequences."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import functools
 import numpy as np
 import pytest
 
+from thermal_perception.core.detection import Detection, HotspotDetector, WarmBodyDetector
 from thermal_perception.core.detection.tracking import MultiObjectTracker, TrackerConfig
-from thermal_perception.core.detection.warm_body import Detection, HotspotDetector, WarmBodyDetector
 from thermal_perception.core.physics.calibration import CountsToTemperature
 from thermal_perception.core.physics.camera import CameraProfile, get_profile
 from thermal_perception.core.physics.radiometry import BandRadianceTable

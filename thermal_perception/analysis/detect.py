@@ -3,7 +3,7 @@
 A detector here is any object with ``reset()`` and ``__call__(temperature_c, dt_s, gsd_m,
 ego_shift_px) -> list[DetectionRecord]``. :func:`make_detector` builds one from a spec:
 
-* ``"auto"``: the package's classical detectors (``thermal_perception.core.detection.warm_body``:
+* ``"auto"``: the package's classical detectors (``thermal_perception.core.detection``:
   HotspotDetector and WarmBodyDetector, tracked by ``core.tracking.MultiObjectTracker``),
   configured by the detector node's parameters, when they are importable; else none;
 * ``"none"``: no detection (detection outputs are written empty);
@@ -206,10 +206,9 @@ class CallableDetector:
 
 
 def core_detection_available() -> bool:
-    """Whether ``thermal_perception.core.detection.warm_body`` and ``core.tracking`` import."""
+    """Whether ``thermal_perception.core.detection`` (detectors and tracking) imports."""
     try:
-        importlib.import_module("thermal_perception.core.detection.warm_body")
-        importlib.import_module("thermal_perception.core.detection.tracking")
+        importlib.import_module("thermal_perception.core.detection")
     except ImportError:
         return False
     return True
@@ -225,7 +224,7 @@ def make_detector(spec: str, values: dict[str, Any] | None = None
         return None, "detection disabled (--detector none)"
     if spec == AUTO:
         if not core_detection_available():
-            return None, ("detection not available (thermal_perception.core.detection.warm_body is not "
+            return None, ("detection not available (thermal_perception.core.detection is not "
                           "importable): detection outputs are empty")
         detector = CoreDetector(values)
         return detector, detector.describe()

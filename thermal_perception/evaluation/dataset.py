@@ -61,7 +61,7 @@ class _WarmBodyBackend:
     classes = ("person", "animal")
 
     def __init__(self, o: DatasetEvalOptions) -> None:
-        from thermal_perception.core.detection.warm_body import WarmBodyDetector
+        from thermal_perception.core.detection import WarmBodyDetector
 
         self.detector = WarmBodyDetector()
         self.o = o
@@ -164,7 +164,7 @@ def track_sequences(items: list[LabelledImage], preds: list[Boxes], thresholds: 
     """MOTA per class over the labelled sequences (images with ``sequence`` and ``frame``):
     the detections above their thresholds through the detector node's tracker (its default
     parameters), frame by frame, scored by :class:`BoxMot`. Empty without sequences."""
-    from thermal_perception.core.detection.warm_body import Detection
+    from thermal_perception.core.detection import Detection
     from thermal_perception.settings.detector import PARAMS, tracker_from
 
     sequences: dict[str, list[int]] = {}

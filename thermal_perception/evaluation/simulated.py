@@ -39,8 +39,8 @@ from scipy import ndimage
 from scipy.constants import zero_Celsius
 from scipy.optimize import linear_sum_assignment
 
+from thermal_perception.core.detection import Detection, HotspotDetector, WarmBodyDetector
 from thermal_perception.core.detection.tracking import MultiObjectTracker
-from thermal_perception.core.detection.warm_body import Detection, HotspotDetector, WarmBodyDetector
 from thermal_perception.evaluation.boxes import MotCounts
 from thermal_perception.sim.scenes import LABELS as TRUTH_LABELS
 from thermal_perception.sim.scenes import SceneTruth

@@ -17,7 +17,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Float64
 
-from thermal_perception.core.detection.warm_body import Detection, gsd_from_altitude
+from thermal_perception.core.detection import Detection, gsd_from_altitude
 from thermal_perception.core.display.isotherm import draw_detections
 from thermal_perception.core.display.render import DisplayRenderer
 from thermal_perception.io.messages import header_ns

@@ -6,14 +6,14 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from thermal_perception.core.detection.model import PROVIDERS, LearnedDetector
-from thermal_perception.core.detection.tracking import MultiObjectTracker, TrackerConfig
-from thermal_perception.core.detection.warm_body import (
+from thermal_perception.core.detection import (
     HotspotConfig,
     HotspotDetector,
     WarmBodyConfig,
     WarmBodyDetector,
 )
+from thermal_perception.core.detection.model import PROVIDERS, LearnedDetector
+from thermal_perception.core.detection.tracking import MultiObjectTracker, TrackerConfig
 from thermal_perception.core.display.render import COLORMAPS
 from thermal_perception.ros.params import ParamSpec
 from thermal_perception.settings import RELIABILITY_CHOICES

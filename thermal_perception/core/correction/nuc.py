@@ -5,9 +5,9 @@ Convention, per pixel::
     corrected = gain * raw + offset - drift_counts_per_k * (fpa_c - fpa_reference_c)
 
 maps every pixel onto the camera's ideal (linear calibration) response, so
-:class:`~thermal_perception.core.physics.calibration.CountsToTemperature` applies afterwards. ``gain``
-is dimensionless, ``offset`` in counts, the drift in corrected counts per kelvin of focal-plane
-(FPA) temperature, temperatures in deg C.
+:class:`~thermal_perception.core.physics.calibration.CountsToTemperature` applies afterwards.
+``gain`` is dimensionless, ``offset`` in counts, the drift in corrected counts per kelvin of
+focal-plane (FPA) temperature, temperatures in deg C.
 
 Tables come from a two-point blackbody calibration (:func:`two_point_nuc`), get their drift
 from frames at two FPA temperatures (:func:`drift_from_two_fpa_temperatures`), and their offsets
@@ -381,7 +381,8 @@ def two_point_nuc(frames_low: ArrayLike, frames_high: ArrayLike, target_low: Arr
     -------
     NucTable with ``gain = (t_hi - t_lo) / (m_hi - m_lo)``, ``offset = t_lo - gain m_lo`` (m:
     temporal means), no drift, and the bad pixels of
-    :func:`~thermal_perception.core.correction.badpixels.classify_bad_pixels` (gain 1, offset 0 there).
+    :func:`~thermal_perception.core.correction.badpixels.classify_bad_pixels` (gain 1, offset 0
+    there).
     """
     low, high = frame_statistics(frames_low), frame_statistics(frames_high)
     bad, report = classify_bad_pixels(low, high, full_scale_counts=full_scale_counts,

@@ -41,7 +41,7 @@ from thermal_perception.core.detection.model_io import (
     normalise_frame,
     padded_shape,
 )
-from thermal_perception.core.detection.warm_body import LABELS, Detection
+from thermal_perception.core.detection.types import LABELS, Detection
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 SHIPPED_MODEL = MODELS_DIR / "thermal_detector.onnx"

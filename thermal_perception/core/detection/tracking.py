@@ -21,7 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import linear_sum_assignment
 
-from thermal_perception.core.detection.warm_body import Detection
+from thermal_perception.core.detection.types import Detection
 
 __all__ = ["CLASS_GROUPS", "MultiObjectTracker", "Track", "TrackerConfig"]
 

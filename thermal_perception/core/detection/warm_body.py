@@ -1,31 +1,39 @@
-"""Detection of warm bodies (people, animals), hotspots and fire in temperature images.
+"""The warm-body detector: people and animals in temperature images.
 
 Pure numpy + OpenCV + SciPy; no ROS imports. Inputs are temperature images in deg C (float,
 NaN for invalid or saturated pixels), positions are pixels (x right, y down), sizes on the
 ground are metres and m^2 through the ground sample distance (GSD, m per pixel) of a nadir
-view. Two classical detectors:
-
-* :class:`WarmBodyDetector`: people and animals, from a background-adaptive threshold (warmer
-  than a robust local background by a few K and inside a plausible body band), re-segmented at
-  half contrast, gated by isolation, size and shape on the ground and classified by a
-  documented heuristic (see the class docstring).
-* :class:`HotspotDetector`: hotspots (much hotter than their surroundings, e.g. engines) and
-  fire (very hot or saturated pixels; flicker over time as an optional supporting cue).
-
-:class:`OnnxDetector` is an optional hook for a learned detector (needs ``onnxruntime``).
+view. :class:`WarmBodyDetector` finds candidates by a background-adaptive threshold (warmer
+than a robust local background by a few K and inside a plausible body band), re-segments them
+at half contrast, gates them by isolation, size and shape on the ground and classifies them by
+a documented heuristic (see the class docstring). Kept whole (about 700 lines): the detector
+is one algorithm whose stages share the blob measurements, and reads best in one place.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
+
+from thermal_perception.core.detection.background import (
+    EPS,
+    MEDIAN_PERCENTILE,
+    QUIET_EXTREMES,
+    SQUARE3,
+    FrameBuffers,
+    candidate_regions,
+    first_pixels,
+    local_background,
+    owned_mask,
+    prepare_frame,
+    square_kernel,
+)
 
 # The blob measurement's constants come with its compiled version, so both paths share them.
 from thermal_perception.core.detection.kernels import (
@@ -41,271 +49,22 @@ from thermal_perception.core.detection.kernels import (
     measure_many_kernel,
 )
 from thermal_perception.core.detection.kernels import warm_up as warm_up_kernels
+from thermal_perception.core.detection.types import Detection
 
-__all__ = [
-    "LABELS",
-    "Detection",
-    "HotspotConfig",
-    "HotspotDetector",
-    "WarmBodyConfig",
-    "WarmBodyDetector",
-    "gsd_from_altitude",
-    "local_background",
-]
+__all__ = ["WarmBodyConfig", "WarmBodyDetector"]
 
-#: Labels a detection can carry.
-LABELS = ("person", "animal", "vehicle", "bicycle", "fire", "hotspot")
-
-# -- shared constants ------------------------------------------------------------------------
-_BG_CELLS_PER_WINDOW = 5   # background: the median window spans this many downsampled cells
-_MEDIAN_KSIZE = 5          # ... so the median is OpenCV's fast 5x5 (float32 allowed up to 5)
-_MEDIAN_PERCENTILE = 50.0   # percentile of a median
-_BG_SUBSAMPLE = 4          # stride of the sample that gives the global fill value of NaNs
 _SIGMA_TO_FULL_LENGTH = 4.0   # uniform ellipse: full axis = 4 x std of the footprint
-_EPS = 1e-9
 _OVERSIZE = 2.0               # candidate blobs up to this times the largest body are measured
 _SPLIT_FACTOR = 2.0           # larger ones are split at this times the candidate contrast
 _THIN = np.ones((2, 2), np.uint8)  # candidate strips thinner than this are dropped
 _SPLIT_ERODE_M = 0.25         # touching bodies: erode up to half a body's width to part them
-_FLICKER_MIN_SAMPLES = 3      # second differences need three samples
-_TILE = 8                     # candidate pixels are grouped on tiles of this side, pixels
-_TILE_KERNEL = np.ones((_TILE, _TILE), np.uint8)
 _PARTIAL_OPENING_SHARE = 0.3  # open the background on rectangles when they cover less
-
-
-def gsd_from_altitude(altitude_m: float, focal_length_px: float) -> float:
-    """Ground sample distance of a nadir pinhole view, m per pixel: ``altitude / focal``.
-
-    Parameters
-    ----------
-    altitude_m : height above the ground, m (> 0).
-    focal_length_px : focal length, pixels (> 0), e.g. ``CameraProfile.focal_length_px``.
-    """
-    if not (altitude_m > 0 and focal_length_px > 0):
-        raise ValueError(f"need altitude_m > 0 and focal_length_px > 0, got "
-                         f"{altitude_m} and {focal_length_px}")
-    return float(altitude_m) / float(focal_length_px)
-
-
-@dataclass
-class Detection:
-    """One detected object in a frame.
-
-    Attributes
-    ----------
-    label : one of :data:`LABELS`.
-    confidence : 0..1.
-    bbox : (x0, y0, x1, y1), pixels; x1, y1 exclusive (x1 = x0 + width).
-    centroid : (x, y), pixels (sub-pixel).
-    max_c, mean_c : hottest and mean temperature of the object's pixels, deg C; saturated
-        pixels count as ``HotspotConfig.saturation_c`` (a lower bound).
-    area_px : object pixels.
-    area_m2 : ``area_px * gsd^2``, m^2; NaN if the GSD is unknown.
-    track_id : tracker identity, 0 = untracked.
-    saturated_px : pixels above the camera's range (NaN next to hot pixels).
-    """
-
-    label: str
-    confidence: float
-    bbox: tuple[int, int, int, int]
-    centroid: tuple[float, float]
-    max_c: float
-    mean_c: float
-    area_px: int
-    area_m2: float = math.nan
-    track_id: int = 0
-    saturated_px: int = 0
-
-    def __post_init__(self) -> None:
-        if self.label not in LABELS:
-            raise ValueError(f"unknown label {self.label!r}; known: {list(LABELS)}")
-        if not 0.0 <= self.confidence <= 1.0:
-            raise ValueError(f"confidence must be in [0, 1], got {self.confidence}")
 
 
 def _quantile(values: NDArray, percent: float) -> float:
     """The ``percent`` percentile of a 1-D array (nearest rank; cheaper than np.percentile)."""
     k = round(percent / 100.0 * (values.size - 1))
     return float(np.partition(values, k)[k])
-
-
-def local_background(temperature_c: NDArray[np.float32], window_px: float,
-                     out: NDArray[np.float32] | None = None,
-                     percentile: float = 50.0) -> NDArray[np.float32]:
-    """Robust local background: a percentile over a window of about ``window_px`` pixels.
-
-    The image is area-averaged onto cells of ``window_px / 5`` pixels, percentile-filtered
-    over 5 x 5 cells and interpolated back, so warm objects covering less than
-    ``1 - percentile / 100`` of the window do not raise it. ``temperature_c`` must be finite
-    (fill NaNs first).
-
-    Parameters
-    ----------
-    temperature_c : (H, W) float32, deg C, finite.
-    window_px : window side, pixels (>= 1).
-    out : (H, W) float32 buffer for the result, optional.
-    percentile : 50 = median (fastest); lower values tolerate more warm clutter.
-    """
-    h, w = temperature_c.shape
-    factor = min(max(1, round(window_px / _BG_CELLS_PER_WINDOW)), h, w)
-    # Cells of exactly ``factor`` pixels (OpenCV's integer-ratio area path: several times
-    # faster than a fractional ratio); pixels past the last whole cell (fewer than
-    # ``factor`` at the right and bottom) take the background of the cells beside them.
-    ch, cw = h // factor, w // factor
-    if factor > 1:
-        small = cv2.resize(temperature_c[:ch * factor, :cw * factor], (cw, ch),
-                           interpolation=cv2.INTER_AREA)
-    else:
-        small = temperature_c
-    if percentile == _MEDIAN_PERCENTILE and min(small.shape) >= _MEDIAN_KSIZE:
-        med = cv2.medianBlur(small, _MEDIAN_KSIZE)
-    else:
-        med = _percentile_5x5(np.asarray(small, np.float32), percentile)
-    if out is None:
-        out = np.empty((h, w), np.float32)
-    if factor == 1:
-        np.copyto(out, med)
-        return out
-    if (ch * factor, cw * factor) == (h, w):
-        return cv2.resize(med, (w, h), dst=out, interpolation=cv2.INTER_LINEAR)
-    up = cv2.resize(med, (cw * factor, ch * factor), interpolation=cv2.INTER_LINEAR)
-    return cv2.copyMakeBorder(up, 0, h - ch * factor, 0, w - cw * factor, cv2.BORDER_REPLICATE,
-                              dst=out)
-
-
-def _percentile_5x5(image: NDArray[np.float32], percentile: float) -> NDArray[np.float32]:
-    """``scipy.ndimage.percentile_filter(image, percentile, size=5, mode="nearest")``, the
-    same values several times faster: element ``int(25 * percentile / 100)`` (0-based, at most
-    24) of each sorted 5 x 5 neighbourhood, edges replicated."""
-    size = _MEDIAN_KSIZE * _MEDIAN_KSIZE
-    rank = min(size - 1, int(size * percentile / 100.0))
-    r = _MEDIAN_KSIZE // 2
-    padded = cv2.copyMakeBorder(image, r, r, r, r, cv2.BORDER_REPLICATE)
-    windows = np.lib.stride_tricks.sliding_window_view(padded, (_MEDIAN_KSIZE,) * 2)
-    return np.partition(windows.reshape(*image.shape, size), rank, axis=2)[:, :, rank]
-
-
-class _FrameBuffers:
-    """Per-stream images, allocated once for a frame size (again only if it changes)."""
-
-    def __init__(self) -> None:
-        self.shape: tuple[int, int] | None = None
-        self.any_invalid = False
-
-    def ensure(self, shape: tuple[int, int]) -> None:
-        if self.shape == shape:
-            return
-        self.shape = shape
-        self.filled = np.empty(shape, np.float32)      # NaNs replaced, deg C
-        self.background = np.empty(shape, np.float32)  # local background, deg C
-        self.contrast = np.empty(shape, np.float32)    # filled - background, K
-        self.mask = np.empty(shape, np.uint8)          # candidate pixels
-        self.invalid = np.empty(shape, np.bool_)       # NaN pixels
-        self._padded: tuple[NDArray[np.float32], NDArray[np.float32]] | None = None
-
-    def padded_pair(self, pad: int) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
-        """Two float32 images of the frame size plus ``pad`` on each side (again only when
-        the pad changes, i.e. the GSD does)."""
-        if self.shape is None:
-            raise RuntimeError("ensure() the frame size first")
-        shape = (self.shape[0] + 2 * pad, self.shape[1] + 2 * pad)
-        if self._padded is None or self._padded[0].shape != shape:
-            self._padded = (np.empty(shape, np.float32), np.empty(shape, np.float32))
-        return self._padded
-
-
-# Absurd finite temperatures (1e38 deg C from a broken source) overflow float32 differences:
-# they stay far outside every threshold, so the warnings are noise.
-_QUIET_EXTREMES = np.errstate(over="ignore", invalid="ignore")
-
-
-def _prepare(temperature_c: NDArray, buf: _FrameBuffers) -> NDArray[np.float32]:
-    """Checks the image, fills its NaNs with a typical value (into ``buf.filled``); sets
-    ``buf.invalid`` (NaN pixels) and ``buf.any_invalid``. Without NaNs a float32 image is
-    returned as it is (not copied): callers must not write into the result then."""
-    t = np.asarray(temperature_c)
-    if t.ndim != 2 or t.size == 0:
-        raise ValueError(f"temperature image must be 2-D and non-empty, got shape {t.shape}")
-    buf.ensure(t.shape)  # type: ignore[arg-type]
-    np.isnan(t, out=buf.invalid)
-    buf.any_invalid = bool(buf.invalid.any())
-    if not buf.any_invalid and t.dtype == np.float32 and t.flags.c_contiguous:
-        return t
-    np.copyto(buf.filled, t, casting="unsafe")
-    if buf.any_invalid:
-        sample = t[::_BG_SUBSAMPLE, ::_BG_SUBSAMPLE]
-        finite = sample[np.isfinite(sample)]
-        fill = float(np.median(finite)) if finite.size else 0.0
-        buf.filled[buf.invalid] = fill
-    return buf.filled
-
-
-def _regions(mask: NDArray[np.uint8], margin_px: int, max_share: float = 1.0
-             ) -> list[tuple[slice, slice, NDArray[np.bool_] | None]] | None:
-    """Rectangles around groups of the nonzero pixels of ``mask``, so that the work of a
-    detector can be done on them instead of the whole image with the same result.
-
-    Pixels are grouped on tiles of :data:`_TILE` pixels grown by ``margin_px``: each
-    rectangle holds its group and at least ``margin_px`` around it (clipped to the image),
-    and pixels of different groups are more than ``2 * margin_px`` apart. Returns
-    ``(rows, cols, own)`` per group; ``own`` marks the rectangle's tiles that belong to the
-    group (bool, one element per tile), None when no other group reaches into it: a blob
-    found in the rectangle is the group's if :func:`_owns` says so. None instead of the list
-    when the groups and their margins cover more than ``max_share`` of the image.
-    """
-    h, w = mask.shape
-    tiles = cv2.dilate(mask, _TILE_KERNEL, anchor=(0, 0))[::_TILE, ::_TILE]
-    grow = max(1, -(-margin_px // _TILE))
-    grown = cv2.dilate(tiles, _square(2 * grow + 1))
-    if max_share < 1.0 and np.count_nonzero(grown) > max_share * grown.size:
-        return None
-    _, tile_labels, stats, _ = cv2.connectedComponentsWithStats(grown, connectivity=8)
-    out = []
-    for g, (tx, ty, tw, th, area) in enumerate(stats.tolist()):
-        if g == 0:
-            continue
-        rows = slice(ty * _TILE, min(h, (ty + th) * _TILE))
-        cols = slice(tx * _TILE, min(w, (tx + tw) * _TILE))
-        own = None
-        if area < tw * th:
-            sub = tile_labels[ty:ty + th, tx:tx + tw]
-            if np.any((sub != g) & (sub != 0)):
-                own = sub == g
-        out.append((rows, cols, own))
-    return out
-
-
-def _owns(own: NDArray[np.bool_] | None, first: list[tuple[int, int]]) -> NDArray[np.bool_]:
-    """Which blobs, given by the (row, column) of their first pixel in a rectangle of
-    :func:`_regions`, belong to the rectangle's group."""
-    if own is None:
-        return np.ones(len(first), bool)
-    return np.array([own[y // _TILE, x // _TILE] for y, x in first], bool)
-
-
-def _first_pixels(labels: NDArray[np.int32], stats: NDArray[np.int32], ids: NDArray[np.intp]
-                  ) -> list[tuple[int, int]]:
-    """(row, column) of the first pixel in raster order of each component ``ids``: the order
-    of labels of a connected-component labelling of the whole image."""
-    out = []
-    for k in ids:
-        top = int(stats[k, cv2.CC_STAT_TOP])
-        left = int(stats[k, cv2.CC_STAT_LEFT])
-        row = labels[top, left:left + int(stats[k, cv2.CC_STAT_WIDTH])]
-        out.append((top, left + int(np.argmax(row == k))))
-    return out
-
-
-_SQUARE3 = np.ones((3, 3), np.uint8)
-_SQUARES: dict[int, NDArray[np.uint8]] = {}
-
-
-def _square(side: int) -> NDArray[np.uint8]:
-    """A ``side`` x ``side`` square structuring element (made once per size)."""
-    kernel = _SQUARES.get(side)
-    if kernel is None:
-        kernel = _SQUARES[side] = np.ones((side, side), np.uint8)
-    return kernel
 
 
 def _mean(values: NDArray[np.float32]) -> float:
@@ -349,7 +108,7 @@ def _blob_from_row(row: NDArray[np.float64], gsd: float, origin: tuple[int, int]
     small_eval, large_eval, (a, b) = _principal_axes(
         mu20 / m00 + 1.0 / 12.0, mu02 / m00 + 1.0 / 12.0, mu11 / m00)
     # moments of the footprint along the long axis, from the central moments
-    m2 = max((a * a * mu20 + 2 * a * b * mu11 + b * b * mu02) / m00, _EPS)
+    m2 = max((a * a * mu20 + 2 * a * b * mu11 + b * b * mu02) / m00, EPS)
     m3 = (a**3 * mu30 + 3 * a * a * b * mu21 + 3 * a * b * b * mu12 + b**3 * mu03) / m00
     m4 = (a**4 * mu40 + 4 * a**3 * b * mu31 + 6 * a * a * b * b * mu22
           + 4 * a * b**3 * mu13 + b**4 * mu04) / m00
@@ -357,7 +116,7 @@ def _blob_from_row(row: NDArray[np.float64], gsd: float, origin: tuple[int, int]
     return _Blob(
         area_px=int(area_px), area_m2=m00 * gsd * gsd,
         length_m=_SIGMA_TO_FULL_LENGTH * math.sqrt(large_eval) * gsd,
-        width_m=_SIGMA_TO_FULL_LENGTH * math.sqrt(max(small_eval, _EPS)) * gsd,
+        width_m=_SIGMA_TO_FULL_LENGTH * math.sqrt(max(small_eval, EPS)) * gsd,
         shape_score=abs(m3) / m2**1.5 + m4 / m2**2 - _ELLIPSE_KURTOSIS,
         centroid=(cx + left, cy + top),
         bbox=(int(bx) + left, int(by) + top, int(bx + bw) + left, int(by + bh) + top),
@@ -484,7 +243,7 @@ class WarmBodyConfig:
                 < self.max_area_m2):
             problems.append("need min_area_m2 < standing_max_area_m2 < large_min_area_m2 "
                             "< max_area_m2")
-        if not 0 < self.background_percentile <= _MEDIAN_PERCENTILE:
+        if not 0 < self.background_percentile <= MEDIAN_PERCENTILE:
             problems.append("background_percentile must be in (0, 50]")
         if self.background_window_px < 3 or self.min_area_px < 1:
             problems.append("background_window_px must be >= 3 and min_area_px >= 1")
@@ -559,10 +318,10 @@ class WarmBodyDetector:
 
     def __init__(self, config: WarmBodyConfig | None = None) -> None:
         self.config = config or WarmBodyConfig()
-        self._buf = _FrameBuffers()
+        self._buf = FrameBuffers()
         warm_up_kernels(wait=False)  # numpy path (same results) until they are loaded
 
-    @_QUIET_EXTREMES
+    @QUIET_EXTREMES
     def detect(self, temperature_c: NDArray, gsd_m: float | None = None) -> list[Detection]:
         """Warm bodies in one frame.
 
@@ -613,7 +372,7 @@ class WarmBodyDetector:
     def _detect(self, temperature_c: NDArray, gsd: float) -> list[Detection]:
         cfg = self.config
         buf = self._buf
-        t = _prepare(temperature_c, buf)
+        t = prepare_frame(temperature_c, buf)
         h, w = t.shape
         # Background: the larger of a low percentile (robust to warm clutter) and an opening
         # (keeps extended warm areas). Candidates are warmer than the background, so warmer
@@ -624,7 +383,7 @@ class WarmBodyDetector:
         possible = self._candidates(t, buf.contrast, buf.invalid)  # and the contrast
         ring_px = max(2, math.ceil(cfg.ring_m / gsd))
         side = max(1, round(cfg.opening_m / gsd))
-        regions = _regions(possible.view(np.uint8), ring_px + 2, _PARTIAL_OPENING_SHARE)
+        regions = candidate_regions(possible.view(np.uint8), ring_px + 2, _PARTIAL_OPENING_SHARE)
         if regions is None:  # candidates all over the image: open it whole
             self._open_background(t, slice(0, h), slice(0, w), side)
         else:
@@ -636,7 +395,7 @@ class WarmBodyDetector:
         # join the bodies they touch: an opening of the mask with a 2 x 2 square drops them.
         cv2.morphologyEx(mask, cv2.MORPH_OPEN, _THIN, dst=mask)
         blobs: list[tuple[tuple[int, ...], _Blob, tuple[float, float]]] = []
-        for rows, cols, own in _regions(mask, ring_px + 2) or []:
+        for rows, cols, own in candidate_regions(mask, ring_px + 2) or []:
             blobs += self._measure_region(t, mask, rows, cols, own, ring_px, gsd)
         blobs.sort(key=lambda item: item[0])  # the blob order of a whole-image labelling
         near_hot = self._near_hot(t, buf.invalid, np.array([p for _, _, p in blobs]), gsd)
@@ -702,8 +461,8 @@ class WarmBodyDetector:
     def _measure_region(self, t: NDArray[np.float32], mask: NDArray[np.uint8], rows: slice,
                         cols: slice, own: NDArray[np.bool_] | None, ring_px: int, gsd: float
                         ) -> list[tuple[tuple[int, ...], _Blob, tuple[float, float]]]:
-        """Blobs in one rectangle of candidates (``mask``, see :func:`_regions`) that pass the
-        measurements, each with its position in the blob order of a labelling of the whole
+        """Blobs in one rectangle of candidates (``mask``, see :func:`candidate_regions`) that
+        pass the measurements, each with its position in the blob order of a labelling of the whole
         image and the centroid (x, y) of its candidate pixels in the image."""
         cfg = self.config
         buf = self._buf
@@ -726,9 +485,9 @@ class WarmBodyDetector:
         if not keep.any():
             return []
         index = np.flatnonzero(keep) + 1
-        first = _first_pixels(labels, stats, index)
+        first = first_pixels(labels, stats, index)
         if own is not None:  # blobs of other groups reaching into the rectangle
-            mine = _owns(own, first)
+            mine = owned_mask(own, first)
             index, first = index[mine], [f for f, m in zip(first, mine, strict=True) if m]
         # Whole-image labels: blobs in raster order of their first pixel, then the parts of
         # split oversized blobs in that order.
@@ -886,8 +645,8 @@ class WarmBodyDetector:
         valid |= blob
         if self._buf.any_invalid:
             valid &= ~invalid[rows, cols]
-        outer = _square(2 * ring_px + 1)
-        grown = cv2.dilate(blob.view(np.uint8), _SQUARE3)  # the blob grown by one pixel
+        outer = square_kernel(2 * ring_px + 1)
+        grown = cv2.dilate(blob.view(np.uint8), SQUARE3)  # the blob grown by one pixel
         ring = cv2.dilate(blob.view(np.uint8), outer) > grown
         ring &= valid
         ring_t = tw[ring]
@@ -913,7 +672,7 @@ class WarmBodyDetector:
         area_px = int(np.count_nonzero(ref))
         if area_px < cfg.min_area_px:
             return None
-        near = cv2.dilate(ref.view(np.uint8), _SQUARE3)  # ref grown by one pixel
+        near = cv2.dilate(ref.view(np.uint8), SQUARE3)  # ref grown by one pixel
         ring2 = cv2.dilate(ref.view(np.uint8), outer) > near
         ring2 &= valid
         ring2_e = ew[ring2]
@@ -934,7 +693,7 @@ class WarmBodyDetector:
         cover = np.clip(ew / body_excess, 0.0, 1.0)
         cover[~(near.view(np.bool_) & valid)] = 0.0
         m = cv2.moments(cover)
-        if m["m00"] <= _EPS:
+        if m["m00"] <= EPS:
             return None
         cx, cy = m["m10"] / m["m00"], m["m01"] / m["m00"]
         # Covariance, plus a pixel's own extent (uniform square: variance 1/12).
@@ -945,7 +704,7 @@ class WarmBodyDetector:
         yy, xx = np.nonzero(cover)
         weights = cover[yy, xx].astype(np.float64)
         proj = (xx - cx) * axis[0] + (yy - cy) * axis[1]
-        m2 = max(float(np.dot(weights, proj**2)) / m["m00"], _EPS)
+        m2 = max(float(np.dot(weights, proj**2)) / m["m00"], EPS)
         m3 = float(np.dot(weights, proj**3)) / m["m00"]
         m4 = float(np.dot(weights, proj**4)) / m["m00"]
         shape_score = abs(m3) / m2**1.5 + m4 / m2**2 - _ELLIPSE_KURTOSIS
@@ -954,7 +713,7 @@ class WarmBodyDetector:
         return _Blob(
             area_px=area_px, area_m2=m["m00"] * gsd * gsd,
             length_m=_SIGMA_TO_FULL_LENGTH * math.sqrt(large_eval) * gsd,
-            width_m=_SIGMA_TO_FULL_LENGTH * math.sqrt(max(small_eval, _EPS)) * gsd,
+            width_m=_SIGMA_TO_FULL_LENGTH * math.sqrt(max(small_eval, EPS)) * gsd,
             shape_score=shape_score, centroid=(cx + left, cy + top),
             bbox=(bx + left, by + top, bx + bw + left, by + bh + top),
             mean_c=mean_c, max_c=float(values.max()), plateau_c=plateau, isolation_k=isolation,
@@ -996,337 +755,3 @@ class WarmBodyDetector:
 
 
 # ---------------------------------------------------------------------------------------------
-# Hotspots and fire
-# ---------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class HotspotConfig:
-    """Settings of :class:`HotspotDetector`.
-
-    Attributes
-    ----------
-    fire_c : pixels at or above this are fire candidates, deg C (above running engines,
-        70-90 deg C, and sunlit surfaces; just under the 150 deg C top of a high-gain
-        microbolometer, so flames that saturate it are caught by their hot rims too).
-    saturation_c : value given to saturated pixels, deg C (the camera's upper range limit;
-        reported temperatures of saturated detections are lower bounds).
-    saturation_neighbour_c : NaN pixels connected to pixels at least this hot are saturated
-        (fire cue), deg C.
-    nan_cluster_px : NaN clusters of at least this many pixels are saturated too; smaller,
-        isolated ones are dead pixels (replace bad columns upstream, they would look like
-        saturation).
-    hotspot_contrast_k : hotspot pixels are hotter than the local background by this, K.
-    hotspot_min_c : ... and at least this hot, deg C (hotter than bodies and sun-warmed ground).
-    background_window_m : side of the background median window, m (twice a car's length).
-    background_window_px : that window when the GSD is unknown, pixels.
-    merge_m : hot pixels closer than this join one detection (a fire front with gaps), m.
-    merge_px : that distance when the GSD is unknown, pixels.
-    min_area_px, min_area_m2 : smaller blobs are ignored (bad pixels, noise).
-    min_fire_px : a blob is fire with at least this many pixels >= fire_c or saturated.
-    use_flicker : keep a short history per blob and use flicker as a supporting cue.
-    history_frames : frames of that history.
-    flicker_min_frames : history needed before flicker counts.
-    flicker_cv : flames flicker: the rms frame-to-frame fluctuation of a blob's hot area
-        (second differences, so steady growth or shrinking does not count) over its mean
-        above this (rigid hot objects stay within a few percent). Blobs touching the frame
-        edge do not flicker (their area is cut by it).
-    flicker_min_c : a flickering blob at least this hot is fire even below ``fire_c``, deg C
-        (hotter than any engine bay, so flicker alone never turns a car into a fire).
-    match_px : a blob continues the history of the nearest blob of the previous frame within
-        this distance (after the ego shift), pixels.
-    """
-
-    fire_c: float = 140.0
-    saturation_c: float = 150.0
-    saturation_neighbour_c: float = 100.0
-    nan_cluster_px: int = 4
-    hotspot_contrast_k: float = 20.0
-    hotspot_min_c: float = 45.0
-    background_window_m: float = 10.0
-    background_window_px: int = 63
-    merge_m: float = 1.0
-    merge_px: int = 3
-    min_area_px: int = 3
-    min_area_m2: float = 0.02
-    min_fire_px: int = 3
-    use_flicker: bool = True
-    history_frames: int = 8
-    flicker_min_frames: int = 4
-    flicker_cv: float = 0.15
-    flicker_min_c: float = 100.0
-    match_px: float = 8.0
-
-    def __post_init__(self) -> None:
-        problems = []
-        if not self.hotspot_min_c < self.fire_c <= self.saturation_c:
-            problems.append("need hotspot_min_c < fire_c <= saturation_c")
-        if not self.saturation_neighbour_c <= self.saturation_c:
-            problems.append("saturation_neighbour_c must be <= saturation_c")
-        positive = ("hotspot_contrast_k", "background_window_m", "merge_m", "flicker_cv",
-                    "match_px")
-        problems += [f"{name} must be > 0" for name in positive if not getattr(self, name) > 0]
-        if (self.min_area_px < 1 or self.min_fire_px < 1 or self.merge_px < 0
-                or self.nan_cluster_px < 1):
-            problems.append("min_area_px, min_fire_px and nan_cluster_px must be >= 1, "
-                            "merge_px >= 0")
-        if self.min_area_m2 < 0 or self.background_window_px < 3:
-            problems.append("min_area_m2 must be >= 0 and background_window_px >= 3")
-        if not _FLICKER_MIN_SAMPLES <= self.flicker_min_frames <= self.history_frames:
-            problems.append(f"need {_FLICKER_MIN_SAMPLES} <= flicker_min_frames <= "
-                            "history_frames")
-        if problems:
-            raise ValueError("HotspotConfig: " + "; ".join(problems))
-
-
-_FIRE_PX_SCALE = 10.0      # fire confidence 1 - exp(-fire pixels / this)
-_FLICKER_BOOST = 0.5       # flicker closes this share of the gap to confidence 1
-_HOTSPOT_CONTRAST_SCALE = 1.0  # hotspot confidence 1 - exp(-excess / (this x threshold))
-
-
-@dataclass
-class _HotBlob:
-    """Statistics of the hot pixels of one grouped blob; positions in image pixels."""
-
-    first: tuple[int, int]  # (row, column) of its first pixel in raster order
-    count: int
-    fire: int
-    saturated: int
-    sum: float
-    max_c: float
-    cx: float
-    cy: float
-    box: tuple[int, int, int, int]  # x, y, width, height
-
-
-_DISCS: dict[int, NDArray[np.uint8]] = {}
-
-
-def _disc(radius: int) -> NDArray[np.uint8]:
-    """Elliptic structuring element of ``2 * radius + 1`` pixels (made once per size)."""
-    kernel = _DISCS.get(radius)
-    if kernel is None:
-        kernel = _DISCS[radius] = cv2.getStructuringElement(cv2.MORPH_ELLIPSE,
-                                                            (2 * radius + 1,) * 2)
-    return kernel
-
-
-@dataclass
-class _BlobHistory:
-    centroid: tuple[float, float]
-    hot_area: deque = field(default_factory=deque)
-    seen: bool = True
-
-    def flicker(self, min_frames: int) -> float:
-        """Rms second difference of the hot area over its mean (0 until ``min_frames``)."""
-        if len(self.hot_area) < min_frames:
-            return 0.0
-        a = np.asarray(self.hot_area, np.float64)
-        second = a[2:] - 2.0 * a[1:-1] + a[:-2]
-        return float(np.sqrt(np.mean(second**2)) / max(a.mean(), _EPS))
-
-
-class HotspotDetector:
-    """Hotspots and fire in a temperature image (deg C, NaN invalid or saturated).
-
-    A pixel is hot if it is at least ``fire_c`` (fire candidate), saturated (NaN connected to
-    pixels above ``saturation_neighbour_c``, or in a NaN cluster of ``nan_cluster_px``: the
-    camera's range is exceeded, a strong fire cue), or hotter than its local background
-    (median over ``background_window_m``) by ``hotspot_contrast_k`` and at least
-    ``hotspot_min_c``.
-    Hot pixels closer than ``merge_m`` form one blob (closing); blobs smaller than
-    ``min_area_px`` / ``min_area_m2`` are dropped. A blob with ``min_fire_px`` fire pixels is
-    'fire'; otherwise 'hotspot', unless flicker promotes it: with ``use_flicker``, each blob
-    keeps a short history of its hot area (matched to the previous frame's blobs by centroid,
-    after the ego shift), and a blob above ``flicker_min_c`` whose area fluctuates from frame
-    to frame (rms second difference over mean) by more than ``flicker_cv`` is fire. Flicker
-    also raises a fire's confidence. Flicker is optional: static flames (as simulated) are
-    found by temperature and saturation alone.
-
-    Parameters
-    ----------
-    config : settings; defaults if None.
-    """
-
-    def __init__(self, config: HotspotConfig | None = None) -> None:
-        self.config = config or HotspotConfig()
-        self._buf = _FrameBuffers()
-        self._history: list[_BlobHistory] = []
-
-    def reset(self) -> None:
-        """Forget the flicker history (a new stream)."""
-        self._history = []
-
-    @_QUIET_EXTREMES
-    def detect(self, temperature_c: NDArray, gsd_m: float | None = None,
-               ego_shift_px: tuple[float, float] = (0.0, 0.0)) -> list[Detection]:
-        """Hotspots and fires in one frame.
-
-        Parameters
-        ----------
-        temperature_c : (H, W) temperature, deg C; NaN = invalid or saturated.
-        gsd_m : ground sample distance, m/pixel; None: pixel settings only, area_m2 NaN.
-        ego_shift_px : (dx, dy) shift of static scene content since the previous frame,
-            pixels (camera motion), for the flicker history.
-
-        Returns
-        -------
-        Detections labelled 'fire' or 'hotspot', largest first.
-        """
-        cfg = self.config
-        if gsd_m is not None and not gsd_m > 0:
-            raise ValueError(f"gsd_m must be > 0 or None, got {gsd_m}")
-        buf = self._buf
-        t = _prepare(temperature_c, buf)
-        window = (cfg.background_window_m / gsd_m if gsd_m else cfg.background_window_px)
-        raw = np.asarray(temperature_c)
-        fire_px: NDArray[np.bool_] | None = None  # None: raw values are t's, no saturation
-        saturated: NDArray[np.bool_] | None = None
-        if buf.any_invalid or raw.dtype != np.float32:
-            with np.errstate(invalid="ignore"):
-                very_hot = raw >= cfg.fire_c
-                seeds = cv2.dilate((raw >= cfg.saturation_neighbour_c).view(np.uint8),
-                                   _SQUARE3) > 0
-            saturated = self._saturated(buf.invalid, seeds)
-            fire_px = very_hot | saturated
-            t[saturated] = cfg.saturation_c  # t is a copy here (buf.filled)
-        # Fire pixels (fire_c or saturated) are hot enough too: fire_c > hotspot_min_c.
-        hot_enough = t >= cfg.hotspot_min_c
-        if not hot_enough.any():
-            self._age_history([])
-            return []
-        local_background(t, window, out=buf.background)
-        merge = round(cfg.merge_m / gsd_m) if gsd_m else cfg.merge_px
-        # Blobs are made on rectangles around the hot enough pixels, with margins that give
-        # the same closing and labels as the whole image.
-        found = []
-        for rows, cols, own in _regions(hot_enough.view(np.uint8), 2 * merge + 1) or []:
-            found += self._region_blobs(t, hot_enough, fire_px, saturated, rows, cols, own,
-                                        merge)
-        found.sort(key=lambda b: b.first)  # the label order of the whole image
-        px_area = gsd_m * gsd_m if gsd_m else math.nan
-        min_px = max(cfg.min_area_px, math.ceil(cfg.min_area_m2 / px_area) if gsd_m else 0)
-        blobs = [b for b in found if b.count >= min_px]
-        histories = self._update_history([(b.cx, b.cy) for b in blobs],
-                                         [float(b.count) for b in blobs], ego_shift_px)
-        detections = []
-        for b, hist in zip(blobs, histories, strict=True):
-            x, y, w, h = b.box
-            at_edge = x == 0 or y == 0 or x + w == t.shape[1] or y + h == t.shape[0]
-            flickers = (hist is not None and not at_edge
-                        and hist.flicker(cfg.flicker_min_frames) > cfg.flicker_cv)
-            is_fire = b.fire >= cfg.min_fire_px or (flickers and b.max_c >= cfg.flicker_min_c)
-            mean_c = float(b.sum / b.count)
-            if is_fire:
-                conf = 1.0 - math.exp(-max(b.fire, 1) / _FIRE_PX_SCALE)
-                if flickers:
-                    conf += _FLICKER_BOOST * (1.0 - conf)
-                label = "fire"
-            else:
-                excess = b.max_c - float(buf.background[int(b.cy), int(b.cx)])
-                conf = 1.0 - math.exp(-max(excess - cfg.hotspot_contrast_k, 0.0)
-                                      / (_HOTSPOT_CONTRAST_SCALE * cfg.hotspot_contrast_k))
-                label = "hotspot"
-            detections.append(Detection(
-                label=label, confidence=float(np.clip(conf, 0.0, 1.0)),
-                bbox=(x, y, x + w, y + h), centroid=(float(b.cx), float(b.cy)),
-                max_c=float(b.max_c), mean_c=mean_c, area_px=b.count,
-                area_m2=b.count * px_area, saturated_px=b.saturated))
-        detections.sort(key=lambda d: -d.area_px)
-        return detections
-
-    def _region_blobs(self, t: NDArray[np.float32], hot_enough: NDArray[np.bool_],
-                      fire_px: NDArray[np.bool_] | None, saturated: NDArray[np.bool_] | None,
-                      rows: slice, cols: slice, own: NDArray[np.bool_] | None, merge: int
-                      ) -> list[_HotBlob]:
-        """Hot blobs of one rectangle (see :func:`_regions`), in image coordinates."""
-        cfg = self.config
-        buf = self._buf
-        y0, x0 = rows.start, cols.start
-        tw = t[rows, cols]
-        contrast = buf.contrast[rows, cols]
-        np.subtract(tw, buf.background[rows, cols], out=contrast)
-        hot = contrast > cfg.hotspot_contrast_k
-        hot &= hot_enough[rows, cols]
-        if buf.any_invalid:
-            hot &= ~buf.invalid[rows, cols]
-        fire = tw >= cfg.fire_c if fire_px is None else fire_px[rows, cols]
-        hot |= fire
-        mask = hot.view(np.uint8)
-        grouped = mask
-        if merge > 0:  # the closing groups the hot pixels; statistics are over them only
-            grouped = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, _disc(merge))
-        n, labels, stats, _ = cv2.connectedComponentsWithStats(grouped, connectivity=8)
-        if n <= 1:
-            return []
-        width = cols.stop - cols.start
-        hot_idx = np.flatnonzero(mask)
-        lab = labels.ravel()[hot_idx]
-        values = tw.ravel()[hot_idx] if tw.flags.c_contiguous else tw[hot]
-        counts = np.bincount(lab, minlength=n)
-        fire_counts = np.bincount(lab, weights=fire.ravel()[hot_idx], minlength=n)
-        sat_counts = (np.bincount(lab, weights=saturated[rows, cols].ravel()[hot_idx],
-                                  minlength=n) if saturated is not None else np.zeros(n))
-        sums = np.bincount(lab, weights=values, minlength=n)
-        maxima = np.full(n, -np.inf)
-        np.maximum.at(maxima, lab, values)
-        divisor = np.maximum(counts, 1)
-        cx = np.bincount(lab, weights=hot_idx % width + x0, minlength=n) / divisor
-        cy = np.bincount(lab, weights=hot_idx // width + y0, minlength=n) / divisor
-        ids = np.arange(1, n)
-        first = _first_pixels(labels, stats, ids)
-        if own is not None:  # blobs of other groups reaching into the rectangle
-            mine = _owns(own, first)
-            ids, first = ids[mine], [f for f, m in zip(first, mine, strict=True) if m]
-        return [_HotBlob(first=(fy + y0, fx + x0), count=int(counts[k]),
-                         fire=int(fire_counts[k]), saturated=int(sat_counts[k]),
-                         sum=float(sums[k]), max_c=float(maxima[k]), cx=float(cx[k]),
-                         cy=float(cy[k]),
-                         box=(int(stats[k, 0]) + x0, int(stats[k, 1]) + y0,
-                              int(stats[k, 2]), int(stats[k, 3])))
-                for k, (fy, fx) in zip(ids, first, strict=True)]
-
-    def _saturated(self, invalid: NDArray[np.bool_], hot_seeds: NDArray[np.bool_]
-                   ) -> NDArray[np.bool_]:
-        """NaN pixels that are saturated: connected to hot pixels, or in NaN clusters of at
-        least ``nan_cluster_px`` (a flame edge cut sharply against cool ground; isolated dead
-        pixels are left out)."""
-        if not invalid.any():
-            return np.zeros_like(invalid)
-        _, comp, stats, _ = cv2.connectedComponentsWithStats(invalid.view(np.uint8),
-                                                             connectivity=8)
-        keep = stats[:, cv2.CC_STAT_AREA] >= self.config.nan_cluster_px
-        keep[0] = False
-        touched = np.unique(comp[invalid & hot_seeds])
-        keep[touched[touched > 0]] = True
-        return keep[comp]
-
-    def _age_history(self, keep: list[_BlobHistory]) -> None:
-        self._history = keep
-
-    def _update_history(self, centroids: list[tuple[float, float]], hot_areas: list[float],
-                        ego_shift_px: tuple[float, float]) -> list[_BlobHistory | None]:
-        """Continue each blob's hot-area history from the nearest previous blob."""
-        cfg = self.config
-        if not cfg.use_flicker:
-            return [None] * len(centroids)
-        dx, dy = ego_shift_px
-        previous = self._history
-        taken = [False] * len(previous)
-        out: list[_BlobHistory | None] = []
-        for (cx, cy), area in zip(centroids, hot_areas, strict=True):
-            best, best_d = -1, cfg.match_px
-            for i, h in enumerate(previous):
-                d = math.hypot(h.centroid[0] + dx - cx, h.centroid[1] + dy - cy)
-                if not taken[i] and d <= best_d:
-                    best, best_d = i, d
-            if best >= 0:
-                taken[best] = True
-                hist = previous[best]
-                hist.centroid = (cx, cy)
-            else:
-                hist = _BlobHistory(centroid=(cx, cy),
-                                    hot_area=deque(maxlen=cfg.history_frames))
-            hist.hot_area.append(area)
-            out.append(hist)
-        self._age_history([h for h in out if h is not None])
-        return out

@@ -1,9 +1,9 @@
 """Thermal <-> RGB registration and overlay images.
 
 A thermal pixel and an RGB pixel see the same point only at a known distance, so registration
-takes the two calibrated cameras (:class:`~thermal_perception.core.fusion.geometry.CameraModel`, with
-distortion), the extrinsic transform and a scene plane (a depth in front of the thermal camera,
-or any plane), or directly a homography. From them it builds, once per configuration, the
+takes the two calibrated cameras (:class:`~.geometry.CameraModel`, with distortion), the
+extrinsic transform and a scene plane (a depth in front of the thermal camera, or any plane),
+or directly a homography. From them it builds, once per configuration, the
 remap tables that carry the RGB image into the thermal image's pixel grid; every frame is then
 one ``cv2.remap``. Overlays: alpha blend, and edge/detail transfer (the RGB image's high-pass
 luminance added to the colourised thermal image, as "MSX"-style fusion does) that keeps the
