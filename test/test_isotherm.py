@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from thermal_perception.core.display import isotherm as iso
-from thermal_perception.core.measure.roi import BoxRoi, PolygonRoi, RoiSet, SpotRoi, parse_roi
+from thermal_perception.core.measure import BoxRoi, PolygonRoi, RoiSet, SpotRoi, parse_roi
 
 GREEN = (0, 255, 0)
 

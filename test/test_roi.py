@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from thermal_perception.core.measure import roi as R
-from thermal_perception.core.measure.roi import (
+import thermal_perception.core.measure as R
+from thermal_perception.core.measure import (
     AlarmMonitor,
     BoxRoi,
     PolygonRoi,
@@ -492,7 +492,7 @@ def test_alarm_both_thresholds_deterministic() -> None:
 
 def test_more_rois_than_the_limit_are_refused_with_the_reason():
     """Issue 19 item 5: the work per frame is bounded: above MAX_ROIS the list is refused."""
-    from thermal_perception.core.measure.roi import MAX_ROIS, RoiSet
+    from thermal_perception.core.measure import MAX_ROIS, RoiSet
 
     ok = [f"spot s{i} {i % 60} {i // 60}" for i in range(MAX_ROIS)]
     assert len(RoiSet.from_strings([*ok, ""])) == MAX_ROIS
@@ -502,7 +502,7 @@ def test_more_rois_than_the_limit_are_refused_with_the_reason():
 
 def test_the_processor_refuses_too_many_rois_with_the_reason():
     """The node's parameter check (start and on change) gives the same reason."""
-    from thermal_perception.core.measure.roi import MAX_ROIS
+    from thermal_perception.core.measure import MAX_ROIS
     from thermal_perception.settings.processor import PARAMS, check_combination
 
     values = {spec.name: spec.default for spec in PARAMS}

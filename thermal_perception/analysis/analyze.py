@@ -376,7 +376,7 @@ class _BagAnalysis:
             load_processor_params,
             renderer_from,
         )
-        from thermal_perception.core.measure.roi import AlarmMonitor, RoiSet
+        from thermal_perception.core.measure import AlarmMonitor, RoiSet
         from thermal_perception.core.physics.camera import get_profile
         from thermal_perception.core.physics.radiometry import BandRadianceTable
         from thermal_perception.io.frames import load_emissivity_map

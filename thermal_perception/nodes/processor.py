@@ -21,7 +21,7 @@ import numpy as np
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 
-from thermal_perception.core.measure.roi import AlarmMonitor, RoiSet
+from thermal_perception.core.measure import AlarmMonitor, RoiSet
 from thermal_perception.core.physics.camera import get_profile
 from thermal_perception.core.physics.radiometry import BandRadianceTable
 from thermal_perception.io.frames import load_emissivity_map

@@ -17,7 +17,7 @@ from thermal_perception.core.correction.per_camera import (
 )
 from thermal_perception.core.display.isotherm import draw_rois, isotherm_mask, overlay_isotherm
 from thermal_perception.core.display.render import AGC_MODES, COLORMAPS, DisplayRenderer
-from thermal_perception.core.measure.roi import RoiSet
+from thermal_perception.core.measure import RoiSet
 from thermal_perception.core.physics.calibration import (
     MODEL_NAMES,
     NETD_REFERENCE_K,

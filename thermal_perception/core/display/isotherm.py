@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from thermal_perception.core.measure.roi import (
+from thermal_perception.core.measure import (
     STATE_ALARM,
     STATE_INVALID,
     BoxRoi,
