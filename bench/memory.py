@@ -24,8 +24,8 @@ sys.path.insert(0, str(REPO))
 
 from common import rss_mib  # noqa: E402
 
+from thermal_perception.core.physics import BandRadianceTable  # noqa: E402
 from thermal_perception.core.physics.camera import get_profile  # noqa: E402
-from thermal_perception.core.physics.radiometry import BandRadianceTable  # noqa: E402
 from thermal_perception.settings.processor import (  # noqa: E402
     PARAMS,
     chain_from,

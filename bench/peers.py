@@ -39,12 +39,12 @@ from scipy.constants import zero_Celsius
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from thermal_perception.core.physics import BandRadianceTable  # noqa: E402
 from thermal_perception.core.physics.calibration import (  # noqa: E402
     CountsToTemperature,
     MeasurementConditions,
     make_model,
 )
-from thermal_perception.core.physics.radiometry import BandRadianceTable  # noqa: E402
 from thermal_perception.io.flir import read_fff, read_seq  # noqa: E402
 
 DEFAULT_DATA = REPO / "data" / "flir"

@@ -19,12 +19,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from thermal_perception.core.kernels import numba_enabled, warm_up  # noqa: E402
+from thermal_perception.core.physics import BandRadianceTable  # noqa: E402
 from thermal_perception.core.physics.calibration import (  # noqa: E402
     CountsToTemperature,
     MeasurementConditions,
     make_model,
 )
-from thermal_perception.core.physics.radiometry import BandRadianceTable  # noqa: E402
 
 # FLIR Duo Pro R constants and scene parameters of data/flir/frame_000000.txt
 R1, R2, B, F, O = 364058.0, 1.0, 1428.0, 1.0, -228.0  # noqa: E741 - FLIR's names

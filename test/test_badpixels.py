@@ -18,9 +18,9 @@ from thermal_perception.core.correction.badpixels import (
     frame_statistics,
     robust_z,
 )
+from thermal_perception.core.physics import BandRadianceTable
 from thermal_perception.core.physics.calibration import LinearCalibration
 from thermal_perception.core.physics.camera import get_profile
-from thermal_perception.core.physics.radiometry import BandRadianceTable
 from thermal_perception.core.physics.sensor import MicrobolometerModel
 from thermal_perception.sim.simulator import ThermalSimulator
 

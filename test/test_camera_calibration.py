@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.constants import zero_Celsius
 
+from thermal_perception.core.physics import BandRadianceTable, band_radiance
 from thermal_perception.core.physics.calibration import (
     CountsToTemperature,
     LinearCalibration,
@@ -17,7 +18,6 @@ from thermal_perception.core.physics.calibration import (
     noise_sigma_counts,
 )
 from thermal_perception.core.physics.camera import CameraProfile, get_profile, load_profiles
-from thermal_perception.core.physics.radiometry import BandRadianceTable, band_radiance
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +104,7 @@ def test_saturated_and_dead_counts_are_nan(boson):
        distance=st.floats(0.0, 500.0), rh=st.floats(0.0, 1.0))
 def test_measurement_equation_round_trip(boson, eps, t_obj, t_refl, distance, rh):
     """Forward: counts of an object seen through air; inverse LUT gives its temperature."""
-    from thermal_perception.core.physics.radiometry import measured_radiance
+    from thermal_perception.core.physics import measured_radiance
 
     _, table, cal = boson
     cond = MeasurementConditions(emissivity=eps, reflected_temperature_c=t_refl,

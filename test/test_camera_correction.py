@@ -166,8 +166,8 @@ def blackbody_frames(path: Path, true_c: float, frames: int = 8, seed: int = 0) 
     ``(T - offset) / gain``: counts from the processor's default radiometric model (boson640
     linear radiance), with 3 counts of noise that dither the quantisation away."""
     from thermal_perception.analysis.params import PROCESSOR_DEFAULTS
+    from thermal_perception.core.physics import BandRadianceTable
     from thermal_perception.core.physics.camera import get_profile
-    from thermal_perception.core.physics.radiometry import BandRadianceTable
     from thermal_perception.settings.processor import converter_from
 
     profile = get_profile("boson640")

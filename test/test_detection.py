@@ -19,9 +19,9 @@ from thermal_perception.core.detection import (
     gsd_from_altitude,
     local_background,
 )
+from thermal_perception.core.physics import BandRadianceTable
 from thermal_perception.core.physics.calibration import CountsToTemperature
 from thermal_perception.core.physics.camera import CameraProfile, get_profile
-from thermal_perception.core.physics.radiometry import BandRadianceTable
 from thermal_perception.evaluation.simulated import (
     SceneObjectIndex,
     combine_reports,

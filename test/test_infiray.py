@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from scipy.constants import zero_Celsius
 
+from thermal_perception.core.physics import BandRadianceTable
 from thermal_perception.core.physics.camera import get_profile
-from thermal_perception.core.physics.radiometry import BandRadianceTable
 from thermal_perception.io.v4l2 import (
     INFIRAY_KELVIN_PER_COUNT,
     FakeY16Device,

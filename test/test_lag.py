@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 from scipy.constants import zero_Celsius
 
 from thermal_perception.core.correction.lag import LagCompensator
+from thermal_perception.core.physics import BandRadianceTable
 from thermal_perception.core.physics.calibration import LinearCalibration
 from thermal_perception.core.physics.camera import get_profile
-from thermal_perception.core.physics.radiometry import BandRadianceTable
 from thermal_perception.core.physics.sensor import MicrobolometerModel
 from thermal_perception.sim.simulator import ThermalSimulator
 

@@ -22,13 +22,13 @@ from thermal_perception.core.correction.nuc import (
     ffc_offset_update,
     two_point_nuc,
 )
+from thermal_perception.core.physics import BandRadianceTable
 from thermal_perception.core.physics.calibration import (
     NETD_REFERENCE_K,
     CountsToTemperature,
     LinearCalibration,
 )
 from thermal_perception.core.physics.camera import get_profile
-from thermal_perception.core.physics.radiometry import BandRadianceTable
 from thermal_perception.core.physics.sensor import MicrobolometerModel
 from thermal_perception.sim.simulator import ThermalSimulator
 

@@ -10,6 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.constants import zero_Celsius
 
+from thermal_perception.core.physics import (
+    BandRadianceTable,
+    FlirPlanck,
+    flir_raw_to_temperature_c,
+    measured_radiance,
+)
 from thermal_perception.core.physics.calibration import (
     CountsToTemperature,
     LinearCalibration,
@@ -19,12 +25,6 @@ from thermal_perception.core.physics.calibration import (
     make_model,
 )
 from thermal_perception.core.physics.camera import get_profile
-from thermal_perception.core.physics.radiometry import (
-    BandRadianceTable,
-    FlirPlanck,
-    flir_raw_to_temperature_c,
-    measured_radiance,
-)
 
 # FLIR Duo Pro R constants of the recording in data/flir (frame_000000.txt, exiftool)
 DUO_PRO_R = {"R1": 364058.0, "R2": 1.0, "B": 1428.0, "F": 1.0, "O": -228.0}

@@ -1,4 +1,5 @@
-"""Known-answer tests for thermal_perception.core.physics.radiometry.
+"""Known-answer tests for thermal_perception.core.physics (planck, band, measurement,
+vendor).
 
 Each expected number says where it comes from: CODATA 2018 (as printed in the CODATA tables,
 independent of scipy's copy), closed-form formulas evaluated here with the ``math`` module,
@@ -20,7 +21,7 @@ from hypothesis.extra import numpy as hnp
 from scipy import constants as sc
 from scipy import integrate, optimize
 
-from thermal_perception.core.physics import radiometry as rad
+import thermal_perception.core.physics as rad
 
 ZERO_C = sc.zero_Celsius
 FLIR_DIR = Path(__file__).resolve().parents[1] / "data" / "flir"

@@ -130,8 +130,8 @@ def test_sequence_with_sidecar_reads_in_degrees_c(tmp_path, suffix):
     """A folder of 16-bit frames plus radiometry.yaml: the sidecar gives the processor's
     radiometric model, which converts the frames to deg C."""
     from thermal_perception.analysis.params import converter_from, load_processor_params
+    from thermal_perception.core.physics import BandRadianceTable
     from thermal_perception.core.physics.camera import get_profile
-    from thermal_perception.core.physics.radiometry import BandRadianceTable
 
     folder = tmp_path / "seq"
     counts = _sequence(folder, suffix)
@@ -152,8 +152,8 @@ def test_sequence_with_sidecar_reads_in_degrees_c(tmp_path, suffix):
 
 def test_gain_offset_sidecar_and_multipage_tiff(tmp_path):
     from thermal_perception.analysis.params import converter_from, load_processor_params
+    from thermal_perception.core.physics import BandRadianceTable
     from thermal_perception.core.physics.camera import get_profile
-    from thermal_perception.core.physics.radiometry import BandRadianceTable
 
     folder = tmp_path / "stack"
     folder.mkdir()

@@ -93,7 +93,7 @@ def test_core_and_cli_work_without_ros(tmp_path):
         "import sys\n"
         "for name in ('rclpy', 'sensor_msgs', 'thermal_perception.msg'):\n"
         "    sys.modules[name] = None\n"
-        "import thermal_perception.core.physics.radiometry\n"
+        "import thermal_perception.core.physics.band\n"
         "import thermal_perception.core.physics.calibration\n"
         "import thermal_perception.core.display.render, thermal_perception.sim.simulator\n"
         "import thermal_perception.io.bag, thermal_perception.runner\n"

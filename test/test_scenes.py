@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.constants import zero_Celsius
 
-from thermal_perception.core.physics.radiometry import BandRadianceTable
+from thermal_perception.core.physics import BandRadianceTable
 from thermal_perception.sim.scenes import (
     LABELS,
     SCENE_BUILDERS,

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from scipy.constants import zero_Celsius
 
+from thermal_perception.core.physics import BandRadianceTable
 from thermal_perception.core.physics.calibration import CountsToTemperature, LinearCalibration
 from thermal_perception.core.physics.camera import get_profile
-from thermal_perception.core.physics.radiometry import BandRadianceTable
 from thermal_perception.core.physics.sensor import MicrobolometerModel
 from thermal_perception.sim.scenes import LABELS, make_sar_scene
 from thermal_perception.sim.simulator import ThermalSimulator

@@ -10,9 +10,9 @@ import pytest
 
 from thermal_perception.core.detection import Detection, HotspotDetector, WarmBodyDetector
 from thermal_perception.core.detection.tracking import MultiObjectTracker, TrackerConfig
+from thermal_perception.core.physics import BandRadianceTable
 from thermal_perception.core.physics.calibration import CountsToTemperature
 from thermal_perception.core.physics.camera import CameraProfile, get_profile
-from thermal_perception.core.physics.radiometry import BandRadianceTable
 from thermal_perception.evaluation.simulated import combine_reports, evaluate_sequence
 from thermal_perception.sim.simulator import ThermalSimulator
 

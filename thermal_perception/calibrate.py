@@ -30,9 +30,9 @@ from thermal_perception.core.correction.per_camera import (
     fit_two_point,
     save_correction,
 )
+from thermal_perception.core.physics import BandRadianceTable
 from thermal_perception.core.physics.calibration import CountsToTemperature, LinearCalibration
 from thermal_perception.core.physics.camera import get_profile
-from thermal_perception.core.physics.radiometry import BandRadianceTable
 from thermal_perception.io.frames import read_frames
 
 

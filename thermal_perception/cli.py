@@ -103,9 +103,9 @@ def _cmd_netd(args: argparse.Namespace) -> int:
     import numpy as np
     from scipy.constants import zero_Celsius
 
+    from thermal_perception.core.physics import BandRadianceTable
     from thermal_perception.core.physics.calibration import CountsToTemperature, LinearCalibration
     from thermal_perception.core.physics.camera import get_profile
-    from thermal_perception.core.physics.radiometry import BandRadianceTable
     from thermal_perception.core.physics.sensor import MicrobolometerModel, measure_netd_k
 
     profile = get_profile(args.camera_profile)

@@ -377,8 +377,8 @@ class _BagAnalysis:
             renderer_from,
         )
         from thermal_perception.core.measure import AlarmMonitor, RoiSet
+        from thermal_perception.core.physics import BandRadianceTable
         from thermal_perception.core.physics.camera import get_profile
-        from thermal_perception.core.physics.radiometry import BandRadianceTable
         from thermal_perception.io.frames import load_emissivity_map
 
         o = self.options

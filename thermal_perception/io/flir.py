@@ -255,7 +255,7 @@ def _temperature_lut(values: tuple[float, ...]) -> NDArray[np.float32]:
 def _temperature_c(m: dict, raw: NDArray, out: NDArray) -> NDArray:
     from scipy.constants import zero_Celsius as zero_c
 
-    from thermal_perception.core.physics.radiometry import (
+    from thermal_perception.core.physics import (
         AtmosphereConstants,
         FlirPlanck,
         flir_raw_to_temperature_c,

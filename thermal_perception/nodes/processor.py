@@ -22,8 +22,8 @@ from rclpy.node import Node
 from sensor_msgs.msg import Image
 
 from thermal_perception.core.measure import AlarmMonitor, RoiSet
+from thermal_perception.core.physics import BandRadianceTable
 from thermal_perception.core.physics.camera import get_profile
-from thermal_perception.core.physics.radiometry import BandRadianceTable
 from thermal_perception.io.frames import load_emissivity_map
 from thermal_perception.io.messages import header_ns
 from thermal_perception.msg import RoiStatistics, RoiStatisticsArray, ThermalStatus

@@ -18,6 +18,7 @@ from thermal_perception.core.correction.per_camera import (
 from thermal_perception.core.display.isotherm import draw_rois, isotherm_mask, overlay_isotherm
 from thermal_perception.core.display.render import AGC_MODES, COLORMAPS, DisplayRenderer
 from thermal_perception.core.measure import RoiSet
+from thermal_perception.core.physics import BandRadianceTable
 from thermal_perception.core.physics.calibration import (
     MODEL_NAMES,
     NETD_REFERENCE_K,
@@ -27,7 +28,6 @@ from thermal_perception.core.physics.calibration import (
     make_model,
 )
 from thermal_perception.core.physics.camera import CameraProfile, load_profiles
-from thermal_perception.core.physics.radiometry import BandRadianceTable
 from thermal_perception.ros.params import ParamSpec
 from thermal_perception.settings import RELIABILITY_CHOICES
 

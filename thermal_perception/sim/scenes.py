@@ -29,7 +29,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.constants import zero_Celsius
 
 if TYPE_CHECKING:
-    from thermal_perception.core.physics.radiometry import BandRadianceTable
+    from thermal_perception.core.physics import BandRadianceTable
 
 # Class labels of the truth maps. Values of the first eight are fixed (stored data and other
 # modules use them); new classes are appended with new values.

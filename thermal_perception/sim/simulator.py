@@ -15,9 +15,9 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.constants import zero_Celsius
 
+from thermal_perception.core.physics import BandRadianceTable
 from thermal_perception.core.physics.calibration import LinearCalibration, MeasurementConditions
 from thermal_perception.core.physics.camera import CameraProfile
-from thermal_perception.core.physics.radiometry import BandRadianceTable
 from thermal_perception.core.physics.sensor import MicrobolometerModel, fpa_temperature_c
 from thermal_perception.sim.scenes import SCENE_BUILDERS, SceneTruth, make_scene
 

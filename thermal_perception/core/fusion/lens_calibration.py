@@ -853,9 +853,9 @@ def sample_board_poses(camera: CameraModel, spec: TargetSpec, count: int, seed: 
 
 @functools.lru_cache(maxsize=4)
 def _profile_radiometry(profile_name: str) -> tuple[Any, Any, int]:
+    from thermal_perception.core.physics import BandRadianceTable
     from thermal_perception.core.physics.calibration import LinearCalibration
     from thermal_perception.core.physics.camera import get_profile
-    from thermal_perception.core.physics.radiometry import BandRadianceTable
 
     profile = get_profile(profile_name)
     table = BandRadianceTable(profile.band_m)

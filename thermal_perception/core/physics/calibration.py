@@ -27,14 +27,10 @@ import scipy.constants as sc
 from numpy.typing import ArrayLike, NDArray
 
 from thermal_perception.core.kernels import lut_gather, warm_up
+from thermal_perception.core.physics.band import BandRadianceTable
 from thermal_perception.core.physics.camera import CameraProfile
-from thermal_perception.core.physics.radiometry import (
-    BandRadianceTable,
-    FlirPlanck,
-    atmospheric_transmission,
-    flir_raw_to_temperature_c,
-    object_radiance,
-)
+from thermal_perception.core.physics.measurement import atmospheric_transmission, object_radiance
+from thermal_perception.core.physics.vendor import FlirPlanck, flir_raw_to_temperature_c
 
 ZERO_CELSIUS_K = sc.zero_Celsius
 NETD_REFERENCE_K = 300.0  # scene temperature at which datasheets state NETD

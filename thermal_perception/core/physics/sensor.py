@@ -26,9 +26,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from thermal_perception.core.physics.band import BandRadianceTable
 from thermal_perception.core.physics.calibration import LinearCalibration, noise_sigma_counts
 from thermal_perception.core.physics.camera import CameraProfile
-from thermal_perception.core.physics.radiometry import BandRadianceTable
 
 FLICKER_TOGGLE_PROBABILITY = 0.1  # per frame: a flickering pixel changes state
 
