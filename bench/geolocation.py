@@ -25,13 +25,13 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from thermal_perception.core.fusion import geolocate_pixels  # noqa: E402
 from thermal_perception.core.fusion.geolocation import (  # noqa: E402
     FlatTerrain,
     PoseNoise,
     TerrainGrid,
     camera_mount,
     camera_pose_enu,
-    geolocate_pixels,
     geolocation_covariance,
 )
 from thermal_perception.core.fusion.geometry import CameraModel  # noqa: E402

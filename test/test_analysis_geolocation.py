@@ -15,7 +15,8 @@ from scipy.spatial.transform import Rotation
 
 from thermal_perception.analysis import AnalysisOptions, analyze_bag
 from thermal_perception.analysis.outputs import GpsTrack, ImuTrack
-from thermal_perception.core.fusion.geolocation import GeoOrigin, geodetic_to_enu
+from thermal_perception.core.fusion import GeoOrigin
+from thermal_perception.core.fusion.geolocation import geodetic_to_enu
 from thermal_perception.core.physics.camera import get_profile
 from thermal_perception.io import messages
 from thermal_perception.io.bag import BagWriter

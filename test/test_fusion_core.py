@@ -217,7 +217,7 @@ def test_live_lidar_is_consistent_with_the_thermal_frames(rig):
 
 
 def test_extrinsics_from_calibration_file(tmp_path):
-    from thermal_perception.core.fusion.lens_calibration import write_extrinsics
+    from thermal_perception.core.fusion.lens_files import write_extrinsics
     from thermal_perception.settings.fusion import PARAMS, check_combination, extrinsics_from
 
     values = {spec.name: spec.default for spec in PARAMS}

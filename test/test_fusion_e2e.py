@@ -97,7 +97,8 @@ def test_points_carry_temperatures_of_the_ground(fused):
 
 
 def test_people_are_geolocated_where_the_scene_has_them(fused):
-    from thermal_perception.core.fusion.geolocation import GeoOrigin, geodetic_to_enu
+    from thermal_perception.core.fusion import GeoOrigin
+    from thermal_perception.core.fusion.geolocation import geodetic_to_enu
     from thermal_perception.core.physics.camera import get_profile
     from thermal_perception.sim.sensors import SIM_ORIGIN
     from thermal_perception.sim.simulator import ThermalSimulator

@@ -186,7 +186,8 @@ def test_detections_are_geolocated_on_a_terrain_file(rclpy_context, tmp_path):
     from rclpy.parameter import Parameter
     from sensor_msgs.msg import Imu, NavSatFix, NavSatStatus
 
-    from thermal_perception.core.fusion.geolocation import GeoOrigin, enu_to_geodetic
+    from thermal_perception.core.fusion import GeoOrigin
+    from thermal_perception.core.fusion.geolocation import enu_to_geodetic
     from thermal_perception.msg import LocatedDetectionArray, ThermalDetection
     from thermal_perception.msg import ThermalDetectionArray as Detections
     from thermal_perception.nodes.fusion import FusionNode

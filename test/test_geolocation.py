@@ -14,22 +14,21 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.spatial.transform import Rotation
 
+from thermal_perception.core.fusion import GeoOrigin, geolocate_pixels
 from thermal_perception.core.fusion.geolocation import (
     FlatTerrain,
-    GeoDetectionLog,
-    GeoOrigin,
     PoseNoise,
     TerrainGrid,
     camera_mount,
     camera_pose_enu,
     enu_to_geodetic,
     geodetic_to_enu,
-    geolocate_pixels,
     geolocation_covariance,
     horizontal_sigma_m,
     intersect_rays,
     locate_geodetic,
 )
+from thermal_perception.core.fusion.geolocation_log import GeoDetectionLog
 from thermal_perception.core.fusion.geometry import CameraModel
 from thermal_perception.core.physics.camera import get_profile
 from thermal_perception.sim.flights import run_trials

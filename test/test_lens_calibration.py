@@ -21,24 +21,30 @@ from hypothesis import strategies as st
 
 from thermal_perception.core.fusion.geometry import CameraModel, RigidTransform
 from thermal_perception.core.fusion.lens_calibration import (
-    CameraInfoFile,
-    TargetDetection,
-    TargetRenderer,
-    TargetSpec,
-    _canonical_order,
-    board_visible,
     calibrate_extrinsics,
     calibrate_intrinsics,
+)
+from thermal_perception.core.fusion.lens_files import (
+    CameraInfoFile,
     camera_info_yaml,
-    counts_from_temperature,
-    detect_target,
     read_camera_info,
     read_extrinsics,
-    sample_board_poses,
-    thermal_view,
-    to_8bit,
     write_camera_info,
     write_extrinsics,
+)
+from thermal_perception.core.fusion.lens_synthetic import (
+    TargetRenderer,
+    board_visible,
+    counts_from_temperature,
+    sample_board_poses,
+    thermal_view,
+)
+from thermal_perception.core.fusion.lens_targets import (
+    TargetDetection,
+    TargetSpec,
+    _canonical_order,
+    detect_target,
+    to_8bit,
 )
 
 # A 640x512 thermal camera with a strongly distorting wide lens, and an 800x600 RGB camera.

@@ -8,12 +8,11 @@ import numpy as np
 import pytest
 import yaml
 
+from thermal_perception.core.fusion import GeoOrigin, geolocate_pixels
 from thermal_perception.core.fusion.geolocation import (
-    GeoOrigin,
     camera_mount,
     camera_pose_enu,
     enu_to_geodetic,
-    geolocate_pixels,
 )
 from thermal_perception.core.fusion.geometry import CameraModel
 from thermal_perception.core.fusion.terrain import load_terrain, terrain_grid

@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 from tqdm import tqdm
 
 if TYPE_CHECKING:  # the core (and SciPy) load when a command runs, not for --help
-    from thermal_perception.core.fusion.lens_calibration import TargetDetection, TargetSpec
+    from thermal_perception.core.fusion.lens_targets import TargetDetection, TargetSpec
 
 #: as thermal_perception.core.fusion.lens_calibration.PATTERNS
 PATTERNS = ("chessboard", "circles", "acircles")
@@ -98,7 +98,7 @@ def detect_all(paths: Sequence[str | Path], spec: TargetSpec, *, topic: str | No
                desc: str = "detecting") -> DetectedViews:
     """Find the target in every image, with a progress bar; optionally save pictures of the
     detections (``corners_dir/NNNN.png``, red: not found)."""
-    from thermal_perception.core.fusion.lens_calibration import detect_target, draw_detection
+    from thermal_perception.core.fusion.lens_targets import detect_target, draw_detection
 
     labels: list[str] = []
     detections: list[TargetDetection | None] = []
@@ -123,7 +123,7 @@ def detect_all(paths: Sequence[str | Path], spec: TargetSpec, *, topic: str | No
 
 
 def spec_from_args(args: argparse.Namespace) -> TargetSpec:
-    from thermal_perception.core.fusion.lens_calibration import TargetSpec
+    from thermal_perception.core.fusion.lens_targets import TargetSpec
 
     return TargetSpec(args.pattern, args.rows, args.cols, args.square_m)
 
@@ -145,11 +145,8 @@ def _view_lines(labels: list[str], views: list[int], errors: NDArray,
 
 def run_intrinsics(args: argparse.Namespace) -> dict[str, Any]:
     """Detect, calibrate, write the camera_info YAML; returns a report (and prints it)."""
-    from thermal_perception.core.fusion.lens_calibration import (
-        CameraInfoFile,
-        calibrate_intrinsics,
-        write_camera_info,
-    )
+    from thermal_perception.core.fusion.lens_calibration import calibrate_intrinsics
+    from thermal_perception.core.fusion.lens_files import CameraInfoFile, write_camera_info
 
     spec = spec_from_args(args)
     corners = Path(args.corners_dir) if args.corners_dir else None
@@ -187,11 +184,8 @@ def run_extrinsics(args: argparse.Namespace) -> dict[str, Any]:
     """Detect in both image sets, calibrate T_thermal_rgb, write the extrinsics YAML."""
     from scipy.spatial.transform import Rotation
 
-    from thermal_perception.core.fusion.lens_calibration import (
-        calibrate_extrinsics,
-        read_camera_info,
-        write_extrinsics,
-    )
+    from thermal_perception.core.fusion.lens_calibration import calibrate_extrinsics
+    from thermal_perception.core.fusion.lens_files import read_camera_info, write_extrinsics
 
     spec = spec_from_args(args)
     thermal_info = read_camera_info(args.thermal_info).camera

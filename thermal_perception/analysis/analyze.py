@@ -1133,9 +1133,9 @@ class _BagAnalysis:
         detections that cannot be placed (no fix or orientation near the frame, ray above the
         horizon) are NaN.
         """
+        from thermal_perception.core.fusion import GeoOrigin
         from thermal_perception.core.fusion.geolocation import (
             FlatTerrain,
-            GeoOrigin,
             PoseNoise,
             camera_mount,
             camera_pose_enu,

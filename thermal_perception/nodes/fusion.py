@@ -31,15 +31,15 @@ from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image, Imu, NavSatFix, NavSatStatus, PointCloud2
 
 from thermal_perception.core.display.render import DisplayRenderer
+from thermal_perception.core.fusion import GeoOrigin
 from thermal_perception.core.fusion.geolocation import (
     FlatTerrain,
-    GeoDetectionLog,
-    GeoOrigin,
     TerrainGrid,
     camera_pose_enu,
     geodetic_to_enu,
     locate_geodetic,
 )
+from thermal_perception.core.fusion.geolocation_log import GeoDetectionLog
 from thermal_perception.core.fusion.geometry import CameraModel
 from thermal_perception.core.fusion.pointcloud import LidarProjector, box_position, thermal_points
 from thermal_perception.core.fusion.registration import Registration, ScenePlane, overlay

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sensor_msgs.msg import CameraInfo
 
-from thermal_perception.core.fusion.lens_calibration import CameraInfoFile, read_camera_info
+from thermal_perception.core.fusion.lens_files import CameraInfoFile, read_camera_info
 from thermal_perception.core.physics.camera import CameraProfile
 
 

@@ -91,7 +91,7 @@ def extrinsics_from(values: dict[str, Any], name: str) -> RigidTransform:
     ``<name>_extrinsics`` pose list. ValueError says what is wrong."""
     path = values[f"{name}_extrinsics_file"]
     if path:
-        from thermal_perception.core.fusion.lens_calibration import read_extrinsics
+        from thermal_perception.core.fusion.lens_files import read_extrinsics
 
         try:
             transform, _, _ = read_extrinsics(path)

@@ -20,6 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.spatial.transform import Rotation
 
+from thermal_perception.core.fusion import geolocate_pixels
 from thermal_perception.core.fusion.geolocation import (
     FlatTerrain,
     PoseNoise,
@@ -27,7 +28,6 @@ from thermal_perception.core.fusion.geolocation import (
     TerrainGrid,
     camera_mount,
     camera_pose_enu,
-    geolocate_pixels,
     geolocation_covariance,
 )
 from thermal_perception.core.fusion.geometry import CameraModel, RigidTransform

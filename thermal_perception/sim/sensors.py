@@ -25,7 +25,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.constants import zero_Celsius
 
-from thermal_perception.core.fusion.geolocation import GeoOrigin, enu_to_geodetic
+from thermal_perception.core.fusion import GeoOrigin
+from thermal_perception.core.fusion.geolocation import enu_to_geodetic
 from thermal_perception.core.fusion.geometry import R_OPTICAL_LINK, CameraModel, RigidTransform
 from thermal_perception.sim.scenes import LABELS, SceneTruth
 from thermal_perception.sim.simulator import ThermalSimulator
