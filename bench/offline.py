@@ -57,7 +57,7 @@ def baseline_fps(bag: Path) -> tuple[float, int]:
     from rosbags.highlevel import AnyReader
 
     from thermal_perception.io.bag import typestore_with_our_messages
-    from thermal_perception.ros.image_conversion import image_to_array
+    from thermal_perception.io.image_encoding import image_to_array
 
     start = time.perf_counter()
     frames = 0

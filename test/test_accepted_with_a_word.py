@@ -28,7 +28,7 @@ def _message_of(statuses: list) -> tuple[bytes, str]:
 
 
 def _counts_message(counts: np.ndarray, sec: int, extra: bytes = b"", big: bool = False):
-    from thermal_perception.ros.image_conversion import array_to_image
+    from thermal_perception.io.image_encoding import array_to_image
 
     msg = array_to_image(counts, "mono16")
     if big:
@@ -84,7 +84,7 @@ def test_big_endian_mono16_reads_as_little_endian(processor) -> None:
     counts = np.arange(320, dtype=np.uint16).reshape(16, 20) * 97 + 1000
     little, big = _counts_message(counts, 1), _counts_message(counts, 2, big=True)
     assert bytes(little.data) != bytes(big.data)
-    from thermal_perception.ros.image_conversion import image_to_array
+    from thermal_perception.io.image_encoding import image_to_array
 
     np.testing.assert_array_equal(image_to_array(big), counts)
     np.testing.assert_array_equal(image_to_array(little), counts)
@@ -93,7 +93,7 @@ def test_big_endian_mono16_reads_as_little_endian(processor) -> None:
 
 
 def test_detector_says_nan_pixels_and_rejects_wholly_invalid_images(detector) -> None:
-    from thermal_perception.ros.image_conversion import array_to_image
+    from thermal_perception.io.image_encoding import array_to_image
 
     image = np.full((40, 60), 15.0, np.float32)
     image[30:34, 40:44] = 60.0  # a hot spot (below fire_c) that must still be found

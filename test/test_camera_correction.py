@@ -231,9 +231,9 @@ def test_centre_roi():
 def test_processor_applies_the_camera_s_correction(rclpy_context, tmp_path):
     from rclpy.parameter import Parameter
 
+    from thermal_perception.io.image_encoding import array_to_image
     from thermal_perception.msg import ThermalStatus
     from thermal_perception.nodes.processor import ProcessorNode
-    from thermal_perception.ros.image_conversion import array_to_image
 
     path = tmp_path / "c.yaml"
     path.write_text("cameras:\n  SN7:\n    gain: 1.1\n    offset_k: -4.0\n"

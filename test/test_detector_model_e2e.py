@@ -40,8 +40,8 @@ def model_detector(rclpy_context):
 def test_people_on_a_real_frame_are_detected_over_dds(rclpy_context, model_detector) -> None:
     from rclpy.executors import SingleThreadedExecutor
 
+    from thermal_perception.io.image_encoding import array_to_image
     from thermal_perception.msg import ThermalDetectionArray
-    from thermal_perception.ros.image_conversion import array_to_image
     from thermal_perception.ros.qos import reliable_qos, sensor_qos
 
     item = max(read_dataset(SAMPLE), key=lambda it: it.labels.count("person"))

@@ -125,7 +125,7 @@ def temperature_image() -> np.ndarray:
 
 
 def stamped(array: np.ndarray, encoding: str, stamp_s: float) -> Any:
-    from thermal_perception.ros.image_conversion import array_to_image
+    from thermal_perception.io.image_encoding import array_to_image
 
     msg = array_to_image(array, encoding)
     msg.header.stamp.sec = int(stamp_s)

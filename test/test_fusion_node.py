@@ -78,7 +78,7 @@ def stamped(msg, t_ns, frame="thermal"):
 
 
 def temperature_image(t_ns, value=20.0, encoding="32FC1"):
-    from thermal_perception.ros.image_conversion import array_to_image
+    from thermal_perception.io.image_encoding import array_to_image
 
     image = np.full((H, W), value, np.float32)
     image[20:40, 30:50] = 35.0
@@ -103,7 +103,7 @@ def cloud(t_ns, n=500):
 
 
 def test_valid_inputs_are_fused(harness):
-    from thermal_perception.ros.image_conversion import array_to_image
+    from thermal_perception.io.image_encoding import array_to_image
     from thermal_perception.ros.pointcloud2 import cloud_to_array
 
     node, pubs, got, spin_until = harness
@@ -126,7 +126,7 @@ def test_valid_inputs_are_fused(harness):
 def test_bad_inputs_are_reported_and_the_node_keeps_running(harness):
     from sensor_msgs.msg import PointCloud2
 
-    from thermal_perception.ros.image_conversion import array_to_image
+    from thermal_perception.io.image_encoding import array_to_image
 
     node, pubs, got, spin_until = harness
     pubs["info"].publish(info(W, H))

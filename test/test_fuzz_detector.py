@@ -82,8 +82,8 @@ def test_any_temperature_image_is_detected_or_rejected(detector, msg):
 def test_nan_and_infinite_temperatures_are_no_detections(rclpy_context):
     from rclpy.parameter import Parameter
 
+    from thermal_perception.io.image_encoding import array_to_image
     from thermal_perception.nodes.detector import DetectorNode
-    from thermal_perception.ros.image_conversion import array_to_image
 
     node = DetectorNode(parameter_overrides=[Parameter("gsd_m", value=0.1)])
     got = []

@@ -62,7 +62,7 @@ def test_any_image_is_processed_or_rejected(processor, msg):
 
 
 def test_nan_and_saturated_counts_give_nan_not_errors(processor):
-    from thermal_perception.ros.image_conversion import array_to_image
+    from thermal_perception.io.image_encoding import array_to_image
 
     counts = np.full((16, 16), 5000, np.uint16)
     counts[0, :4] = 0           # dead
@@ -77,8 +77,8 @@ def test_nan_and_saturated_counts_give_nan_not_errors(processor):
 def status_and_frames(draw):
     """A status (shutter open or closed, any temperatures incl. NaN/inf/huge) and the raw
     frame with the same or another stamp, in either order; sizes change between examples."""
+    from thermal_perception.io.image_encoding import array_to_image
     from thermal_perception.msg import ThermalStatus
-    from thermal_perception.ros.image_conversion import array_to_image
 
     temperatures = st.one_of(st.floats(-40.0, 80.0), st.floats(allow_nan=True),
                              st.sampled_from([float("nan"), float("inf"), -1e308, 1e308]))

@@ -1,4 +1,4 @@
-"""Tests for thermal_perception.ros.image_conversion (numpy <-> sensor_msgs/Image)."""
+"""Tests for thermal_perception.io.image_encoding (numpy <-> sensor_msgs/Image)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from thermal_perception.ros.image_conversion import (
+from thermal_perception.io.image_encoding import (
     SUPPORTED_ENCODINGS,
     ImageConversionError,
     array_to_image,

@@ -86,7 +86,7 @@ def probe(rclpy_context, pipeline):
 
 
 def to_array(msg):
-    from thermal_perception.ros.image_conversion import image_to_array
+    from thermal_perception.io.image_encoding import image_to_array
 
     return image_to_array(msg, copy=True)
 

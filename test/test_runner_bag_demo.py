@@ -40,8 +40,8 @@ def test_bag_round_trip_with_our_message(tmp_path, rclpy_context):
     from rosbags.rosbag2 import Reader
 
     from thermal_perception.io.bag import BagWriter
+    from thermal_perception.io.image_encoding import array_to_image
     from thermal_perception.msg import ThermalStatus
-    from thermal_perception.ros.image_conversion import array_to_image
 
     counts = np.arange(12, dtype=np.uint16).reshape(3, 4)
     image = array_to_image(counts, "mono16", frame_id="cam")

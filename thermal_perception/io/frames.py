@@ -20,9 +20,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from thermal_perception.io.flir import FlirFormatError, read_fff, read_flir_jpeg, read_seq
+from thermal_perception.io.image_encoding import ImageConversionError, image_to_array
 from thermal_perception.io.messages import header_ns
 from thermal_perception.io.sequences import Radiometry, folder_radiometry, read_image_counts
-from thermal_perception.ros.image_conversion import ImageConversionError, image_to_array
 
 RAW_ENCODINGS = ("mono16", "16UC1")
 IMAGE_SUFFIXES = (".png", ".tif", ".tiff")

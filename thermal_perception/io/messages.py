@@ -10,7 +10,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from thermal_perception.core.physics.camera import CameraProfile
-from thermal_perception.ros.image_conversion import encoding_info
+from thermal_perception.io.image_encoding import encoding_info
 
 NS_PER_S = 1_000_000_000
 

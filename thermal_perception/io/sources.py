@@ -1,9 +1,11 @@
 """Frame sources for the driver: where raw counts come from.
 
-A source yields :class:`Frame` objects; the driver stamps and publishes them. Sources: the
-physics simulator, recordings (bags, 16-bit image folders, .npy stacks, raw dumps, FLIR SEQ and
-radiometric JPEGs, Cacophony .cptv) played back at their recorded pace, and V4L2/UVC cameras
-streaming Y16 (:mod:`thermal_perception.io.v4l2`).
+A source yields :class:`Frame` objects; the driver stamps and publishes them. Sources:
+recordings (bags, 16-bit image folders, .npy stacks, raw dumps, FLIR SEQ and radiometric JPEGs,
+Cacophony .cptv) played back at their recorded pace (:class:`RecordingSource`), V4L2/UVC
+cameras streaming Y16 (:mod:`thermal_perception.io.v4l2`) and the physics simulator
+(:mod:`thermal_perception.sim.source`); :func:`thermal_perception.settings.driver.open_source`
+picks one from the driver's parameters.
 """
 
 from __future__ import annotations
@@ -17,12 +19,7 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from thermal_perception.core.physics.camera import CameraProfile
 from thermal_perception.io.frames import RawFrame, read_frames
-from thermal_perception.sim.simulator import ThermalSimulator
-
-SOURCES = ("simulator", "recording", "v4l2")
-SHUTTER_BELOW_FPA_K = 2.0  # shutter flag temperature relative to the FPA (typical, a choice)
 
 
 @dataclass
@@ -63,31 +60,6 @@ class FrameSource(Protocol):
         ...
 
     def close(self) -> None: ...
-
-
-class SimulatorSource:
-    """Frames from :class:`ThermalSimulator`; the shutter is a uniform blackbody at the
-    housing temperature."""
-
-    name = "simulator"
-    has_shutter = True
-
-    def __init__(self, profile: CameraProfile, **simulator_args: object) -> None:
-        self.simulator = ThermalSimulator(profile, **simulator_args)  # type: ignore[arg-type]
-
-    def read(self, time_s: float, shutter_closed: bool = False) -> Frame:
-        fpa_c = self.simulator.fpa_temperature_c(time_s)
-        # the shutter sits next to the core, slightly cooler than the FPA
-        housing_c = fpa_c - SHUTTER_BELOW_FPA_K
-        if shutter_closed:
-            counts = self.simulator.uniform_counts(housing_c, time_s)
-        else:
-            counts = self.simulator.counts(time_s)
-        return Frame(counts=counts, fpa_temperature_c=fpa_c, housing_temperature_c=housing_c,
-                     shutter_closed=shutter_closed)
-
-    def close(self) -> None:
-        pass
 
 
 class RecordingSource:
@@ -155,16 +127,3 @@ class RecordingSource:
 
     def close(self) -> None:
         self._ahead.clear()
-
-
-def open_source(kind: str, profile: CameraProfile, **options: object) -> FrameSource:
-    """Create the source called ``kind`` (one of :data:`SOURCES`)."""
-    if kind == "simulator":
-        return SimulatorSource(profile, **options)
-    if kind == "recording":
-        return RecordingSource(**options)  # type: ignore[arg-type]
-    if kind == "v4l2":
-        from thermal_perception.io.v4l2 import V4l2Source
-
-        return V4l2Source(**options)  # type: ignore[arg-type]
-    raise ValueError(f"unknown source {kind!r}; known: {list(SOURCES)}")

@@ -20,15 +20,15 @@ from std_msgs.msg import Float64
 from thermal_perception.core.detection import Detection, gsd_from_altitude
 from thermal_perception.core.display.isotherm import draw_detections
 from thermal_perception.core.display.render import DisplayRenderer
-from thermal_perception.io.messages import header_ns
-from thermal_perception.msg import ThermalDetection, ThermalDetectionArray
-from thermal_perception.ros import diagnostics
-from thermal_perception.ros.image_conversion import (
+from thermal_perception.io.image_encoding import (
     ImageConversionError,
     array_to_image,
     image_oddity,
     image_to_array,
 )
+from thermal_perception.io.messages import header_ns
+from thermal_perception.msg import ThermalDetection, ThermalDetectionArray
+from thermal_perception.ros import diagnostics
 from thermal_perception.ros.params import ParameterSet
 from thermal_perception.ros.qos import reliable_qos, sensor_qos
 from thermal_perception.ros.stream_health import TIME_RESET, StreamHealth

@@ -27,17 +27,17 @@ from std_srvs.srv import Trigger
 from thermal_perception.core.correction.nuc import FfcScheduler
 from thermal_perception.core.physics.camera import get_profile
 from thermal_perception.io.boson_serial import BosonLink, open_port
+from thermal_perception.io.image_encoding import array_to_image
 from thermal_perception.io.lepton_uvc import LeptonUvcControl
-from thermal_perception.io.sources import NoFrame, open_source
+from thermal_perception.io.sources import NoFrame
 from thermal_perception.io.v4l2 import CameraDisconnected, LeptonFfcTracker
 from thermal_perception.msg import ThermalStatus
 from thermal_perception.ros import diagnostics
 from thermal_perception.ros.camera_info import camera_info_from_file, camera_info_from_profile
-from thermal_perception.ros.image_conversion import array_to_image
 from thermal_perception.ros.params import ParameterSet
 from thermal_perception.ros.qos import reliable_qos, sensor_qos
 from thermal_perception.ros.trace import from_environment as trace_from_environment
-from thermal_perception.settings.driver import PARAMS, check_combination, v4l2_format
+from thermal_perception.settings.driver import PARAMS, check_combination, open_source, v4l2_format
 
 # use_sim_time: a /clock step forward larger than this (or any step back) is a jump, not time
 # the camera ran; the driver's own timing continues across it.

@@ -50,14 +50,14 @@ from thermal_perception.core.fusion.sync import (
     interpolate_vectors,
 )
 from thermal_perception.core.fusion.terrain import terrain_grid
-from thermal_perception.io.messages import header_ns
-from thermal_perception.msg import LocatedDetection, LocatedDetectionArray, ThermalDetectionArray
-from thermal_perception.ros import diagnostics
-from thermal_perception.ros.image_conversion import (
+from thermal_perception.io.image_encoding import (
     ImageConversionError,
     array_to_image,
     image_to_array,
 )
+from thermal_perception.io.messages import header_ns
+from thermal_perception.msg import LocatedDetection, LocatedDetectionArray, ThermalDetectionArray
+from thermal_perception.ros import diagnostics
 from thermal_perception.ros.params import ParameterSet
 from thermal_perception.ros.pointcloud2 import PointCloudError, array_to_cloud, cloud_xyz
 from thermal_perception.ros.qos import reliable_qos, sensor_qos

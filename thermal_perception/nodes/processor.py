@@ -25,15 +25,15 @@ from thermal_perception.core.measure import AlarmMonitor, RoiSet
 from thermal_perception.core.physics import BandRadianceTable
 from thermal_perception.core.physics.camera import get_profile
 from thermal_perception.io.frames import load_emissivity_map
-from thermal_perception.io.messages import header_ns
-from thermal_perception.msg import RoiStatistics, RoiStatisticsArray, ThermalStatus
-from thermal_perception.ros import diagnostics
-from thermal_perception.ros.image_conversion import (
+from thermal_perception.io.image_encoding import (
     ImageConversionError,
     array_to_image,
     image_oddity,
     image_to_array,
 )
+from thermal_perception.io.messages import header_ns
+from thermal_perception.msg import RoiStatistics, RoiStatisticsArray, ThermalStatus
+from thermal_perception.ros import diagnostics
 from thermal_perception.ros.params import ParameterSet
 from thermal_perception.ros.qos import reliable_qos, sensor_qos
 from thermal_perception.ros.stream_health import TIME_RESET, StreamHealth

@@ -16,7 +16,7 @@ from sensor_msgs.msg import CameraInfo, Image, Imu, NavSatFix, NavSatStatus, Poi
 from std_msgs.msg import Float64
 
 from thermal_perception.core.fusion.geometry import CameraModel
-from thermal_perception.ros.image_conversion import array_to_image
+from thermal_perception.io.image_encoding import array_to_image
 from thermal_perception.ros.pointcloud2 import array_to_cloud
 from thermal_perception.ros.qos import reliable_qos, sensor_qos
 from thermal_perception.sim.sensors import SimulatedRig

@@ -4,18 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from thermal_perception.core.physics.camera import V4L2_FORMATS, get_profile, load_profiles
+from thermal_perception.core.physics.camera import (
+    V4L2_FORMATS,
+    CameraProfile,
+    get_profile,
+    load_profiles,
+)
 from thermal_perception.io.boson_serial import (
     BAUD_RATE,
     FFC_MODES,
     GAIN_MODES,
     UNCHANGED,
 )
-from thermal_perception.io.sources import SOURCES
+from thermal_perception.io.sources import FrameSource, RecordingSource
 from thermal_perception.io.v4l2 import TELEMETRY_MODES
 from thermal_perception.ros.params import ParamSpec
 from thermal_perception.settings import RELIABILITY_CHOICES
 from thermal_perception.sim.simulator import SCENES
+
+#: Where the driver's frames can come from (its ``source`` parameter).
+SOURCES = ("simulator", "recording", "v4l2")
 
 PARAMS = (
     ParamSpec("source", "simulator", "Where frames come from.", choices=SOURCES,
@@ -152,3 +160,18 @@ def check_combination(values: dict[str, Any]) -> str | None:
     if not values["frame_id"].strip():
         return "frame_id must not be empty: fusion and tf need the camera's frame"
     return None
+
+
+def open_source(kind: str, profile: CameraProfile, **options: object) -> FrameSource:
+    """Create the source called ``kind`` (one of :data:`SOURCES`)."""
+    if kind == "simulator":
+        from thermal_perception.sim.source import SimulatorSource
+
+        return SimulatorSource(profile, **options)
+    if kind == "recording":
+        return RecordingSource(**options)  # type: ignore[arg-type]
+    if kind == "v4l2":
+        from thermal_perception.io.v4l2 import V4l2Source
+
+        return V4l2Source(**options)  # type: ignore[arg-type]
+    raise ValueError(f"unknown source {kind!r}; known: {list(SOURCES)}")
