@@ -40,12 +40,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from thermal_perception.analysis import AnalysisOptions, analyze_bag  # noqa: E402
-from thermal_perception.analysis.analyze import (  # noqa: E402
-    PROCESS_MIN_FRAMES,
-    detect_every_for,
-    single_threaded_opencv,
-)
+from thermal_perception.analysis.command import single_threaded_opencv  # noqa: E402
 from thermal_perception.analysis.detect import core_detection_available  # noqa: E402
+from thermal_perception.analysis.detect_stage import detect_every_for  # noqa: E402
+from thermal_perception.analysis.options import PROCESS_MIN_FRAMES  # noqa: E402
 from thermal_perception.sim.record import SimulationOptions, simulate_to_bag  # noqa: E402
 
 REALTIME_GOAL = 20.0  # x real time, for the analysis with detection

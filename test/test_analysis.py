@@ -25,13 +25,10 @@ from hypothesis import strategies as st
 from rosbags.highlevel import AnyReader
 
 from thermal_perception.analysis import AnalysisOptions, analyze_bag, analyze_many
-from thermal_perception.analysis.analyze import (
-    add_analyze_parser,
-    detect_every_for,
-    find_bags,
-    run_analyze,
-)
+from thermal_perception.analysis.batch import find_bags
+from thermal_perception.analysis.command import add_analyze_parser, run_analyze
 from thermal_perception.analysis.detect import DetectionRecord, core_detection_available
+from thermal_perception.analysis.detect_stage import detect_every_for
 from thermal_perception.analysis.params import (
     load_processor_params,
 )
@@ -336,7 +333,7 @@ def test_unreadable_bag_fails_with_only_the_failure_written(tmp_path):
 
 def _cli(*args: str, timeout: float = 120.0) -> subprocess.CompletedProcess:
     code = ("import argparse, sys\n"
-            "from thermal_perception.analysis.analyze import add_analyze_parser\n"
+            "from thermal_perception.analysis.command import add_analyze_parser\n"
             "parser = argparse.ArgumentParser(prog='thermal-perception')\n"
             "add_analyze_parser(parser.add_subparsers(dest='command', required=True))\n"
             "args = parser.parse_args(sys.argv[1:])\n"
@@ -478,7 +475,7 @@ def test_command_line_options(tmp_path):
                               "emissivity=0.95", "-p", "detector.fire_c=120", "--no-video",
                               "--no-bag", "--workers", "2", "--detect-every", "3"])
     assert args.func is run_analyze and args.bags == ["a", "b"] and args.workers == 2
-    from thermal_perception.analysis.analyze import options_from_args
+    from thermal_perception.analysis.command import options_from_args
 
     options = options_from_args(args)
     assert options.overrides == {"emissivity": 0.95}

@@ -323,7 +323,7 @@ def test_processor_with_a_broken_file_at_start_reports_error(rclpy_context, tmp_
 # -- offline analyze ----------------------------------------------------------------------------
 
 def test_analyze_applies_the_correction(tmp_path):
-    from thermal_perception.analysis.analyze import AnalysisOptions, analyze_bag
+    from thermal_perception.analysis import AnalysisOptions, analyze_bag
     from thermal_perception.sim.record import SimulationOptions, simulate_to_bag
 
     bag = tmp_path / "bb"

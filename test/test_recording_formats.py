@@ -246,7 +246,7 @@ def test_unknown_and_unreadable_files_name_the_formats_expected(tmp_path):
 
 
 def _quiet(out: Path):
-    from thermal_perception.analysis.analyze import AnalysisOptions
+    from thermal_perception.analysis import AnalysisOptions
 
     return AnalysisOptions(out=out, video=False, bag=False, report=False, progress=False,
                            detect_worker="thread")
@@ -257,7 +257,7 @@ def test_analyze_reads_a_cptv_clip_through_a_temporary_bag(tmp_path):
     out/<clip name>/, the temporary bag gone afterwards."""
     import csv
 
-    from thermal_perception.analysis.analyze import analyze_bag, find_bags
+    from thermal_perception.analysis import analyze_bag, find_bags
 
     assert find_bags([CPTV_SAMPLE]) == [CPTV_SAMPLE]
     r = analyze_bag(CPTV_SAMPLE, _quiet(tmp_path))
@@ -276,7 +276,7 @@ def test_analyze_a_frame_folder_takes_its_sidecar_radiometry(tmp_path):
     folder searched for bags does not count its subfolders' images as recordings.)"""
     import csv
 
-    from thermal_perception.analysis.analyze import analyze_bag, find_bags
+    from thermal_perception.analysis import analyze_bag, find_bags
 
     folder = tmp_path / "seq"
     _sequence(folder, ".png", frames=4)
@@ -295,7 +295,7 @@ def test_analyze_a_frame_folder_takes_its_sidecar_radiometry(tmp_path):
 
 
 def test_analyze_and_convert_refuse_what_is_no_recording(tmp_path, capsys):
-    from thermal_perception.analysis.analyze import analyze_bag
+    from thermal_perception.analysis import analyze_bag
     from thermal_perception.cli import main
 
     notes = tmp_path / "notes.txt"

@@ -362,7 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
                                "(default: the model card's)")
     evaluate.set_defaults(func=_cmd_eval)
 
-    from thermal_perception.analysis.analyze import add_analyze_parser
+    from thermal_perception.analysis import add_analyze_parser
 
     add_analyze_parser(sub)
 

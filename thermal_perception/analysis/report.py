@@ -26,7 +26,7 @@ from thermal_perception.analysis.outputs import (
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from thermal_perception.analysis.analyze import BagResult
+    from thermal_perception.analysis.options import BagResult
 
 FIG_WIDTH_IN = 9.0
 FIG_HEIGHT_IN = 3.2
