@@ -14,16 +14,14 @@ from scipy.constants import zero_Celsius
 
 from thermal_perception.core.physics import BandRadianceTable
 from thermal_perception.core.physics.camera import get_profile
-from thermal_perception.io.v4l2 import (
+from thermal_perception.io.uvc_frames import (
     INFIRAY_KELVIN_PER_COUNT,
-    FakeY16Device,
-    OpenCvY16Device,
-    V4l2Source,
     decode_infiray,
     encode_infiray,
     infiray_layout,
-    open_device,
 )
+from thermal_perception.io.v4l2 import V4l2Source
+from thermal_perception.io.v4l2_devices import FakeY16Device, OpenCvY16Device, open_device
 from thermal_perception.settings import driver as driver_settings
 from thermal_perception.settings import processor as processor_settings
 from thermal_perception.settings.processor import converter_from, describe_model

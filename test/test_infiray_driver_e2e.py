@@ -16,7 +16,7 @@ from conftest import requires_ros
 from test_infiray import person_field, to_counts
 from test_pipeline_e2e import spin_until, to_array
 
-from thermal_perception.io.v4l2 import encode_infiray
+from thermal_perception.io.uvc_frames import encode_infiray
 
 pytestmark = requires_ros
 

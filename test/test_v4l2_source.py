@@ -16,24 +16,24 @@ from hypothesis import strategies as st
 
 from thermal_perception.io.frames import raw_dump_format, read_frames, write_raw_dump
 from thermal_perception.io.sources import NoFrame
-from thermal_perception.io.v4l2 import (
+from thermal_perception.io.uvc_frames import (
     FFC_COMPLETE,
     FFC_IDLE,
     FFC_IMMINENT,
     FFC_IN_PROGRESS,
-    Backoff,
-    CameraDisconnected,
-    FakeY16Device,
-    LeptonFfcTracker,
     LeptonTelemetry,
-    OpenCvY16Device,
-    V4l2Source,
     decode_y16,
     encode_lepton_telemetry,
-    open_device,
     parse_lepton_telemetry,
-    resolve_device,
     telemetry_lines,
+)
+from thermal_perception.io.v4l2 import Backoff, LeptonFfcTracker, V4l2Source
+from thermal_perception.io.v4l2_devices import (
+    CameraDisconnected,
+    FakeY16Device,
+    OpenCvY16Device,
+    open_device,
+    resolve_device,
 )
 
 # flirpy 0.6 Lepton.decode_telemetry: struct layout of the first 160-word telemetry line of a

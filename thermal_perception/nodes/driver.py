@@ -30,7 +30,8 @@ from thermal_perception.io.boson_serial import BosonLink, open_port
 from thermal_perception.io.image_encoding import array_to_image
 from thermal_perception.io.lepton_uvc import LeptonUvcControl
 from thermal_perception.io.sources import NoFrame
-from thermal_perception.io.v4l2 import CameraDisconnected, LeptonFfcTracker
+from thermal_perception.io.v4l2 import LeptonFfcTracker
+from thermal_perception.io.v4l2_devices import CameraDisconnected
 from thermal_perception.msg import ThermalStatus
 from thermal_perception.ros import diagnostics
 from thermal_perception.ros.camera_info import camera_info_from_file, camera_info_from_profile

@@ -17,7 +17,7 @@ from thermal_perception.io.boson_serial import (
     UNCHANGED,
 )
 from thermal_perception.io.sources import FrameSource, RecordingSource
-from thermal_perception.io.v4l2 import TELEMETRY_MODES
+from thermal_perception.io.uvc_frames import TELEMETRY_MODES
 from thermal_perception.ros.params import ParamSpec
 from thermal_perception.settings import RELIABILITY_CHOICES
 from thermal_perception.sim.simulator import SCENES
