@@ -19,8 +19,8 @@ def seed_with_people(min_people: int = 2) -> tuple[int, list[tuple[float, float]
     """A scene seed whose first view holds at least ``min_people`` people (hovering camera),
     with their centroids in pixels."""
     from thermal_perception.core.physics.camera import get_profile
-    from thermal_perception.sim.scenes import LABELS
     from thermal_perception.sim.simulator import ThermalSimulator
+    from thermal_perception.sim.truth import LABELS
 
     profile = get_profile("boson640").with_size(WIDTH, HEIGHT)
     for seed in range(60):

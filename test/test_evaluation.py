@@ -25,8 +25,8 @@ from thermal_perception.evaluation.simulated import (
     score_warm_bodies,
     world_object_map,
 )
-from thermal_perception.sim.scenes import LABELS
 from thermal_perception.sim.simulator import ThermalSimulator
+from thermal_perception.sim.truth import LABELS
 
 
 @pytest.fixture(scope="module")

@@ -24,9 +24,9 @@ from thermal_perception.core.fusion.registration import (
     overlay,
 )
 from thermal_perception.core.physics.camera import get_profile
-from thermal_perception.sim.scenes import LABELS
 from thermal_perception.sim.sensors import SimulatedRig
 from thermal_perception.sim.simulator import ThermalSimulator
+from thermal_perception.sim.truth import LABELS
 
 ALTITUDE_M = 30.0
 

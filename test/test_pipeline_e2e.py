@@ -98,7 +98,7 @@ def test_temperatures_match_scene_truth(probe, simulator):
     1/(eps*tau) ~ 1.06; quantisation adds up to 8 mK. The frame-mean error must be < 0.05 K and
     the per-pixel rms < 0.1 K.
     """
-    from thermal_perception.sim.scenes import LABELS
+    from thermal_perception.sim.truth import LABELS
 
     _, _, got = probe
     frames = np.stack([to_array(m) for m in got["temperature"][-10:]])

@@ -10,16 +10,15 @@ from hypothesis import strategies as st
 from scipy.constants import zero_Celsius
 
 from thermal_perception.core.physics import BandRadianceTable
+from thermal_perception.sim.facades import make_building_scene
 from thermal_perception.sim.scenes import (
-    LABELS,
     SCENE_BUILDERS,
-    SceneTruth,
-    make_building_scene,
     make_fire_scene,
     make_road_scene,
     make_sar_scene,
     make_scene,
 )
+from thermal_perception.sim.truth import LABELS, SceneTruth
 
 # Small maps that still hold every promised element: (width, height, gsd_m).
 SIZES = {

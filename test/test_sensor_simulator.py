@@ -12,8 +12,9 @@ from thermal_perception.core.physics import BandRadianceTable
 from thermal_perception.core.physics.calibration import CountsToTemperature, LinearCalibration
 from thermal_perception.core.physics.camera import get_profile
 from thermal_perception.core.physics.sensor import MicrobolometerModel
-from thermal_perception.sim.scenes import LABELS, make_sar_scene
+from thermal_perception.sim.scenes import make_sar_scene
 from thermal_perception.sim.simulator import ThermalSimulator
+from thermal_perception.sim.truth import LABELS
 
 
 @pytest.fixture(scope="module")

@@ -42,8 +42,8 @@ from scipy.optimize import linear_sum_assignment
 from thermal_perception.core.detection import Detection, HotspotDetector, WarmBodyDetector
 from thermal_perception.core.detection.tracking import MultiObjectTracker
 from thermal_perception.evaluation.boxes import MotCounts
-from thermal_perception.sim.scenes import LABELS as TRUTH_LABELS
-from thermal_perception.sim.scenes import SceneTruth
+from thermal_perception.sim.truth import LABELS as TRUTH_LABELS
+from thermal_perception.sim.truth import SceneTruth
 
 __all__ = [
     "WARM_BODY_LABELS",

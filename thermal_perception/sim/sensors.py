@@ -28,8 +28,8 @@ from scipy.constants import zero_Celsius
 from thermal_perception.core.fusion import GeoOrigin
 from thermal_perception.core.fusion.geolocation import enu_to_geodetic
 from thermal_perception.core.fusion.geometry import R_OPTICAL_LINK, CameraModel, RigidTransform
-from thermal_perception.sim.scenes import LABELS, SceneTruth
 from thermal_perception.sim.simulator import ThermalSimulator
+from thermal_perception.sim.truth import LABELS, SceneTruth
 
 #: ENU origin of simulated flights (WGS84 lat, lon in degrees, ellipsoid height m): a
 #: rural search area; the ground of the scene lies at this height.

@@ -19,7 +19,8 @@ from thermal_perception.core.physics import BandRadianceTable
 from thermal_perception.core.physics.calibration import LinearCalibration, MeasurementConditions
 from thermal_perception.core.physics.camera import CameraProfile
 from thermal_perception.core.physics.sensor import MicrobolometerModel, fpa_temperature_c
-from thermal_perception.sim.scenes import SCENE_BUILDERS, SceneTruth, make_scene
+from thermal_perception.sim.scenes import SCENE_BUILDERS, make_scene
+from thermal_perception.sim.truth import SceneTruth
 
 SCENES = tuple(SCENE_BUILDERS)
 
