@@ -29,7 +29,7 @@ def test_trigger_ffc_runs_the_boson_ffc_over_dds(rclpy_context, tmp_path):
     from rclpy.executors import SingleThreadedExecutor
     from std_srvs.srv import Trigger
 
-    from thermal_perception.io import boson_serial as bs
+    from thermal_perception.io import boson_protocol as bp
     from thermal_perception.io.boson_fake import FakeBosonCamera, FakeBosonPty
     from thermal_perception.msg import ThermalStatus
     from thermal_perception.ros.qos import reliable_qos
@@ -65,7 +65,7 @@ def test_trigger_ffc_runs_the_boson_ffc_over_dds(rclpy_context, tmp_path):
                 f"no Boson control: {pipeline.failed()} {camera.violations}"
             values = {kv.key: kv.value for kv in boson_statuses(got["diagnostics"], OK)[-1].values}
             assert values["serial_number"] == "424242" and values["ffc_mode"] == "manual"
-            assert camera.ffc_mode == bs.FFC_MODES["manual"]
+            assert camera.ffc_mode == bp.FFC_MODES["manual"]
             assert spin_until(executor, lambda: got["status"][-1].fpa_temperature_c == 41.5,
                               5.0), "FPA temperature not in status"
             # the camera's serial number rides on status, for the processor's per-camera
@@ -76,7 +76,7 @@ def test_trigger_ffc_runs_the_boson_ffc_over_dds(rclpy_context, tmp_path):
             response = call()
             assert response.success, response.message
             assert "acknowledged" in response.message
-            assert camera.ffc_count == 1 and bs.BOSON_RUN_FFC in camera.functions()
+            assert camera.ffc_count == 1 and bp.BOSON_RUN_FFC in camera.functions()
             assert spin_until(executor, lambda: got["status"][-1].ffc_count == 1, 5.0)
             assert camera.violations == []
 

@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_v4l2_source import wait_for as _wait_for
 
+from thermal_perception.io import boson_protocol as bp
 from thermal_perception.io import boson_serial as bs
 from thermal_perception.io.boson_fake import FakeBosonCamera, FakeBosonSerial
 from thermal_perception.io.v4l2 import Backoff
@@ -48,54 +49,54 @@ CAPTURED_IR16 = "8E 00 000000C2 000E000D FFFFFFFF 00000002 C4F2 AE"
 def test_crc_catalogue_check_values() -> None:
     # CRC-16/AUG-CCITT (poly 0x1021, init 0x1D0F): check 0xE5CC; the same polynomial from
     # 0xFFFF is CRC-16/CCITT-FALSE, check 0x29B1 (Williams/Greg Cook CRC catalogue)
-    assert bs.crc16(b"123456789") == 0xE5CC
-    assert bs.crc16(b"123456789", crc=0xFFFF) == 0x29B1
-    assert bs.crc16(b"") == 0x1D0F
+    assert bp.crc16(b"123456789") == 0xE5CC
+    assert bp.crc16(b"123456789", crc=0xFFFF) == 0x29B1
+    assert bp.crc16(b"") == 0x1D0F
 
 
 def test_run_ffc_frame_built_by_hand() -> None:
     # start | channel 0 | sequence 1 | function 0x00050007 | status 0xFFFFFFFF | CRC | end,
     # every field big-endian; the CRC covers channel..payload
     body = bytes([0x00, 0, 0, 0, 1, 0x00, 0x05, 0x00, 0x07, 0xFF, 0xFF, 0xFF, 0xFF])
-    crc = bs.crc16(body)
+    crc = bp.crc16(body)
     assert crc == 0x225C  # the captured frame's CRC
     expected = bytes([0x8E]) + body + bytes([crc >> 8, crc & 0xFF, 0xAE])
-    assert bs.encode_packet(bs.Packet(1, bs.BOSON_RUN_FFC)) == expected
+    assert bp.encode_packet(bp.Packet(1, bp.BOSON_RUN_FFC)) == expected
 
 
 @pytest.mark.parametrize("name", sorted(CAPTURED))
 def test_captured_frames(name: str) -> None:
     command, answer = (hexbytes(f) for f in CAPTURED[name])
-    function = {v: k for k, v in bs.FUNCTION_NAMES.items()}[name]
-    assert bs.encode_packet(bs.Packet(1, function)) == command
-    packet = bs.decode_frame(answer)
+    function = {v: k for k, v in bp.FUNCTION_NAMES.items()}[name]
+    assert bp.encode_packet(bp.Packet(1, function)) == command
+    packet = bp.decode_frame(answer)
     assert (packet.sequence, packet.function, packet.status) == (1, function, 0)
 
 
 def test_captured_answers_decode_to_values() -> None:
-    serial = bs.decode_frame(hexbytes(CAPTURED["bosonGetCameraSN"][1])).payload
+    serial = bp.decode_frame(hexbytes(CAPTURED["bosonGetCameraSN"][1])).payload
     assert struct.unpack(">I", serial)[0] == 93588
-    fpa = bs.decode_frame(hexbytes(CAPTURED["bosonlookupFPATempDegCx10"][1])).payload
+    fpa = bp.decode_frame(hexbytes(CAPTURED["bosonlookupFPATempDegCx10"][1])).payload
     assert struct.unpack(">h", fpa)[0] / 10 == pytest.approx(38.0)
-    assert bs.decode_frame(hexbytes(CAPTURED["bosonRunFFC"][1])).payload == b""
+    assert bp.decode_frame(hexbytes(CAPTURED["bosonRunFFC"][1])).payload == b""
 
 
 def test_captured_command_with_payload() -> None:
-    assert bs.encode_packet(bs.Packet(0xC2, 0x000E000D, payload=b"\x00\x00\x00\x02")) == \
+    assert bp.encode_packet(bp.Packet(0xC2, 0x000E000D, payload=b"\x00\x00\x00\x02")) == \
         hexbytes(CAPTURED_IR16)
 
 
 def test_reserved_bytes_escaped_by_hand() -> None:
     # sequence 0x8E and payload ending in 0xAE and 0x9E: each sent as 0x9E + 0x81/0xA1/0x91
-    packet = bs.Packet(0x8E, bs.BOSON_SET_GAIN_MODE, payload=bytes([0x00, 0x00, 0xAE, 0x9E]))
+    packet = bp.Packet(0x8E, bp.BOSON_SET_GAIN_MODE, payload=bytes([0x00, 0x00, 0xAE, 0x9E]))
     body = hexbytes("00 0000008E 00050014 FFFFFFFF 0000AE9E")
-    crc = bs.crc16(body).to_bytes(2, "big")
+    crc = bp.crc16(body).to_bytes(2, "big")
     by_hand = {0x8E: b"\x9e\x81", 0x9E: b"\x9e\x91", 0xAE: b"\x9e\xa1"}
     escaped_crc = b"".join(by_hand.get(b, bytes([b])) for b in crc)
     expected = (hexbytes("8E 00 000000 9E81 00050014 FFFFFFFF 0000 9EA1 9E91") + escaped_crc
                 + b"\xae")
-    assert bs.encode_packet(packet) == expected
-    assert bs.decode_frame(expected) == packet
+    assert bp.encode_packet(packet) == expected
+    assert bp.decode_frame(expected) == packet
 
 
 @pytest.mark.parametrize("frame,words", [
@@ -106,52 +107,52 @@ def test_reserved_bytes_escaped_by_hand() -> None:
     ("8E 00 00000001 0005 8E 0007 00000000 BB93 AE", "reserved byte"),
 ])
 def test_malformed_frames_say_why(frame: str, words: str) -> None:
-    with pytest.raises(bs.BosonFrameError, match=words):
-        bs.decode_frame(hexbytes(frame))
+    with pytest.raises(bp.BosonFrameError, match=words):
+        bp.decode_frame(hexbytes(frame))
 
 
 def test_other_channel_rejected() -> None:
-    frame = bs.encode_packet(bs.Packet(1, bs.BOSON_RUN_FFC), channel=1)
-    with pytest.raises(bs.BosonFrameError, match="channel 1"):
-        bs.decode_frame(frame)
+    frame = bp.encode_packet(bp.Packet(1, bp.BOSON_RUN_FFC), channel=1)
+    with pytest.raises(bp.BosonFrameError, match="channel 1"):
+        bp.decode_frame(frame)
 
 
 def test_oversized_payload_refused() -> None:
     with pytest.raises(ValueError, match="751"):
-        bs.encode_packet(bs.Packet(1, bs.BOSON_RUN_FFC, payload=bytes(752)))
+        bp.encode_packet(bp.Packet(1, bp.BOSON_RUN_FFC, payload=bytes(752)))
 
 
 # -- round trips ------------------------------------------------------------------------------
 
-packets = st.builds(bs.Packet, st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1),
+packets = st.builds(bp.Packet, st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1),
                     st.integers(0, 2**32 - 1), st.binary(max_size=64))
 
 
 @given(st.binary(max_size=300))
 def test_escape_round_trip(data: bytes) -> None:
-    wire = bs.escape(data)
-    assert bs.START not in wire and bs.END not in wire
-    assert bs.unescape(wire) == data
+    wire = bp.escape(data)
+    assert bp.START not in wire and bp.END not in wire
+    assert bp.unescape(wire) == data
 
 
 @given(packets)
-def test_packet_round_trip(packet: bs.Packet) -> None:
-    frame = bs.encode_packet(packet)
-    assert frame[0] == bs.START and frame[-1] == bs.END
-    assert bs.START not in frame[1:-1] and bs.END not in frame[1:-1]
-    assert bs.decode_frame(frame) == packet
+def test_packet_round_trip(packet: bp.Packet) -> None:
+    frame = bp.encode_packet(packet)
+    assert frame[0] == bp.START and frame[-1] == bp.END
+    assert bp.START not in frame[1:-1] and bp.END not in frame[1:-1]
+    assert bp.decode_frame(frame) == packet
 
 
 @settings(max_examples=100)
 @given(st.lists(packets, min_size=1, max_size=5), st.binary(max_size=8), st.data())
 def test_reader_splits_a_stream_cut_anywhere(packets_, noise, data) -> None:
-    noise = bytes(b for b in noise if b != bs.START)
-    stream = noise + b"".join(bs.encode_packet(p) for p in packets_)
+    noise = bytes(b for b in noise if b != bp.START)
+    stream = noise + b"".join(bp.encode_packet(p) for p in packets_)
     cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=6)))
-    reader, frames = bs.FrameReader(), []
+    reader, frames = bp.FrameReader(), []
     for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=True):
         frames += reader.feed(stream[a:b])
-    assert [bs.decode_frame(f) for f in frames] == packets_
+    assert [bp.decode_frame(f) for f in frames] == packets_
 
 
 # -- commands on the simulated camera ------------------------------------------------------
@@ -174,19 +175,19 @@ def test_each_command(camera, control) -> None:
     assert control.ffc_status() == 0
     control.run_ffc()
     assert camera.ffc_count == 1 and control.ffc_status() == 2  # in progress
-    for mode in bs.FFC_MODES:
+    for mode in bp.FFC_MODES:
         control.set_ffc_mode(mode)
         assert control.ffc_mode() == mode
-    for mode in bs.GAIN_MODES:
+    for mode in bp.GAIN_MODES:
         control.set_gain_mode(mode)
         assert control.gain_mode() == mode
     control.set_video_type("mono8")
     control.set_video_type("mono16")
     assert control.video_type() == "mono16"
     # what went over the wire: the expected function ids, with the documented payloads
-    assert camera.received[0].function == bs.BOSON_GET_CAMERA_SN
-    sets = [p for p in camera.received if p.function == bs.BOSON_SET_GAIN_MODE]
-    assert [p.payload for p in sets] == [struct.pack(">i", v) for v in bs.GAIN_MODES.values()]
+    assert camera.received[0].function == bp.BOSON_GET_CAMERA_SN
+    sets = [p for p in camera.received if p.function == bp.BOSON_SET_GAIN_MODE]
+    assert [p.payload for p in sets] == [struct.pack(">i", v) for v in bp.GAIN_MODES.values()]
     assert [p.sequence for p in camera.received] == list(range(1, len(camera.received) + 1))
     assert camera.violations == []
 
@@ -200,7 +201,7 @@ def test_unknown_mode_refused_before_sending(camera, control) -> None:
 def test_fault_no_answer_times_out(camera, control) -> None:
     camera.inject("no_answer")
     start = time.monotonic()
-    with pytest.raises(bs.BosonTimeout, match=r"no answer to bosonRunFFC within 0\.1 s"):
+    with pytest.raises(bp.BosonTimeout, match=r"no answer to bosonRunFFC within 0\.1 s"):
         control.run_ffc()
     assert time.monotonic() - start < 0.5
     assert control.serial_number() == 123456  # the next command works
@@ -208,20 +209,20 @@ def test_fault_no_answer_times_out(camera, control) -> None:
 
 def test_fault_bad_crc(camera, control) -> None:
     camera.inject("bad_crc")
-    with pytest.raises(bs.BosonFrameError, match="CRC mismatch"):
+    with pytest.raises(bp.BosonFrameError, match="CRC mismatch"):
         control.fpa_temperature_c()
 
 
 def test_fault_error_status(camera, control) -> None:
     camera.inject("error_status")
-    with pytest.raises(bs.BosonStatusError, match=r"bosonRunFFC refused.*0x0202 FLR_NOT_READY"):
+    with pytest.raises(bp.BosonStatusError, match=r"bosonRunFFC refused.*0x0202 FLR_NOT_READY"):
         control.run_ffc()
     assert camera.ffc_count == 0
 
 
 def test_camera_refuses_out_of_range_value(camera, control) -> None:
-    with pytest.raises(bs.BosonStatusError, match="R_CAM_API_INVALID_INPUT"):
-        control.command(bs.BOSON_SET_GAIN_MODE, struct.pack(">i", 9))
+    with pytest.raises(bp.BosonStatusError, match="R_CAM_API_INVALID_INPUT"):
+        control.command(bp.BOSON_SET_GAIN_MODE, struct.pack(">i", 9))
 
 
 def test_fault_garbage_before_answer_is_skipped(camera, control) -> None:
@@ -238,10 +239,10 @@ def test_fault_unplugged(camera) -> None:
 
 
 def test_fake_rejects_bad_frames(camera) -> None:
-    command = bytearray(bs.encode_packet(bs.Packet(1, bs.BOSON_RUN_FFC)))
+    command = bytearray(bp.encode_packet(bp.Packet(1, bp.BOSON_RUN_FFC)))
     command[-2] ^= 0x01  # CRC low byte
     assert camera.handle(bytes(command)) == b""
-    not_a_command = bs.encode_packet(bs.Packet(2, bs.BOSON_RUN_FFC, status=0))
+    not_a_command = bp.encode_packet(bp.Packet(2, bp.BOSON_RUN_FFC, status=0))
     assert camera.handle(not_a_command) == b""
     assert camera.received == [] and camera.ffc_count == 0
     assert "CRC mismatch" in camera.violations[0] and "not 0xFFFFFFFF" in camera.violations[1]
@@ -287,7 +288,7 @@ def test_link_configures_polls_and_runs_ffc(camera) -> None:
         s = link.snapshot()
         assert (s.serial_number, s.firmware, s.ffc_mode, s.gain_mode) == \
             ("123456", "4.1.7", "manual", "low")
-        assert camera.video_type == bs.VIDEO_TYPES["mono16"]
+        assert camera.video_type == bp.VIDEO_TYPES["mono16"]
         assert logs == [("info", "Boson on /dev/ttyFAKE: serial 123456, firmware 4.1.7, FFC "
                                  "manual, gain low (set ffc manual, gain low, video mono16)")]
         ok, message = link.run_ffc()
@@ -360,7 +361,7 @@ def test_link_skips_a_function_the_firmware_lacks(camera) -> None:
     try:
         assert wait_for(lambda: link.snapshot().unsupported == ["bosonGetFFCStatus"])
         time.sleep(0.2)
-        asked = camera.functions().count(bs.BOSON_GET_FFC_STATUS)
+        asked = camera.functions().count(bp.BOSON_GET_FFC_STATUS)
         assert asked == 1 and link.snapshot().connected
         assert ("warning", "Boson: bosonGetFFCStatus refused by the camera: status 0x0161 "
                 "R_CAM_DSPCH_BAD_CMD_ID (unknown command); not asked again") in logs

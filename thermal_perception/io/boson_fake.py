@@ -24,7 +24,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-from thermal_perception.io import boson_serial as bs
+from thermal_perception.io import boson_protocol as bp
 
 FAULTS = ("no_answer", "bad_crc", "error_status", "garbage")
 
@@ -39,18 +39,18 @@ class FakeBosonCamera:
     serial_number: int = 93588
     firmware: tuple[int, int, int] = (3, 0, 1)
     fpa_temperature_c: float = 38.0
-    ffc_mode: int = bs.FFC_MODES["auto"]
-    gain_mode: int = bs.GAIN_MODES["high"]
-    video_type: int = bs.VIDEO_TYPES["mono16"]
+    ffc_mode: int = bp.FFC_MODES["auto"]
+    gain_mode: int = bp.GAIN_MODES["high"]
+    video_type: int = bp.VIDEO_TYPES["mono16"]
     ffc_duration_s: float = 0.1
     supports_ffc_status: bool = True
     error_status: int = 0x202  # FLR_NOT_READY
     ffc_count: int = 0
-    received: list[bs.Packet] = field(default_factory=list)
+    received: list[bp.Packet] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
     faults: deque[str] = field(default_factory=deque)
     _ffc_started: float | None = None
-    _reader: bs.FrameReader = field(default_factory=bs.FrameReader)
+    _reader: bp.FrameReader = field(default_factory=bp.FrameReader)
 
     def inject(self, *faults: str) -> None:
         """Queue faults for the next commands (one per command)."""
@@ -76,66 +76,66 @@ class FakeBosonCamera:
         out = b""
         for frame in self._reader.feed(data):
             try:
-                packet = bs.decode_frame(frame)
-            except bs.BosonFrameError as exc:
+                packet = bp.decode_frame(frame)
+            except bp.BosonFrameError as exc:
                 self.violations.append(str(exc))
                 continue
-            if packet.status != bs.STATUS_COMMAND:
+            if packet.status != bp.STATUS_COMMAND:
                 self.violations.append(f"command status {packet.status:#010x}, not 0xFFFFFFFF")
                 continue
             self.received.append(packet)
             out += self._answer(packet)
         return out
 
-    def _answer(self, packet: bs.Packet) -> bytes:
+    def _answer(self, packet: bp.Packet) -> bytes:
         fault = self.faults.popleft() if self.faults else None
         if fault == "no_answer":
             return b""
         if fault == "error_status":
-            return bs.encode_packet(bs.Packet(packet.sequence, packet.function,
+            return bp.encode_packet(bp.Packet(packet.sequence, packet.function,
                                               self.error_status))
         status, payload = self._execute(packet)
-        frame = bs.encode_packet(bs.Packet(packet.sequence, packet.function, status, payload))
+        frame = bp.encode_packet(bp.Packet(packet.sequence, packet.function, status, payload))
         if fault == "bad_crc":  # flip a bit of the CRC's low byte (never a reserved value)
-            body = bytearray(bs.unescape(frame[1:-1]))
+            body = bytearray(bp.unescape(frame[1:-1]))
             body[-1] ^= 0x01
-            frame = bytes((bs.START,)) + bs.escape(bytes(body)) + bytes((bs.END,))
+            frame = bytes((bp.START,)) + bp.escape(bytes(body)) + bytes((bp.END,))
         if fault == "garbage":
-            frame = bytes((0x00, 0x55, bs.END, 0x13)) + frame
+            frame = bytes((0x00, 0x55, bp.END, 0x13)) + frame
         return frame
 
-    def _execute(self, p: bs.Packet) -> tuple[int, bytes]:
+    def _execute(self, p: bp.Packet) -> tuple[int, bytes]:
         """(status, payload) of one command."""
         def enum_arg() -> int | None:
             return struct.unpack(">i", p.payload)[0] if len(p.payload) == 4 else None
 
-        no_args = {bs.BOSON_GET_CAMERA_SN, bs.BOSON_RUN_FFC, bs.BOSON_GET_FFC_MODE,
-                   bs.BOSON_GET_GAIN_MODE, bs.BOSON_GET_SOFTWARE_REV,
-                   bs.BOSON_LOOKUP_FPA_TEMP_DEGC_X10, bs.BOSON_GET_FFC_STATUS,
-                   bs.DVO_GET_TYPE}
-        setters = {bs.BOSON_SET_FFC_MODE: ("ffc_mode", bs.FFC_MODES),
-                   bs.BOSON_SET_GAIN_MODE: ("gain_mode", bs.GAIN_MODES),
-                   bs.DVO_SET_TYPE: ("video_type", bs.VIDEO_TYPES)}
+        no_args = {bp.BOSON_GET_CAMERA_SN, bp.BOSON_RUN_FFC, bp.BOSON_GET_FFC_MODE,
+                   bp.BOSON_GET_GAIN_MODE, bp.BOSON_GET_SOFTWARE_REV,
+                   bp.BOSON_LOOKUP_FPA_TEMP_DEGC_X10, bp.BOSON_GET_FFC_STATUS,
+                   bp.DVO_GET_TYPE}
+        setters = {bp.BOSON_SET_FFC_MODE: ("ffc_mode", bp.FFC_MODES),
+                   bp.BOSON_SET_GAIN_MODE: ("gain_mode", bp.GAIN_MODES),
+                   bp.DVO_SET_TYPE: ("video_type", bp.VIDEO_TYPES)}
         f = p.function
-        if f == bs.BOSON_GET_FFC_STATUS and not self.supports_ffc_status:
-            return bs.R_CAM_DSPCH_BAD_CMD_ID, b""
+        if f == bp.BOSON_GET_FFC_STATUS and not self.supports_ffc_status:
+            return bp.R_CAM_DSPCH_BAD_CMD_ID, b""
         if f in no_args:
             if p.payload:
                 return 0x17E, b""  # R_CAM_PKG_EXCESS_BYTES
-            if f == bs.BOSON_RUN_FFC:
+            if f == bp.BOSON_RUN_FFC:
                 self.ffc_count += 1
                 self._ffc_started = time.monotonic()
-                return bs.R_SUCCESS, b""
+                return bp.R_SUCCESS, b""
             answers = {
-                bs.BOSON_GET_CAMERA_SN: lambda: struct.pack(">I", self.serial_number),
-                bs.BOSON_GET_FFC_MODE: lambda: struct.pack(">i", self.ffc_mode),
-                bs.BOSON_GET_GAIN_MODE: lambda: struct.pack(">i", self.gain_mode),
-                bs.BOSON_GET_SOFTWARE_REV: lambda: struct.pack(">III", *self.firmware),
-                bs.BOSON_LOOKUP_FPA_TEMP_DEGC_X10:
+                bp.BOSON_GET_CAMERA_SN: lambda: struct.pack(">I", self.serial_number),
+                bp.BOSON_GET_FFC_MODE: lambda: struct.pack(">i", self.ffc_mode),
+                bp.BOSON_GET_GAIN_MODE: lambda: struct.pack(">i", self.gain_mode),
+                bp.BOSON_GET_SOFTWARE_REV: lambda: struct.pack(">III", *self.firmware),
+                bp.BOSON_LOOKUP_FPA_TEMP_DEGC_X10:
                     lambda: struct.pack(">h", round(self.fpa_temperature_c * 10)),
-                bs.BOSON_GET_FFC_STATUS: lambda: struct.pack(">i", self.ffc_status),
-                bs.DVO_GET_TYPE: lambda: struct.pack(">i", self.video_type)}
-            return bs.R_SUCCESS, answers[f]()
+                bp.BOSON_GET_FFC_STATUS: lambda: struct.pack(">i", self.ffc_status),
+                bp.DVO_GET_TYPE: lambda: struct.pack(">i", self.video_type)}
+            return bp.R_SUCCESS, answers[f]()
         if f in setters:
             name, names = setters[f]
             value = enum_arg()
@@ -144,8 +144,8 @@ class FakeBosonCamera:
             if value not in names.values():
                 return 0x181, b""  # R_CAM_API_INVALID_INPUT
             setattr(self, name, value)
-            return bs.R_SUCCESS, b""
-        return bs.R_CAM_DSPCH_BAD_CMD_ID, b""
+            return bp.R_SUCCESS, b""
+        return bp.R_CAM_DSPCH_BAD_CMD_ID, b""
 
 
 class FakeBosonSerial:

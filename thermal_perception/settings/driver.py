@@ -10,12 +10,8 @@ from thermal_perception.core.physics.camera import (
     get_profile,
     load_profiles,
 )
-from thermal_perception.io.boson_serial import (
-    BAUD_RATE,
-    FFC_MODES,
-    GAIN_MODES,
-    UNCHANGED,
-)
+from thermal_perception.io.boson_protocol import BAUD_RATE, FFC_MODES, GAIN_MODES
+from thermal_perception.io.boson_serial import UNCHANGED
 from thermal_perception.io.sources import FrameSource, RecordingSource
 from thermal_perception.io.uvc_frames import TELEMETRY_MODES
 from thermal_perception.ros.params import ParamSpec
