@@ -38,14 +38,8 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from thermal_perception.analysis.bagio import (
-    BagReadError,
-    BagSource,
-    ProcessedBagWriter,
-    SerialWorker,
-    Topic,
-    open_bag,
-)
+from thermal_perception.analysis.bag_reading import BagReadError, BagSource, Topic, open_bag
+from thermal_perception.analysis.bag_writing import ProcessedBagWriter, SerialWorker
 from thermal_perception.analysis.detect import (
     DetectionRecord,
 )

@@ -14,10 +14,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from thermal_perception.analysis.analyze import analyze_bag
-from thermal_perception.analysis.bagio import (
-    STORAGE_SUFFIXES,
-    atomic_write_text,
-)
+from thermal_perception.analysis.bag_reading import STORAGE_SUFFIXES
+from thermal_perception.analysis.bag_writing import atomic_write_text
 from thermal_perception.analysis.options import STATUS_FAILED, AnalysisOptions, BagResult
 from thermal_perception.analysis.read_stage import bag_name, is_bag
 

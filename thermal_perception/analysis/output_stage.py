@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from thermal_perception.analysis.bagio import (
-    BagSource,
+from thermal_perception.analysis.bag_reading import BagSource
+from thermal_perception.analysis.bag_writing import (
     ProcessedBagWriter,
     SerialWorker,
     atomic_write_text,

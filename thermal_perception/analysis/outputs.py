@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from thermal_perception.analysis.bagio import atomic_write_text
+from thermal_perception.analysis.bag_writing import atomic_write_text
 from thermal_perception.analysis.detect import DetectionRecord
 from thermal_perception.core.display.isotherm import draw_detections as draw_boxes
 

@@ -15,11 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from thermal_perception.analysis.bagio import (
-    STORAGE_SUFFIXES,
-    BagSource,
-    Topic,
-)
+from thermal_perception.analysis.bag_reading import STORAGE_SUFFIXES, BagSource, Topic
 from thermal_perception.analysis.options import (
     ALT_NAMESPACE,
     ALTITUDE_NAME,

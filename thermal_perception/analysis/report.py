@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from thermal_perception.analysis.bagio import atomic_write_text
+from thermal_perception.analysis.bag_writing import atomic_write_text
 from thermal_perception.analysis.detect import DetectionRecord
 from thermal_perception.analysis.outputs import (
     STATE_REJECTED,
