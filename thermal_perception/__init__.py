@@ -9,3 +9,7 @@ from pkgutil import extend_path
 
 __path__ = extend_path(__path__, __name__)
 __version__ = "0.1.0"
+
+from thermal_perception import _moved
+
+_moved.install()

@@ -1,6 +1,6 @@
 """A simulated FLIR Boson control port for tests and demos without the camera.
 
-:class:`FakeBosonCamera` is the camera side of the protocol (:mod:`.boson_serial`): it parses
+:class:`FakeBosonCamera` is the camera side of the protocol (:mod:`.boson_protocol`): it parses
 the frames it receives, checks start/end bytes, escaping, channel, CRC and the command status
 field strictly (every violation is recorded in ``violations`` and left unanswered, as the
 camera would), and answers like a Boson: FFC mode, gain mode, video type, an FFC counter and

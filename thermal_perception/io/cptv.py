@@ -27,7 +27,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from thermal_perception.io.frames import RawFrame
+from thermal_perception.io.raw_frame import RawFrame
 
 CPTV_MAGIC = b"CPTV"
 CPTV_VERSIONS = (1, 2)  # the versions the cptv package reads

@@ -12,7 +12,6 @@ import os
 import re
 import warnings
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -22,7 +21,8 @@ from numpy.typing import NDArray
 from thermal_perception.io.flir import FlirFormatError, read_fff, read_flir_jpeg, read_seq
 from thermal_perception.io.image_encoding import ImageConversionError, image_to_array
 from thermal_perception.io.messages import header_ns
-from thermal_perception.io.sequences import Radiometry, folder_radiometry, read_image_counts
+from thermal_perception.io.raw_frame import RawFrame
+from thermal_perception.io.sequences import folder_radiometry, read_image_counts
 
 RAW_ENCODINGS = ("mono16", "16UC1")
 IMAGE_SUFFIXES = (".png", ".tif", ".tiff")
@@ -34,18 +34,6 @@ FORMATS = ("a bag (.bag, .db3, .mcap or a rosbag2 folder), a folder of frame fil
            "(16-bit .png/.tif/.tiff, .npy, raw dumps, FLIR .jpg; radiometry.yaml optional), "
            ".npy, .raw/.y16/.bin, FLIR .fff/.seq/radiometric .jpg, Cacophony .cptv")
 NS_PER_S = 1_000_000_000
-
-
-@dataclass
-class RawFrame:
-    """One raw frame: counts (H, W) uint16, capture stamp in ns (0 if unknown), FPA
-    temperature in deg C (NaN if unknown), what the counts mean where the recording says
-    (None: counts of a model the user chooses)."""
-
-    counts: NDArray[np.uint16]
-    stamp_ns: int = 0
-    fpa_temperature_c: float = math.nan
-    radiometry: Radiometry | None = None
 
 
 def is_bag(path: Path) -> bool:

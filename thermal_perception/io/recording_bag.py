@@ -22,7 +22,8 @@ from tqdm import tqdm
 
 from thermal_perception.io import messages
 from thermal_perception.io.bag import BagWriter
-from thermal_perception.io.frames import FOLDER_SUFFIXES, RawFrame, is_bag, read_frames
+from thermal_perception.io.frames import FOLDER_SUFFIXES, is_bag, read_frames
+from thermal_perception.io.raw_frame import RawFrame
 from thermal_perception.io.sequences import Radiometry
 
 START_NS = 1_700_000_000 * messages.NS_PER_S  # epoch of recordings without stamps

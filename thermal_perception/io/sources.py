@@ -19,7 +19,8 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from thermal_perception.io.frames import RawFrame, read_frames
+from thermal_perception.io.frames import read_frames
+from thermal_perception.io.raw_frame import RawFrame
 
 
 @dataclass

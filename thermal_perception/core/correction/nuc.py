@@ -15,6 +15,9 @@ refreshed from the closed shutter (:func:`ffc_offset_update`, scheduled by
 :class:`FfcScheduler`). Cameras without a shutter track offsets from the moving scene
 (:class:`SceneBasedNuc`). numpy/OpenCV (the per-frame pass compiled by numba where installed,
 see :mod:`~thermal_perception.core.kernels`); no ROS imports.
+
+Kept whole (about 640 lines): the table, its calibration, drift and shutter updates and the
+scene-based NUC share one convention and read best together.
 """
 
 from __future__ import annotations
