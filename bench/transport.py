@@ -21,8 +21,7 @@ stage (p50/p90/p99). ``--transport`` measures the chains under each Fast DDS tra
 setting (:data:`TRANSPORTS`), each in its own process, one after the other in the same run.
 
     python bench/transport.py [--seconds 10] [--rate 30] [--breakdown]
-                              [--transport default,shm,udp] [--executor single|multi|events]
-                              [--out out/bench/transport.json]
+                              [--transport default,shm,udp] [--out out/bench/transport.json]
 """
 
 from __future__ import annotations
@@ -153,7 +152,8 @@ def measure(topic: str, seconds: float, warmup_s: float = 3.0,
 PROBE_TOPICS = ("status", "image_temperature", "detections")
 
 
-def probe_node(name: str, namespace: str, events: list, intra: bool = False) -> object:
+def probe_node(name: str, namespace: str, events: list, intra: bool = False,
+               ready: Path | None = None) -> object:
     """A node that notes (topic, stamp ns, epoch arrival ns) of every message of
     :data:`PROBE_TOPICS`: over DDS (serialized, nothing deserialized), or with ``intra`` in
     the composed process, handed over in memory like any composed node."""
@@ -174,6 +174,8 @@ def probe_node(name: str, namespace: str, events: list, intra: bool = False) -> 
             stamp = header_stamp_ns(msg) if isinstance(msg, bytes) else \
                 intra_process.stamp_ns(msg)
             events.append((topic, stamp, arrived))
+            if ready is not None and topic == "detections" and not ready.exists():
+                ready.touch()  # the whole chain runs
 
         if intra:
             intra_process.subscription(node, msg_type, topic, on_message, qos)
@@ -256,9 +258,9 @@ def run_composed(args: argparse.Namespace) -> None:
     thermal_perception.nodes.composed runs them) with an in-process probe; on SIGINT writes
     the probe's events to ``args.events``."""
     import rclpy
-    from rclpy.executors import ExternalShutdownException
+    from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 
-    from thermal_perception.nodes.composed import create_nodes, make_executor
+    from thermal_perception.nodes.composed import create_nodes
     from thermal_perception.ros.intra_process import IntraProcessBus
 
     rclpy.init()
@@ -266,9 +268,12 @@ def run_composed(args: argparse.Namespace) -> None:
     nodes: list = []
     try:
         with IntraProcessBus() as bus:
-            nodes = create_nodes(NODES, PARAMS_FILE, "bench", chain_overrides(args.rate))
-            nodes.append(probe_node("bench_probe_in_process", "/bench", events, intra=True))
-            executor = make_executor(args.executor)
+            # the probe subscribes first: the processor's frames reach it before the detector
+            # (whose detections then wait for the probe's few microseconds)
+            nodes = [probe_node("bench_probe_in_process", "/bench", events, intra=True,
+                                ready=args.events.with_suffix(".ready"))]
+            nodes += create_nodes(NODES, PARAMS_FILE, "bench", chain_overrides(args.rate))
+            executor = SingleThreadedExecutor()  # as thermal_perception.nodes.composed
             for node in nodes:
                 executor.add_node(node)
             with contextlib.suppress(KeyboardInterrupt, ExternalShutdownException):
@@ -295,7 +300,7 @@ def run_chains(args: argparse.Namespace) -> dict:
     rclpy.init()
     results: dict = {"transport": args.transport,
                      "environment": TRANSPORTS[args.transport], "rate_hz": args.rate,
-                     "seconds": args.seconds, "executor": args.executor}
+                     "seconds": args.seconds}
     print(f"{WIDTH}x{HEIGHT} frames at {args.rate:g} Hz, {args.seconds:g} s each, transport "
           f"{args.transport} {TRANSPORTS[args.transport] or '(Fast DDS builtin)'}", flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -335,26 +340,31 @@ def run_chains(args: argparse.Namespace) -> dict:
         executor.shutdown()
         probe.destroy_node()
     if args.breakdown:
-        frames = trace.load(trace_path.read_text().splitlines())
-        for topic, stamp, arrived in events:
-            if topic == "image_temperature" and stamp in frames:
-                frames[stamp].setdefault("probe.received", arrived)
-        results["breakdown"] = trace.breakdown(frames)
+        results["breakdown"] = budget(trace_path, events)
         results["breakdown_trace"] = str(trace_path)
 
     # composed: the same nodes in one process, an in-process probe; then a DDS probe here
     # as well (someone outside listens: the topics are published over DDS too)
     events_path = args.out.parent / f"composed-events-{args.transport}.json"
     events_path.unlink(missing_ok=True)
+    ready = events_path.with_suffix(".ready")
+    ready.unlink(missing_ok=True)
     log = open(args.out.parent / "logs" / "composed.log", "w")  # noqa: SIM115
+    composed_trace = args.out.parent / f"trace-composed-{args.transport}.jsonl"
+    if args.breakdown:
+        composed_trace.unlink(missing_ok=True)
+        os.environ[trace.ENV] = str(composed_trace)
     composed = subprocess.Popen([sys.executable, __file__, "--role", "composed", "--rate",
-                                 str(args.rate), "--events", str(events_path), "--executor",
-                                 args.executor], stdout=log, stderr=subprocess.STDOUT)
+                                 str(args.rate), "--events", str(events_path)],
+                                stdout=log, stderr=subprocess.STDOUT)
     outside: list = []
     try:
-        time.sleep(args.warmup + 8.0)  # start-up (no outside subscriber may hasten it)
-        if composed.poll() is not None:
-            raise RuntimeError(f"composed process exited ({composed.returncode}); see {log.name}")
+        deadline = time.monotonic() + 60.0
+        while not ready.exists():  # detections handed over in the composed process
+            if composed.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"composed process did not run; see {log.name}")
+            time.sleep(0.1)
+        time.sleep(args.warmup)
         alone = (time.time_ns(), time.time_ns() + int(args.seconds * 1e9))
         time.sleep(args.seconds)
         rss_composed = rss_mib(composed.pid)
@@ -368,6 +378,7 @@ def run_chains(args: argparse.Namespace) -> dict:
         executor.shutdown()
         probe.destroy_node()
     finally:
+        os.environ.pop(trace.ENV, None)
         composed.send_signal(signal.SIGINT)
         composed.wait(30)
         log.close()
@@ -377,6 +388,9 @@ def run_chains(args: argparse.Namespace) -> dict:
     results["composed_watched"] = chain_summary(inside, *watched, args.rate)
     results["composed_outside_probe"] = chain_summary(outside, *watched, args.rate)
     results["bus"] = json.loads(events_path.read_text())["bus"]
+    if args.breakdown:
+        results["breakdown_composed"] = budget(composed_trace, [
+            e for e in inside if alone[0] <= e[2] < alone[1]])
     rclpy.try_shutdown()
     relay_p50 = results["bare_relay"]["p50_ms"]
     for chain in CHAINS:
@@ -385,6 +399,18 @@ def run_chains(args: argparse.Namespace) -> dict:
             if r.get("frames"):
                 r["ratio_p50_over_relay"] = r["p50_ms"] / relay_p50
     return results
+
+
+def budget(trace_path: Path, events: list) -> dict:
+    """Per-stage latency budget from the nodes' trace and the probe's arrivals of
+    image_temperature (see thermal_perception/ros/trace.py)."""
+    from thermal_perception.ros import trace
+
+    frames = trace.load(trace_path.read_text().splitlines())
+    for topic, stamp, arrived in events:
+        if topic == "image_temperature" and stamp in frames:
+            frames[stamp].setdefault("probe.received", arrived)
+    return trace.breakdown(frames)
 
 
 #: The pipeline rows: (key, description)
@@ -427,10 +453,12 @@ def print_chains(results: dict) -> None:
     print("in-process hand-offs: " + "; ".join(
         f"{topic} {s['handed_over']} (over DDS {s['from_dds']}, duplicates dropped "
         f"{s['dropped_duplicates']})" for topic, s in results["bus"].items()))
-    if "breakdown" in results:
-        print(f"latency budget per frame, separate processes ("
-              f"{results['breakdown'][trace.TOTAL[0]]['frames']} frames with every event):")
-        print(trace.format_table(results["breakdown"]))
+    for key, title in (("breakdown", "separate processes"),
+                       ("breakdown_composed", "composed (DDS stages: in-process hand-off)")):
+        if key in results:
+            print(f"latency budget per frame, {title} ("
+                  f"{results[key][trace.TOTAL[0]]['frames']} frames with every event):")
+            print(trace.format_table(results[key]))
 
 
 def compare_transports(args: argparse.Namespace, names: list[str]) -> dict:
@@ -443,7 +471,7 @@ def compare_transports(args: argparse.Namespace, names: list[str]) -> dict:
             out = args.out.parent / f"transport-{name}.json"
             cmd = [sys.executable, __file__, "--seconds", str(args.seconds), "--rate",
                    str(args.rate), "--warmup", str(args.warmup), "--transport", name,
-                   "--executor", args.executor, "--out", str(out)]
+                   "--out", str(out)]
             if args.breakdown:
                 cmd.append("--breakdown")
             subprocess.run(cmd, check=True, env={**os.environ, **TRANSPORTS[name]})
@@ -478,8 +506,6 @@ def main() -> int:
                         help="seconds from the first frame to the start of the measurement")
     parser.add_argument("--repeat", type=int, default=1,
                         help="rounds over the transports (with more than one)")
-    parser.add_argument("--executor", choices=("single", "multi", "events"), default="single",
-                        help="executor of the composed process (single)")
     parser.add_argument("--role", choices=("source", "relay", "composed"),
                         help=argparse.SUPPRESS)
     parser.add_argument("--events", type=Path, help=argparse.SUPPRESS)

@@ -1,8 +1,8 @@
 """The pipeline's nodes composed in one process, as a ROS 2 component container runs them.
 
 Driver, processor, detector and fusion (those a parameters file names) share one rclpy
-context and one executor, and hand their frames to each other in memory, without
-serialization (:mod:`thermal_perception.ros.intra_process`); every topic is still published
+context and one single-threaded executor, and hand their frames to each other in memory,
+without serialization (:mod:`thermal_perception.ros.intra_process`); every topic is still published
 over DDS for subscribers in other processes. Each node keeps its own name, parameters
 (``--params-file`` and per-node overrides) and callback group, exactly as when it runs alone.
 
@@ -29,9 +29,6 @@ NODE_CLASSES = {
     "detector": ("thermal_perception.nodes.detector", "DetectorNode"),
     "fusion": ("thermal_perception.nodes.fusion", "FusionNode"),
 }
-EXECUTORS = ("single", "multi", "events")
-
-
 def node_arguments(params_file: str | Path, overrides: dict[str, Any] | None = None
                    ) -> list[str]:
     """ROS arguments of one composed node: the parameters file and its own overrides."""
@@ -61,25 +58,10 @@ def create_nodes(names: list[str], params_file: str | Path, namespace: str = "",
     return nodes
 
 
-def make_executor(kind: str = "single") -> Any:
-    """``single``: rclpy's SingleThreadedExecutor; ``multi``: a MultiThreadedExecutor (each
-    node's callbacks still mutually exclusive: its default callback group); ``events``:
-    rclpy's experimental EventsExecutor (event queue in C++, where this rclpy has it)."""
-    from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor
-
-    if kind not in EXECUTORS:
-        raise ValueError(f"executor {kind!r}: expected one of {list(EXECUTORS)}")
-    if kind == "events":
-        from rclpy.experimental import EventsExecutor
-
-        return EventsExecutor()
-    return SingleThreadedExecutor() if kind == "single" else MultiThreadedExecutor()
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point: compose the nodes of a parameters file and spin until Ctrl-C/SIGTERM."""
     import rclpy
-    from rclpy.executors import ExternalShutdownException
+    from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 
     from thermal_perception.ros.intra_process import IntraProcessBus
     from thermal_perception.runner import node_names
@@ -89,7 +71,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--namespace", default="")
     parser.add_argument("--nodes", default="", help="comma-separated subset (default: all)")
     parser.add_argument("--overrides", default="{}", help="JSON {node: {param: value}}")
-    parser.add_argument("--executor", choices=EXECUTORS, default="single")
     args, ros_args = parser.parse_known_args(argv)
     names = node_names(args.params_file)
     if args.nodes:
@@ -104,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
             except ValueError as exc:
                 rclpy.logging.get_logger("thermal_perception").fatal(str(exc))
                 return 1
-            executor = make_executor(args.executor)
+            executor = SingleThreadedExecutor()  # one callback at a time: see intra_process
             for node in nodes:
                 executor.add_node(node)
             nodes[0].get_logger().info(f"composed in one process: {', '.join(names)} "

@@ -7,14 +7,18 @@ pass it through Fast DDS and deserialize it. When the nodes run composed
 active and the nodes create their pipeline topics through :func:`publisher` and
 :func:`subscription` instead of ``Node.create_publisher`` / ``create_subscription``:
 
-* ``publish(msg)`` first hands a copy of ``msg`` (plain Python objects, no serialization; one
-  ``memcpy`` of an image's data, because the publishers reuse one message per stream), shared
-  by every subscription of the same topic in the process (treat it as read-only): it is
-  queued (keep-last, the subscription's QoS depth) and a guard condition wakes the executor,
-  which runs the subscriber's callback in that node's callback group, as for a DDS message;
-* then it publishes over DDS only when a subscriber outside the process listens (matched
+* ``publish(msg)`` publishes over DDS when a subscriber outside the process listens (matched
   readers beyond the process's own), as rclcpp does, so other programs (rviz, a bag
-  recorder, another process) still get every topic;
+  recorder, another process) still get every topic, and do not wait for the work the
+  in-process callbacks start (a detector's 5 ms, measured);
+* then it hands a copy of ``msg`` (plain Python objects, no serialization; one ``memcpy`` of
+  an image's data, because the publishers reuse one message per stream), shared by every
+  subscription of the same topic in the process (treat it as read-only), by calling their
+  callbacks right away, in the order the subscriptions were made. The composed process spins
+  all nodes in one single-threaded executor, so no two callbacks ever run at the same time,
+  as for a node alone; a frame goes from capture to detections in one pass, with no executor
+  wake-up in between (queuing it for the executor, with a guard condition, cost about 1 ms
+  per hop with rclpy's executor, measured with bench/transport.py);
 * the in-process subscriptions keep their DDS reader for publishers outside the process.
   They take DDS messages serialized (``raw``) and drop those whose header stamp they just got
   in process (the DDS copy of a message handed over), so no frame is processed twice; other
@@ -58,8 +62,8 @@ def stamp_ns(msg: Any) -> int:
 
 
 class IntraSubscription:
-    """One in-process subscription: a keep-last queue drained by a guard-condition callback
-    in the subscribing node's callback group, plus a raw DDS reader for other processes."""
+    """One in-process subscription: its callback called by the publishers of the process,
+    plus a raw DDS reader for publishers in other processes."""
 
     def __init__(self, bus: IntraProcessBus, node: Node, msg_type: Any, topic: str,
                  callback: Callable[[Any], None], qos: QoSProfile) -> None:
@@ -68,30 +72,19 @@ class IntraSubscription:
         self.msg_type = msg_type
         self.topic = topic
         self.callback = callback
-        self.queue: deque = deque(maxlen=max(1, qos.depth))
         self.recent: deque[int] = deque(maxlen=RECENT_STAMPS)  # stamps handed over
-        self.lock = threading.Lock()
+        self.lock = threading.Lock()  # recent: DDS readers may run on another thread
         self.handed_over = 0  # messages received in process
         self.from_dds = 0  # messages received over DDS (from other processes)
         self.dropped_duplicates = 0  # DDS copies of messages already handed over
-        self.guard = node.create_guard_condition(self._drain)
         self.dds = node.create_subscription(msg_type, topic, self._on_raw, qos, raw=True)
 
     def deliver(self, msg: Any) -> None:
-        """Queue ``msg`` (the subscription's own copy) and wake the executor."""
+        """Run the callback on ``msg`` (a copy shared by the topic's subscriptions)."""
         with self.lock:
-            self.queue.append(msg)
             self.recent.append(stamp_ns(msg))
-        self.guard.trigger()
-
-    def _drain(self) -> None:
-        while True:
-            with self.lock:
-                if not self.queue:
-                    return
-                msg = self.queue.popleft()
-            self.handed_over += 1
-            self.callback(msg)
+        self.handed_over += 1
+        self.callback(msg)
 
     def _on_raw(self, raw: bytes) -> None:
         stamp = header_stamp_ns(raw)
@@ -106,7 +99,6 @@ class IntraSubscription:
         self.callback(deserialize_message(raw, self.msg_type))
 
     def destroy(self) -> None:
-        self.node.destroy_guard_condition(self.guard)
         self.node.destroy_subscription(self.dds)
 
 
@@ -122,13 +114,14 @@ class IntraPublisher:
 
     def publish(self, msg: Any) -> None:
         local = self.bus.subscriptions.get(self.topic, ())
+        # DDS first: subscribers in other processes do not wait for the in-process callbacks
+        if self.publisher.get_subscription_count() > len(local):
+            self.publisher.publish(msg)
+            self.published_dds += 1
         if local:  # one copy for all of them, as rclcpp shares a const message
             handed = copy.deepcopy(msg)
             for sub in local:
                 sub.deliver(handed)
-        if self.publisher.get_subscription_count() > len(local):
-            self.publisher.publish(msg)
-            self.published_dds += 1
 
     def get_subscription_count(self) -> int:
         """Matched subscriptions, in process ones included (their DDS readers match too)."""
