@@ -393,6 +393,12 @@ def run_chains(args: argparse.Namespace) -> dict:
             e for e in inside if alone[0] <= e[2] < alone[1]])
     rclpy.try_shutdown()
     relay_p50 = results["bare_relay"]["p50_ms"]
+    # the keys bench/all.py reads: separate processes, capture -> temperature
+    results["pipeline"] = results["separate"]["temperature"]
+    results["ratio_p50_pipeline_over_relay"] = results["pipeline"]["p50_ms"] / relay_p50
+    results["memory_per_stream_mib"] = sum(results["separate"]["rss_mib"].values())
+    results["memory_composed_mib"] = sum(results["composed"]["rss_mib"].values())
+    results["memory_bare_relay_mib"] = sum(results["bare_relay"]["rss_mib"].values())
     for chain in CHAINS:
         for key in ("temperature", "detections"):
             r = results[chain][key]
