@@ -8,7 +8,8 @@ Scripts: radiometry (lookup table vs the FLIR formula in numpy), peers (vs flirp
 flirimageextractor, flyr on real FLIR data, where installed: make bench-peers), processing
 (chain fps vs a numpy baseline), detection (ms per frame vs the processing chain), memory
 (RSS per stream vs the frame data), offline (analysis real-time factor vs reading the bag),
-transport (DDS latency of driver -> processor vs a bare rclpy relay; process memory),
+transport (latency of driver -> processor -> detector, separate and composed, vs a bare rclpy
+relay; process memory),
 geolocation (pixel -> ground error at 100 m, exact and noisy pose, vs predicted spread),
 fusion (overlay and points_thermal ms vs the processing chain; registration and lidar accuracy).
 A script that fails or runs past its time limit is reported and the others still run; the
@@ -122,6 +123,11 @@ def figures(results: dict[str, Any]) -> list[tuple[str, str]]:
                       f"{pipe['p50_ms']:.1f} ms vs bare rclpy relay {relay['p50_ms']:.1f} ms: "
                       f"{r['ratio_p50_pipeline_over_relay']:.2f}x (p99 {pipe['p99_ms']:.0f} "
                       f"vs {relay['p99_ms']:.0f} ms)"))
+        if "composed" in r:
+            c = r["composed"]
+            lines.append(("composed capture -> temperature / detections (p50)",
+                          f"{c['temperature']['p50_ms']:.1f} / {c['detections']['p50_ms']:.1f} "
+                          "ms (goals 5 / 15 ms)"))
         if "memory_per_stream_mib" in r:
             lines.append(("memory per stream (processes)",
                           f"driver + processor {r['memory_per_stream_mib']:.0f} MiB vs bare "

@@ -17,7 +17,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     metrics = run_demo(DemoOptions(
         duration_s=args.duration, out_dir=Path(args.out), params_file=args.params,
         namespace=args.namespace, camera_profile=args.camera_profile, rate_hz=args.rate,
-        storage=args.storage))
+        storage=args.storage, composed=args.composed))
     return 0 if metrics["frames_received"]["image_temperature"] > 0 else 1
 
 
@@ -33,8 +33,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if not (node and key and _):
             raise SystemExit(f"-p expects NODE.PARAM=VALUE, got {item!r}")
         overrides.setdefault(node, {})[key] = value
-    pipeline = Pipeline(args.params, args.namespace, overrides, transport=args.transport)
-    print(f"starting {', '.join(pipeline.names)} from {args.params}; Ctrl-C stops")
+    pipeline = Pipeline(args.params, args.namespace, overrides, transport=args.transport,
+                        composed=args.composed)
+    print(f"starting {', '.join(pipeline.names)} from {args.params}"
+          f"{' composed in one process' if args.composed else ''}; Ctrl-C stops")
     pipeline.start()
     start = time.monotonic()
     try:
@@ -217,6 +219,10 @@ def _cmd_eval_dataset(args: argparse.Namespace) -> int:
     return 0
 
 
+COMPOSED_HELP = ("all nodes in one process, frames handed over in memory (topics still "
+                 "published over DDS for other processes)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="thermal-perception",
@@ -233,6 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--rate", type=float, default=None, help="override the frame rate, Hz")
     demo.add_argument("--storage", choices=("sqlite3", "mcap"), default="sqlite3",
                       help="bag storage (sqlite3)")
+    demo.add_argument("--composed", action="store_true", help=COMPOSED_HELP)
     demo.set_defaults(func=_cmd_demo)
 
     run = sub.add_parser("run", help="start the nodes of a parameters YAML (no launch_ros needed)")
@@ -245,6 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="Fast DDS transport of the nodes: shm (config/fastdds_shm.xml, the "
                           "default; THERMAL_PERCEPTION_TRANSPORT changes it), default (Fast "
                           "DDS builtin UDPv4 + shared memory) or udp (UDPv4 only)")
+    run.add_argument("--composed", action="store_true", help=COMPOSED_HELP)
     run.set_defaults(func=_cmd_run)
 
     sim = sub.add_parser("simulate", help="write a simulated sequence with ground truth to a bag")

@@ -2,9 +2,11 @@
 
 Starts the nodes of a parameters file (driver and processor by default; with
 ``--params config/uav_sar.yaml`` also the detector and the fusion node), each in its own
-process as launch would, records their topics into a rosbag2 bag, saves display (and overlay)
-snapshots as PNG and writes ``metrics.json`` (frames sent and received, achieved rate,
-capture-to-temperature latency percentiles, detections and geolocated detections).
+process as launch would (``composed``: all in one process, frames handed over in memory,
+:mod:`thermal_perception.nodes.composed`), records their topics into a rosbag2 bag, saves
+display (and overlay) snapshots as PNG and writes ``metrics.json`` (frames sent and received,
+achieved rate, capture-to-temperature latency percentiles, detections and geolocated
+detections).
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ class DemoOptions:
     storage: str = "sqlite3"
     snapshot_period_s: float = 2.0
     startup_timeout_s: float = 60.0
+    composed: bool = False
 
 
 def run_demo(options: DemoOptions, echo: Any = print) -> dict[str, Any]:
@@ -98,7 +101,8 @@ def run_demo(options: DemoOptions, echo: Any = print) -> dict[str, Any]:
 
     rclpy.init()
     bag = BagWriter(bag_path, storage=options.storage)
-    pipeline = Pipeline(params_file, options.namespace, overrides, log_dir=out / "logs")
+    pipeline = Pipeline(params_file, options.namespace, overrides, log_dir=out / "logs",
+                        composed=options.composed)
     try:
         from thermal_perception.msg import LocatedDetectionArray, ThermalDetectionArray
 
@@ -127,7 +131,8 @@ def run_demo(options: DemoOptions, echo: Any = print) -> dict[str, Any]:
         executor.add_node(recorder)
         spinner = threading.Thread(target=_spin_quietly, args=(executor,), daemon=True)
         spinner.start()
-        echo(f"starting {', '.join(pipeline.names)} from {params_file} "
+        echo(f"starting {', '.join(pipeline.names)} from {params_file}"
+             f"{' composed in one process' if options.composed else ''} "
              f"(namespace /{options.namespace.strip('/')}; logs in {out / 'logs'})")
         pipeline.start()
         ns = recorder.get_namespace().rstrip("/")
@@ -188,6 +193,7 @@ def run_demo(options: DemoOptions, echo: Any = print) -> dict[str, Any]:
     achieved = raw.rate_hz()
     metrics = {
         "duration_s": round(elapsed, 3),
+        "composed": options.composed,
         "camera_profile": last_status.camera_profile if last_status else None,
         "configured_rate_hz": configured,
         "achieved_rate_hz": round(achieved, 3),

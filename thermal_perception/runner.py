@@ -3,6 +3,8 @@
 launch_ros is not on PyPI, so this runner gives machines without a ROS install the same
 behaviour as ``launch/*.launch.py``: each node key of the YAML (``/**/driver``, ``processor``)
 starts that node in its own process with ``--params-file`` and the chosen namespace.
+``composed=True`` starts them all in one process instead
+(:mod:`thermal_perception.nodes.composed`: one executor, frames handed over in memory).
 
 The nodes talk over Fast DDS shared memory with segments that hold whole frames
 (``config/fastdds_shm.xml``, see :func:`transport_environment`): measured with
@@ -14,6 +16,7 @@ set in the environment by the user is left as it is.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -110,6 +113,14 @@ def node_command(name: str, params_file: str | Path, namespace: str = "",
     return cmd
 
 
+def composed_command(names: list[str], params_file: str | Path, namespace: str = "",
+                     overrides: dict[str, dict[str, Any]] | None = None) -> list[str]:
+    """Command line that starts the nodes ``names`` composed in one process."""
+    return [sys.executable, "-m", "thermal_perception.nodes.composed", str(params_file),
+            "--namespace", "/" + namespace.strip("/") if namespace else "",
+            "--nodes", ",".join(names), "--overrides", json.dumps(overrides or {})]
+
+
 @dataclass
 class NodeProcess:
     """A started node."""
@@ -131,17 +142,21 @@ class Pipeline:
     only : start only these nodes of the file (default: all).
     transport : Fast DDS transport of the nodes, one of :data:`TRANSPORTS` (default:
         ``THERMAL_PERCEPTION_TRANSPORT``, else ``shm``); see :func:`transport_environment`.
+    composed : all nodes in one process (``nodes`` then holds one entry, ``composed``),
+        handing frames over in memory; topics are still published for other processes.
     """
 
     def __init__(self, params_file: str | Path, namespace: str = "",
                  overrides: dict[str, dict[str, Any]] | None = None,
                  log_dir: str | Path | None = None,
-                 only: list[str] | None = None, transport: str | None = None) -> None:
+                 only: list[str] | None = None, transport: str | None = None,
+                 composed: bool = False) -> None:
         self.environment = {**os.environ, **transport_environment(transport)}
         self.params_file = Path(params_file).resolve()
         self.namespace = namespace
         self.overrides = overrides or {}
         self.log_dir = Path(log_dir) if log_dir else None
+        self.composed = composed
         self.names = node_names(self.params_file)
         if only is not None:
             missing = sorted(set(only) - set(self.names))
@@ -155,8 +170,12 @@ class Pipeline:
         self._logs: list[IO] = []
 
     def start(self) -> Pipeline:
-        for name in self.names:
-            cmd = node_command(name, self.params_file, self.namespace, self.overrides.get(name))
+        commands = {name: node_command(name, self.params_file, self.namespace,
+                                       self.overrides.get(name)) for name in self.names}
+        if self.composed:
+            commands = {"composed": composed_command(self.names, self.params_file,
+                                                     self.namespace, self.overrides)}
+        for name, cmd in commands.items():
             log_path = None
             out: Any = None
             if self.log_dir is not None:

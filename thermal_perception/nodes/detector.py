@@ -28,7 +28,7 @@ from thermal_perception.io.image_encoding import (
 )
 from thermal_perception.io.messages import header_ns
 from thermal_perception.msg import ThermalDetection, ThermalDetectionArray
-from thermal_perception.ros import diagnostics
+from thermal_perception.ros import diagnostics, intra_process
 from thermal_perception.ros.params import ParameterSet
 from thermal_perception.ros.qos import reliable_qos, sensor_qos
 from thermal_perception.ros.stream_health import TIME_RESET, StreamHealth
@@ -64,11 +64,12 @@ class DetectorNode(Node):
         self.renderer = DisplayRenderer(agc="percentile", colormap=p["colormap"],
                                         smoothing=0.8)
         qos = sensor_qos(p["image_reliability"])
-        self.detections_pub = self.create_publisher(ThermalDetectionArray, "detections",
-                                                    reliable_qos())
+        self.detections_pub = intra_process.publisher(self, ThermalDetectionArray, "detections",
+                                                      reliable_qos())
         self.image_pub = self.create_publisher(Image, "image_detections", qos)
-        self.create_subscription(Image, "image_temperature", self._on_image, qos)
-        self.create_subscription(CameraInfo, "camera_info", self._on_info, reliable_qos())
+        intra_process.subscription(self, Image, "image_temperature", self._on_image, qos)
+        intra_process.subscription(self, CameraInfo, "camera_info", self._on_info,
+                                   reliable_qos())
         self.create_subscription(Float64, "altitude", self._on_altitude, reliable_qos())
         self.focal_px = math.nan
         self.altitude_topic_m = math.nan

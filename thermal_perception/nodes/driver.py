@@ -33,7 +33,7 @@ from thermal_perception.io.sources import NoFrame
 from thermal_perception.io.v4l2 import LeptonFfcTracker
 from thermal_perception.io.v4l2_devices import CameraDisconnected
 from thermal_perception.msg import ThermalStatus
-from thermal_perception.ros import diagnostics
+from thermal_perception.ros import diagnostics, intra_process
 from thermal_perception.ros.camera_info import camera_info_from_file, camera_info_from_profile
 from thermal_perception.ros.params import ParameterSet
 from thermal_perception.ros.qos import reliable_qos, sensor_qos
@@ -86,10 +86,10 @@ class DriverNode(Node):
                 defects=p["sensor_defects"])
         self.profile = profile
         self.finished = False
-        self.image_pub = self.create_publisher(Image, "image_raw",
-                                               sensor_qos(p["image_reliability"]))
-        self.info_pub = self.create_publisher(CameraInfo, "camera_info", reliable_qos())
-        self.status_pub = self.create_publisher(ThermalStatus, "status", reliable_qos())
+        self.image_pub = intra_process.publisher(self, Image, "image_raw",
+                                                 sensor_qos(p["image_reliability"]))
+        self.info_pub = intra_process.publisher(self, CameraInfo, "camera_info", reliable_qos())
+        self.status_pub = intra_process.publisher(self, ThermalStatus, "status", reliable_qos())
         self.create_service(Trigger, "trigger_ffc", self._trigger_ffc)
         if p["camera_info_file"]:  # checked here: a recording decides the image size
             self.camera_info = camera_info_from_file(p["camera_info_file"], profile.width,

@@ -57,7 +57,7 @@ from thermal_perception.io.image_encoding import (
 )
 from thermal_perception.io.messages import header_ns
 from thermal_perception.msg import LocatedDetection, LocatedDetectionArray, ThermalDetectionArray
-from thermal_perception.ros import diagnostics
+from thermal_perception.ros import diagnostics, intra_process
 from thermal_perception.ros.params import ParameterSet
 from thermal_perception.ros.pointcloud2 import PointCloudError, array_to_cloud, cloud_xyz
 from thermal_perception.ros.qos import reliable_qos, sensor_qos
@@ -107,10 +107,11 @@ class FusionNode(Node):
         self.points_pub = self.create_publisher(PointCloud2, "points_thermal", qos)
         self.located_pub = self.create_publisher(LocatedDetectionArray, "detections_located",
                                                  reliable_qos())
-        self.create_subscription(Image, "image_temperature", self._on_temperature, qos)
-        self.create_subscription(CameraInfo, "camera_info", self._on_thermal_info, reliable_qos())
-        self.create_subscription(ThermalDetectionArray, "detections", self._on_detections,
-                                 reliable_qos())
+        intra_process.subscription(self, Image, "image_temperature", self._on_temperature, qos)
+        intra_process.subscription(self, CameraInfo, "camera_info", self._on_thermal_info,
+                                   reliable_qos())
+        intra_process.subscription(self, ThermalDetectionArray, "detections", self._on_detections,
+                                   reliable_qos())
         self.create_subscription(Image, "rgb/image_raw", self._on_rgb, qos)
         self.create_subscription(CameraInfo, "rgb/camera_info", self._on_rgb_info, reliable_qos())
         self.create_subscription(PointCloud2, "lidar/points", self._on_cloud, qos)

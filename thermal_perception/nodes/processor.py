@@ -33,7 +33,7 @@ from thermal_perception.io.image_encoding import (
 )
 from thermal_perception.io.messages import header_ns
 from thermal_perception.msg import RoiStatistics, RoiStatisticsArray, ThermalStatus
-from thermal_perception.ros import diagnostics
+from thermal_perception.ros import diagnostics, intra_process
 from thermal_perception.ros.params import ParameterSet
 from thermal_perception.ros.qos import reliable_qos, sensor_qos
 from thermal_perception.ros.stream_health import TIME_RESET, StreamHealth
@@ -103,13 +103,13 @@ class ProcessorNode(Node):
         self.alarms = AlarmMonitor(self.rois)
         self.roi_stats: list = []
         qos = sensor_qos(p["image_reliability"])
-        self.temperature_pub = self.create_publisher(Image, "image_temperature", qos)
+        self.temperature_pub = intra_process.publisher(self, Image, "image_temperature", qos)
         self.display_pub = self.create_publisher(Image, "image_display", qos)
         self.sigma_pub = self.create_publisher(Image, "image_temperature_sigma", qos)
         self.roi_pub = self.create_publisher(RoiStatisticsArray, "roi_stats", reliable_qos())
         # status first: when both are ready the executor serves it first
-        self.create_subscription(ThermalStatus, "status", self._on_status, reliable_qos())
-        self.create_subscription(Image, "image_raw", self._on_image, qos)
+        intra_process.subscription(self, ThermalStatus, "status", self._on_status, reliable_qos())
+        intra_process.subscription(self, Image, "image_raw", self._on_image, qos)
         self.status_at: OrderedDict[tuple[int, int], ThermalStatus] = OrderedDict()
         # A frame whose status has not arrived yet waits here (status and image travel on
         # different topics, so their order is not guaranteed).
