@@ -29,14 +29,14 @@ def recording(tmp_path_factory):
 
 
 def run_pipeline(rclpy_context, recording, namespace: str, composed: bool, log_dir,
-                 frames: int = 45) -> dict:
+                 frames: int = 60) -> dict:
     """Temperature images (as arrays) and detections by stamp, from a probe in this process
     (outside the pipeline's process or processes)."""
     from rclpy.executors import SingleThreadedExecutor
     from sensor_msgs.msg import Image
 
-    from thermal_perception.msg import ThermalDetectionArray
     from thermal_perception.io.image_encoding import image_to_array
+    from thermal_perception.msg import ThermalDetectionArray
     from thermal_perception.ros.qos import reliable_qos, sensor_qos
     from thermal_perception.runner import Pipeline
 
@@ -110,9 +110,9 @@ def test_composed_processor_takes_frames_from_other_processes(rclpy_context, rec
     from rclpy.executors import SingleThreadedExecutor
     from sensor_msgs.msg import Image
 
+    from thermal_perception.io.image_encoding import array_to_image
     from thermal_perception.io.sources import RecordingSource
     from thermal_perception.msg import ThermalDetectionArray
-    from thermal_perception.io.image_encoding import array_to_image
     from thermal_perception.ros.qos import reliable_qos, sensor_qos
     from thermal_perception.runner import Pipeline
 
@@ -156,8 +156,8 @@ def test_intra_process_hand_off(rclpy_context):
     from rclpy.executors import SingleThreadedExecutor
     from sensor_msgs.msg import Image
 
-    from thermal_perception.ros import intra_process
     from thermal_perception.io.image_encoding import array_to_image
+    from thermal_perception.ros import intra_process
     from thermal_perception.ros.qos import sensor_qos
 
     with intra_process.IntraProcessBus():

@@ -356,3 +356,44 @@ def test_wholly_invalid_frames_are_counted_on_every_frame(harness):
     assert got[:7] == [0.0] * 7 and min(got[7:37]) > 0.99
     assert proc.invalid_frames == 7
     assert h.wait_status("proc_invalid: processing", OK, since=mark, timeout_s=5.0)
+
+
+@pytest.mark.parametrize("wait_s", [0.05, 0.0])
+def test_a_frame_waits_for_its_status_at_most_status_wait_s(harness, wait_s):
+    """Once statuses flow, a frame whose status is missing waits for it at most status_wait_s
+    (0: not at all), then is processed as a scene frame and counted; it is not held until the
+    next frame arrives."""
+    from sensor_msgs.msg import Image
+
+    from thermal_perception.msg import ThermalStatus
+    from thermal_perception.ros.qos import reliable_qos, sensor_qos
+
+    h = harness
+    ns = f"/wait{int(wait_s * 1000)}"
+    proc = h.add(processor("proc_wait", ns, status_wait_s=wait_s))
+    image_pub = h.probe.create_publisher(Image, f"{ns}/image_raw", sensor_qos())
+    status_pub = h.probe.create_publisher(ThermalStatus, f"{ns}/status", reliable_qos())
+    got: list[tuple[int, float]] = []  # (stamp sec, arrival time)
+    h.probe.create_subscription(
+        Image, f"{ns}/image_temperature",
+        lambda m: got.append((m.header.stamp.sec, time.monotonic())), sensor_qos())
+    assert h.spin_until(lambda: image_pub.get_subscription_count() > 0
+                        and status_pub.get_subscription_count() > 0, 10.0)
+    counts = raw_counts()
+
+    status = ThermalStatus()
+    status.header.stamp.sec = 100
+    status.fpa_temperature_c = 30.0
+    status_pub.publish(status)  # statuses flow: frames now wait for theirs
+    assert h.spin_until(lambda: len(proc.status_at) == 1, 5.0)
+    image_pub.publish(stamped(counts, "mono16", 100.0))
+    assert h.spin_until(lambda: len(got) == 1, 5.0)
+
+    sent = time.monotonic()
+    image_pub.publish(stamped(counts, "mono16", 101.0))  # its status never comes
+    assert h.spin_until(lambda: len(got) == 2, 5.0), "the frame was held"
+    assert got[1][0] == 101
+    if wait_s:  # it did wait for its status first
+        assert got[1][1] - sent >= wait_s * 0.9
+    assert proc.status_timeouts == (1 if wait_s else 0)
+    assert proc.waiting_for_status is None

@@ -26,15 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-import yaml
-
-NODE_MODULES = {
-    "driver": "thermal_perception.nodes.driver",
-    "processor": "thermal_perception.nodes.processor",
-    "detector": "thermal_perception.nodes.detector",
-    "fusion": "thermal_perception.nodes.fusion",
-}
-
+from thermal_perception.settings.nodes import NODE_MODULES, node_names
 
 #: Transport settings of the started nodes (``THERMAL_PERCEPTION_TRANSPORT``); the first is
 #: the default.
@@ -82,22 +74,6 @@ def transport_environment(transport: str | None = None,
         profile = shm_profile_path()
         return {"FASTDDS_DEFAULT_PROFILES_FILE": str(profile)} if profile else {}
     return {}
-
-
-def node_names(params_file: str | Path) -> list[str]:
-    """Node names listed in a ROS 2 parameters file, in order (wildcard-only keys skipped)."""
-    data = yaml.safe_load(Path(params_file).read_text()) or {}
-    if not isinstance(data, dict):
-        raise ValueError(f"{params_file}: expected a mapping of node names to parameters")
-    names = []
-    for key in data:
-        name = str(key).rstrip("/").split("/")[-1]
-        if name in ("", "**", "*"):
-            continue
-        if name not in NODE_MODULES:
-            raise ValueError(f"{params_file}: unknown node '{name}'; known: {list(NODE_MODULES)}")
-        names.append(name)
-    return names
 
 
 def node_command(name: str, params_file: str | Path, namespace: str = "",

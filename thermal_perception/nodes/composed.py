@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 
     from thermal_perception.ros.intra_process import IntraProcessBus
-    from thermal_perception.runner import node_names
+    from thermal_perception.settings.nodes import node_names
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("params_file", type=Path)

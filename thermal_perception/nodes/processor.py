@@ -112,8 +112,13 @@ class ProcessorNode(Node):
         intra_process.subscription(self, Image, "image_raw", self._on_image, qos)
         self.status_at: OrderedDict[tuple[int, int], ThermalStatus] = OrderedDict()
         # A frame whose status has not arrived yet waits here (status and image travel on
-        # different topics, so their order is not guaranteed).
+        # different topics, so their order is not guaranteed), at most status_wait_s.
         self.waiting_for_status: Image | None = None
+        self.status_wait_s = float(p["status_wait_s"])
+        self.status_timeouts = 0  # frames processed without their status
+        self.status_timer = self.create_timer(max(self.status_wait_s, 1e-3),
+                                              self._on_status_timeout)
+        self.status_timer.cancel()
         self.temperature = np.empty((0, 0), np.float32)
         self.sigma = np.empty((0, 0), np.float32)
         self.temperature_msg = Image()
@@ -189,6 +194,16 @@ class ProcessorNode(Node):
         waiting = self.waiting_for_status
         if waiting is not None and _stamp_key(waiting) == key:
             self.waiting_for_status = None
+            self.status_timer.cancel()
+            self._process(waiting)
+
+    def _on_status_timeout(self) -> None:
+        """The waiting frame's status did not come within status_wait_s: process it as a
+        scene frame (no FPA temperature, not a shutter frame)."""
+        self.status_timer.cancel()
+        waiting, self.waiting_for_status = self.waiting_for_status, None
+        if waiting is not None:
+            self.status_timeouts += 1
             self._process(waiting)
 
     def _reject(self, reason: str) -> None:
@@ -211,9 +226,12 @@ class ProcessorNode(Node):
         self.input.arrived()
         waiting, self.waiting_for_status = self.waiting_for_status, None
         if waiting is not None:  # its status never came: process it as a scene frame
+            self.status_timer.cancel()
+            self.status_timeouts += 1
             self._process(waiting)
-        if self.status_at and _stamp_key(msg) not in self.status_at:
+        if self.status_wait_s > 0 and self.status_at and _stamp_key(msg) not in self.status_at:
             self.waiting_for_status = msg
+            self.status_timer.reset()
             return
         self._process(msg)
 
@@ -402,7 +420,8 @@ class ProcessorNode(Node):
                   **self.input.values(),
                   "parameter_changes_rejected": self.params.rejections,
                   "last_parameter_rejection": self.params.last_rejection,
-                  "ffc_failures": self.ffc_failures}
+                  "ffc_failures": self.ffc_failures,
+                  "frames_without_status": self.status_timeouts}
         state = self.chain.state
         values.update({"nuc_source": state.nuc_source, "ffc_count": state.ffc_count,
                        "ffc_fpa_temperature_c": state.last_ffc_fpa_c,

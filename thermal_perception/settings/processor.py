@@ -128,6 +128,9 @@ PARAMS = (
               "Do not publish temperatures of frames taken with the shutter closed."),
     ParamSpec("image_reliability", "reliable", "QoS reliability of the image topics.",
               choices=RELIABILITY_CHOICES, read_only=True),
+    ParamSpec("status_wait_s", 0.01, "Longest wait of a frame for its status message (FPA "
+              "temperature, shutter), s; then the frame is processed without it (0: never "
+              "wait).", 0.0, 1.0, read_only=True),
 )
 
 
