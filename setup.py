@@ -29,6 +29,8 @@ setup(
     extras_require={
         "dev": _requirements("requirements/dev.txt"),
         "train": _requirements("requirements/train.txt"),
+        "view": _requirements("requirements/view.txt"),
+        "foxglove": _requirements("requirements/foxglove.txt"),
     },
     entry_points={"console_scripts": ["thermal-perception=thermal_perception.cli:main"]},
     data_files=[
