@@ -24,7 +24,8 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["thermal_perception", "thermal_perception.*"]),
     package_data={"thermal_perception.config": ["*.yaml"],
-                  "thermal_perception.models": ["*.onnx", "*.json", "*.md"]},
+                  "thermal_perception.models": ["*.onnx", "*.json", "*.md"],
+                  "thermal_perception.view": ["static/*"]},
     install_requires=_requirements("requirements/python.txt"),
     extras_require={
         "dev": _requirements("requirements/dev.txt"),

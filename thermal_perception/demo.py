@@ -50,6 +50,7 @@ class DemoOptions:
     storage: str = "sqlite3"
     snapshot_period_s: float = 2.0
     startup_timeout_s: float = 60.0
+    view_port: int | None = None  # serve the browser view on this port meanwhile
 
 
 def run_demo(options: DemoOptions, echo: Any = print) -> dict[str, Any]:
@@ -125,6 +126,12 @@ def run_demo(options: DemoOptions, echo: Any = print) -> dict[str, Any]:
                                 namespace="/" + options.namespace.strip("/"))
         executor = SingleThreadedExecutor()
         executor.add_node(recorder)
+        if options.view_port is not None:
+            from thermal_perception.view.app import View, ViewOptions
+
+            view = View(ViewOptions(namespace=options.namespace, port=options.view_port))
+            echo(f"view at {view.start()}")
+            executor.add_node(view.node)
         spinner = threading.Thread(target=_spin_quietly, args=(executor,), daemon=True)
         spinner.start()
         echo(f"starting {', '.join(pipeline.names)} from {params_file} "
@@ -167,6 +174,8 @@ def run_demo(options: DemoOptions, echo: Any = print) -> dict[str, Any]:
         elapsed = time.monotonic() - start
     finally:
         pipeline.stop()
+        if "view" in locals():
+            view.stop()
         rclpy.try_shutdown()
         if "spinner" in locals():
             spinner.join(timeout=5.0)
