@@ -76,7 +76,9 @@ class ViewModel:
             sink.display(stamp_ns, frame_id, bgr)
         if self.hub.wants("frame"):
             self.frame_seq += 1
-            header = {"seq": self.frame_seq, "stamp_ns": stamp_ns, "frame_id": frame_id,
+            # stamp_ns as a string (JavaScript numbers hold 2**53), stamp_ms for latencies
+            header = {"seq": self.frame_seq, "stamp_ns": str(stamp_ns),
+                      "stamp_ms": stamp_ns / 1e6, "frame_id": frame_id,
                       "width": int(bgr.shape[1]), "height": int(bgr.shape[0]),
                       "received_ns": now}
             jpeg = encode_jpeg(bgr, self.jpeg_quality)
@@ -151,7 +153,10 @@ class ViewModel:
     # -- outputs --------------------------------------------------------------------------
     def probe(self, x: int, y: int, stamp_ns: int | None) -> str:
         """The ``probe`` reply (JSON text) for pixel (x, y) of the frame at ``stamp_ns``."""
-        return text_message("probe", **self.temperatures.lookup(x, y, stamp_ns))
+        found = self.temperatures.lookup(x, y, stamp_ns)
+        if found["stamp_ns"] is not None:
+            found["stamp_ns"] = str(found["stamp_ns"])  # exact in JavaScript
+        return text_message("probe", **found)
 
     def snapshot_jpeg(self) -> tuple[int, bytes] | None:
         """(capture stamp ns, JPEG) of the newest display image; None before the first."""

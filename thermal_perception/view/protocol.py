@@ -34,7 +34,8 @@ class Ack:
 
 @dataclass(frozen=True)
 class Probe:
-    """Temperature under pixel (x, y) of the frame captured at ``stamp_ns`` (None: latest)."""
+    """Temperature under pixel (x, y) of the frame captured at ``stamp_ns`` (None: latest;
+    sent as a decimal string, since ns stamps exceed the 2**53 of JavaScript numbers)."""
 
     x: int
     y: int
@@ -79,6 +80,10 @@ def parse_client_message(text: str | bytes) -> ClientMessage:
                    None if latency is None else float(latency))
     if op == "probe":
         stamp = data.get("stamp_ns")
+        if isinstance(stamp, str):  # stamps travel as strings: ns exceed JS's 2**53
+            if not stamp.isdigit() or len(stamp) > 19:
+                raise ProtocolError(f"stamp_ns must be a decimal string of ns, got {stamp!r}")
+            stamp = int(stamp)
         return Probe(_int(data.get("x"), "x", 0, 65535), _int(data.get("y"), "y", 0, 65535),
                      None if stamp is None else _int(stamp, "stamp_ns", 0, 2**63 - 1))
     if op == "subscribe":

@@ -15,6 +15,7 @@ const view = {
   map: null, probe: null, cursor: null, probePending: false, errors: [],
 };
 window.thermalView = view;
+window.thermalRedraw = () => draw();
 let socket = null;
 
 function nowMs() { return performance.timeOrigin + performance.now(); }
@@ -57,7 +58,7 @@ function onFrame(buffer) {
       view.lastStamp = header.stamp_ns; view.lastSeq = header.seq; view.frameId = header.frame_id;
       draw();
       const drawn = nowMs();
-      const latency = drawn - header.stamp_ns / 1e6;  // capture -> drawn, ms
+      const latency = drawn - header.stamp_ms;  // capture -> drawn, ms
       view.framesDrawn += 1; view.lastDrawnAt = drawn;
       view.latenciesMs.push(latency);
       if (view.latenciesMs.length > 2000) view.latenciesMs.shift();
