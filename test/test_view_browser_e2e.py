@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -94,7 +95,7 @@ def view_url(pipeline, tmp_path_factory):
             except OSError:
                 return process.poll() is not None
         wait_for(up, 60, "the view server")
-        assert process.poll() is None, f"view exited: {open(log.name).read()}"
+        assert process.poll() is None, f"view exited: {Path(log.name).read_text()}"
         yield url
     finally:
         process.terminate()
@@ -213,7 +214,7 @@ def test_boxes_for_people(page):
     people = wait_for(lambda: [d for d in (state(
         page, "window.thermalView.detections && window.thermalView.detections.items") or [])
         if d["label"] == "person" and d["track_id"]], 60, "a tracked person")
-    x0, y0, x1, y1 = people[0]["box"]
+    x0, _, x1, y1 = people[0]["box"]
     pixel = state(page, f"""(() => {{ window.thermalRedraw();
         const d = document.getElementById('image').getContext('2d')
           .getImageData({(x0 + x1) // 2}, {y1 - 1}, 1, 1).data; return [d[0], d[1], d[2]]; }})()""")

@@ -95,10 +95,10 @@ function draw() {
     let tx = 0, ty = 0;
     if (o.shape === "box") {
       ctx.rect(o.box[0], o.box[1], o.box[2] - o.box[0], o.box[3] - o.box[1]);
-      [tx, ty] = [o.box[0], o.box[1]];
+      [tx, ty] = [o.box[0], o.box[3] + 15];  // below: the processor labels above
     } else if (o.shape === "spot") {
       ctx.arc(o.x + 0.5, o.y + 0.5, Math.max(o.radius, 3), 0, 2 * Math.PI);
-      [tx, ty] = [o.x + 4, o.y - 4];
+      [tx, ty] = [o.x + 6, o.y + 20];
     } else {
       o.points.forEach(([x, y], i) => (i ? ctx.lineTo(x, y) : ctx.moveTo(x, y)));
       ctx.closePath(); [tx, ty] = o.points[0];
