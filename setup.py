@@ -24,11 +24,14 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["thermal_perception", "thermal_perception.*"]),
     package_data={"thermal_perception.config": ["*.yaml"],
-                  "thermal_perception.models": ["*.onnx", "*.json", "*.md"]},
+                  "thermal_perception.models": ["*.onnx", "*.json", "*.md"],
+                  "thermal_perception.view": ["static/*"]},
     install_requires=_requirements("requirements/python.txt"),
     extras_require={
         "dev": _requirements("requirements/dev.txt"),
         "train": _requirements("requirements/train.txt"),
+        "view": _requirements("requirements/view.txt"),
+        "foxglove": _requirements("requirements/foxglove.txt"),
     },
     entry_points={"console_scripts": ["thermal-perception=thermal_perception.cli:main"]},
     data_files=[

@@ -45,6 +45,8 @@ SCRIPTS: dict[str, tuple[list[str], list[str], float]] = {
                   ["--seconds", "4", "--transport", "shm"], 60.0),
     "geolocation": (["--trials", "2000"], ["--trials", "400"], 30.0),
     "fusion": (["--frames", "30"], ["--frames", "10"], 30.0),
+    # browser view: glass-to-glass in headless chromium; pipeline latency with/without view
+    "view": (["--seconds", "15"], ["--seconds", "5"], 240.0),
 }
 
 

@@ -17,8 +17,19 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     metrics = run_demo(DemoOptions(
         duration_s=args.duration, out_dir=Path(args.out), params_file=args.params,
         namespace=args.namespace, camera_profile=args.camera_profile, rate_hz=args.rate,
-        storage=args.storage, composed=args.composed))
+        storage=args.storage, composed=args.composed,
+        view_port=args.view_port if args.view else None))
     return 0 if metrics["frames_received"]["image_temperature"] > 0 else 1
+
+
+def _cmd_view(args: argparse.Namespace) -> int:
+    from thermal_perception.view_command import ViewOptions, run_view
+
+    return run_view(ViewOptions(
+        namespace=args.namespace, host=args.host, port=args.port, params_file=args.run,
+        bag=args.bag, sigma=not args.no_sigma, foxglove=args.foxglove,
+        foxglove_port=args.foxglove_port, duration_s=args.duration,
+        open_browser=args.open))
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -240,7 +251,28 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--storage", choices=("sqlite3", "mcap"), default="sqlite3",
                       help="bag storage (sqlite3)")
     demo.add_argument("--composed", action="store_true", help=COMPOSED_HELP)
+    demo.add_argument("--view", action="store_true",
+                      help="also serve the browser view (thermal-perception view) meanwhile")
+    demo.add_argument("--view-port", type=int, default=8080, help="port of the view (8080)")
     demo.set_defaults(func=_cmd_demo)
+
+    view = sub.add_parser("view", help="browser view of the live pipeline (http://localhost:8080)")
+    view.add_argument("--namespace", default="thermal", help="topic namespace (thermal)")
+    view.add_argument("--host", default="127.0.0.1",
+                      help="address to bind (127.0.0.1; 0.0.0.0 serves other machines)")
+    view.add_argument("--port", type=int, default=8080, help="HTTP port (8080)")
+    view.add_argument("--run", type=Path, default=None, metavar="PARAMS",
+                      help="also start the nodes of this parameters YAML")
+    view.add_argument("--bag", type=Path, default=None,
+                      help="start the pipeline with the driver replaying this bag/recording")
+    view.add_argument("--no-sigma", action="store_true",
+                      help="do not subscribe to image_temperature_sigma")
+    view.add_argument("--foxglove", action="store_true",
+                      help="also serve the topics to Foxglove (foxglove-sdk) on ws://HOST:8765")
+    view.add_argument("--foxglove-port", type=int, default=8765, help="Foxglove port (8765)")
+    view.add_argument("--duration", type=float, default=0.0, help="stop after S seconds (0: never)")
+    view.add_argument("--open", action="store_true", help="open the page in a browser")
+    view.set_defaults(func=_cmd_view)
 
     run = sub.add_parser("run", help="start the nodes of a parameters YAML (no launch_ros needed)")
     run.add_argument("params", type=Path, help="parameters YAML, e.g. config/thermal_pipeline.yaml")

@@ -22,24 +22,6 @@ from typing import Any
 
 import cv2
 
-PACKAGE_ROOT = Path(__file__).resolve().parent
-
-
-def default_params_file() -> Path:
-    """config/thermal_pipeline.yaml from the source tree or the ROS install's share folder."""
-    candidates = [PACKAGE_ROOT.parent / "config" / "thermal_pipeline.yaml"]
-    try:
-        from ament_index_python.packages import get_package_share_directory
-
-        candidates.append(Path(get_package_share_directory("thermal_perception"))
-                          / "config" / "thermal_pipeline.yaml")
-    except (ImportError, LookupError, ValueError):
-        pass
-    for path in candidates:
-        if path.is_file():
-            return path
-    raise FileNotFoundError(f"thermal_pipeline.yaml not found in {[str(c) for c in candidates]}")
-
 
 @dataclass
 class DemoOptions:
@@ -53,6 +35,7 @@ class DemoOptions:
     snapshot_period_s: float = 2.0
     startup_timeout_s: float = 60.0
     composed: bool = False
+    view_port: int | None = None  # serve the browser view on this port meanwhile
 
 
 def run_demo(options: DemoOptions, echo: Any = print) -> dict[str, Any]:
@@ -72,7 +55,7 @@ def run_demo(options: DemoOptions, echo: Any = print) -> dict[str, Any]:
     from thermal_perception.io.bag import BagWriter
     from thermal_perception.io.image_encoding import image_to_array
     from thermal_perception.ros.recorder import RecordedTopic, RecorderNode
-    from thermal_perception.runner import Pipeline
+    from thermal_perception.runner import Pipeline, default_params_file
 
     params_file = options.params_file or default_params_file()
     out = Path(options.out_dir)
@@ -129,6 +112,12 @@ def run_demo(options: DemoOptions, echo: Any = print) -> dict[str, Any]:
                                 namespace="/" + options.namespace.strip("/"))
         executor = SingleThreadedExecutor()
         executor.add_node(recorder)
+        if options.view_port is not None:
+            from thermal_perception.view_command import View, ViewOptions
+
+            view = View(ViewOptions(namespace=options.namespace, port=options.view_port))
+            echo(f"view at {view.start()}")
+            executor.add_node(view.node)
         spinner = threading.Thread(target=_spin_quietly, args=(executor,), daemon=True)
         spinner.start()
         echo(f"starting {', '.join(pipeline.names)} from {params_file}"
@@ -172,6 +161,8 @@ def run_demo(options: DemoOptions, echo: Any = print) -> dict[str, Any]:
         elapsed = time.monotonic() - start
     finally:
         pipeline.stop()
+        if "view" in locals():
+            view.stop()
         rclpy.try_shutdown()
         if "spinner" in locals():
             spinner.join(timeout=5.0)

@@ -51,6 +51,22 @@ def shm_profile_path() -> Path | None:
     return next((path for path in candidates if path.is_file()), None)
 
 
+def default_params_file() -> Path:
+    """config/thermal_pipeline.yaml from the source tree or the ROS install's share folder."""
+    candidates = [Path(__file__).resolve().parents[1] / "config" / "thermal_pipeline.yaml"]
+    try:
+        from ament_index_python.packages import get_package_share_directory
+
+        candidates.append(Path(get_package_share_directory("thermal_perception"))
+                          / "config" / "thermal_pipeline.yaml")
+    except (ImportError, LookupError, ValueError):
+        pass
+    for path in candidates:
+        if path.is_file():
+            return path
+    raise FileNotFoundError(f"thermal_pipeline.yaml not found in {[str(c) for c in candidates]}")
+
+
 def transport_environment(transport: str | None = None,
                           environ: dict[str, str] | None = None) -> dict[str, str]:
     """Environment variables that give started nodes the Fast DDS transport ``transport``
