@@ -81,9 +81,26 @@ def test_composed_runs_all_nodes_in_one_process(both):
     assert composed["processes"] == ["composed"]
 
 
+EXACT_FIELDS = ("label", "track_id", "x0", "y0", "x1", "y1", "area_px")
+
+
+def _same_detection(a, b) -> bool:
+    """Labels, boxes and pixel counts equal; temperatures, confidences, centroids and areas
+    equal to 1e-5 relative: the warm-body detector measures blobs with numpy until its
+    compiled kernels have loaded in the background (a second or so after start), and the two
+    paths sum in a different order, so the first frames of a run may differ in the last
+    digits of a mean, whichever process the detector runs in."""
+    if any(getattr(a, f) != getattr(b, f) for f in EXACT_FIELDS):
+        return False
+    floats = [f for f in a.get_fields_and_field_types() if f not in EXACT_FIELDS]
+    return all(getattr(a, f) == pytest.approx(getattr(b, f), rel=1e-5, abs=1e-6)
+               for f in floats)
+
+
 def test_composed_outputs_equal_separate_processes(both):
-    """Same recorded frames -> bit-identical temperature images and identical detections
-    (labels, boxes, temperatures, confidences) for every stamp both probes received."""
+    """Same recorded frames -> bit-identical temperature images and the same detections
+    (labels, boxes exactly; temperatures, confidences to 1e-5) for every stamp both probes
+    received."""
     separate, composed = both
     stamps = sorted(separate["temperature"].keys() & composed["temperature"].keys())
     assert len(stamps) >= 20
@@ -97,7 +114,9 @@ def test_composed_outputs_equal_separate_processes(both):
     for stamp in stamps:
         a, b = separate["detections"][stamp], composed["detections"][stamp]
         assert a.header.frame_id == b.header.frame_id
-        assert list(a.detections) == list(b.detections), f"stamp {stamp}"
+        assert len(a.detections) == len(b.detections), f"stamp {stamp}"
+        assert all(_same_detection(x, y) for x, y in zip(a.detections, b.detections,
+                                                         strict=True)), f"stamp {stamp}"
         found += len(a.detections)
     assert found > 0, "the scene should give detections to compare"
 
