@@ -35,6 +35,7 @@ from thermal_perception.core.detection.model_io import (
     INPUT_MULTIPLE,
     LAYOUTS,
     Boxes,
+    average_flipped,
     decode_centernet,
     decode_yolo,
     merge_scales,
@@ -77,6 +78,8 @@ class LearnedDetector:
     reduced_min_px : at scales below 1, boxes shorter than this on their longer side (frame
         pixels) are dropped: small objects are found better at full scale (None: the card's
         ``reduced_min_px``, else 0).
+    flip_scales : scales also run on the mirrored frame, heatmaps averaged (``centernet``
+        layout; None: the card's ``flip_scales``, else none). Costs one more inference each.
     """
 
     def __init__(self, model_path: str | Path | None = None, threshold_scale: float = 1.0,
@@ -85,7 +88,8 @@ class LearnedDetector:
                  person_c: tuple[float, float] = (0.0, 50.0),
                  implausible_factor: float = 0.3,
                  scales: tuple[float, ...] | None = None,
-                 reduced_min_px: float | None = None) -> None:
+                 reduced_min_px: float | None = None,
+                 flip_scales: tuple[float, ...] | None = None) -> None:
         path = Path(model_path) if model_path else SHIPPED_MODEL
         if not path.is_file():
             raise FileNotFoundError(f"ONNX model file not found: {path}")
@@ -117,6 +121,13 @@ class LearnedDetector:
         if not all(0.1 <= v <= 2.0 for v in self.scales) or len(self.scales) > 4:
             raise ValueError(f"scales must be 1 to 4 image scales in 0.1..2, got "
                              f"{list(self.scales)}")
+        if flip_scales is None:  # the card's, at the scales run
+            flip_scales = tuple(v for v in card.get("flip_scales", ()) if v in self.scales)
+        self.flip_scales = tuple(float(v) for v in flip_scales)
+        if any(v not in self.scales for v in self.flip_scales) or (
+                self.flip_scales and self.layout != "centernet"):
+            raise ValueError(f"flip_scales must be among the scales {list(self.scales)} and "
+                             f"need the centernet layout, got {list(self.flip_scales)}")
         self.implausible_factor = float(implausible_factor)
         import onnxruntime as ort  # imported here: a second of start-up only when used
 
@@ -135,6 +146,7 @@ class LearnedDetector:
         self.input_name = self.session.get_inputs()[0].name
         self.path = path
         self._inputs: dict[float, NDArray[np.float32]] = {}
+        self._mirrored: dict[float, NDArray[np.float32]] = {}  # flip-test inputs, by scale
         self._norm: NDArray[np.float32] | None = None
 
     def boxes(self, frame: NDArray) -> Boxes:
@@ -146,7 +158,7 @@ class LearnedDetector:
         h, w = a.shape
         if self._norm is None or self._norm.shape != (h, w):
             self._norm = np.empty((h, w), np.float32)  # once per stream size
-            self._inputs = {}
+            self._inputs, self._mirrored = {}, {}
         normalise_frame(a, out=self._norm)
         found = []
         for scale in self.scales:
@@ -160,8 +172,24 @@ class LearnedDetector:
             else:
                 cv2.resize(self._norm, (sw, sh), dst=x[0, 0, :sh, :sw],
                            interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-            found.append(self._decode(self.session.run(None, {self.input_name: x}), (sh, sw)))
+            outputs = self.session.run(None, {self.input_name: x})
+            if scale in self.flip_scales:
+                outputs = self._flip_test(scale, x, outputs, sh, sw)
+            found.append(self._decode(outputs, (sh, sw)))
         return merge_scales(found, self.scales, (h, w), self.reduced_min_px)
+
+    def _flip_test(self, scale: float, x: NDArray[np.float32], outputs: list[NDArray],
+                   height: int, width: int) -> list[NDArray]:
+        """``outputs`` averaged with those of the mirrored frame (the first ``width`` columns
+        of ``x``; its padding stays where it is)."""
+        mirrored = self._mirrored.get(scale)
+        if mirrored is None:
+            mirrored = self._mirrored[scale] = np.zeros_like(x)
+        mirrored[0, 0, :height, :width] = x[0, 0, :height, width - 1::-1]
+        heat_f, size_f = self.session.run(None, {self.input_name: mirrored})[:2]
+        heat, size = average_flipped(outputs[0], outputs[1], heat_f, size_f,
+                                     -(-width // self.stride))
+        return [heat, size, *outputs[2:]]
 
     def _decode(self, outputs: list[NDArray], shape: tuple[int, int]) -> Boxes:
         low = float(self.thresholds.min())

@@ -1,5 +1,5 @@
 """Learned object detection on thermal frames: input normalisation and decoding of a model's
-outputs (pure numpy/OpenCV; the ONNX session lives in :mod:`.learned_detector`).
+outputs (pure numpy/OpenCV; the ONNX session lives in :mod:`.model`).
 
 One normalisation serves every kind of input, so one model serves radiometric cameras and
 8-bit video alike (:func:`normalise_frame`): a robust linear stretch of the frame's own values
@@ -15,6 +15,8 @@ Two output layouts are decoded:
   ``heatmap`` (1, C, H/S, W/S) of class scores 0..1 (after a sigmoid), ``size`` (1, 2, H/S,
   W/S) of log box width and height in input pixels, ``offset`` (1, 2, H/S, W/S) of the centre's
   sub-cell position in cells. Peaks are local maxima of the heatmap over 3x3 cells.
+  With the flip test (:func:`average_flipped`, as CenterNet's authors evaluate), the mirrored
+  frame's heatmap and sizes are mirrored back and averaged with the frame's before decoding.
 - ``yolo``: one output (1, 4 + C, N) (or (1, N, 4 + C)) of ``cx, cy, w, h`` in input pixels
   and C class scores, as YOLOv5/v8-style exports write it; boxes are kept by class-wise NMS.
 """
@@ -137,6 +139,20 @@ def decode_centernet(heatmap: NDArray, size: NDArray, offset: NDArray, stride: i
     h = np.exp(np.clip(wh[1, row, col], -2.0, 8.0))
     xyxy = np.stack([cx - 0.5 * w, cy - 0.5 * h, cx + 0.5 * w, cy + 0.5 * h], axis=1)
     return _clipped(Boxes(xyxy.astype(np.float32), score, cls), image_shape)
+
+
+def average_flipped(heatmap: NDArray, size: NDArray, heatmap_flipped: NDArray,
+                    size_flipped: NDArray, width_cells: int) -> tuple[NDArray, NDArray]:
+    """Heatmap and size outputs (1, C, H', W') and (1, 2, H', W') averaged with those of the
+    left-right mirrored input, mirrored back over the first ``width_cells`` output columns (the
+    frame's; the rest is padding). Offsets are taken from the unmirrored pass only."""
+    heat = np.array(heatmap, np.float32, copy=True)
+    wh = np.array(size, np.float32, copy=True)
+    heat[..., :width_cells] += heatmap_flipped[..., width_cells - 1::-1]
+    wh[..., :width_cells] += size_flipped[..., width_cells - 1::-1]
+    heat[..., :width_cells] *= 0.5
+    wh[..., :width_cells] *= 0.5
+    return heat, wh
 
 
 def decode_yolo(output: NDArray, threshold: float, image_shape: tuple[int, int],

@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""Choose the shipped detector's inference settings on the validation splits, and write them
+into its model card: ``reduced_min_px`` (the smallest box kept from a reduced scale) and
+``flip_scales`` (the scales also run on the mirrored frame, heatmaps averaged: CenterNet's flip
+test). Each candidate runs through the detector users run (``LearnedDetector``, onnxruntime)
+and is scored by the trainer's selection score (``tools/train_detector.py``: the mean over the
+sets of each set's mean AP50 over the classes it labels). Only ``val`` splits are read.
+
+    python tools/tune_inference.py --data /data/hit-uav \\
+        --extra /data/thermal-dogs-people:seek_spectra \\
+        --card thermal_perception/models/thermal_detector.json
+
+Ties (within 0.002) go to the cheaper setting. Prints a table; ``--dry-run`` writes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from train_detector import CLASSES, load_split
+
+from thermal_perception.core.detection.model import LearnedDetector
+from thermal_perception.evaluation.boxes import evaluate_boxes
+
+REDUCED_MIN_PX = (24.0, 40.0, 64.0)
+FLIP_SCALES = ((), (1.0,), (1.0, 0.5))
+VALIDATION_THRESHOLD = 0.05  # as the trainer validates: AP over nearly all boxes
+TIE = 0.002
+
+
+def selection_score(items: list, preds: list) -> tuple[float, dict[str, dict[str, float]]]:
+    """The trainer's score and the AP50 per set and class."""
+    means, per_set = [], {}
+    for name in dict.fromkeys(it.extra.get("set", "hit-uav") for it in items):
+        idx = [k for k, it in enumerate(items) if it.extra.get("set", "hit-uav") == name]
+        r = evaluate_boxes([items[k] for k in idx], [preds[k] for k in idx], CLASSES)
+        labelled = [c for c in CLASSES if r["classes"][c]["labelled"]]
+        per_set[name] = {c: round(float(r["classes"][c]["ap50"]), 4) for c in labelled}
+        means.append(float(np.mean([r["classes"][c]["ap50"] for c in labelled])))
+    return float(np.mean(means)), per_set
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, required=True, help="HIT-UAV checkout")
+    ap.add_argument("--extra", action="append", default=[], metavar="DIR:PALETTE",
+                    help="labelled folders with a val split (as the trainer's --extra)")
+    ap.add_argument("--card", type=Path, default=Path("thermal_perception/models/"
+                                                      "thermal_detector.json"))
+    ap.add_argument("--dry-run", action="store_true", help="print the table, write nothing")
+    args = ap.parse_args(argv)
+
+    items, images = load_split(args.data, "val")
+    for spec in args.extra:
+        folder, _, palette = spec.partition(":")
+        more, imgs = load_split(Path(folder), "val", palette or None, source=Path(folder).name)
+        items += more
+        images += imgs
+    card = json.loads(args.card.read_text())
+    model = args.card.with_suffix(".onnx")
+    low = min(card["thresholds"].values())
+    rows = []
+    for min_px, flips in itertools.product(REDUCED_MIN_PX, FLIP_SCALES):
+        det = LearnedDetector(model, threshold_scale=VALIDATION_THRESHOLD / low,
+                              reduced_min_px=min_px, flip_scales=flips)
+        started = time.perf_counter()
+        preds = [det.boxes(img) for img in images]
+        ms = (time.perf_counter() - started) * 1e3 / len(images)
+        score, per_set = selection_score(items, preds)
+        rows.append({"reduced_min_px": min_px, "flip_scales": list(flips),
+                     "score": round(score, 4), "ms_per_image": round(ms, 1), "ap50": per_set})
+        print(f"reduced_min_px {min_px:4.0f}  flip {list(flips)!s:12}  score {score:.4f}  "
+              f"{ms:5.1f} ms/image  {per_set}")
+    best = max(r["score"] for r in rows)
+    chosen = min((r for r in rows if r["score"] >= best - TIE),
+                 key=lambda r: (len(r["flip_scales"]), -r["score"]))
+    print(f"chosen: reduced_min_px {chosen['reduced_min_px']:.0f}, flip_scales "
+          f"{chosen['flip_scales']} (score {chosen['score']:.4f}; best {best:.4f})")
+    if args.dry_run:
+        return 0
+    card["reduced_min_px"] = chosen["reduced_min_px"]
+    card["flip_scales"] = chosen["flip_scales"]
+    card.setdefault("training", {}).pop("reduced_min_px_choice", None)  # superseded
+    card["training"]["inference_choice"] = {
+        "how": "tools/tune_inference.py on the val splits: the trainer's selection score of "
+               "each candidate, ties within 0.002 to the cheaper",
+        "command": "python tools/tune_inference.py " + " ".join(argv or sys.argv[1:]),
+        "candidates": rows}
+    args.card.write_text(json.dumps(card, indent=1) + "\n")
+    print(f"wrote {args.card}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
