@@ -2,7 +2,7 @@
 """Train the shipped thermal object detector (people, vehicles, bicycles, animals) on the CPU.
 
 A small centre-point network (CenterNet-style: a class heatmap, log box size and centre
-offset at stride 4) on one normalised channel (``core/learned.normalise_frame``, the same
+offset at stride 4) on one normalised channel (``core/detection/model_io.normalise_frame``, the same
 function inference uses), trained on random crops of full-resolution frames, exported to ONNX
 for onnxruntime. Data: HIT-UAV (CC BY 4.0, drone views), plus any ``--extra`` labelled folders
 (:func:`thermal_perception.io.labels.read_dataset`: YOLO, COCO; e.g. the public-domain
@@ -405,8 +405,8 @@ def main(argv: list[str] | None = None) -> int:
     card = {
         "format": "thermal_perception detector 1",
         "layout": "centernet", "stride": STRIDE, "input_multiple": INPUT_MULTIPLE,
-        "input": "image (1, 1, H, W) float32: core.learned.normalise_frame of the frame, "
-                 "padded right/bottom with 0 to a multiple of 32",
+        "input": "image (1, 1, H, W) float32: core.detection.model_io.normalise_frame of the "
+                 "frame, padded right/bottom with 0 to a multiple of 32",
         "outputs": ["heatmap (1, C, H/4, W/4) sigmoid", "size (1, 2, H/4, W/4) log w, h px",
                     "offset (1, 2, H/4, W/4) cells"],
         "classes": list(CLASSES), "thresholds": thresholds, "scales": list(args.scales),
