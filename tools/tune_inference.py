@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Choose the shipped detector's inference settings on the validation splits, and write them
-into its model card: ``reduced_min_px`` (the smallest box kept from a reduced scale) and
+into its model card: ``reduced_min_px`` (the smallest box kept from a reduced scale),
 ``flip_scales`` (the scales also run on the mirrored frame, heatmaps averaged: CenterNet's flip
-test). Each candidate runs through the detector users run (``LearnedDetector``, onnxruntime)
-and is scored by the trainer's selection score (``tools/train_detector.py``: the mean over the
-sets of each set's mean AP50 over the classes it labels). Only ``val`` splits are read.
+test) and then, for the chosen setting, the per-class score thresholds (best F1, as the
+trainer chooses them). Each candidate runs through the detector users run
+(``LearnedDetector``, onnxruntime) and is scored by the trainer's selection score
+(``tools/train_detector.py``: the mean over the sets of each set's mean AP50 over the classes
+it labels). Only ``val`` splits are read.
 
     python tools/tune_inference.py --data /data/hit-uav \\
         --extra /data/thermal-dogs-people:seek_spectra \\
@@ -86,8 +88,17 @@ def main(argv: list[str] | None = None) -> int:
                  key=lambda r: (len(r["flip_scales"]), -r["score"]))
     print(f"chosen: reduced_min_px {chosen['reduced_min_px']:.0f}, flip_scales "
           f"{chosen['flip_scales']} (score {chosen['score']:.4f}; best {best:.4f})")
+    det = LearnedDetector(model, threshold_scale=VALIDATION_THRESHOLD / low,
+                          reduced_min_px=chosen["reduced_min_px"],
+                          flip_scales=tuple(chosen["flip_scales"]))
+    report = evaluate_boxes(items, [det.boxes(img) for img in images], CLASSES)
+    thresholds = {c: float(report["classes"][c]["best_f1_threshold"]) for c in CLASSES}
+    print("thresholds (best F1 on val): " + ", ".join(
+        f"{c} {card['thresholds'][c]:.3f} -> {v:.3f}" for c, v in thresholds.items()))
     if args.dry_run:
         return 0
+    card["thresholds_before_tuning"] = card.get("thresholds_before_tuning", card["thresholds"])
+    card["thresholds"] = thresholds
     card["reduced_min_px"] = chosen["reduced_min_px"]
     card["flip_scales"] = chosen["flip_scales"]
     card.setdefault("training", {}).pop("reduced_min_px_choice", None)  # superseded
