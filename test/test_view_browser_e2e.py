@@ -178,7 +178,9 @@ def test_temperature_under_pixel_matches_32fc1(page, temperatures):
     with lock:  # the target and its neighbours (the pointer lands on whole CSS pixels)
         pixels.update((x + dx, y + dy) for x, y in targets for dx in (-1, 0, 1)
                       for dy in (-1, 0, 1))
-    time.sleep(1.0)  # the reference subscription now records these pixels
+    # the reference subscription (made for this test) has matched the pipeline's publisher
+    # and records these pixels: discovery of a new reader can take seconds on a loaded machine
+    wait_for(lambda: len(values) > 0, 60, "the reference subscription's first frame")
     for x, y in targets:
         # Selenium offsets are from the element's centre, in CSS pixels (= image pixels)
         ActionChains(page).move_to_element_with_offset(canvas, x - 320, y - 256).perform()
@@ -190,37 +192,56 @@ def test_temperature_under_pixel_matches_32fc1(page, temperatures):
                     and abs(int(data["y"]) - y) <= 1):
                 return data
             return None
-        try:
-            data = wait_for(reading, 20, f"a reading at ({x}, {y})")
-        except AssertionError as exc:
-            shown = state(page, "document.getElementById('probe').textContent")
-            raise AssertionError(f"{exc}; the page shows {shown!r}, "
-                                 f"cursor {state(page, 'window.thermalView.cursor')}, "
-                                 f"errors {state(page, 'window.thermalView.errors')}") from None
-        stamp, x, y = int(data["stamp"]), int(data["x"]), int(data["y"])
-        reference = wait_for(lambda s=stamp, x=x, y=y: values.get((s, x, y)), 10,
-                             f"the reference value of frame {stamp} at ({x}, {y}) "
-                             f"({len(values)} values, e.g. {sorted(values)[-3:]}; {data})")
-        shown = float(data["temperature"])
-        assert abs(shown - reference) <= 0.01, (x, y, shown, reference)
-        assert data["text"].startswith(f"({x}, {y}): {shown:.2f} °C ± ")  # and its sigma
-        assert float(data["sigma"]) > 0
+        # The reference subscription may miss a frame (keep-last reliable: a slow reader loses
+        # samples the writer has overwritten): then a later reading, of a later frame, is taken.
+        checked = []
+        for _ in range(5):
+            try:
+                data = wait_for(reading, 20, f"a reading at ({x}, {y})")
+            except AssertionError as exc:
+                shown = state(page, "document.getElementById('probe').textContent")
+                raise AssertionError(f"{exc}; the page shows {shown!r}, "
+                                     f"cursor {state(page, 'window.thermalView.cursor')}, "
+                                     f"errors {state(page, 'window.thermalView.errors')}") from None
+            stamp, px, py = int(data["stamp"]), int(data["x"]), int(data["y"])
+            try:
+                reference = wait_for(lambda s=stamp, px=px, py=py: values.get((s, px, py)), 4,
+                                     "a reference")
+            except AssertionError:
+                continue
+            shown = float(data["temperature"])
+            assert abs(shown - reference) <= 0.01, (px, py, shown, reference)
+            assert data["text"].startswith(f"({px}, {py}): {shown:.2f} °C ± ")  # and sigma
+            assert float(data["sigma"]) > 0
+            checked.append(stamp)
+            break
+        assert checked, (f"no reading at ({x}, {y}) whose frame the reference received "
+                         f"({len(values)} values, e.g. {sorted(values)[-3:]})")
 
 
 def test_boxes_for_people(page):
     """A person is drawn as a box in the person colour, listed with class, track and deg C."""
     from selenium.webdriver.common.by import By
 
-    people = wait_for(lambda: [d for d in (state(
-        page, "window.thermalView.detections && window.thermalView.detections.items") or [])
-        if d["label"] == "person" and d["track_id"]], 60, "a tracked person")
-    x0, _, x1, y1 = people[0]["box"]
-    pixel = state(page, f"""(() => {{ window.thermalRedraw();
-        const d = document.getElementById('image').getContext('2d')
-          .getImageData({(x0 + x1) // 2}, {y1 - 1}, 1, 1).data; return [d[0], d[1], d[2]]; }})()""")
-    assert pixel[0] < 60 and pixel[1] > 180 and pixel[2] > 200, pixel  # #00e5ff
+    # one script reads the detections, draws them and reads the canvas back: a new frame
+    # between two calls would move the boxes
+    drawn = wait_for(lambda: state(page, """(() => {
+        const items = (window.thermalView.detections || {}).items || [];
+        const people = items.filter(d => d.label === "person" && d.track_id);
+        if (!people.length) return null;
+        window.thermalRedraw();
+        const p = people[people.length - 1];  // drawn last of the people
+        const [x0, , x1, y1] = p.box;
+        const g = document.getElementById('image').getContext('2d');
+        const px = Math.floor((x0 + x1) / 2);
+        const edge = [y1 - 1, y1].map(
+            y => Array.from(g.getImageData(px, y, 1, 1).data.slice(0, 3)));
+        return {person: p, edge};
+    })()"""), 60, "a tracked person")
+    person_colour = [c for c in drawn["edge"] if c[0] < 60 and c[1] > 180 and c[2] > 200]
+    assert person_colour, drawn  # #00e5ff on the box's bottom edge
     rows = page.find_element(By.ID, "detections").text
-    assert "person" in rows and str(people[0]["track_id"]) in rows
+    assert "person" in rows and str(drawn["person"]["track_id"]) in rows
 
 
 def test_health_rois_and_map(page):
