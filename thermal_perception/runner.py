@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from thermal_perception.settings.nodes import NODE_MODULES, node_names
+from thermal_perception.settings.nodes import NODE_MODULES, node_names, parameter_arguments
 
 #: Transport settings of the started nodes (``THERMAL_PERCEPTION_TRANSPORT``); the first is
 #: the default.
@@ -38,29 +38,27 @@ USER_DDS_VARIABLES = ("FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROFILE
                       "FASTDDS_BUILTIN_TRANSPORTS")
 
 
-def shm_profile_path() -> Path | None:
-    """config/fastdds_shm.xml from the source tree or the ROS install's share folder."""
-    candidates = [Path(__file__).resolve().parents[1] / "config" / SHM_PROFILE]
+def config_candidates(name: str) -> list[Path]:
+    """Where ``config/<name>`` may be: the source tree, then the ROS install's share folder."""
+    candidates = [Path(__file__).resolve().parents[1] / "config" / name]
     try:
         from ament_index_python.packages import get_package_share_directory
 
         candidates.append(Path(get_package_share_directory("thermal_perception"))
-                          / "config" / SHM_PROFILE)
+                          / "config" / name)
     except (ImportError, LookupError, ValueError):
         pass
-    return next((path for path in candidates if path.is_file()), None)
+    return candidates
+
+
+def shm_profile_path() -> Path | None:
+    """config/fastdds_shm.xml from the source tree or the ROS install's share folder."""
+    return next((path for path in config_candidates(SHM_PROFILE) if path.is_file()), None)
 
 
 def default_params_file() -> Path:
     """config/thermal_pipeline.yaml from the source tree or the ROS install's share folder."""
-    candidates = [Path(__file__).resolve().parents[1] / "config" / "thermal_pipeline.yaml"]
-    try:
-        from ament_index_python.packages import get_package_share_directory
-
-        candidates.append(Path(get_package_share_directory("thermal_perception"))
-                          / "config" / "thermal_pipeline.yaml")
-    except (ImportError, LookupError, ValueError):
-        pass
+    candidates = config_candidates("thermal_pipeline.yaml")
     for path in candidates:
         if path.is_file():
             return path
@@ -99,10 +97,7 @@ def node_command(name: str, params_file: str | Path, namespace: str = "",
            "--params-file", str(params_file), "-r", f"__node:={name}"]
     if namespace:
         cmd += ["-r", f"__ns:={'/' + namespace.strip('/')}"]
-    for key, value in (overrides or {}).items():
-        text = str(value).lower() if isinstance(value, bool) else str(value)
-        cmd += ["-p", f"{key}:={text}"]
-    return cmd
+    return cmd + parameter_arguments(overrides)
 
 
 def composed_command(names: list[str], params_file: str | Path, namespace: str = "",

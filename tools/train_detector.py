@@ -233,7 +233,16 @@ def validate(net, items, images, threshold: float = 0.05, scales: tuple[float, .
     from thermal_perception.evaluation.boxes import evaluate_boxes
 
     preds = [predict(net, img, threshold, scales) for img in images]
-    report = evaluate_boxes(items, preds, CLASSES)
+    per_set, score = selection_score(items, preds)
+    return evaluate_boxes(items, preds, CLASSES), per_set, score
+
+
+def selection_score(items: list[LabelledImage], preds: list) -> tuple[dict, float]:
+    """The report of each set (``extra['set']``) and the selection score: the mean over sets
+    of each set's mean AP50 over the classes it labels (so a small side-on set weighs as much
+    as HIT-UAV)."""
+    from thermal_perception.evaluation.boxes import evaluate_boxes
+
     per_set, means = {}, []
     for name in dict.fromkeys(it.extra.get("set", "hit-uav") for it in items):
         idx = [k for k, it in enumerate(items) if it.extra.get("set", "hit-uav") == name]
@@ -241,7 +250,7 @@ def validate(net, items, images, threshold: float = 0.05, scales: tuple[float, .
         per_set[name] = r
         labelled = [c for c in CLASSES if r["classes"][c]["labelled"]]
         means.append(float(np.mean([r["classes"][c]["ap50"] for c in labelled])))
-    return report, per_set, float(np.mean(means))
+    return per_set, float(np.mean(means))
 
 
 # -- main -------------------------------------------------------------------------------------

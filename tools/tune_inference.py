@@ -24,12 +24,10 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from train_detector import CLASSES, load_split
+from train_detector import CLASSES, load_split, selection_score
 
 from thermal_perception.core.detection.model import LearnedDetector
 from thermal_perception.evaluation.boxes import evaluate_boxes
@@ -38,18 +36,6 @@ REDUCED_MIN_PX = (24.0, 40.0, 64.0)
 FLIP_SCALES = ((), (1.0,), (1.0, 0.5))
 VALIDATION_THRESHOLD = 0.05  # as the trainer validates: AP over nearly all boxes
 TIE = 0.002
-
-
-def selection_score(items: list, preds: list) -> tuple[float, dict[str, dict[str, float]]]:
-    """The trainer's score and the AP50 per set and class."""
-    means, per_set = [], {}
-    for name in dict.fromkeys(it.extra.get("set", "hit-uav") for it in items):
-        idx = [k for k, it in enumerate(items) if it.extra.get("set", "hit-uav") == name]
-        r = evaluate_boxes([items[k] for k in idx], [preds[k] for k in idx], CLASSES)
-        labelled = [c for c in CLASSES if r["classes"][c]["labelled"]]
-        per_set[name] = {c: round(float(r["classes"][c]["ap50"]), 4) for c in labelled}
-        means.append(float(np.mean([r["classes"][c]["ap50"] for c in labelled])))
-    return float(np.mean(means)), per_set
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,7 +64,9 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         preds = [det.boxes(img) for img in images]
         ms = (time.perf_counter() - started) * 1e3 / len(images)
-        score, per_set = selection_score(items, preds)
+        reports, score = selection_score(items, preds)
+        per_set = {name: {c: round(float(r["classes"][c]["ap50"]), 4) for c in CLASSES
+                          if r["classes"][c]["labelled"]} for name, r in reports.items()}
         rows.append({"reduced_min_px": min_px, "flip_scales": list(flips),
                      "score": round(score, 4), "ms_per_image": round(ms, 1), "ap50": per_set})
         print(f"reduced_min_px {min_px:4.0f}  flip {list(flips)!s:12}  score {score:.4f}  "

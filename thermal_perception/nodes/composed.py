@@ -22,6 +22,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from thermal_perception.settings.nodes import node_names, parameter_arguments
+
 #: Node classes by name (module, class); the runner's NODE_MODULES names the same modules.
 NODE_CLASSES = {
     "driver": ("thermal_perception.nodes.driver", "DriverNode"),
@@ -29,14 +31,12 @@ NODE_CLASSES = {
     "detector": ("thermal_perception.nodes.detector", "DetectorNode"),
     "fusion": ("thermal_perception.nodes.fusion", "FusionNode"),
 }
+
+
 def node_arguments(params_file: str | Path, overrides: dict[str, Any] | None = None
                    ) -> list[str]:
     """ROS arguments of one composed node: the parameters file and its own overrides."""
-    args = ["--ros-args", "--params-file", str(params_file)]
-    for key, value in (overrides or {}).items():
-        text = str(value).lower() if isinstance(value, bool) else str(value)
-        args += ["-p", f"{key}:={text}"]
-    return args
+    return ["--ros-args", "--params-file", str(params_file), *parameter_arguments(overrides)]
 
 
 def create_nodes(names: list[str], params_file: str | Path, namespace: str = "",
@@ -64,7 +64,6 @@ def main(argv: list[str] | None = None) -> int:
     from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 
     from thermal_perception.ros.intra_process import IntraProcessBus
-    from thermal_perception.settings.nodes import node_names
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("params_file", type=Path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -29,3 +30,12 @@ def node_names(params_file: str | Path) -> list[str]:
             raise ValueError(f"{params_file}: unknown node '{name}'; known: {list(NODE_MODULES)}")
         names.append(name)
     return names
+
+
+def parameter_arguments(overrides: dict[str, Any] | None) -> list[str]:
+    """``-p name:=value`` ROS arguments of parameter overrides (booleans as ROS spells them)."""
+    args: list[str] = []
+    for key, value in (overrides or {}).items():
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        args += ["-p", f"{key}:={text}"]
+    return args

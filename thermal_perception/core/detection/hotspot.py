@@ -25,8 +25,6 @@ from thermal_perception.core.detection.background import (
     owned_mask,
     prepare_frame,
 )
-
-# The blob measurement's constants come with its compiled version, so both paths share them.
 from thermal_perception.core.detection.types import Detection
 
 __all__ = ["HotspotConfig", "HotspotDetector"]
