@@ -31,8 +31,6 @@ __all__ = ["HotspotConfig", "HotspotDetector"]
 
 _FLICKER_MIN_SAMPLES = 3      # second differences need three samples
 
-# Hotspots and fire
-# ---------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class HotspotConfig:

@@ -752,6 +752,3 @@ class WarmBodyDetector:
         return Detection(label=label, confidence=float(np.clip(contrast_term * shape_term, 0, 1)),
                          bbox=b.bbox, centroid=b.centroid, max_c=b.max_c, mean_c=b.mean_c,
                          area_px=b.area_px, area_m2=b.area_px * px_area_m2)
-
-
-# ---------------------------------------------------------------------------------------------
