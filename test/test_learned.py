@@ -249,6 +249,27 @@ def test_learned_detector_relative_and_radiometric_input() -> None:
         assert confidence == pytest.approx(cool[bbox] * det.implausible_factor, rel=1e-5)
 
 
+@needs_model
+def test_plausibility_factors_only_judge_people_with_finite_pixels() -> None:
+    """The second opinion the detector and the dataset evaluation share: a person box at
+    -5 C is down-weighted, one at 33 C is not; a vehicle at -5 C and a person box of NaN
+    pixels only are left alone (no temperature, no opinion)."""
+    from thermal_perception.core.detection.model import LearnedDetector
+    from thermal_perception.core.detection.model_io import Boxes
+
+    det = LearnedDetector(threads=1)
+    frame = np.full((64, 96), -5.0, np.float32)
+    frame[10:30, 10:20] = 33.0  # a warm person
+    frame[40:60, 70:90] = np.nan  # a box without a finite pixel
+    person, vehicle = det.classes.index("person"), det.classes.index("vehicle")
+    boxes = Boxes(np.asarray([[10, 10, 20, 30], [30, 10, 45, 40], [30, 10, 45, 40],
+                              [70.5, 40.2, 89.7, 59.9]], np.float32),
+                  np.full(4, 0.9, np.float32),
+                  np.asarray([person, person, vehicle, person], np.intp))
+    factors = det.plausibility_factors(frame, boxes)
+    assert factors.tolist() == [1.0, det.implausible_factor, 1.0, 1.0]
+
+
 def test_learned_detector_bad_configuration_is_a_clear_error(tmp_path: Path) -> None:
     from thermal_perception.core.detection.model import LearnedDetector
 

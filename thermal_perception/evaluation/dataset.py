@@ -95,14 +95,9 @@ class _ModelBackend:
     def boxes(self, image: np.ndarray, radiometric: bool, item: LabelledImage) -> Boxes:
         b = self.detector.boxes(image)
         if radiometric:  # the temperature second opinion, as detect() applies it
-            scores = b.scores.copy()
-            for k, ((x0, y0, x1, y1), ci) in enumerate(zip(b.xyxy, b.classes, strict=True)):
-                if self.classes[ci] == "person":
-                    patch = image[int(y0):math.ceil(y1), int(x0):math.ceil(x1)]
-                    finite = patch[np.isfinite(patch)]
-                    if finite.size:
-                        scores[k] *= self.detector.plausibility(finite)
-            b = Boxes(b.xyxy, scores, b.classes)
+            factors = self.detector.plausibility_factors(image, b)
+            b = Boxes(b.xyxy, (b.scores * factors).astype(np.float32),
+                      b.classes)
         remap = np.asarray([EVAL_CLASSES.index(c) for c in self.classes], np.intp)
         return Boxes(b.xyxy, b.scores, remap[b.classes])
 

@@ -5,12 +5,12 @@ gsd_m) -> list[Detection]``), so tracking, alarms, fusion and geolocation take i
 unchanged. It runs the model we ship (``thermal_perception/models/thermal_detector.onnx``,
 trained by ``tools/train_detector.py``; see its model card ``MODEL_CARD.md``) or a user's own
 export: a *model card* JSON next to the ``.onnx`` file (same name, ``.json``) names the output
-``layout`` (``centernet`` or ``yolo``, see :mod:`.learned`), the ``classes`` (detector labels:
+``layout`` (``centernet`` or ``yolo``, see :mod:`.model_io`), the ``classes`` (detector labels:
 person, animal, vehicle, bicycle...), per-class score ``thresholds`` and, for centernet, the
 ``stride``. Without a card, a single-output model is read as ``yolo`` with classes given by the
 caller.
 
-Input of either kind (:func:`.learned.normalise_frame`): a temperature image in deg C
+Input of either kind (:func:`.model_io.normalise_frame`): a temperature image in deg C
 (``radiometric=True``, the detector node's 32FC1 input), or an 8-bit/relative image (AGC'd
 video, JPEG datasets). Boxes on relative input carry NaN temperatures: no Celsius is made up.
 
@@ -207,28 +207,42 @@ class LearnedDetector:
             raise ValueError(f"need a non-empty (H, W) image, got shape {a.shape}")
         b = self.boxes(a)
         keep = b.scores >= self.thresholds[b.classes]
+        b = Boxes(b.xyxy[keep], b.scores[keep], b.classes[keep])
+        factors = self.plausibility_factors(a, b) if radiometric else np.ones(len(b.scores))
         out = []
-        for (x0, y0, x1, y1), score, ci in zip(b.xyxy[keep], b.scores[keep], b.classes[keep],
-                                               strict=True):
+        for (x0, y0, x1, y1), score, ci, factor in zip(b.xyxy, b.scores, b.classes, factors,
+                                                       strict=True):
             bx = (math.floor(x0), math.floor(y0), math.ceil(x1),
                   math.ceil(y1))
             label = self.classes[int(ci)]
             area = (bx[2] - bx[0]) * (bx[3] - bx[1])
             max_c = mean_c = math.nan
-            confidence = float(np.clip(score, 0.0, 1.0))
             if radiometric:
                 patch = a[bx[1]:bx[3], bx[0]:bx[2]].astype(np.float32, copy=False)
                 finite = patch[np.isfinite(patch)]
                 if finite.size:
                     max_c, mean_c = float(finite.max()), float(finite.mean())
-                    if label == "person":
-                        confidence *= self.plausibility(finite)
             out.append(Detection(
-                label=label, confidence=confidence, bbox=bx,
-                centroid=(0.5 * float(x0 + x1), 0.5 * float(y0 + y1)), max_c=max_c,
+                label=label, confidence=float(np.clip(score, 0.0, 1.0)) * float(factor),
+                bbox=bx, centroid=(0.5 * float(x0 + x1), 0.5 * float(y0 + y1)), max_c=max_c,
                 mean_c=mean_c, area_px=area,
                 area_m2=area * gsd_m * gsd_m if gsd_m else math.nan))
         return out
+
+    def plausibility_factors(self, frame_c: NDArray, boxes: Boxes) -> NDArray[np.float64]:
+        """Per box of ``boxes`` on the deg C ``frame_c``: :meth:`plausibility` of its finite
+        pixels for a "person" (1 when it has none), 1 for every other class. The one place
+        the second opinion is applied: :meth:`detect` and the dataset evaluation use it."""
+        factors = np.ones(len(boxes.scores))
+        for k, ((x0, y0, x1, y1), ci) in enumerate(zip(boxes.xyxy, boxes.classes,
+                                                       strict=True)):
+            if self.classes[int(ci)] != "person":
+                continue
+            patch = frame_c[math.floor(y0):math.ceil(y1), math.floor(x0):math.ceil(x1)]
+            finite = patch[np.isfinite(patch)]
+            if finite.size:
+                factors[k] = self.plausibility(finite.astype(np.float32, copy=False))
+        return factors
 
     def plausibility(self, box_c: NDArray[np.float32]) -> float:
         """1, or ``implausible_factor`` when a person's box is too cold or too hot to be one:
