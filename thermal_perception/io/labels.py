@@ -40,6 +40,7 @@ CLASS_MAP: dict[str, str | None] = {
     "bicycle": "bicycle", "bike": "bicycle", "cyclist": "bicycle",
     "animal": "animal", "dog": "animal", "deer": "animal", "cow": "animal", "horse": "animal",
     "sheep": "animal", "bird": "animal", "possum": "animal", "cat": "animal",
+    "cheetah": "animal", "wolf": "animal", "fox": "animal", "elephant": "animal",
     "dontcare": None, "ignore": None,
 }
 SPLITS = ("train", "val", "test")
