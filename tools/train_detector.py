@@ -375,7 +375,7 @@ def main(argv: list[str] | None = None) -> int:
                 grown[k:] = state[key][:1]  # new classes start as "person" (warm bodies)
                 state[key] = grown
         missing, unexpected = net.load_state_dict(state, strict=False)
-        new = [k for k in missing if k.split(".")[0] not in ("r8", "r16", "r32", "rf8", "rf4")]
+        new = [k for k in missing if ".branch." not in k]  # only Residual blocks may be new
         if new or unexpected:
             raise SystemExit(f"{args.init} does not fit this network: missing {new}, "
                              f"unexpected {unexpected}")

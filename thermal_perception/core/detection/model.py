@@ -207,21 +207,21 @@ class LearnedDetector:
             raise ValueError(f"need a non-empty (H, W) image, got shape {a.shape}")
         b = self.boxes(a)
         keep = b.scores >= self.thresholds[b.classes]
-        b = Boxes(b.xyxy[keep], b.scores[keep], b.classes[keep])
-        factors = self.plausibility_factors(a, b) if radiometric else np.ones(len(b.scores))
         out = []
-        for (x0, y0, x1, y1), score, ci, factor in zip(b.xyxy, b.scores, b.classes, factors,
-                                                       strict=True):
+        for (x0, y0, x1, y1), score, ci in zip(b.xyxy[keep], b.scores[keep], b.classes[keep],
+                                               strict=True):
             bx = (math.floor(x0), math.floor(y0), math.ceil(x1),
                   math.ceil(y1))
             label = self.classes[int(ci)]
             area = (bx[2] - bx[0]) * (bx[3] - bx[1])
             max_c = mean_c = math.nan
+            factor = 1.0
             if radiometric:
-                patch = a[bx[1]:bx[3], bx[0]:bx[2]].astype(np.float32, copy=False)
-                finite = patch[np.isfinite(patch)]
+                finite = _finite_pixels(a, bx)
                 if finite.size:
                     max_c, mean_c = float(finite.max()), float(finite.mean())
+                if label == "person":
+                    factor = self._person_factor(finite)
             out.append(Detection(
                 label=label, confidence=float(np.clip(score, 0.0, 1.0)) * float(factor),
                 bbox=bx, centroid=(0.5 * float(x0 + x1), 0.5 * float(y0 + y1)), max_c=max_c,
@@ -234,15 +234,14 @@ class LearnedDetector:
         pixels for a "person" (1 when it has none), 1 for every other class. The one place
         the second opinion is applied: :meth:`detect` and the dataset evaluation use it."""
         factors = np.ones(len(boxes.scores))
-        for k, ((x0, y0, x1, y1), ci) in enumerate(zip(boxes.xyxy, boxes.classes,
-                                                       strict=True)):
-            if self.classes[int(ci)] != "person":
-                continue
-            patch = frame_c[math.floor(y0):math.ceil(y1), math.floor(x0):math.ceil(x1)]
-            finite = patch[np.isfinite(patch)]
-            if finite.size:
-                factors[k] = self.plausibility(finite.astype(np.float32, copy=False))
+        for k, (xyxy, ci) in enumerate(zip(boxes.xyxy, boxes.classes, strict=True)):
+            if self.classes[int(ci)] == "person":
+                factors[k] = self._person_factor(_finite_pixels(frame_c, xyxy))
         return factors
+
+    def _person_factor(self, finite_c: NDArray[np.float32]) -> float:
+        """:meth:`plausibility` of a person box's finite pixels; 1 when it has none."""
+        return self.plausibility(finite_c) if finite_c.size else 1.0
 
     def plausibility(self, box_c: NDArray[np.float32]) -> float:
         """1, or ``implausible_factor`` when a person's box is too cold or too hot to be one:
@@ -250,3 +249,12 @@ class LearnedDetector:
         warm = float(np.percentile(box_c, 90.0))
         low, high = self.person_c
         return 1.0 if low <= warm <= high else self.implausible_factor
+
+
+def _finite_pixels(frame: NDArray, xyxy) -> NDArray[np.float32]:
+    """The finite pixels (float32) of ``frame`` inside the box ``(x0, y0, x1, y1)``, its
+    edges rounded outwards to whole pixels."""
+    x0, y0, x1, y1 = xyxy
+    patch = frame[math.floor(y0):math.ceil(y1), math.floor(x0):math.ceil(x1)]
+    patch = patch.astype(np.float32, copy=False)
+    return patch[np.isfinite(patch)]
