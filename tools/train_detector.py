@@ -14,7 +14,10 @@ epoch and the score thresholds; no ``test`` split is ever read here.
     git clone https://github.com/suojiashun/HIT-UAV-Infrared-Thermal-Dataset /data/hit-uav
     python tools/train_detector.py --data /data/hit-uav --out thermal_perception/models
 
-Fixed seeds (numpy, torch, crop order); two CPU threads. Writes ``thermal_detector.onnx``,
+Fixed seeds (numpy, torch, crop order); two CPU threads; channels-last tensors, and with
+``--precision bf16`` the convolutions in bfloat16 (CPUs with AVX512-BF16 or AMX: about twice
+the speed of float32; the loss, validation and the exported weights stay float32); ``--ema``
+validates and keeps a moving average of the weights. Writes ``thermal_detector.onnx``,
 ``thermal_detector.json`` (class names, layout, stride, per-class thresholds, the training
 record) and ``train_log.csv`` to ``--out``. Progress with tqdm.
 """
@@ -130,7 +133,11 @@ def build_model(width: float = 1.0, blocks: int = 0):
             p = self.rf8(self.f8(self.l8(x8) + up(p, scale_factor=2.0, mode="nearest")))
             p = self.f4(self.l4(x4) + up(p, scale_factor=2.0, mode="nearest"))
             p = self.head(self.rf4(p))
-            return torch.sigmoid(self.heat(p)), self.size(p), self.offset(p)
+            # bf16 training (--precision): the sigmoid and the outputs in float32 (a no-op
+            # in float32 and in the ONNX export)
+            heat, size, off = (t if t.dtype == torch.float32 else t.float()
+                               for t in (self.heat(p), self.size(p), self.offset(p)))
+            return torch.sigmoid(heat), size, off
 
     return Net()
 
@@ -301,6 +308,11 @@ def export_onnx(net, path: Path) -> None:
                                     "offset": {2: "h4", 3: "w4"}}, dynamo=False)
 
 
+def _module(model):
+    """The network inside an ``AveragedModel`` (``--ema``), or the network itself."""
+    return getattr(model, "module", model)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, required=True, help="HIT-UAV checkout")
@@ -319,6 +331,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--val-every", type=int, default=3)
+    ap.add_argument("--val-from", type=int, default=1,
+                    help="first epoch validated (and so eligible to be kept); the last always is")
+    ap.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
+                    help="validate, keep and export an exponential moving average of the "
+                         "weights with this decay per step (e.g. 0.999; 0: the weights as "
+                         "trained): steadier from epoch to epoch than the weights themselves")
+    ap.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                    help="arithmetic of the training steps: bf16 autocasts the convolutions "
+                         "(about 2x faster on CPUs with bfloat16 instructions)")
     ap.add_argument("--data-commit", default=None,
                     help="the dataset repository's commit (default: git rev-parse in --data)")
     ap.add_argument("--width", type=float, default=1.0, help="channel multiplier of the network")
@@ -380,6 +401,11 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"{args.init} does not fit this network: missing {new}, "
                              f"unexpected {unexpected}")
     params = sum(p.numel() for p in net.parameters())
+    net = net.to(memory_format=torch.channels_last)  # depthwise convolutions ~1.4x faster
+    # the model validated and kept: the weights, or their moving average (batch-norm
+    # statistics averaged too)
+    kept = net if not args.ema else torch.optim.swa_utils.AveragedModel(
+        net, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(args.ema), use_buffers=True)
     print(f"model: {params / 1e3:.0f} k parameters; {len(items)} training images, "
           f"{len(val_items)} validation images")
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
@@ -401,7 +427,9 @@ def main(argv: list[str] | None = None) -> int:
             idx = order[step * args.batch:(step + 1) * args.batch]
             x, heat, size, off, mask = (torch.from_numpy(a) for a in
                                         batch(items, images, idx, tuple(args.crop), rng))
-            p_heat, p_size, p_off = net(x)
+            x = x.contiguous(memory_format=torch.channels_last)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.precision == "bf16"):
+                p_heat, p_size, p_off = net(x)
             m = mask[:, None]
             n = m.sum().clamp(min=1.0)
             l_heat = focal_loss(p_heat, heat)
@@ -413,15 +441,17 @@ def main(argv: list[str] | None = None) -> int:
             torch.nn.utils.clip_grad_norm_(net.parameters(), 10.0)
             opt.step()
             sched.step()
+            if kept is not net:
+                kept.update_parameters(net)
             sums += [loss.item(), l_heat.item(), l_size.item(), l_off.item()]
             bar.set_postfix(loss=f"{sums[0] / (step + 1):.3f}")
         bar.close()
         elapsed = time.monotonic() - started
         row = [epoch, *(sums / steps_per_epoch).round(4), round(elapsed)]
         last = epoch == args.epochs or elapsed > args.time_limit_min * 60
-        if epoch % args.val_every == 0 or last:
-            net.eval()
-            report, per_set, score = validate(net, val_items, val_images,
+        if (epoch % args.val_every == 0 and epoch >= args.val_from) or last:
+            kept.eval()
+            report, per_set, score = validate(kept, val_items, val_images,
                                               scales=tuple(args.scales))
             aps = [report["classes"][c]["ap50"] for c in CLASSES]
             row += [round(a, 4) for a in aps] + [round(score, 4)]
@@ -431,12 +461,13 @@ def main(argv: list[str] | None = None) -> int:
                 for n, r in per_set.items()))
             if score > best:
                 best = score
-                best_state = {k: v.clone() for k, v in net.state_dict().items()}
+                best_state = {k: v.clone() for k, v in _module(kept).state_dict().items()}
                 best_epoch = epoch
         log.writerow(row)
         if last:
             break
     train_s = time.monotonic() - started
+    net = _module(kept)
     net.load_state_dict(best_state)
     net.eval()
     # per-class score thresholds: best F1 on the validation split
@@ -444,6 +475,7 @@ def main(argv: list[str] | None = None) -> int:
                                       scales=tuple(args.scales))
     thresholds = {c: report["classes"][c]["best_f1_threshold"] for c in CLASSES}
     onnx_path = args.out / "thermal_detector.onnx"
+    net = net.to(memory_format=torch.contiguous_format)
     export_onnx(net, onnx_path)
     # the torch weights, to fine-tune from later (--init); not shipped (the ONNX file is)
     torch.save({"state_dict": net.state_dict(), "width": args.width, "blocks": args.blocks},
@@ -463,7 +495,8 @@ def main(argv: list[str] | None = None) -> int:
             "extra_repeat": args.extra_repeat, "train_split": "train",
             "train_images": len(items), "selection_split": "val", "epochs_run": epoch,
             "best_epoch": best_epoch, "seed": args.seed, "crop": list(args.crop),
-            "batch": args.batch, "lr": args.lr, "width": args.width, "blocks": args.blocks,
+            "batch": args.batch, "lr": args.lr, "precision": args.precision, "ema": args.ema,
+            "width": args.width, "blocks": args.blocks,
             "init": str(args.init) if args.init else None, "threads": args.threads,
             "train_seconds": round(train_s), "parameters": params,
             "torch": torch.__version__,
