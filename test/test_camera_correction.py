@@ -66,6 +66,31 @@ def test_nan_stays_nan_and_known_answer():
     assert np.isnan(t[0, 1])
 
 
+def test_outside_valid_range_known_answer():
+    c = CameraCorrection(valid_range_c=(10.0, 60.0))
+    t = np.array([5.0, 10.0, 30.0, 60.0, 61.0, np.nan])
+    assert c.outside_valid_range(t) == pytest.approx(2 / 5)  # 5 and 61; the limits are inside
+    # weighted like a histogram: 1 + 3 of 1 + 1 + 1 + 1 + 3 pixels (the NaN's 9 are invalid)
+    assert c.outside_valid_range(t, [1, 1, 1, 1, 3, 9]) == pytest.approx(4 / 7)
+    assert math.isnan(c.outside_valid_range(np.full(3, np.nan)))
+    assert c.describe_outside(0.25) == "25.0% of pixels outside 10..60 C (extrapolated)"
+    assert CameraCorrection().outside_valid_range(t) is None
+    assert "no valid_range_c" in CameraCorrection().describe_outside(None)
+
+
+@given(st.lists(st.tuples(st.floats(-50.0, 150.0), st.integers(0, 5)), min_size=1,
+                max_size=30))
+def test_outside_valid_range_weights_equal_repeated_pixels(pairs):
+    c = CameraCorrection(valid_range_c=(0.0, 40.0))
+    values, weights = (np.array(x, np.float64) for x in zip(*pairs, strict=True))
+    pixels = np.repeat(values, weights.astype(int))
+    weighted = c.outside_valid_range(values, weights)
+    if pixels.size == 0:
+        assert math.isnan(weighted)
+    else:
+        assert weighted == pytest.approx(c.outside_valid_range(pixels))
+
+
 @pytest.mark.parametrize("kwargs,words", [
     ({"gain": 0.4}, "gain"), ({"gain": 2.5}, "gain"), ({"gain": math.nan}, "gain"),
     ({"offset_k": 51.0}, "offset_k"), ({"offset_k": math.inf}, "offset_k"),
@@ -304,6 +329,53 @@ def test_processor_applies_the_camera_s_correction(rclpy_context, tmp_path):
 
 
 @requires_ros
+def test_processor_reports_pixels_outside_the_correction_s_range(rclpy_context, tmp_path):
+    from rclpy.parameter import Parameter
+
+    from thermal_perception.io.image_encoding import array_to_image
+    from thermal_perception.nodes.processor import ProcessorNode
+
+    counts = np.random.default_rng(1).integers(4000, 9000, (24, 32)).astype(np.uint16)
+    node = ProcessorNode(parameter_overrides=[Parameter("rois", value=["box a 0 0 8 8"]),
+                                              Parameter("ffc_enabled", value=False)])
+    stamp = [0]  # (an ROI, so that the frames are processed: the node is lazy)
+
+    def frame() -> None:
+        stamp[0] += 1
+        msg = array_to_image(counts, "mono16")
+        msg.header.stamp.sec = stamp[0]
+        node._on_image(msg)
+
+    def diagnostics(low: float, high: float) -> tuple[str, str, bytes]:
+        path = tmp_path / f"c{stamp[0]}.yaml"  # a new file: a changed parameter
+        path.write_text(f"cameras:\n  default:\n    offset_k: 1.0\n"
+                        f"    valid_range_c: [{low}, {high}]\n")
+        assert node.set_parameters([Parameter("correction_file", value=str(path))])[0] \
+            .successful
+        frame()
+        status = node._diagnostics()[0]
+        values = {kv.key: kv.value for kv in status.values}
+        return values["correction_outside_valid_range"], status.message, status.level
+
+    try:
+        frame()
+        t = node.temperature + np.float32(1.0)  # the default entry's offset
+        # every 4th row and column is looked at: the expected fraction from that sample
+        median = float(np.median(t))
+        expected = float(np.mean(t[::4, ::4] > median))
+        value, message, level = diagnostics(-40.0, median)
+        assert value == f"{expected:.1%} of pixels outside -40..{median:g} C (extrapolated)"
+        assert level == b"\x00", message  # about half: not above OUTSIDE_RANGE_WARN
+        value, message, level = diagnostics(-40.0, float(t.min()) - 1.0)
+        assert value.startswith("100.0% of pixels outside")
+        assert level == b"\x01" and message.startswith("temperature correction extrapolated")
+        value, message, level = diagnostics(float(t.min()) - 1.0, float(t.max()) + 1.0)
+        assert value.startswith("0.0% of pixels outside") and level == b"\x00"
+    finally:
+        node.destroy_node()
+
+
+@requires_ros
 def test_processor_with_a_broken_file_at_start_reports_error(rclpy_context, tmp_path):
     from rclpy.parameter import Parameter
 
@@ -331,7 +403,9 @@ def test_analyze_applies_the_correction(tmp_path):
                                       scene="blackbody", blackbody_temperature_c=30.0,
                                       truth=False))
     path = tmp_path / "c.yaml"
-    path.write_text("cameras:\n  default:\n    gain: 1.2\n    offset_k: -5.0\n")
+    # fitted over 40..60 C: the 30 C blackbody reads 31 C, all of it extrapolated
+    path.write_text("cameras:\n  default:\n    gain: 1.2\n    offset_k: -5.0\n"
+                    "    valid_range_c: [40, 60]\n")
     means = []
     for overrides in ({}, {"correction_file": str(path)}):
         result = analyze_bag(bag, AnalysisOptions(out=tmp_path / f"out{len(means)}",
@@ -343,6 +417,9 @@ def test_analyze_applies_the_correction(tmp_path):
     plain, corrected = means
     assert plain.temperature_correction == ""
     assert corrected.temperature_correction.startswith("camera default: gain 1.2")
+    assert plain.correction_outside_fraction is None
+    assert corrected.correction_outside_fraction == 1.0
+    assert any("100.0% of pixels outside 40..60 C" in w for w in corrected.warnings)
     import csv
 
     def mean_c(result):

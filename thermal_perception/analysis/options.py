@@ -184,6 +184,8 @@ class BagResult:
     detections: int = 0
     detection_note: str = ""
     temperature_correction: str = ""  # per-camera correction applied, or why none
+    # pixels of all frames outside the correction's valid_range_c (None: no range given)
+    correction_outside_fraction: float | None = None
     duration_s: float = 0.0
     wall_s: float = 0.0
     loop_s: float = 0.0  # reading the first frame to the last output written, s

@@ -175,6 +175,8 @@ class OutputStage:
                 and self.camera_profile_seen != self.values["camera_profile"]):
             r.warnings.append(f"the camera reports profile '{self.camera_profile_seen}', the "
                               f"parameters use '{self.values['camera_profile']}'")
+        if rows and getattr(self, "stats", None) is not None:
+            self._note_correction_range()
         t0 = time.perf_counter()
         nothing_read = not rows  # a bag that could not be read: only summary.json says so
         if not nothing_read:

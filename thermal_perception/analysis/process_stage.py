@@ -98,6 +98,20 @@ class ProcessStage:
                 f"none: {note}"
         self.stats = SequenceStatistics(lut)
 
+    def _note_correction_range(self) -> None:
+        """The fraction of all frames' pixels whose corrected temperature lies outside the
+        correction's ``valid_range_c`` (in the result; a warning above OUTSIDE_RANGE_WARN)."""
+        from thermal_perception.core.correction.per_camera import OUTSIDE_RANGE_WARN
+
+        c = self.correction
+        if c is None or c.valid_range_c is None:
+            return
+        fraction = c.outside_valid_range(*self.stats.weighted_temperatures())
+        self.result.correction_outside_fraction = fraction
+        if fraction is not None and fraction > OUTSIDE_RANGE_WARN:
+            self.result.warnings.append(f"temperature correction extrapolated: "
+                                        f"{c.describe_outside(fraction)}")
+
     def _correct(self, temperature: NDArray[np.float32]) -> None:
         """Apply the temperature correction in place (as the processor node does)."""
         if self.correction is not None and not self.correction.is_identity:

@@ -242,7 +242,9 @@ def render_report(result: BagResult, rows: Sequence[FrameRow],
         ("analysis speed", f"{r.fps:.1f} frames/s"),
         ("real-time factor", f"{r.realtime_factor:.1f}x"),
         ("flat-field corrections", str(r.ffc_count)),
-        ("temperature correction", e(r.temperature_correction or "none")),
+        ("temperature correction", e((r.temperature_correction or "none") + (
+            f"; {r.correction_outside_fraction:.1%} of pixels outside its valid range"
+            if r.correction_outside_fraction is not None else ""))),
         ("detections", f"{r.detections} ({e(r.detection_note)})"),
         ("errors", str(len(r.errors))),
     ]

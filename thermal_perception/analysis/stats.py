@@ -105,6 +105,15 @@ class SequenceStatistics:
 
     def histogram(self, bins: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Temperature histogram of all frames: (pixel counts, bin edges in deg C)."""
+        temps, weights = self.weighted_temperatures()
+        valid = np.isfinite(temps)
+        if not valid.any():
+            return np.zeros(bins), np.linspace(0.0, 1.0, bins + 1)
+        return np.histogram(temps[valid], bins=bins, weights=weights[valid])
+
+    def weighted_temperatures(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Every temperature seen in all frames (deg C, NaN = invalid) and its pixels: exact
+        from the counts histogram; in emissivity-map mode every 16th pixel, weighted 16."""
         present = np.flatnonzero(self.count_histogram)
         temps = self.lut[present]
         weights = self.count_histogram[present].astype(np.float64)
@@ -112,7 +121,4 @@ class SequenceStatistics:
             sampled = np.concatenate(self._samples).astype(np.float64)
             temps = np.concatenate([temps, sampled])
             weights = np.concatenate([weights, np.full(sampled.size, float(HISTOGRAM_SUBSAMPLE))])
-        valid = np.isfinite(temps)
-        if not valid.any():
-            return np.zeros(bins), np.linspace(0.0, 1.0, bins + 1)
-        return np.histogram(temps[valid], bins=bins, weights=weights[valid])
+        return temps, weights

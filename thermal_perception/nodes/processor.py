@@ -21,6 +21,7 @@ import numpy as np
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 
+from thermal_perception.core.correction.per_camera import OUTSIDE_RANGE_WARN
 from thermal_perception.core.measure import AlarmMonitor, RoiSet
 from thermal_perception.core.physics import BandRadianceTable
 from thermal_perception.core.physics.camera import get_profile
@@ -88,6 +89,7 @@ class ProcessorNode(Node):
         self.status_serial = ""
         self.correction = None
         self.correction_note = ""
+        self.correction_outside: float | None = None  # last frame, CameraCorrection.outside...
         if p["correction_file"]:
             try:
                 self.corrections = corrections_from(p.values)
@@ -178,6 +180,8 @@ class ProcessorNode(Node):
             self.get_logger().info(f"temperature correction: {correction.describe()} ({note})"
                                    if correction is not None else
                                    f"no temperature correction: {note}")
+        if correction != self.correction:
+            self.correction_outside = None
         self.correction, self.correction_note = correction, note
 
     def _on_status(self, msg: ThermalStatus) -> None:
@@ -309,6 +313,9 @@ class ProcessorNode(Node):
         correction = self.correction
         if correction is not None and not correction.is_identity:
             correction.apply(temperature, out=temperature)
+        if correction is not None and correction.valid_range_c is not None:
+            # every 4th row and column: ~0.1 ms at 640x512
+            self.correction_outside = correction.outside_valid_range(temperature[::4, ::4])
         if trace is not None:
             trace.mark(header_ns(msg.header), "computed")
         if want_temperature:
@@ -390,7 +397,8 @@ class ProcessorNode(Node):
         return {"temperature_correction": f"{c.describe()}; {self.correction_note}",
                 "correction_serial": c.serial, "correction_gain": c.gain,
                 "correction_offset_k": c.offset_k, "correction_method": c.method,
-                "correction_date": c.date, "correction_file": self.corrections.path}
+                "correction_date": c.date, "correction_file": self.corrections.path,
+                "correction_outside_valid_range": c.describe_outside(self.correction_outside)}
 
     def _roi_diagnostics(self) -> list:
         if not len(self.rois):
@@ -458,6 +466,11 @@ class ProcessorNode(Node):
         elif self.corrections is not None and self.correction is None:
             level, message = diagnostics.WARN, f"no temperature correction: " \
                 f"{self.correction_note}"
+        elif self.correction is not None and (self.correction_outside or 0.0) > \
+                OUTSIDE_RANGE_WARN:
+            level, message = diagnostics.WARN, ("temperature correction extrapolated: " +
+                                                self.correction.describe_outside(
+                                                    self.correction_outside))
         elif not self.frames_in:
             level, message = diagnostics.WARN, "no frames received"
         else:

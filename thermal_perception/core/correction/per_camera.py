@@ -39,6 +39,9 @@ GAIN_RANGE = (0.5, 2.0)   # plausible gains; outside them the camera or the fit 
 MAX_OFFSET_K = 50.0       # largest plausible offset, K
 DEFAULT_KEY = "default"   # the entry for cameras without one of their own
 METHODS = ("manual", "two_point")
+#: more than this fraction of a frame's (or a recording's) pixels outside ``valid_range_c``:
+#: the processor's diagnostics WARN and ``analyze`` warns that the correction is extrapolated
+OUTSIDE_RANGE_WARN = 0.5
 FIELDS = ("gain", "offset_k", "valid_range_c", "method", "date", "source", "check_residual_k")
 HEADER = ("# thermal_perception per-camera temperature corrections (processor parameter\n"
           "# correction_file): T_corrected_c = gain * T_c + offset_k, keyed by camera serial.\n")
@@ -112,6 +115,27 @@ class CameraCorrection:
         out = np.subtract(temperature_c, self.offset_k, out=out, casting="same_kind")
         return np.divide(out, self.gain, out=out, casting="same_kind")
 
+    def outside_valid_range(self, temperature_c: ArrayLike, weights: ArrayLike | None = None
+                            ) -> float | None:
+        """Fraction (0..1) of the finite corrected temperatures (deg C) outside
+        ``valid_range_c``, where the correction was not established and is extrapolated.
+
+        ``weights`` gives the pixels of each value (a histogram's counts), else each value is
+        one pixel. None when the correction has no ``valid_range_c``; NaN without a finite
+        value.
+        """
+        if self.valid_range_c is None:
+            return None
+        t = np.asarray(temperature_c, np.float64).reshape(-1)
+        finite = np.isfinite(t)
+        w = np.ones(t.shape) if weights is None else np.asarray(weights, np.float64).reshape(-1)
+        t, w = t[finite], w[finite]
+        total = float(w.sum())
+        if total <= 0.0:
+            return math.nan
+        low, high = self.valid_range_c
+        return float(w[(t < low) | (t > high)].sum()) / total
+
     def apply_sigma(self, sigma_k: NDArray[np.floating], out: NDArray[np.floating] | None = None
                     ) -> NDArray[np.floating]:
         """One-sigma uncertainty of corrected temperatures, K: ``|gain| * sigma``."""
@@ -122,6 +146,15 @@ class CameraCorrection:
         made = ", ".join(x for x in (self.method, self.date) if x)
         return (f"camera {self.serial or '?'}: gain {self.gain:.5g}, offset {self.offset_k:+.3f} K"
                 + (f" ({made})" if made else ""))
+
+    def describe_outside(self, fraction: float | None) -> str:
+        """The :meth:`outside_valid_range` fraction in words, for diagnostics and reports."""
+        if self.valid_range_c is None or fraction is None:
+            return "n/a (the correction has no valid_range_c)"
+        if not math.isfinite(fraction):
+            return "n/a (no valid pixel)"
+        low, high = self.valid_range_c
+        return f"{fraction:.1%} of pixels outside {low:g}..{high:g} C (extrapolated)"
 
     def to_entry(self) -> dict[str, Any]:
         """The YAML entry of this correction (without the serial, which is its key)."""
