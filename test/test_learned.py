@@ -181,7 +181,7 @@ def test_shipped_model_card_is_consistent() -> None:
     assert card["layout"] == "centernet"
     assert card["classes"] == ["person", "vehicle", "bicycle", "animal"]
     assert card["scales"] == [1.0, 0.5] and card["reduced_min_px"] > 0
-    assert card["flip_scales"] == [1.0]
+    assert set(card["flip_scales"]) <= set(card["scales"])  # [] for this model: no flip test
     choice = card["training"]["inference_choice"]  # chosen on the val splits, all recorded
     assert {(c["reduced_min_px"], tuple(c["flip_scales"])) for c in choice["candidates"]} >= {
         (card["reduced_min_px"], tuple(card["flip_scales"]))}
@@ -201,18 +201,18 @@ def test_shipped_model_on_real_drone_images() -> None:
     r = run_dataset_eval(DatasetEvalOptions(dataset=SAMPLE), progress=False)
     assert r["input"] == ["relative (8-bit)"]
     person, vehicle = r["overall"]["person"], r["overall"]["vehicle"]
-    # measured (README): person AP50 0.700, P 0.763, R 0.751; vehicle AP50 0.761
-    assert person["ap50"] >= 0.57 and person["precision"] >= 0.68 and person["recall"] >= 0.6
+    # measured (README): person AP50 0.687, P 0.702, R 0.735; vehicle AP50 0.792
+    assert person["ap50"] >= 0.57 and person["precision"] >= 0.62 and person["recall"] >= 0.6
     assert vehicle["ap50"] >= 0.64
 
 
 @needs_model
 @pytest.mark.parametrize("dataset, floors", [
-    # measured (README): person P 0.933 R 0.875, animal P 0.769 R 0.909, 0 false people
-    ("thermal_dogs_people", {"person": (0.75, 0.7), "animal": (0.65, 0.75)}),
-    # measured: person P 0.404 R 0.452 (stage 4: P 0.467 R 0.500; drone-only: P 0.24 R 0.14)
-    ("tno_people", {"person": (0.32, 0.35)}),
-    # measured: animal (cheetahs) P 0.930 R 0.946 (stage 4, before cheetahs: P 0.909 R 0.714)
+    # measured (README): person P 0.889 R 1.0, animal P 0.643 R 0.818, 0 false people
+    ("thermal_dogs_people", {"person": (0.75, 0.8), "animal": (0.55, 0.7)}),
+    # measured: person P 0.595 R 0.524 (staged model: P 0.404 R 0.452; drone-only: P 0.24 R 0.14)
+    ("tno_people", {"person": (0.45, 0.4)}),
+    # measured: animal (cheetahs) P 0.945 R 0.929 (stage 4, before cheetahs: P 0.909 R 0.714)
     ("thermal_cheetah", {"animal": (0.8, 0.8)}),
 ])
 def test_shipped_model_on_real_side_on_images(dataset, floors) -> None:
