@@ -107,8 +107,10 @@ class ProcessStage:
         if c is None or c.valid_range_c is None:
             return
         fraction = c.outside_valid_range(*self.stats.weighted_temperatures())
+        if fraction is None or not math.isfinite(fraction):  # no valid pixel: nothing to say
+            return
         self.result.correction_outside_fraction = fraction
-        if fraction is not None and fraction > OUTSIDE_RANGE_WARN:
+        if fraction > OUTSIDE_RANGE_WARN:
             self.result.warnings.append(f"temperature correction extrapolated: "
                                         f"{c.describe_outside(fraction)}")
 
