@@ -89,7 +89,7 @@ class ProcessorNode(Node):
         self.status_serial = ""
         self.correction = None
         self.correction_note = ""
-        self.correction_outside: float | None = None  # last frame, CameraCorrection.outside...
+        self.corrected_by = None  # the correction self.temperature was made with, if any
         if p["correction_file"]:
             try:
                 self.corrections = corrections_from(p.values)
@@ -180,8 +180,6 @@ class ProcessorNode(Node):
             self.get_logger().info(f"temperature correction: {correction.describe()} ({note})"
                                    if correction is not None else
                                    f"no temperature correction: {note}")
-        if correction != self.correction:
-            self.correction_outside = None
         self.correction, self.correction_note = correction, note
 
     def _on_status(self, msg: ThermalStatus) -> None:
@@ -301,6 +299,7 @@ class ProcessorNode(Node):
             return
         if self.temperature.shape != counts.shape:
             self.temperature = np.empty(counts.shape, np.float32)
+            self.corrected_by = None  # not filled yet
         if self.emissivity_map is None:
             temperature = self.converter(corrected, out=self.temperature)
         elif self.emissivity_map.shape != corrected.shape:
@@ -313,9 +312,7 @@ class ProcessorNode(Node):
         correction = self.correction
         if correction is not None and not correction.is_identity:
             correction.apply(temperature, out=temperature)
-        if correction is not None and correction.valid_range_c is not None:
-            # every 4th row and column: ~0.1 ms at 640x512
-            self.correction_outside = correction.outside_valid_range(temperature[::4, ::4])
+        self.corrected_by = correction
         if trace is not None:
             trace.mark(header_ns(msg.header), "computed")
         if want_temperature:
@@ -387,9 +384,18 @@ class ProcessorNode(Node):
         return display_image(self.renderer, temperature, self.params.values, self.rois,
                              self.roi_stats, self.alarms.states)
 
-    def _correction_values(self) -> dict[str, Any]:
-        """Which temperature correction is applied (serial, gain, offset, method, date), or
-        why none."""
+    def _correction_outside(self) -> float | None:
+        """Share of the last frame outside the correction's ``valid_range_c`` (every 4th row
+        and column: ~0.1 ms at 640x512, so taken when diagnostics are, not per frame); None
+        without a range or a frame made with this correction."""
+        c = self.correction
+        if c is None or c.valid_range_c is None or self.corrected_by is not c:
+            return None
+        return c.outside_valid_range(self.temperature[::4, ::4])
+
+    def _correction_values(self, outside: float | None) -> dict[str, Any]:
+        """Which temperature correction is applied (serial, gain, offset, method, date, the
+        share ``outside`` its valid range), or why none."""
         c = self.correction
         if c is None:
             why = self.setup_errors.get("correction_file") or self.correction_note
@@ -398,7 +404,7 @@ class ProcessorNode(Node):
                 "correction_serial": c.serial, "correction_gain": c.gain,
                 "correction_offset_k": c.offset_k, "correction_method": c.method,
                 "correction_date": c.date, "correction_file": self.corrections.path,
-                "correction_outside_valid_range": c.describe_outside(self.correction_outside)}
+                "correction_outside_valid_range": c.describe_outside(outside)}
 
     def _roi_diagnostics(self) -> list:
         if not len(self.rois):
@@ -434,7 +440,8 @@ class ProcessorNode(Node):
         values.update({"nuc_source": state.nuc_source, "ffc_count": state.ffc_count,
                        "ffc_fpa_temperature_c": state.last_ffc_fpa_c,
                        "bad_pixels": state.bad_pixel_count})
-        values.update(self._correction_values())
+        outside = self._correction_outside()
+        values.update(self._correction_values(outside))
         stamp_problems = self.input.stamp_problems()
         new_param_rejection = self.params.rejections > self.reported_param_rejections
         self.reported_param_rejections = self.params.rejections
@@ -466,11 +473,9 @@ class ProcessorNode(Node):
         elif self.corrections is not None and self.correction is None:
             level, message = diagnostics.WARN, f"no temperature correction: " \
                 f"{self.correction_note}"
-        elif self.correction is not None and (self.correction_outside or 0.0) > \
-                OUTSIDE_RANGE_WARN:
+        elif outside is not None and outside > OUTSIDE_RANGE_WARN:
             level, message = diagnostics.WARN, ("temperature correction extrapolated: " +
-                                                self.correction.describe_outside(
-                                                    self.correction_outside))
+                                                self.correction.describe_outside(outside))
         elif not self.frames_in:
             level, message = diagnostics.WARN, "no frames received"
         else:
