@@ -46,6 +46,7 @@ from thermal_perception.core.detection.model_io import (
     normalise_frame,
     padded_shape,
 )
+from thermal_perception.evaluation.boxes import AP_SCORE_FLOOR
 from thermal_perception.io.dataset_images import read_dataset_image
 from thermal_perception.io.labels import LabelledImage, read_dataset, read_hit_uav
 
@@ -258,8 +259,8 @@ def predict(net, image: np.ndarray, threshold: float, scales: tuple[float, ...] 
     return merge_scales(found, scales, (h, w))
 
 
-def validate(net, items, images, threshold: float = 0.05, scales: tuple[float, ...] = (1.0,)
-             ) -> tuple[dict, dict, float]:
+def validate(net, items, images, threshold: float = AP_SCORE_FLOOR,
+             scales: tuple[float, ...] = (1.0,)) -> tuple[dict, dict, float]:
     """The report on all validation images, one per set, and the selection score: the mean
     over sets of each set's mean AP50 over the classes it labels (so a small side-on set
     weighs as much as HIT-UAV)."""
@@ -471,7 +472,7 @@ def main(argv: list[str] | None = None) -> int:
     net.load_state_dict(best_state)
     net.eval()
     # per-class score thresholds: best F1 on the validation split
-    report, per_set, score = validate(net, val_items, val_images, threshold=0.05,
+    report, per_set, score = validate(net, val_items, val_images, threshold=AP_SCORE_FLOOR,
                                       scales=tuple(args.scales))
     thresholds = {c: report["classes"][c]["best_f1_threshold"] for c in CLASSES}
     onnx_path = args.out / "thermal_detector.onnx"

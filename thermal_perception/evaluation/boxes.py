@@ -20,6 +20,8 @@ from numpy.typing import NDArray
 from thermal_perception.core.detection.model_io import Boxes
 from thermal_perception.io.labels import LabelledImage
 
+AP_SCORE_FLOOR = 0.05  # the lowest score of the boxes an AP50 curve is made of (eval, training)
+
 
 def iou_matrix(a: NDArray, b: NDArray) -> NDArray[np.float64]:
     """IoU of every box of ``a`` (N, 4) with every box of ``b`` (M, 4), xyxy."""

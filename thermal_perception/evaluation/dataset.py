@@ -25,12 +25,11 @@ import numpy as np
 from tqdm import tqdm
 
 from thermal_perception.core.detection.model_io import Boxes, empty_boxes
-from thermal_perception.evaluation.boxes import BoxMot, evaluate_boxes
+from thermal_perception.evaluation.boxes import AP_SCORE_FLOOR, BoxMot, evaluate_boxes
 from thermal_perception.io.dataset_images import read_dataset_image
 from thermal_perception.io.labels import LabelledImage, read_dataset
 
 EVAL_CLASSES = ("person", "vehicle", "bicycle", "animal")
-AP_SCORE_FLOOR = 0.05  # model backend: boxes down to this score make the AP50 curve
 
 
 @dataclass
