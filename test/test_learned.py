@@ -142,6 +142,45 @@ def test_evaluate_boxes_matching_ignore_and_thresholds() -> None:
     assert 0.0 < p["ap50"] <= 0.5
 
 
+def test_evaluate_boxes_size_bins_known_answer() -> None:
+    """COCO's size rule: labelled boxes of other sizes, and unmatched detections of other
+    sizes, count neither way."""
+    item = LabelledImage(Path("a.jpg"), 100, 100, boxes=[(10, 10, 20, 22), (50, 50, 60, 90)],
+                         labels=["person", "person"])  # longer sides 12 and 40 px
+    pred = Boxes(np.array([[10, 10, 20, 22], [50, 50, 60, 90], [30, 0, 34, 8],
+                           [0, 60, 40, 100]], np.float32),  # 12, 40, 8, 40 px; the last two
+                 np.array([0.9, 0.8, 0.7, 0.6], np.float32), np.zeros(4, np.intp))  # false
+
+    def counts(size_px):
+        r = evaluate_boxes([item], [pred], ["person"], 0.5, size_px=size_px)["classes"]["person"]
+        return r["labelled"], r["true_pos"], r["false_pos"]
+
+    assert counts(None) == (2, 2, 2)
+    assert counts((0, 16)) == (1, 1, 1)
+    assert counts((32, 64)) == (1, 1, 1)
+    assert counts((16, 32)) == (0, 0, 0)
+
+
+@given(st.lists(st.tuples(st.integers(0, 90), st.integers(0, 90), st.integers(1, 80),
+                          st.integers(1, 80)), max_size=8))
+def test_size_bins_share_out_every_labelled_box(spec: list[tuple[int, int, int, int]]) -> None:
+    """Every labelled box falls in exactly one of the eval's size bins; a bin's true
+    positives are never more than its labelled boxes."""
+    from thermal_perception.evaluation.dataset import SIZE_BINS_PX
+
+    boxes = [(x, y, x + w, y + h) for x, y, w, h in spec]
+    item = LabelledImage(Path("a.jpg"), 200, 200, boxes=boxes, labels=["person"] * len(boxes))
+    pred = Boxes(np.asarray(boxes, np.float32).reshape(-1, 4),
+                 np.linspace(0.9, 0.5, len(boxes)).astype(np.float32),
+                 np.zeros(len(boxes), np.intp))
+    total = 0
+    for lo, hi in SIZE_BINS_PX:
+        r = evaluate_boxes([item], [pred], ["person"], 0.4, size_px=(lo, hi))["classes"]["person"]
+        assert r["true_pos"] <= r["labelled"]
+        total += r["labelled"]
+    assert total == len(boxes)
+
+
 # -- label files ------------------------------------------------------------------------------
 
 def test_coco_round_trip_and_clear_errors(tmp_path: Path) -> None:

@@ -38,14 +38,32 @@ def iou_matrix(a: NDArray, b: NDArray) -> NDArray[np.float64]:
     return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
 
 
+def longer_side(xyxy: NDArray) -> NDArray[np.float64]:
+    """Longer side of each box (N, 4) xyxy, px."""
+    b = np.asarray(xyxy, np.float64).reshape(-1, 4)
+    return np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1])
+
+
 def _match_image(pred_xyxy: NDArray, pred_scores: NDArray, gt: NDArray, ignore: NDArray,
-                 iou: float) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+                 iou: float, size_px: tuple[float, float] | None = None
+                 ) -> tuple[NDArray[np.float64], NDArray[np.bool_], int]:
     """Scores and true-positive flags of one image's detections of one class (ignored ones
-    dropped)."""
+    dropped), and the number of labelled boxes scored. With ``size_px`` = (lo, hi) only
+    labelled boxes whose longer side is in [lo, hi) are scored, as COCO scores its size
+    ranges: a detection that matches one of the other labelled boxes, or that matches none
+    and is itself outside the range, counts neither way."""
     order = np.argsort(-pred_scores, kind="stable")
     pred_xyxy, pred_scores = pred_xyxy[order], pred_scores[order]
+    scored = np.ones(len(gt), bool)
+    outside = np.zeros(len(pred_scores), bool)
+    if size_px is not None:
+        lo, hi = size_px
+        side = longer_side(gt)
+        scored = (side >= lo) & (side < hi)
+        pside = longer_side(pred_xyxy)
+        outside = (pside < lo) | (pside >= hi)
     ious = iou_matrix(pred_xyxy, gt)
-    taken = np.zeros(len(gt), bool)
+    taken = ~scored  # boxes out of the range are never matched as true positives
     scores, tps = [], []
     if len(ignore):
         cx = 0.5 * (pred_xyxy[:, 0] + pred_xyxy[:, 2])
@@ -66,10 +84,11 @@ def _match_image(pred_xyxy: NDArray, pred_scores: NDArray, gt: NDArray, ignore: 
             taken[j] = True
             scores.append(pred_scores[k])
             tps.append(True)
-        elif not in_ignore[k]:
+        elif not (in_ignore[k] or outside[k]
+                  or (len(gt) and np.any(ious[k][~scored] >= iou))):
             scores.append(pred_scores[k])
             tps.append(False)
-    return np.asarray(scores, np.float64), np.asarray(tps, bool)
+    return np.asarray(scores, np.float64), np.asarray(tps, bool), int(scored.sum())
 
 
 def average_precision(recall: NDArray, precision: NDArray) -> float:
@@ -110,11 +129,13 @@ def class_scores(scores: NDArray, tps: NDArray, n_gt: int,
 
 def evaluate_boxes(items: Sequence[LabelledImage], predictions: Sequence[Boxes],
                    classes: Sequence[str], thresholds: Mapping[str, float] | float | None = None,
-                   iou: float = 0.5) -> dict[str, Any]:
+                   iou: float = 0.5, size_px: tuple[float, float] | None = None
+                   ) -> dict[str, Any]:
     """Scores of ``predictions`` (one :class:`Boxes` per image, class indices into
     ``classes``) against ``items``. ``thresholds``: per class or one score at which P, R and
     F1 are given (None: each class's best-F1 score). Also counts false detections of each
-    class on images that hold none of it (``false_per_empty_image``)."""
+    class on images that hold none of it (``false_per_empty_image``). ``size_px`` = (lo, hi):
+    only objects whose longer side is in [lo, hi) px (see :func:`_match_image`)."""
     if len(items) != len(predictions):
         raise ValueError(f"{len(items)} labelled images but {len(predictions)} predictions")
     out: dict[str, Any] = {"images": len(items), "classes": {}}
@@ -125,11 +146,12 @@ def evaluate_boxes(items: Sequence[LabelledImage], predictions: Sequence[Boxes],
                              if lab == name], np.float64).reshape(-1, 4)
             ignore = np.asarray(item.ignore, np.float64).reshape(-1, 4)
             mine = pred.classes == ci
-            s, tp = _match_image(pred.xyxy[mine], pred.scores[mine], gt, ignore, iou)
+            s, tp, n = _match_image(pred.xyxy[mine], pred.scores[mine], gt, ignore, iou,
+                                    size_px)
             all_scores.append(s)
             all_tps.append(tp)
-            n_gt += len(gt)
-            if not len(gt):
+            n_gt += n
+            if not n:
                 empty_images += 1
                 t = _threshold(thresholds, name)
                 empty_false += int(np.sum(s >= t)) if t is not None else 0

@@ -5,10 +5,12 @@ such as ``data/hit_uav_sample``, or a HIT-UAV checkout and one of its splits), r
 backend on every image and prints precision, recall, F1 (at the backend's thresholds) and AP50
 per class (the learned backend's AP50 over every box scoring at least ``AP_SCORE_FLOOR``, as
 the trainer validates, not only those above the shipped thresholds), for the whole set and
-per altitude, camera pitch and day/night bin where the images say them. 8-bit images are
-relative input (no temperatures); the ``warm_body`` backend gets them mapped linearly to
-``--relative-c`` (as a user of it would have to) and its ground sample distance from the
-altitude, the pitch and ``--focal-px``.
+per altitude, camera pitch and day/night bin where the images say them, and per object
+size (the box's longer side: < 16, 16-32, 32-64, >= 64 px; labelled boxes of other sizes,
+and detections of other sizes that match nothing, count neither way, as COCO scores sizes).
+8-bit images are relative input (no temperatures); the ``warm_body`` backend gets them mapped
+linearly to ``--relative-c`` (as a user of it would have to) and its ground sample distance
+from the altitude, the pitch and ``--focal-px``.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from thermal_perception.io.dataset_images import read_dataset_image
 from thermal_perception.io.labels import LabelledImage, read_dataset
 
 EVAL_CLASSES = ("person", "vehicle", "bicycle", "animal")
+# size bins, longer side of the box in px (people 4 to 200 px: issue 16)
+SIZE_BINS_PX = ((0.0, 16.0), (16.0, 32.0), (32.0, 64.0), (64.0, math.inf))
 
 
 @dataclass
@@ -150,6 +154,11 @@ def run_dataset_eval(o: DatasetEvalOptions, progress: bool = True) -> dict[str, 
         report["bins"][name] = {"images": len(idx), **evaluate_boxes(
             [items[k] for k in idx], [preds[k] for k in idx], EVAL_CLASSES,
             thresholds)["classes"]}
+    for lo, hi in SIZE_BINS_PX:  # every image, the objects of one size (COCO's rule)
+        name = f"objects < {hi:.0f} px" if lo == 0 else (
+            f"objects >= {lo:.0f} px" if math.isinf(hi) else f"objects {lo:.0f}-{hi:.0f} px")
+        report["bins"][name] = {"images": len(items), **evaluate_boxes(
+            items, preds, EVAL_CLASSES, thresholds, size_px=(lo, hi))["classes"]}
     if o.out is not None:
         o.out.mkdir(parents=True, exist_ok=True)
         (o.out / "dataset_eval.json").write_text(json.dumps(report, indent=1, default=float))
