@@ -5,10 +5,13 @@ latency of each detection message from the frame's capture stamp. Run twice in t
 session: with ``people_detector: warm_body`` (the baseline) and ``model`` (the learned
 backend, onnxruntime on ``model_threads``).
 
-    python bench/detector_rate.py [--seconds 30] [--rate 30] [--out out/bench/detector_rate.json]
+    python bench/detector_rate.py [--seconds 30] [--rate 30] [--queue-depth 1] [--load 0]
+                                  [--out out/bench/detector_rate.json]
 
 Prints, per backend: frames in and detection messages out per second, their ratio (1.0: every
-frame got its detections) and the capture -> detections latency p50 / p99.
+frame got its detections) and the capture -> detections latency p50 / p99. ``--load N`` runs N
+busy processes beside (a machine busy with other work, where the detector falls behind);
+``--queue-depth`` is the detector's ``input_queue_depth``.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -60,7 +64,8 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, float]:
     executor = SingleThreadedExecutor()
     executor.add_node(node)
     overrides = {"driver": {"rate_hz": args.rate},
-                 "detector": {"people_detector": backend, "gsd_m": 0.15}}
+                 "detector": {"people_detector": backend, "gsd_m": 0.15,
+                              "input_queue_depth": args.queue_depth}}
     with Pipeline(REPO / "config" / "uav_sar.yaml", namespace, overrides,
                   log_dir=args.out.parent / "detector_rate_logs",
                   only=["driver", "processor", "detector"]) as pipeline:
@@ -84,6 +89,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--rate", type=float, default=30.0, help="camera frame rate, Hz")
+    parser.add_argument("--queue-depth", type=int, default=1,
+                        help="the detector's input_queue_depth")
+    parser.add_argument("--load", type=int, default=0, help="busy processes run beside")
     parser.add_argument("--out", type=Path, default=REPO / "out" / "bench" / "detector_rate.json")
     args = parser.parse_args()
     os.environ.setdefault("ROS_DOMAIN_ID", str(1 + os.getpid() % 100))
@@ -91,13 +99,18 @@ def main() -> int:
     import rclpy
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+               for _ in range(args.load)]
     rclpy.init()
     try:
         results = {b: run_backend(b, args) for b in ("warm_body", "model")}
     finally:
         rclpy.try_shutdown()
+        for proc in burners:
+            proc.kill()
     print(f"640x512 at {args.rate:g} Hz, {args.seconds:g} s, driver + processor + detector "
-          f"over DDS, {os.cpu_count()} cores")
+          f"over DDS, {os.cpu_count()} cores, {args.load} busy processes beside, "
+          f"input_queue_depth {args.queue_depth}")
     for name, r in results.items():
         print(f"{name:9s}  frames {r['frames_per_s']:5.1f}/s  detections "
               f"{r['detections_per_s']:5.1f}/s  ratio {r['ratio']:.3f}  capture -> detections "

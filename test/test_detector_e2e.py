@@ -98,3 +98,23 @@ def test_detections_keep_the_image_header(detections):
     assert msg.header.stamp.sec > 0
     image = got["images"][-1]
     assert image.encoding == "bgr8" and (image.width, image.height) == (WIDTH, HEIGHT)
+
+
+def test_input_queue_depth_is_the_image_subscriptions_history(rclpy_context) -> None:
+    """The detector keeps ``input_queue_depth`` frames (default 1: the newest frame when
+    detection is slower than the camera); read-only, so it cannot drift from the QoS."""
+    from rclpy.parameter import Parameter
+
+    from thermal_perception.nodes.detector import DetectorNode
+
+    default = DetectorNode(namespace="/depth_default")
+    deeper = DetectorNode(namespace="/depth_five",
+                          parameter_overrides=[Parameter("input_queue_depth", value=5)])
+    try:
+        assert default.image_sub.qos_profile.depth == 1
+        assert deeper.image_sub.qos_profile.depth == 5
+        result = deeper.set_parameters([Parameter("input_queue_depth", value=2)])[0]
+        assert not result.successful and deeper.image_sub.qos_profile.depth == 5
+    finally:
+        default.destroy_node()
+        deeper.destroy_node()

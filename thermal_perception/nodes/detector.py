@@ -67,7 +67,11 @@ class DetectorNode(Node):
         self.detections_pub = intra_process.publisher(self, ThermalDetectionArray, "detections",
                                                       reliable_qos())
         self.image_pub = self.create_publisher(Image, "image_detections", qos)
-        intra_process.subscription(self, Image, "image_temperature", self._on_image, qos)
+        # keep-last input_queue_depth: a detector slower than the camera takes the newest
+        # frame instead of falling behind (bench/detector_rate.py)
+        self.image_sub = intra_process.subscription(
+            self, Image, "image_temperature", self._on_image,
+            sensor_qos(p["image_reliability"], depth=p["input_queue_depth"]))
         intra_process.subscription(self, CameraInfo, "camera_info", self._on_info,
                                    reliable_qos())
         self.create_subscription(Float64, "altitude", self._on_altitude, reliable_qos())

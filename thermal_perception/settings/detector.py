@@ -63,6 +63,10 @@ PARAMS = (
     ParamSpec("colormap", "ironbow", "Colours of image_detections.", choices=COLORMAPS),
     ParamSpec("image_reliability", "reliable", "QoS reliability of the image topics.",
               choices=RELIABILITY_CHOICES, read_only=True),
+    ParamSpec("input_queue_depth", 1, "Temperature frames kept for the detector while it works "
+              "on one (keep-last): 1 takes the newest frame when detection is slower than the "
+              "camera (lowest latency; older frames are dropped); more lets bursts through but "
+              "adds up to that many frame periods of latency.", 1, 100, read_only=True),
 )
 DETECTORS = ("body_contrast_k", "fire_c", "hotspot_min_c", "hotspot_contrast_k",
              "people_detector", "model_path", "model_provider", "model_threads",
