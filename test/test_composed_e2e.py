@@ -43,7 +43,9 @@ def run_pipeline(rclpy_context, recording, namespace: str, composed: bool, log_d
     bag, gsd_m = recording
     overrides = {"driver": {"source": "recording", "recording_path": str(bag), "loop": True,
                             "rate_hz": 0.0, "simulate_fusion_sensors": False},
-                 "detector": {"tracking": False, "gsd_m": gsd_m}}
+                 # every frame compared: the separate detector queues frames while busy
+                 # (its default, 1, drops all but the newest, e.g. while starting up)
+                 "detector": {"tracking": False, "gsd_m": gsd_m, "input_queue_depth": 5}}
     node = rclpy_context.create_node(f"{namespace}_probe", namespace=f"/{namespace}")
     got: dict = {"temperature": {}, "detections": {}}
 
