@@ -45,13 +45,12 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, float]:
 
     namespace = f"rate_{backend}"
     node = rclpy.create_node("rate_probe", namespace=f"/{namespace}")
-    counting = {"on": False}
-    frames: list[int] = []
+    counting = {"on": False, "frames": 0}
     latencies_ms: list[float] = []
 
     def on_frame(raw: bytes) -> None:
         if counting["on"]:
-            frames.append(1)
+            counting["frames"] += 1
 
     def on_detections(raw: bytes) -> None:
         stamp = header_stamp_ns(raw)
@@ -78,9 +77,10 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, float]:
     executor.shutdown()
     node.destroy_node()
     lat = np.asarray(latencies_ms) if latencies_ms else np.asarray([np.nan])
-    return {"frames_per_s": len(frames) / args.seconds,
+    frames = counting["frames"]
+    return {"frames_per_s": frames / args.seconds,
             "detections_per_s": len(latencies_ms) / args.seconds,
-            "ratio": len(latencies_ms) / max(1, len(frames)),
+            "ratio": len(latencies_ms) / max(1, frames),
             "latency_p50_ms": float(np.percentile(lat, 50)),
             "latency_p99_ms": float(np.percentile(lat, 99))}
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from thermal_perception.core.detection.model_io import Boxes
+from thermal_perception.core.detection.model_io import Boxes, longer_side
 from thermal_perception.io.labels import LabelledImage
 
 AP_SCORE_FLOOR = 0.05  # the lowest score of the boxes an AP50 curve is made of (eval, training)
@@ -36,12 +36,6 @@ def iou_matrix(a: NDArray, b: NDArray) -> NDArray[np.float64]:
     area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
     union = area_a[:, None] + area_b[None, :] - inter
     return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
-
-
-def longer_side(xyxy: NDArray) -> NDArray[np.float64]:
-    """Longer side of each box (N, 4) xyxy, px."""
-    b = np.asarray(xyxy, np.float64).reshape(-1, 4)
-    return np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1])
 
 
 def _match_image(pred_xyxy: NDArray, pred_scores: NDArray, gt: NDArray, ignore: NDArray,

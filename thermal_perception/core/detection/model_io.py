@@ -205,6 +205,12 @@ def nms_classwise(boxes: Boxes, iou_threshold: float = 0.5, max_detections: int 
     return Boxes(xyxy[k], boxes.scores[k].astype(np.float32), boxes.classes[k].astype(np.intp))
 
 
+def longer_side(xyxy: NDArray) -> NDArray[np.float64]:
+    """Longer side of each box (N, 4) xyxy, px."""
+    b = np.asarray(xyxy, np.float64).reshape(-1, 4)
+    return np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1])
+
+
 def merge_scales(found: list[Boxes], scales: tuple[float, ...], image_shape: tuple[int, int],
                  reduced_min_px: float = 0.0) -> Boxes:
     """One frame's boxes from its runs at ``scales`` (``found[k]`` in the pixels of the frame
@@ -215,8 +221,7 @@ def merge_scales(found: list[Boxes], scales: tuple[float, ...], image_shape: tup
     for b, scale in zip(found, scales, strict=True):
         if scale != 1.0 and len(b):
             xyxy = np.clip(b.xyxy / np.float32(scale), 0.0, [w, h, w, h]).astype(np.float32)
-            keep = np.maximum(xyxy[:, 2] - xyxy[:, 0], xyxy[:, 3] - xyxy[:, 1]) \
-                >= (reduced_min_px if scale < 1.0 else 0.0)
+            keep = longer_side(xyxy) >= (reduced_min_px if scale < 1.0 else 0.0)
             b = Boxes(xyxy[keep], b.scores[keep], b.classes[keep])
         out.append(b)
     if len(out) == 1:
