@@ -93,3 +93,29 @@ def test_any_temperature_image_is_detected_or_rejected_by_the_model(model_detect
     assert after != before, "the image vanished without detections or a rejection"
     if after[1] > before[1]:
         assert model_detector.last_reject
+
+
+def test_ground_sample_distance_from_altitude_and_pitch(model_detector) -> None:
+    """The node's ground sample distance (the warm-body sizes, and the learned backend's
+    choice of image scales) from ``altitude_m``, ``camera_pitch_deg`` and camera_info's focal
+    length: the slant range to the frame's centre over the focal length."""
+    from rclpy.parameter import Parameter
+    from sensor_msgs.msg import CameraInfo
+
+    info = CameraInfo()
+    info.k[0] = 772.0
+    model_detector._on_info(info)
+    try:
+        ok = model_detector.set_parameters([Parameter("altitude_m", value=100.0),
+                                            Parameter("camera_pitch_deg", value=30.0)])
+        assert all(r.successful for r in ok)
+        assert model_detector.gsd_m() == pytest.approx(200.0 / 772.0, rel=1e-9)
+        bad = model_detector.set_parameters([Parameter("camera_pitch_deg", value=0.0)])
+        assert not bad[0].successful and "camera_pitch_deg" in bad[0].reason
+        assert model_detector.get_parameter("camera_pitch_deg").value == 30.0
+        model_detector.set_parameters([Parameter("camera_pitch_deg", value=90.0)])
+        assert model_detector.gsd_m() == pytest.approx(100.0 / 772.0, rel=1e-9)
+    finally:
+        model_detector.set_parameters([Parameter("altitude_m", value=0.0),
+                                       Parameter("camera_pitch_deg", value=90.0)])
+        model_detector.focal_px = math.nan

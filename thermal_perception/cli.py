@@ -219,7 +219,8 @@ def _cmd_eval_dataset(args: argparse.Namespace) -> int:
         report = run_dataset_eval(DatasetEvalOptions(
             dataset=args.dataset, split=args.split, backend=args.backend or "model",
             model_path=args.model, render=args.render, out=args.out, limit=args.limit,
-            palette=args.palette, scales=tuple(args.scales) if args.scales else None))
+            palette=args.palette, scales=tuple(args.scales) if args.scales else None,
+            **({"focal_px": args.focal_px} if args.focal_px else {})))
     except (LabelError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -400,6 +401,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--scales", type=float, nargs="+", default=None,
                           help="model backend: image scales to run and merge, e.g. 1 0.5 "
                                "(default: the model card's)")
+    evaluate.add_argument("--focal-px", type=float, default=None,
+                          help="camera focal length, px: with the altitude and pitch images "
+                               "carry (HIT-UAV), the ground sample distance the warm_body "
+                               "sizes and the model's scale awareness use (772: HIT-UAV's)")
     evaluate.set_defaults(func=_cmd_eval)
 
     from thermal_perception.analysis import add_analyze_parser

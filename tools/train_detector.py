@@ -45,8 +45,10 @@ from thermal_perception.core.detection.model_io import (
     merge_scales,
     normalise_frame,
     padded_shape,
+    scales_for,
 )
 from thermal_perception.evaluation.boxes import AP_SCORE_FLOOR
+from thermal_perception.evaluation.dataset import item_gsd_m
 from thermal_perception.io.dataset_images import read_dataset_image
 from thermal_perception.io.labels import LabelledImage, read_dataset, read_hit_uav
 
@@ -55,6 +57,13 @@ CLASSES = ("person", "vehicle", "bicycle", "animal")
 #: (hand-held, people up to the whole frame: made smaller more often than larger).
 SCALES = {"hit-uav": (0.7, 1.4), "extra": (0.2, 0.8)}
 STRIDE = 4
+#: Scale awareness (``core/detection/model_io.scales_for``): the reduced scales run only when a
+#: standing person at the frame's centre would be at least this tall at full scale, px, or
+#: when the geometry is unknown (the side-on sets). Val cannot choose it: its drone frames put
+#: a person at 10-23 px and the side-on ones say no geometry, so any value above 23 scores
+#: the same. 32: in an oblique view people near the bottom edge are up to twice the centre's
+#: size, so this keeps the half scale wherever people could reach the 64 px it finds.
+REDUCED_FROM_PERSON_PX = 32.0
 
 
 def build_model(width: float = 1.0, blocks: int = 0):
@@ -240,11 +249,13 @@ def focal_loss(pred, gt):
 
 # -- validation -------------------------------------------------------------------------------
 
-def predict(net, image: np.ndarray, threshold: float, scales: tuple[float, ...] = (1.0,)):
+def predict(net, image: np.ndarray, threshold: float, scales: tuple[float, ...] = (1.0,),
+            gsd_m: float | None = None):
     """Boxes as the shipped detector finds them (``LearnedDetector.boxes``): the normalised
-    frame run at each scale, boxes merged per class."""
+    frame run at each scale that ``scales_for`` keeps for ``gsd_m``, boxes merged per class."""
     import torch
 
+    scales = scales_for(scales, gsd_m, REDUCED_FROM_PERSON_PX)
     h, w = image.shape
     norm = normalise_frame(image)
     found = []
@@ -266,7 +277,8 @@ def validate(net, items, images, threshold: float = AP_SCORE_FLOOR,
     weighs as much as HIT-UAV)."""
     from thermal_perception.evaluation.boxes import evaluate_boxes
 
-    preds = [predict(net, img, threshold, scales) for img in images]
+    preds = [predict(net, img, threshold, scales, item_gsd_m(it))
+             for it, img in zip(items, images, strict=True)]
     per_set, score = selection_score(items, preds)
     return evaluate_boxes(items, preds, CLASSES), per_set, score
 
@@ -489,6 +501,7 @@ def main(argv: list[str] | None = None) -> int:
         "outputs": ["heatmap (1, C, H/4, W/4) sigmoid", "size (1, 2, H/4, W/4) log w, h px",
                     "offset (1, 2, H/4, W/4) cells"],
         "classes": list(CLASSES), "thresholds": thresholds, "scales": list(args.scales),
+        "reduced_from_person_px": REDUCED_FROM_PERSON_PX,
         "training": {
             "data": "HIT-UAV (Suo et al., Scientific Data 10, 227, 2023), CC BY 4.0, "
                     "https://github.com/suojiashun/HIT-UAV-Infrared-Thermal-Dataset",

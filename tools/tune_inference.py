@@ -2,7 +2,10 @@
 """Choose the shipped detector's inference settings on the validation splits, and write them
 into its model card: ``reduced_min_px`` (the smallest box kept from a reduced scale),
 ``flip_scales`` (the scales also run on the mirrored frame, heatmaps averaged: CenterNet's flip
-test) and then, for the chosen setting, the per-class score thresholds (best F1, as the
+test), ``reduced_from_person_px`` (scale awareness: the reduced scales run only where a person
+could be large enough to need them, ``core/detection/model_io.scales_for``; the drone frames
+get their ground sample distance from their altitude and pitch, as ``eval`` gives it) and
+then, for the chosen setting, the per-class score thresholds (best F1, as the
 trainer chooses them). Each candidate runs through the detector users run
 (``LearnedDetector``, onnxruntime) and is scored by the trainer's selection score
 (``tools/train_detector.py``: the mean over the sets of each set's mean AP50 over the classes
@@ -13,8 +16,9 @@ it labels). Only ``val`` splits are read.
         --card thermal_perception/models/thermal_detector.json
 
 Ties (within 0.002) go to the cheaper setting. A setting whose median time per 640x512
-frame on one core exceeds ``--max-ms`` (default 33.3: a 30 Hz camera's frame period, so the
-detector keeps up on one core) is not chosen. Prints a table; ``--dry-run`` writes nothing.
+frame on one core, every scale run (as on a camera whose geometry is unknown), exceeds
+``--max-ms`` (default 33.3: a 30 Hz camera's frame period, so the detector keeps up on one
+core) is not chosen. Prints a table; ``--dry-run`` writes nothing.
 """
 
 from __future__ import annotations
@@ -31,15 +35,18 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from train_detector import CLASSES, load_split, selection_score
+from train_detector import CLASSES, REDUCED_FROM_PERSON_PX, load_split, selection_score
 
 from thermal_perception.core.detection.model import LearnedDetector
 from thermal_perception.evaluation.boxes import AP_SCORE_FLOOR, evaluate_boxes
+from thermal_perception.evaluation.dataset import item_gsd_m
 
 REDUCED_MIN_PX = (24.0, 40.0, 64.0)
 FLIP_SCALES = ((), (1.0,), (1.0, 0.5))
+FROM_PERSON_PX = (0.0, REDUCED_FROM_PERSON_PX)  # reduced scales always; the trainer's rule
 VALIDATION_THRESHOLD = AP_SCORE_FLOOR  # as the trainer validates and eval scores AP50
 TIE = 0.002
+TIMED_FRAMES = 60  # 640x512 frames timed per setting, each run at every scale
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,23 +72,28 @@ def main(argv: list[str] | None = None) -> int:
     model = args.card.with_suffix(".onnx")
     low = min(card["thresholds"].values())
     rows = []
-    for min_px, flips in itertools.product(REDUCED_MIN_PX, FLIP_SCALES):
+    gsds = [item_gsd_m(it) for it in items]
+    timed = [img for img in images if img.shape == (512, 640)][:TIMED_FRAMES]
+    for min_px, flips, from_px in itertools.product(REDUCED_MIN_PX, FLIP_SCALES,
+                                                    FROM_PERSON_PX):
         det = LearnedDetector(model, threshold_scale=VALIDATION_THRESHOLD / low,
-                              reduced_min_px=min_px, flip_scales=flips, threads=1)
-        preds, frame_ms = [], []
-        for img in images:
+                              reduced_min_px=min_px, flip_scales=flips, threads=1,
+                              reduced_from_person_px=from_px)
+        preds = [det.boxes(img, gsd) for img, gsd in zip(images, gsds, strict=True)]
+        frame_ms = []  # the slowest case: geometry unknown, every scale run
+        for img in timed:
             started = time.perf_counter()
-            preds.append(det.boxes(img))
-            if img.shape == (512, 640):
-                frame_ms.append((time.perf_counter() - started) * 1e3)
+            det.boxes(img)
+            frame_ms.append((time.perf_counter() - started) * 1e3)
         ms = float(np.median(frame_ms)) if frame_ms else float("nan")
         reports, score = selection_score(items, preds)
         per_set = {name: {c: round(float(r["classes"][c]["ap50"]), 4) for c in CLASSES
                           if r["classes"][c]["labelled"]} for name, r in reports.items()}
         rows.append({"reduced_min_px": min_px, "flip_scales": list(flips),
-                     "score": round(score, 4), "ms_per_640x512_frame": round(ms, 1),
-                     "ap50": per_set})
-        print(f"reduced_min_px {min_px:4.0f}  flip {list(flips)!s:12}  score {score:.4f}  "
+                     "reduced_from_person_px": from_px, "score": round(score, 4),
+                     "ms_per_640x512_frame": round(ms, 1), "ap50": per_set})
+        print(f"reduced_min_px {min_px:4.0f}  flip {list(flips)!s:12}  from person "
+              f"{from_px:3.0f} px  score {score:.4f}  "
               f"{ms:5.1f} ms/frame  {per_set}")
     fast = [r for r in rows if not r["ms_per_640x512_frame"] > args.max_ms]  # NaN: no such frame
     if not fast:
@@ -90,12 +102,15 @@ def main(argv: list[str] | None = None) -> int:
     chosen = min((r for r in fast if r["score"] >= best - TIE),
                  key=lambda r: (len(r["flip_scales"]), -r["score"]))
     print(f"chosen: reduced_min_px {chosen['reduced_min_px']:.0f}, flip_scales "
-          f"{chosen['flip_scales']} (score {chosen['score']:.4f}; best within "
+          f"{chosen['flip_scales']}, reduced_from_person_px "
+          f"{chosen['reduced_from_person_px']:.0f} (score {chosen['score']:.4f}; best within "
           f"{args.max_ms:.1f} ms: {best:.4f}; best of all {max(r['score'] for r in rows):.4f})")
     det = LearnedDetector(model, threshold_scale=VALIDATION_THRESHOLD / low,
                           reduced_min_px=chosen["reduced_min_px"],
-                          flip_scales=tuple(chosen["flip_scales"]))
-    report = evaluate_boxes(items, [det.boxes(img) for img in images], CLASSES)
+                          flip_scales=tuple(chosen["flip_scales"]),
+                          reduced_from_person_px=chosen["reduced_from_person_px"])
+    report = evaluate_boxes(items, [det.boxes(img, gsd) for img, gsd in
+                                    zip(images, gsds, strict=True)], CLASSES)
     thresholds = {c: float(report["classes"][c]["best_f1_threshold"]) for c in CLASSES}
     print("thresholds (best F1 on val): " + ", ".join(
         f"{c} {card['thresholds'][c]:.3f} -> {v:.3f}" for c, v in thresholds.items()))
@@ -105,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     card["thresholds"] = thresholds
     card["reduced_min_px"] = chosen["reduced_min_px"]
     card["flip_scales"] = chosen["flip_scales"]
+    card["reduced_from_person_px"] = chosen["reduced_from_person_px"]
     card.setdefault("training", {}).pop("reduced_min_px_choice", None)  # superseded
     card["training"]["inference_choice"] = {
         "how": "tools/tune_inference.py on the val splits: the trainer's selection score of "

@@ -9,8 +9,10 @@ per altitude, camera pitch and day/night bin where the images say them, and per 
 size (the box's longer side: < 16, 16-32, 32-64, >= 64 px; labelled boxes of other sizes,
 and detections of other sizes that match nothing, count neither way, as COCO scores sizes).
 8-bit images are relative input (no temperatures); the ``warm_body`` backend gets them mapped
-linearly to ``--relative-c`` (as a user of it would have to) and its ground sample distance
-from the altitude, the pitch and ``--focal-px``.
+linearly to ``--relative-c`` (as a user of it would have to). Where an image says its altitude
+and pitch (HIT-UAV), both backends get the ground sample distance from them and ``--focal-px``,
+as the detector node gets it from altitude and ``camera_info``: the warm-body sizes need it, and
+the learned backend's scale awareness chooses the image scales it runs by it.
 """
 
 from __future__ import annotations
@@ -27,10 +29,13 @@ import numpy as np
 from tqdm import tqdm
 
 from thermal_perception.core.detection.model_io import Boxes, empty_boxes
+from thermal_perception.core.detection.types import gsd_from_view
 from thermal_perception.evaluation.boxes import AP_SCORE_FLOOR, BoxMot, evaluate_boxes
 from thermal_perception.io.dataset_images import read_dataset_image
 from thermal_perception.io.labels import LabelledImage, read_dataset
 
+#: Focal length of HIT-UAV's camera, px: 640 px across a 45 deg field of view.
+HIT_UAV_FOCAL_PX = 772.0
 EVAL_CLASSES = ("person", "vehicle", "bicycle", "animal")
 # size bins, longer side of the box in px (people 4 to 200 px: issue 16)
 SIZE_BINS_PX = ((0.0, 16.0), (16.0, 32.0), (32.0, 64.0), (64.0, math.inf))
@@ -43,12 +48,20 @@ class DatasetEvalOptions:
     backend: str = "model"             # "model" or "warm_body"
     model_path: Path | None = None     # None: the shipped model
     relative_c: tuple[float, float] = (-10.0, 40.0)  # warm_body: 0..255 -> these deg C
-    focal_px: float = 772.0            # warm_body GSD: HIT-UAV's 640 px, 45 deg camera
+    focal_px: float = HIT_UAV_FOCAL_PX  # GSD from altitude and pitch (HIT-UAV's camera)
     render: int = 0                    # this many example images with boxes into out/
     out: Path | None = None
     limit: int = 0
     palette: str | None = None         # false-colour images: the palette that drew them
     scales: tuple[float, ...] | None = None  # model: image scales run (None: the card's)
+
+
+def item_gsd_m(item: LabelledImage, focal_px: float = HIT_UAV_FOCAL_PX) -> float | None:
+    """Sample distance at the image's centre, m per pixel, from its altitude and pitch
+    (nadir when no pitch is given; :func:`gsd_from_view`), or None when no altitude is."""
+    if not item.altitude_m or item.altitude_m <= 0:
+        return None
+    return gsd_from_view(item.altitude_m, item.pitch_deg or 90.0, focal_px)
 
 
 def _bins(item: LabelledImage) -> list[str]:
@@ -76,11 +89,9 @@ class _WarmBodyBackend:
         lo, hi = self.o.relative_c
         t = image.astype(np.float32) if radiometric else \
             (lo + image.astype(np.float32) * ((hi - lo) / 255.0))
-        altitude = item.altitude_m or 0.0
-        pitch = math.radians(item.pitch_deg or 90.0)
-        if altitude <= 0:
+        gsd = item_gsd_m(item, self.o.focal_px)
+        if gsd is None:
             return empty_boxes()
-        gsd = altitude / max(math.sin(pitch), 0.2) / self.o.focal_px
         found = [d for d in self.detector.detect(t, gsd) if d.label in self.classes]
         if not found:
             return empty_boxes()
@@ -95,6 +106,7 @@ class _ModelBackend:
 
         shipped = LearnedDetector(o.model_path, scales=o.scales)
         self.classes = shipped.classes
+        self.focal_px = o.focal_px
         # P, R and F1 at the shipped thresholds; the boxes down to AP_SCORE_FLOOR for AP50
         self.thresholds = dict(zip(self.classes, shipped.thresholds.tolist(), strict=True))
         low = float(shipped.thresholds.min())
@@ -102,7 +114,7 @@ class _ModelBackend:
             o.model_path, scales=o.scales, threshold_scale=AP_SCORE_FLOOR / low)
 
     def boxes(self, image: np.ndarray, radiometric: bool, item: LabelledImage) -> Boxes:
-        b = self.detector.boxes(image)
+        b = self.detector.boxes(image, item_gsd_m(item, self.focal_px))
         if radiometric:  # the temperature second opinion, as detect() applies it
             factors = self.detector.plausibility_factors(image, b)
             b = Boxes(b.xyxy, (b.scores * factors).astype(np.float32),

@@ -17,7 +17,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Float64
 
-from thermal_perception.core.detection import Detection, gsd_from_altitude
+from thermal_perception.core.detection import Detection, gsd_from_view
 from thermal_perception.core.display.isotherm import draw_detections
 from thermal_perception.core.display.render import DisplayRenderer
 from thermal_perception.io.image_encoding import (
@@ -113,7 +113,7 @@ class DetectorNode(Node):
             return p["gsd_m"]
         altitude = p["altitude_m"] or self.altitude_topic_m
         if math.isfinite(altitude) and altitude > 0 and math.isfinite(self.focal_px):
-            return gsd_from_altitude(altitude, self.focal_px)
+            return gsd_from_view(altitude, p["camera_pitch_deg"], self.focal_px)
         return None
 
     def _on_image(self, msg: Image) -> None:

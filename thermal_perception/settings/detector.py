@@ -33,7 +33,8 @@ PARAMS = (
     ParamSpec("people_detector", "warm_body",
               "Backend for people/animals/vehicles: 'warm_body' (temperature contrast and "
               "size in metres; needs the ground sample distance) or 'model' (a learned ONNX "
-              "detector run by onnxruntime; no GSD needed).", choices=PEOPLE_BACKENDS),
+              "detector run by onnxruntime; no GSD needed, with one it skips the reduced "
+              "image scales where no person could need them).", choices=PEOPLE_BACKENDS),
     ParamSpec("model_path", "", "ONNX model of the 'model' backend, with its model card "
               "(.json) beside it; empty: the shipped thermal_detector.onnx."),
     ParamSpec("model_provider", "CPUExecutionProvider", "onnxruntime execution provider of "
@@ -46,8 +47,10 @@ PARAMS = (
     ParamSpec("altitude_m", 0.0,
               "Height above ground for the ground sample distance, m (0: from the 'altitude' "
               "topic, else gsd_m).", 0.0, 10000.0),
-    ParamSpec("gsd_m", 0.0, "Ground sample distance, m per pixel (0: from altitude and "
-              "camera_info).", 0.0, 100.0),
+    ParamSpec("camera_pitch_deg", 90.0, "Camera pitch below the horizon, deg (90: nadir), "
+              "for the ground sample distance at the frame's centre from altitude.", 1.0, 90.0),
+    ParamSpec("gsd_m", 0.0, "Ground sample distance, m per pixel (0: from altitude, "
+              "camera_pitch_deg and camera_info).", 0.0, 100.0),
     ParamSpec("body_contrast_k", 2.0, "People/animals: warmer than the local background by "
               "at least this, K.", 0.1, 50.0),
     ParamSpec("fire_c", 140.0, "Fire: pixels at least this hot (saturated pixels too), deg C.",

@@ -13,9 +13,14 @@ from thermal_perception.core.detection.background import local_background
 from thermal_perception.core.detection.hotspot import HotspotConfig, HotspotDetector
 from thermal_perception.core.detection.model import SHIPPED_MODEL, LearnedDetector
 from thermal_perception.core.detection.tracking import MultiObjectTracker, TrackerConfig
-from thermal_perception.core.detection.types import LABELS, Detection, gsd_from_altitude
+from thermal_perception.core.detection.types import (
+           LABELS,
+           Detection,
+           gsd_from_altitude,
+           gsd_from_view,
+)
 from thermal_perception.core.detection.warm_body import WarmBodyConfig, WarmBodyDetector
 
 __all__ = ["LABELS", "SHIPPED_MODEL", "Detection", "HotspotConfig", "HotspotDetector",
            "LearnedDetector", "MultiObjectTracker", "TrackerConfig", "WarmBodyConfig",
-           "WarmBodyDetector", "gsd_from_altitude", "local_background"]
+           "WarmBodyDetector", "gsd_from_altitude", "gsd_from_view", "local_background"]

@@ -41,6 +41,7 @@ from thermal_perception.core.detection.model_io import (
     merge_scales,
     normalise_frame,
     padded_shape,
+    scales_for,
 )
 from thermal_perception.core.detection.types import LABELS, Detection
 
@@ -78,6 +79,11 @@ class LearnedDetector:
     reduced_min_px : at scales below 1, boxes shorter than this on their longer side (frame
         pixels) are dropped: small objects are found better at full scale (None: the card's
         ``reduced_min_px``, else 0).
+    reduced_from_person_px : scale awareness: the scales below 1 are run only when a standing
+        person would be at least this many pixels tall at full scale given the frame's ground
+        sample distance (``gsd_m`` of :meth:`boxes`, :meth:`detect`), or when it is unknown
+        (:func:`.model_io.scales_for`; None: the card's ``reduced_from_person_px``, else 0:
+        always).
     flip_scales : scales also run on the mirrored frame, heatmaps averaged (``centernet``
         layout; None: the card's ``flip_scales``, else none). Costs one more inference each.
     """
@@ -89,7 +95,8 @@ class LearnedDetector:
                  implausible_factor: float = 0.3,
                  scales: tuple[float, ...] | None = None,
                  reduced_min_px: float | None = None,
-                 flip_scales: tuple[float, ...] | None = None) -> None:
+                 flip_scales: tuple[float, ...] | None = None,
+                 reduced_from_person_px: float | None = None) -> None:
         path = Path(model_path) if model_path else SHIPPED_MODEL
         if not path.is_file():
             raise FileNotFoundError(f"ONNX model file not found: {path}")
@@ -118,6 +125,12 @@ class LearnedDetector:
         self.scales = tuple(float(v) for v in (scales or card.get("scales") or (1.0,)))
         self.reduced_min_px = float(card.get("reduced_min_px", 0.0) if reduced_min_px is None
                                     else reduced_min_px)
+        self.reduced_from_person_px = float(
+            card.get("reduced_from_person_px", 0.0) if reduced_from_person_px is None
+            else reduced_from_person_px)
+        if not 0.0 <= self.reduced_from_person_px <= 10000.0:
+            raise ValueError(f"reduced_from_person_px must be 0..10000 px, got "
+                             f"{self.reduced_from_person_px}")
         if not all(0.1 <= v <= 2.0 for v in self.scales) or len(self.scales) > 4:
             raise ValueError(f"scales must be 1 to 4 image scales in 0.1..2, got "
                              f"{list(self.scales)}")
@@ -149,11 +162,13 @@ class LearnedDetector:
         self._mirrored: dict[float, NDArray[np.float32]] = {}  # flip-test inputs, by scale
         self._norm: NDArray[np.float32] | None = None
 
-    def boxes(self, frame: NDArray) -> Boxes:
+    def boxes(self, frame: NDArray, gsd_m: float | None = None) -> Boxes:
         """The model's boxes on ``frame`` (H, W), before the per-class thresholds' last cut
         (the lowest class threshold is applied). With several ``scales`` (the card's, or the
         caller's: e.g. ``(1.0, 0.5)`` also finds people too close for the model's receptive
-        field) the frame is run at each and the boxes merged per class (IoU 0.5)."""
+        field) the frame is run at each and the boxes merged per class (IoU 0.5); given the
+        ground sample distance ``gsd_m`` (m per pixel at the frame's centre), only the scales
+        :func:`.model_io.scales_for` keeps for it."""
         a = np.asarray(frame)
         h, w = a.shape
         if self._norm is None or self._norm.shape != (h, w):
@@ -161,7 +176,8 @@ class LearnedDetector:
             self._inputs, self._mirrored = {}, {}
         normalise_frame(a, out=self._norm)
         found = []
-        for scale in self.scales:
+        scales = scales_for(self.scales, gsd_m, self.reduced_from_person_px)
+        for scale in scales:
             sh, sw = max(1, round(h * scale)), max(1, round(w * scale))
             x = self._inputs.get(scale)
             if x is None:
@@ -176,7 +192,7 @@ class LearnedDetector:
             if scale in self.flip_scales:
                 outputs = self._flip_test(scale, x, outputs, sh, sw)
             found.append(self._decode(outputs, (sh, sw)))
-        return merge_scales(found, self.scales, (h, w), self.reduced_min_px)
+        return merge_scales(found, scales, (h, w), self.reduced_min_px)
 
     def _flip_test(self, scale: float, x: NDArray[np.float32], outputs: list[NDArray],
                    height: int, width: int) -> list[NDArray]:
@@ -201,11 +217,12 @@ class LearnedDetector:
     def detect(self, frame: NDArray, gsd_m: float | None = None,
                radiometric: bool = True) -> list[Detection]:
         """Detections on one frame: deg C when ``radiometric``, else relative levels (boxes
-        then carry NaN temperatures and no plausibility check)."""
+        then carry NaN temperatures and no plausibility check). ``gsd_m`` (m per pixel, None:
+        unknown) chooses the scales run (:meth:`boxes`) and gives each box its area in m^2."""
         a = np.asarray(frame)
         if a.ndim != 2 or a.size == 0:
             raise ValueError(f"need a non-empty (H, W) image, got shape {a.shape}")
-        b = self.boxes(a)
+        b = self.boxes(a, gsd_m)
         keep = b.scores >= self.thresholds[b.classes]
         out = []
         for (x0, y0, x1, y1), score, ci in zip(b.xyxy[keep], b.scores[keep], b.classes[keep],

@@ -211,6 +211,27 @@ def longer_side(xyxy: NDArray) -> NDArray[np.float64]:
     return np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1])
 
 
+#: Height of a standing person, m: the size the learned detector's scale awareness expects.
+PERSON_HEIGHT_M = 1.8
+
+
+def scales_for(scales: tuple[float, ...], gsd_m: float | None,
+               reduced_from_person_px: float) -> tuple[float, ...]:
+    """The image scales to run on a frame (scale awareness, issue 18 item 5). The scales
+    below 1 find people and animals too large for the network at full scale (64 px and more);
+    they are left out when the camera's geometry says no person can be that large: when a
+    standing person (:data:`PERSON_HEIGHT_M`) at ``gsd_m`` (m per pixel at the frame's centre,
+    from altitude and pitch) would be shorter than ``reduced_from_person_px`` pixels. Unknown
+    geometry (``gsd_m`` None or not finite and positive) or ``reduced_from_person_px`` 0:
+    every scale. Scales of 1 and above are always run."""
+    if not reduced_from_person_px or gsd_m is None or not (math.isfinite(gsd_m) and gsd_m > 0):
+        return scales
+    if PERSON_HEIGHT_M / gsd_m >= reduced_from_person_px:
+        return scales
+    kept = tuple(s for s in scales if s >= 1.0)
+    return kept or scales
+
+
 def merge_scales(found: list[Boxes], scales: tuple[float, ...], image_shape: tuple[int, int],
                  reduced_min_px: float = 0.0) -> Boxes:
     """One frame's boxes from its runs at ``scales`` (``found[k]`` in the pixels of the frame

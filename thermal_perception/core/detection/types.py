@@ -1,5 +1,5 @@
 """What every detector produces: :class:`Detection` (pixel box, class, temperatures, confidence)
-and the labels it can carry; the ground sample distance of a nadir view.
+and the labels it can carry; the ground sample distance of a nadir or oblique view.
 
 Pure Python + numpy; no ROS imports. Positions are pixels (x right, y down), sizes on the
 ground metres and m^2, temperatures deg C.
@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-__all__ = ["LABELS", "Detection", "gsd_from_altitude"]
+__all__ = ["LABELS", "Detection", "gsd_from_altitude", "gsd_from_view"]
 
 #: Labels a detection can carry.
 LABELS = ("person", "animal", "vehicle", "bicycle", "fire", "hotspot")
@@ -64,3 +64,14 @@ class Detection:
             raise ValueError(f"unknown label {self.label!r}; known: {list(LABELS)}")
         if not 0.0 <= self.confidence <= 1.0:
             raise ValueError(f"confidence must be in [0, 1], got {self.confidence}")
+
+
+def gsd_from_view(altitude_m: float, pitch_deg: float, focal_length_px: float) -> float:
+    """Sample distance at the centre of an oblique view of flat ground, m per pixel: the slant
+    range ``altitude / sin(pitch)`` over the focal length (pitch below the horizon, 90 deg =
+    nadir: :func:`gsd_from_altitude`). Pitches under 11.5 deg count as 11.5 (the range of a
+    view near the horizon is not that of the ground at the centre)."""
+    if not 0 < pitch_deg <= 90:
+        raise ValueError(f"need 0 < pitch_deg <= 90 (below the horizon), got {pitch_deg}")
+    return gsd_from_altitude(altitude_m, focal_length_px) / max(
+        math.sin(math.radians(pitch_deg)), 0.2)
