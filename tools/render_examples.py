@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from thermal_perception.core.detection.model import LearnedDetector
 from thermal_perception.core.detection.model_io import Boxes
-from thermal_perception.evaluation.dataset import EVAL_CLASSES, render_boxes
+from thermal_perception.evaluation.dataset import EVAL_CLASSES, item_gsd_m, render_boxes
 from thermal_perception.io.dataset_images import read_dataset_image
 from thermal_perception.io.labels import read_dataset
 
@@ -44,8 +44,11 @@ def main(argv: list[str] | None = None) -> int:
         if not items:
             raise SystemExit(f"{spec}: no image of {dataset} ({split}) starts with {name!r}")
         item = items[0]
-        image, _ = read_dataset_image(item)
-        b = det.boxes(image)
+        image, radiometric = read_dataset_image(item)
+        b = det.boxes(image, item_gsd_m(item))  # as eval: scale awareness, second opinion
+        if radiometric:
+            b = Boxes(b.xyxy, (b.scores * det.plausibility_factors(image, b)).astype(np.float32),
+                      b.classes)
         bgr = render_boxes(image, item, Boxes(b.xyxy, b.scores, remap[b.classes]), thresholds)
         scale = args.height / bgr.shape[0]
         tiles.append(cv2.resize(bgr, (round(bgr.shape[1] * scale), args.height),
