@@ -184,12 +184,69 @@ def augment(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return x * 255.0  # back to the 8-bit scale: normalise_frame stretches it again
 
 
+def _overlaps(region: tuple[float, float, float, float], boxes: list) -> bool:
+    x0, y0, x1, y1 = region
+    return any(x0 < b[2] and b[0] < x1 and y0 < b[3] and b[1] < y1 for b in boxes)
+
+
+def copy_paste(img: np.ndarray, boxes: np.ndarray, classes: np.ndarray,
+               rng: np.random.Generator, ignore: list | tuple = (), max_objects: int = 6,
+               max_side: float = 40.0, margin: int = 3
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Small-object copy-paste (Kisantal et al. 2019) within one frame: up to
+    ``max_objects`` labelled objects whose longer side is at most ``max_side`` px are copied,
+    with ``margin`` px of their surroundings faded in linearly, to random places of the same
+    frame (same camera gain, so no seam of another frame's AGC) where they touch no labelled
+    box, ignore region or earlier copy. Returns a new uint8 image and the boxes (N, 4) and
+    classes (N,) with the copies' appended; ``img`` is not changed."""
+    h, w = img.shape
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    classes = np.asarray(classes, np.intp)
+    sides = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+    small = np.flatnonzero(sides <= max_side)
+    if small.size == 0:
+        return img.copy(), boxes, classes
+    out = img.astype(np.float32)
+    occupied = [tuple(b) for b in boxes] + [tuple(b) for b in ignore]
+    new_boxes, new_classes = [], []
+    for k in rng.choice(small, size=min(max_objects, small.size), replace=False):
+        x0, y0, x1, y1 = boxes[k]
+        sx0, sy0 = max(0, math.floor(x0) - margin), max(0, math.floor(y0) - margin)
+        sx1, sy1 = min(w, math.ceil(x1) + margin), min(h, math.ceil(y1) + margin)
+        pw, ph = sx1 - sx0, sy1 - sy0
+        if pw >= w or ph >= h or pw < 1 or ph < 1:
+            continue
+        for _ in range(10):
+            tx, ty = int(rng.integers(0, w - pw + 1)), int(rng.integers(0, h - ph + 1))
+            if not _overlaps((tx, ty, tx + pw, ty + ph), occupied):
+                break
+        else:
+            continue
+        ramp = [np.clip((np.minimum(np.arange(n), n - 1 - np.arange(n)) + 1.0) / (margin + 1.0),
+                        0.0, 1.0) for n in (ph, pw)]
+        alpha = np.outer(*ramp).astype(np.float32)
+        dst = out[ty:ty + ph, tx:tx + pw]
+        dst += alpha * (img[sy0:sy1, sx0:sx1].astype(np.float32) - dst)
+        occupied.append((tx, ty, tx + pw, ty + ph))
+        new_boxes.append((tx + x0 - sx0, ty + y0 - sy0, tx + x1 - sx0, ty + y1 - sy0))
+        new_classes.append(classes[k])
+    if new_boxes:
+        boxes = np.vstack([boxes, np.asarray(new_boxes)])
+        classes = np.concatenate([classes, np.asarray(new_classes, np.intp)])
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8), boxes, classes
+
+
 def sample_crop(item: LabelledImage, img: np.ndarray, crop: tuple[int, int],
-                rng: np.random.Generator):
+                rng: np.random.Generator, paste: float = 0.0):
     """A random crop (random scale from :data:`SCALES`, horizontal flip; the extra sets also
-    a random aspect change 0.8-1.25, as their images were stretched square) and its boxes."""
+    a random aspect change 0.8-1.25, as their images were stretched square) and its boxes.
+    HIT-UAV frames get :func:`copy_paste` first with probability ``paste``."""
     ch, cw = crop
     extra = item.extra.get("set", "hit-uav") != "hit-uav"
+    boxes = np.asarray(item.boxes, np.float64).reshape(-1, 4)
+    classes = np.asarray([CLASSES.index(lab) for lab in item.labels], np.intp)
+    if paste and not extra and rng.random() < paste:
+        img, boxes, classes = copy_paste(img, boxes, classes, rng, item.ignore)
     lo, hi = SCALES["extra" if extra else "hit-uav"]
     scale = math.exp(rng.uniform(math.log(lo), math.log(hi)))
     aspect = math.exp(rng.uniform(-0.22, 0.22)) if extra else 1.0
@@ -202,10 +259,8 @@ def sample_crop(item: LabelledImage, img: np.ndarray, crop: tuple[int, int],
     patch = np.zeros((ch, cw), np.uint8)
     view = big[y0:y0 + ch, x0:x0 + cw]
     patch[:view.shape[0], :view.shape[1]] = view
-    boxes = np.asarray(item.boxes, np.float64).reshape(-1, 4) * [scale * aspect, scale,
-                                                                  scale * aspect, scale]
+    boxes = boxes * [scale * aspect, scale, scale * aspect, scale]
     boxes -= [x0, y0, x0, y0]
-    classes = np.asarray([CLASSES.index(lab) for lab in item.labels], np.intp)
     cx = 0.5 * (boxes[:, 0] + boxes[:, 2])
     cy = 0.5 * (boxes[:, 1] + boxes[:, 3])
     inside = (cx >= 0) & (cx < view.shape[1]) & (cy >= 0) & (cy < view.shape[0])
@@ -219,11 +274,11 @@ def sample_crop(item: LabelledImage, img: np.ndarray, crop: tuple[int, int],
     return np.ascontiguousarray(patch), boxes, classes
 
 
-def batch(items, images, order, crop, rng):
+def batch(items, images, order, crop, rng, paste: float = 0.0):
     xs, heats, sizes, offs, masks = [], [], [], [], []
     out_shape = (crop[0] // STRIDE, crop[1] // STRIDE)
     for i in order:
-        patch, boxes, classes = sample_crop(items[i], images[i], crop, rng)
+        patch, boxes, classes = sample_crop(items[i], images[i], crop, rng, paste)
         xs.append(normalise_frame(augment(patch, rng)))
         h, s, o, m = centernet_targets(boxes, classes, len(CLASSES), out_shape, STRIDE)
         heats.append(h)
@@ -361,6 +416,9 @@ def main(argv: list[str] | None = None) -> int:
                          "--init from a shallower run they start as identities")
     ap.add_argument("--init", type=Path, default=None,
                     help="start from this checkpoint (thermal_detector.pt of an earlier run)")
+    ap.add_argument("--copy-paste", type=float, default=0.0, metavar="P",
+                    help="probability that a HIT-UAV training frame gets copies of its small "
+                         "objects pasted elsewhere in it (copy_paste; 0: never)")
     ap.add_argument("--limit", type=int, default=0, help="train on this many images (smoke)")
     ap.add_argument("--time-limit-min", type=float, default=110.0,
                     help="stop after the first epoch that ends past this (the schedule is not "
@@ -439,7 +497,8 @@ def main(argv: list[str] | None = None) -> int:
         for step in bar:
             idx = order[step * args.batch:(step + 1) * args.batch]
             x, heat, size, off, mask = (torch.from_numpy(a) for a in
-                                        batch(items, images, idx, tuple(args.crop), rng))
+                                        batch(items, images, idx, tuple(args.crop), rng,
+                                              args.copy_paste))
             x = x.contiguous(memory_format=torch.channels_last)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.precision == "bf16"):
                 p_heat, p_size, p_off = net(x)
@@ -510,6 +569,7 @@ def main(argv: list[str] | None = None) -> int:
             "train_images": len(items), "selection_split": "val", "epochs_run": epoch,
             "best_epoch": best_epoch, "seed": args.seed, "crop": list(args.crop),
             "batch": args.batch, "lr": args.lr, "precision": args.precision, "ema": args.ema,
+            "copy_paste": args.copy_paste,
             "width": args.width, "blocks": args.blocks,
             "init": str(args.init) if args.init else None, "threads": args.threads,
             "train_seconds": round(train_s), "parameters": params,
