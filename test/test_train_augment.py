@@ -1,0 +1,81 @@
+"""The trainer's copy-paste augmentation (tools/train_detector.py ``copy_paste``; numpy only,
+no torch needed): copies land inside the frame on free ground, carry their object's pixels and
+class, and the frame they came from is left as it was."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _trainer():
+    if "train_detector" in sys.modules:
+        return sys.modules["train_detector"]
+    spec = importlib.util.spec_from_file_location("train_detector",
+                                                  REPO / "tools" / "train_detector.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["train_detector"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _boxes_overlap(a, b) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def test_copy_paste_known_answer() -> None:
+    """One 10x20 px object on a flat frame: its copy sits elsewhere with the same pixels in
+    its core (the faded margin lies outside the box), the class comes along."""
+    tool = _trainer()
+    img = np.full((128, 160), 50, np.uint8)
+    img[40:60, 30:40] = 200
+    boxes, classes = np.array([[30.0, 40.0, 40.0, 60.0]]), np.array([2])
+    out, new_boxes, new_classes = tool.copy_paste(img, boxes, classes,
+                                                  np.random.default_rng(3))
+    assert (img[40:60, 30:40] == 200).all() and np.count_nonzero(img != 50) == 200  # untouched
+    assert new_boxes.shape == (2, 4) and list(new_classes) == [2, 2]
+    x0, y0, x1, y1 = new_boxes[1].astype(int)
+    assert (x1 - x0, y1 - y0) == (10, 20) and not _boxes_overlap(new_boxes[1], boxes[0])
+    assert (out[y0:y1, x0:x1] == 200).all()
+    assert np.count_nonzero(out != 50) == 400  # the copy's margin is flat ground: no seam
+    # nothing small enough to copy: the frame and labels come back unchanged
+    big = np.array([[0.0, 0.0, 100.0, 90.0]])
+    same, b2, c2 = tool.copy_paste(img, big, np.array([1]), np.random.default_rng(0))
+    assert (same == img).all() and b2.shape == (1, 4) and list(c2) == [1]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 150), st.integers(0, 110), st.integers(2, 45),
+                          st.integers(2, 45), st.integers(0, 3)), min_size=0, max_size=12),
+       st.integers(0, 2**16))
+def test_copy_paste_invariants(spec, seed) -> None:
+    tool = _trainer()
+    rng = np.random.default_rng(seed)
+    img = rng.integers(0, 256, (128, 160), dtype=np.uint8)
+    boxes = np.array([[x, y, min(160, x + w), min(128, y + h)] for x, y, w, h, _ in spec],
+                     np.float64).reshape(-1, 4)
+    classes = np.array([c for *_, c in spec], np.intp)
+    before = img.copy()
+    out, new_boxes, new_classes = tool.copy_paste(img, boxes, classes, rng)
+    assert (img == before).all() and out.dtype == np.uint8 and out.shape == img.shape
+    n = len(boxes)
+    assert (new_boxes[:n] == boxes).all() and (new_classes[:n] == classes).all()
+    copies = new_boxes[n:]
+    assert len(copies) <= 6
+    assert (copies[:, :2] >= 0).all() and (copies[:, 2] <= 160).all() \
+        and (copies[:, 3] <= 128).all()
+    for k, c in enumerate(copies):  # on free ground: no labelled box and no other copy
+        assert not any(_boxes_overlap(c, b) for b in boxes)
+        assert not any(_boxes_overlap(c, d) for d in copies[k + 1:])
+    # each copy has the size and class of a small labelled object
+    sizes = {(round(b[2] - b[0], 6), round(b[3] - b[1], 6), int(cl))
+             for b, cl in zip(boxes, classes, strict=True) if max(b[2] - b[0], b[3] - b[1]) <= 40}
+    for c, cl in zip(copies, new_classes[n:], strict=True):
+        assert (round(c[2] - c[0], 6), round(c[3] - c[1], 6), int(cl)) in sizes
