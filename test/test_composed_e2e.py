@@ -29,9 +29,12 @@ def recording(tmp_path_factory):
 
 
 def run_pipeline(rclpy_context, recording, namespace: str, composed: bool, log_dir,
-                 frames: int = 60) -> dict:
+                 frames: int = 90) -> dict:
     """Temperature images (as arrays) and detections by stamp, from a probe in this process
-    (outside the pipeline's process or processes)."""
+    (outside the pipeline's process or processes). The driver plays the 30 recorded frames
+    from its start, its stamps rising with each loop; a detector process that starts seconds
+    after it misses the first frames, so ``frames`` (3 loops) leaves the two runs enough
+    stamps in common (a fresh install's first start: 19 of 60 in common at 2 loops)."""
     from rclpy.executors import SingleThreadedExecutor
     from sensor_msgs.msg import Image
 
