@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     card["training"]["inference_choice"] = {
         "how": "tools/tune_inference.py on the val splits: the trainer's selection score of "
                "each candidate, ties within 0.002 to the cheaper, none slower than "
-               f"{args.max_ms:.1f} ms per 640x512 frame on one core",
+               f"{args.max_ms:.1f} ms per 640x512 frame on one core with every scale run",
         "command": "python tools/tune_inference.py " + " ".join(argv or sys.argv[1:]),
         "candidates": rows}
     args.card.write_text(json.dumps(card, indent=1) + "\n")
