@@ -220,7 +220,7 @@ def _cmd_eval_dataset(args: argparse.Namespace) -> int:
             dataset=args.dataset, split=args.split, backend=args.backend or "model",
             model_path=args.model, render=args.render, out=args.out, limit=args.limit,
             palette=args.palette, scales=tuple(args.scales) if args.scales else None,
-            **({"focal_px": args.focal_px} if args.focal_px else {})))
+            focal_px=args.focal_px or DatasetEvalOptions.focal_px))
     except (LabelError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

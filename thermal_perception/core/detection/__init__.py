@@ -14,10 +14,10 @@ from thermal_perception.core.detection.hotspot import HotspotConfig, HotspotDete
 from thermal_perception.core.detection.model import SHIPPED_MODEL, LearnedDetector
 from thermal_perception.core.detection.tracking import MultiObjectTracker, TrackerConfig
 from thermal_perception.core.detection.types import (
-           LABELS,
-           Detection,
-           gsd_from_altitude,
-           gsd_from_view,
+    LABELS,
+    Detection,
+    gsd_from_altitude,
+    gsd_from_view,
 )
 from thermal_perception.core.detection.warm_body import WarmBodyConfig, WarmBodyDetector
 
