@@ -104,6 +104,51 @@ def test_targets_decode_back_to_their_boxes(spec: list[tuple[int, ...]]) -> None
     assert np.allclose(out.scores, 1.0)
 
 
+def _box_at(size, off, stride, row, col):
+    cx, cy = (col + off[0, row, col]) * stride, (row + off[1, row, col]) * stride
+    w, h = np.exp(size[:, row, col])
+    return np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2])
+
+
+def test_targets_around_centre_known_answer() -> None:
+    """A 12 x 20 px person at stride 4 (3 x 5 cells): with ``around=1`` the 8 cells round the
+    centre cell regress the same box at half weight; the heatmap is unchanged."""
+    box = np.array([[40.0, 60.0, 52.0, 80.0]])  # centre (46, 70) px = cell (11.5, 17.5)
+    plain = centernet_targets(box, np.array([0]), 1, (32, 32), 4)
+    heat, size, off, mask = centernet_targets(box, np.array([0]), 1, (32, 32), 4, around=1)
+    np.testing.assert_array_equal(heat, plain[0])
+    assert mask[17, 11] == 1.0 and mask.sum() == pytest.approx(1 + 8 * 0.5)
+    assert np.count_nonzero(mask) == 9
+    np.testing.assert_allclose(off[:, 16, 10], [1.5, 1.5])  # centre - cell, in cells
+    np.testing.assert_allclose(off[:, 18, 12], [-0.5, -0.5])
+    for row, col in zip(*np.nonzero(mask), strict=True):
+        np.testing.assert_allclose(_box_at(size, off, 4, row, col), box[0], atol=1e-4)
+    # a box narrower than a cell: only cells whose middle lies inside it regress it
+    thin = centernet_targets(np.array([[41.0, 60.0, 43.0, 80.0]]), np.array([0]), 1,
+                             (32, 32), 4, around=1)[3]
+    assert sorted(zip(*np.nonzero(thin), strict=True)) == [(16, 10), (17, 10), (18, 10)]
+
+
+@given(boxes_strategy)
+def test_targets_around_every_weighted_cell_decodes_a_labelled_box(
+        spec: list[tuple[int, ...]]) -> None:
+    """With neighbourhood regression each weighted cell decodes to one labelled box, centre
+    cells (weight 1) to their own, one per box."""
+    stride = 4
+    boxes = np.asarray([[x, y, min(x + w, 320), min(y + h, 256)] for x, y, w, h, _ in spec],
+                       np.float64)
+    classes = np.asarray([c for *_, c in spec], np.intp)
+    cells = {(int(0.5 * (b[0] + b[2]) / stride), int(0.5 * (b[1] + b[3]) / stride))
+             for b in boxes}
+    if len(cells) < len(boxes):
+        return
+    _, size, off, mask = centernet_targets(boxes, classes, 3, (64, 80), stride, around=1)
+    assert np.count_nonzero(mask == 1.0) == len(boxes)
+    for row, col in zip(*np.nonzero(mask), strict=True):
+        decoded = _box_at(size, off, stride, row, col)
+        assert iou_matrix(decoded[None], boxes).max() > 0.999
+
+
 def test_decode_yolo_nms_and_both_orientations() -> None:
     # two overlapping person boxes (one kept), one car, one below threshold
     cand = np.array([[50, 50, 10, 20, 0.9, 0.1], [51, 50, 10, 20, 0.8, 0.1],

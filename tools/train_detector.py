@@ -274,13 +274,14 @@ def sample_crop(item: LabelledImage, img: np.ndarray, crop: tuple[int, int],
     return np.ascontiguousarray(patch), boxes, classes
 
 
-def batch(items, images, order, crop, rng, paste: float = 0.0):
+def batch(items, images, order, crop, rng, paste: float = 0.0, around: int = 0):
     xs, heats, sizes, offs, masks = [], [], [], [], []
     out_shape = (crop[0] // STRIDE, crop[1] // STRIDE)
     for i in order:
         patch, boxes, classes = sample_crop(items[i], images[i], crop, rng, paste)
         xs.append(normalise_frame(augment(patch, rng)))
-        h, s, o, m = centernet_targets(boxes, classes, len(CLASSES), out_shape, STRIDE)
+        h, s, o, m = centernet_targets(boxes, classes, len(CLASSES), out_shape, STRIDE,
+                                       around=around)
         heats.append(h)
         sizes.append(s)
         offs.append(o)
@@ -419,6 +420,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--copy-paste", type=float, default=0.0, metavar="P",
                     help="probability that a HIT-UAV training frame gets copies of its small "
                          "objects pasted elsewhere in it (copy_paste; 0: never)")
+    ap.add_argument("--regress-around", type=int, default=0, metavar="CELLS",
+                    help="also train the size and offset at the cells within this many cells "
+                         "of a box centre (inside the box, half weight) to give the box, so a "
+                         "peak one cell off still decodes it (centernet_targets; 0: centre "
+                         "cell only)")
     ap.add_argument("--limit", type=int, default=0, help="train on this many images (smoke)")
     ap.add_argument("--time-limit-min", type=float, default=110.0,
                     help="stop after the first epoch that ends past this (the schedule is not "
@@ -498,7 +504,7 @@ def main(argv: list[str] | None = None) -> int:
             idx = order[step * args.batch:(step + 1) * args.batch]
             x, heat, size, off, mask = (torch.from_numpy(a) for a in
                                         batch(items, images, idx, tuple(args.crop), rng,
-                                              args.copy_paste))
+                                              args.copy_paste, args.regress_around))
             x = x.contiguous(memory_format=torch.channels_last)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.precision == "bf16"):
                 p_heat, p_size, p_off = net(x)
@@ -569,7 +575,7 @@ def main(argv: list[str] | None = None) -> int:
             "train_images": len(items), "selection_split": "val", "epochs_run": epoch,
             "best_epoch": best_epoch, "seed": args.seed, "crop": list(args.crop),
             "batch": args.batch, "lr": args.lr, "precision": args.precision, "ema": args.ema,
-            "copy_paste": args.copy_paste,
+            "copy_paste": args.copy_paste, "regress_around": args.regress_around,
             "width": args.width, "blocks": args.blocks,
             "init": str(args.init) if args.init else None, "threads": args.threads,
             "train_seconds": round(train_s), "parameters": params,

@@ -277,17 +277,29 @@ def gaussian_radius(width: float, height: float, min_overlap: float = 0.7) -> fl
 
 
 def centernet_targets(boxes: NDArray, classes: NDArray, num_classes: int,
-                      out_shape: tuple[int, int], stride: int
+                      out_shape: tuple[int, int], stride: int, around: int = 0,
+                      around_weight: float = 0.5,
                       ) -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float32],
                                  NDArray[np.float32]]:
     """Training targets for :func:`decode_centernet`: heatmap (C, h, w) with a Gaussian peak
     of 1 at each box centre, size (2, h, w) log width/height in pixels, offset (2, h, w), and a
-    mask (h, w) of the centre cells. ``boxes`` (N, 4) xyxy pixels, ``classes`` (N,) ints."""
+    mask (h, w) of regression weights: 1 at the centre cells. ``boxes`` (N, 4) xyxy pixels,
+    ``classes`` (N,) ints.
+
+    ``around`` > 0 also trains the cells within ``around`` cells of a centre whose middle lies
+    inside the box (weight ``around_weight``) to regress the same box: size as at the centre,
+    offset ``centre - cell`` in cells (so -``around``..``around`` + 1), so a peak found one cell
+    off the labelled centre still decodes the labelled box (TTFNet-style area regression,
+    limited to the neighbourhood). A centre cell always keeps its own object; a cell near two
+    centres takes the nearer one."""
     h, w = out_shape
     heat = np.zeros((num_classes, h, w), np.float32)
     size = np.zeros((2, h, w), np.float32)
     off = np.zeros((2, h, w), np.float32)
     mask = np.zeros((h, w), np.float32)
+    claimed = np.full((h, w), np.inf)  # distance (cells) to the object a cell regresses; -1 centre
+    neighbours = [(dy, dx) for dy in range(-around, around + 1)
+                  for dx in range(-around, around + 1) if dy or dx]
     for (x0, y0, x1, y1), c in zip(np.asarray(boxes, np.float64), np.asarray(classes),
                                    strict=True):
         bw, bh = x1 - x0, y1 - y0
@@ -306,7 +318,22 @@ def centernet_targets(boxes: NDArray, classes: NDArray, num_classes: int,
         left, right = min(ix, r), min(w - ix, r + 1)
         region = heat[c, iy - top:iy + bottom, ix - left:ix + right]
         np.maximum(region, g[r - top:r + bottom, r - left:r + right], out=region)
-        size[:, iy, ix] = (math.log(bw), math.log(bh))
+        log_wh = (math.log(bw), math.log(bh))
+        size[:, iy, ix] = log_wh
         off[:, iy, ix] = (cx - ix, cy - iy)
         mask[iy, ix] = 1.0
+        claimed[iy, ix] = -1.0
+        for dy, dx in neighbours:
+            jy, jx = iy + dy, ix + dx
+            if not (0 <= jx < w and 0 <= jy < h):
+                continue
+            if not (x0 <= (jx + 0.5) * stride <= x1 and y0 <= (jy + 0.5) * stride <= y1):
+                continue
+            d = math.hypot(cx - jx - 0.5, cy - jy - 0.5)
+            if d >= claimed[jy, jx]:
+                continue
+            claimed[jy, jx] = d
+            size[:, jy, jx] = log_wh
+            off[:, jy, jx] = (cx - jx, cy - jy)
+            mask[jy, jx] = around_weight
     return heat, size, off, mask
