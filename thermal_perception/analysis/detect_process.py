@@ -225,8 +225,12 @@ class DetectionProcess:
         np.copyto(self._ring[slot], temperature_c)
         seq, self._next = self._next, self._next + 1
         self._slot_of[seq] = slot
-        self._requests.put((seq, self._shm.name, slot, shape, float(dt_s), gsd_m,
-                            (float(ego_shift_px[0]), float(ego_shift_px[1]))))
+        # The first put() starts the queue's feeder thread, which holds two of its semaphores
+        # until it ends; Ctrl-C between the thread's start and its registration for joining
+        # would leave close() unable to wait for it (the semaphores then outlive close()).
+        with sigint_deferred():
+            self._requests.put((seq, self._shm.name, slot, shape, float(dt_s), gsd_m,
+                                (float(ego_shift_px[0]), float(ego_shift_px[1]))))
         return seq
 
     def result(self, seq: int, block: bool = True
@@ -260,7 +264,7 @@ class DetectionProcess:
             return
         if not self._stopping and self._process.is_alive():
             self._stopping = True
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(Exception), sigint_deferred():  # as in submit()
                 self._requests.put(None)
 
     def close(self) -> None:
