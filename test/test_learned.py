@@ -104,10 +104,11 @@ def test_targets_decode_back_to_their_boxes(spec: list[tuple[int, ...]]) -> None
     assert np.allclose(out.scores, 1.0)
 
 
-def _box_at(size, off, stride, row, col):
-    cx, cy = (col + off[0, row, col]) * stride, (row + off[1, row, col]) * stride
-    w, h = np.exp(size[:, row, col])
-    return np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2])
+def _box_at(size, off, stride, row, col, image_shape):
+    """The box ``decode_centernet`` gives for a heatmap peak at cell (row, col) alone."""
+    heat = np.zeros((1, *size.shape[1:]), np.float32)
+    heat[0, row, col] = 1.0
+    return decode_centernet(heat, size, off, stride, 0.5, image_shape).xyxy[0]
 
 
 def test_targets_around_centre_known_answer() -> None:
@@ -122,7 +123,8 @@ def test_targets_around_centre_known_answer() -> None:
     np.testing.assert_allclose(off[:, 16, 10], [1.5, 1.5])  # centre - cell, in cells
     np.testing.assert_allclose(off[:, 18, 12], [-0.5, -0.5])
     for row, col in zip(*np.nonzero(mask), strict=True):
-        np.testing.assert_allclose(_box_at(size, off, 4, row, col), box[0], atol=1e-4)
+        np.testing.assert_allclose(_box_at(size, off, 4, row, col, (128, 128)), box[0],
+                                   atol=1e-4)
     # a box narrower than a cell: only cells whose middle lies inside it regress it
     thin = centernet_targets(np.array([[41.0, 60.0, 43.0, 80.0]]), np.array([0]), 1,
                              (32, 32), 4, around=1)[3]
@@ -145,7 +147,7 @@ def test_targets_around_every_weighted_cell_decodes_a_labelled_box(
     _, size, off, mask = centernet_targets(boxes, classes, 3, (64, 80), stride, around=1)
     assert np.count_nonzero(mask == 1.0) == len(boxes)
     for row, col in zip(*np.nonzero(mask), strict=True):
-        decoded = _box_at(size, off, stride, row, col)
+        decoded = _box_at(size, off, stride, row, col, (256, 320))
         assert iou_matrix(decoded[None], boxes).max() > 0.999
 
 
