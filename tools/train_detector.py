@@ -339,6 +339,50 @@ def validate(net, items, images, threshold: float = AP_SCORE_FLOOR,
     return evaluate_boxes(items, preds, CLASSES), per_set, score
 
 
+def set_score(report: dict) -> float:
+    """One set's mean AP50 over the classes it labels."""
+    labelled = [c for c in CLASSES if report["classes"][c]["labelled"]]
+    return float(np.mean([report["classes"][c]["ap50"] for c in labelled]))
+
+
+def write_model(net, out: Path, record: dict, val_items, val_images,
+                scales: tuple[float, ...], width: float, blocks: int) -> None:
+    """Export ``net`` to ``out``: ``thermal_detector.onnx``, the torch weights (for ``--init``;
+    not shipped) and ``thermal_detector.json``, its card, with per-class score thresholds of
+    best F1 on the validation split."""
+    import torch
+
+    out.mkdir(parents=True, exist_ok=True)
+    net.eval()
+    report, per_set, score = validate(net, val_items, val_images, threshold=AP_SCORE_FLOOR,
+                                      scales=scales)
+    thresholds = {c: report["classes"][c]["best_f1_threshold"] for c in CLASSES}
+    onnx_path = out / "thermal_detector.onnx"
+    net = net.to(memory_format=torch.contiguous_format)
+    export_onnx(net, onnx_path)
+    torch.save({"state_dict": net.state_dict(), "width": width, "blocks": blocks},
+               out / "thermal_detector.pt")
+    card = {
+        "format": "thermal_perception detector 1",
+        "layout": "centernet", "stride": STRIDE, "input_multiple": INPUT_MULTIPLE,
+        "input": "image (1, 1, H, W) float32: core.detection.model_io.normalise_frame of the "
+                 "frame, padded right/bottom with 0 to a multiple of 32",
+        "outputs": ["heatmap (1, C, H/4, W/4) sigmoid", "size (1, 2, H/4, W/4) log w, h px",
+                    "offset (1, 2, H/4, W/4) cells"],
+        "classes": list(CLASSES), "thresholds": thresholds, "scales": list(scales),
+        "reduced_from_person_px": REDUCED_FROM_PERSON_PX,
+        "training": dict(
+            record,
+            val={c: {k: report["classes"][c][k] for k in ("ap50", "precision", "recall", "f1")}
+                 for c in CLASSES},
+            val_score=score,
+            val_per_set={n: {c: r["classes"][c]["ap50"] for c in CLASSES
+                             if r["classes"][c]["labelled"]} for n, r in per_set.items()}),
+    }
+    (out / "thermal_detector.json").write_text(json.dumps(card, indent=1))
+    print(f"wrote {onnx_path} ({onnx_path.stat().st_size / 1e6:.2f} MB)")
+
+
 def selection_score(items: list[LabelledImage], preds: list) -> tuple[dict, float]:
     """The report of each set (``extra['set']``) and the selection score: the mean over sets
     of each set's mean AP50 over the classes it labels (so a small side-on set weighs as much
@@ -350,8 +394,7 @@ def selection_score(items: list[LabelledImage], preds: list) -> tuple[dict, floa
         idx = [k for k, it in enumerate(items) if it.extra.get("set", "hit-uav") == name]
         r = evaluate_boxes([items[k] for k in idx], [preds[k] for k in idx], CLASSES)
         per_set[name] = r
-        labelled = [c for c in CLASSES if r["classes"][c]["labelled"]]
-        means.append(float(np.mean([r["classes"][c]["ap50"] for c in labelled])))
+        means.append(set_score(r))
     return per_set, float(np.mean(means))
 
 
@@ -425,6 +468,9 @@ def main(argv: list[str] | None = None) -> int:
                          "of a box centre (inside the box, half weight) to give the box, so a "
                          "peak one cell off still decodes it (centernet_targets; 0: centre "
                          "cell only)")
+    ap.add_argument("--keep-best-on", action="append", default=[], metavar="SET",
+                    help="also keep the epoch with the best mean AP50 on this validation set "
+                         "alone (e.g. hit-uav: a card for drone views), written to OUT/SET/")
     ap.add_argument("--limit", type=int, default=0, help="train on this many images (smoke)")
     ap.add_argument("--time-limit-min", type=float, default=110.0,
                     help="stop after the first epoch that ends past this (the schedule is not "
@@ -494,7 +540,9 @@ def main(argv: list[str] | None = None) -> int:
     log = csv.writer(log_path.open("w", newline=""))
     log.writerow(["epoch", "loss", "heat", "size", "offset", "seconds",
                   *(f"val_{c}_ap50" for c in CLASSES), "val_score"])
-    best, best_state, started = -1.0, None, time.monotonic()
+    # what each selection keeps: "" (the selection score over all sets) and --keep-best-on
+    chosen: dict[str, dict] = {name: {"score": -1.0} for name in ["", *args.keep_best_on]}
+    started = time.monotonic()
     for epoch in range(1, args.epochs + 1):
         net.train()
         order = rng.permutation(len(items))
@@ -537,60 +585,42 @@ def main(argv: list[str] | None = None) -> int:
                 f"{c} {a:.3f}" for c, a in zip(CLASSES, aps, strict=True)) + "; " + ", ".join(
                 f"{n} person {r['classes']['person']['ap50']:.3f}"
                 for n, r in per_set.items()))
-            if score > best:
-                best = score
-                best_state = {k: v.clone() for k, v in _module(kept).state_dict().items()}
-                best_epoch = epoch
+            for name, keep in chosen.items():
+                if name and name not in per_set:
+                    raise SystemExit(f"--keep-best-on {name}: no such validation set "
+                                     f"(have {', '.join(per_set)})")
+                value = score if not name else set_score(per_set[name])
+                if value > keep["score"]:
+                    keep.update(score=value, epoch=epoch, state={
+                        k: v.clone() for k, v in _module(kept).state_dict().items()})
         log.writerow(row)
         if last:
             break
     train_s = time.monotonic() - started
-    net = _module(kept)
-    net.load_state_dict(best_state)
-    net.eval()
-    # per-class score thresholds: best F1 on the validation split
-    report, per_set, score = validate(net, val_items, val_images, threshold=AP_SCORE_FLOOR,
-                                      scales=tuple(args.scales))
-    thresholds = {c: report["classes"][c]["best_f1_threshold"] for c in CLASSES}
-    onnx_path = args.out / "thermal_detector.onnx"
-    net = net.to(memory_format=torch.contiguous_format)
-    export_onnx(net, onnx_path)
-    # the torch weights, to fine-tune from later (--init); not shipped (the ONNX file is)
-    torch.save({"state_dict": net.state_dict(), "width": args.width, "blocks": args.blocks},
-               args.out / "thermal_detector.pt")
-    card = {
-        "format": "thermal_perception detector 1",
-        "layout": "centernet", "stride": STRIDE, "input_multiple": INPUT_MULTIPLE,
-        "input": "image (1, 1, H, W) float32: core.detection.model_io.normalise_frame of the "
-                 "frame, padded right/bottom with 0 to a multiple of 32",
-        "outputs": ["heatmap (1, C, H/4, W/4) sigmoid", "size (1, 2, H/4, W/4) log w, h px",
-                    "offset (1, 2, H/4, W/4) cells"],
-        "classes": list(CLASSES), "thresholds": thresholds, "scales": list(args.scales),
-        "reduced_from_person_px": REDUCED_FROM_PERSON_PX,
-        "training": {
-            "data": "HIT-UAV (Suo et al., Scientific Data 10, 227, 2023), CC BY 4.0, "
-                    "https://github.com/suojiashun/HIT-UAV-Infrared-Thermal-Dataset",
-            "data_commit": args.data_commit or git_commit(args.data), "extra": extras,
-            "extra_repeat": args.extra_repeat, "train_split": "train",
-            "train_images": len(items), "selection_split": "val", "epochs_run": epoch,
-            "best_epoch": best_epoch, "seed": args.seed, "crop": list(args.crop),
-            "batch": args.batch, "lr": args.lr, "precision": args.precision, "ema": args.ema,
-            "copy_paste": args.copy_paste, "regress_around": args.regress_around,
-            "width": args.width, "blocks": args.blocks,
-            "init": str(args.init) if args.init else None, "threads": args.threads,
-            "train_seconds": round(train_s), "parameters": params,
-            "torch": torch.__version__,
-            "command": "python tools/train_detector.py " + " ".join(argv or sys.argv[1:]),
-            "val": {c: {k: report["classes"][c][k] for k in ("ap50", "precision", "recall",
-                                                             "f1")} for c in CLASSES},
-            "val_score": score,
-            "val_per_set": {n: {c: r["classes"][c]["ap50"] for c in CLASSES
-                                if r["classes"][c]["labelled"]} for n, r in per_set.items()},
-        },
+    record = {
+        "data": "HIT-UAV (Suo et al., Scientific Data 10, 227, 2023), CC BY 4.0, "
+                "https://github.com/suojiashun/HIT-UAV-Infrared-Thermal-Dataset",
+        "data_commit": args.data_commit or git_commit(args.data), "extra": extras,
+        "extra_repeat": args.extra_repeat, "train_split": "train",
+        "train_images": len(items), "selection_split": "val", "epochs_run": epoch,
+        "seed": args.seed, "crop": list(args.crop),
+        "batch": args.batch, "lr": args.lr, "precision": args.precision, "ema": args.ema,
+        "copy_paste": args.copy_paste, "regress_around": args.regress_around,
+        "width": args.width, "blocks": args.blocks,
+        "init": str(args.init) if args.init else None, "threads": args.threads,
+        "train_seconds": round(train_s), "parameters": params,
+        "torch": torch.__version__,
+        "command": "python tools/train_detector.py " + " ".join(argv or sys.argv[1:]),
     }
-    (args.out / "thermal_detector.json").write_text(json.dumps(card, indent=1))
-    print(f"trained {epoch} epochs in {train_s / 60:.1f} min; best epoch {best_epoch}; "
-          f"wrote {onnx_path} ({onnx_path.stat().st_size / 1e6:.2f} MB)")
+    for name, keep in chosen.items():
+        out = args.out / name if name else args.out
+        net = _module(kept)
+        net.load_state_dict(keep["state"])
+        write_model(net, out, dict(record, best_epoch=keep["epoch"],
+                                   selected_on=name or "all validation sets"),
+                    val_items, val_images, tuple(args.scales), args.width, args.blocks)
+        print(f"trained {epoch} epochs in {train_s / 60:.1f} min; kept epoch {keep['epoch']} "
+              f"(best on {name or 'the selection score'}) in {out}")
     return 0
 
 
