@@ -412,6 +412,18 @@ def test_learned_detector_bad_configuration_is_a_clear_error(tmp_path: Path) -> 
             LearnedDetector(classes=("unicorn",))
 
 
+def test_resolve_model_names_and_paths(tmp_path: Path) -> None:
+    """A shipped model by name, the general one by default, anything else as a path (a
+    missing file is the detector's clear error, above)."""
+    from thermal_perception.core.detection.model import SHIPPED_MODELS, resolve_model
+
+    assert resolve_model(None) == resolve_model("") == SHIPPED == SHIPPED_MODELS["general"]
+    assert resolve_model("drone") == SHIPPED_MODELS["drone"] != SHIPPED
+    assert resolve_model(Path("drone")) == SHIPPED_MODELS["drone"]  # as the CLI passes it
+    assert resolve_model(tmp_path / "mine.onnx") == tmp_path / "mine.onnx"
+    assert resolve_model("mine.onnx") == Path("mine.onnx")
+
+
 @needs_model
 def test_scales_give_boxes_in_frame_pixels() -> None:
     """A frame run at half scale gives its boxes in the frame's pixels: the 2x-enlarged frame

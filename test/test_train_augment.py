@@ -1,6 +1,6 @@
-"""The trainer's copy-paste augmentation (tools/train_detector.py ``copy_paste``; numpy only,
-no torch needed): copies land inside the frame on free ground, carry their object's pixels and
-class, and the frame they came from is left as it was."""
+"""The trainer's numpy parts (tools/train_detector.py; no torch needed): the copy-paste
+augmentation (copies land inside the frame on free ground, carry their object's pixels and
+class, and the frame they came from is left as it was) and the selection score."""
 
 from __future__ import annotations
 
@@ -79,3 +79,28 @@ def test_copy_paste_invariants(spec, seed) -> None:
              for b, cl in zip(boxes, classes, strict=True) if max(b[2] - b[0], b[3] - b[1]) <= 40}
     for c, cl in zip(copies, new_classes[n:], strict=True):
         assert (round(c[2] - c[0], 6), round(c[3] - c[1], 6), int(cl)) in sizes
+
+
+def test_selection_score_weighs_each_set_by_the_classes_it_labels() -> None:
+    """The trainer's selection score (and ``--keep-best-on SET``'s per-set score): each set's
+    mean AP50 over the classes it labels, then the mean over sets. Known answer: a drone set
+    with a person found and a vehicle missed (AP50 1 and 0: 0.5) and a side-on set with its one
+    animal found (1.0) give 0.75, whatever the sets' sizes."""
+    from thermal_perception.core.detection.model_io import Boxes
+    from thermal_perception.io.labels import LabelledImage
+
+    tool = _trainer()
+    person, animal = tool.CLASSES.index("person"), tool.CLASSES.index("animal")
+    drone = [LabelledImage(Path(f"d{k}.png"), 640, 512, [(10, 10, 30, 40), (100, 100, 160, 140)],
+                           ["person", "vehicle"]) for k in range(3)]
+    side = [LabelledImage(Path("s.png"), 640, 512, [(200, 100, 400, 300)], ["animal"],
+                          extra={"set": "side"})]
+    found = Boxes(np.array([[10.0, 10, 30, 40]]), np.array([0.9]), np.array([person]))
+    animal_found = Boxes(np.array([[200.0, 100, 400, 300]]), np.array([0.8]),
+                         np.array([animal]))
+    per_set, score = tool.selection_score(drone + side, [found] * 3 + [animal_found])
+    assert list(per_set) == ["hit-uav", "side"]
+    assert tool.set_score(per_set["hit-uav"]) == 0.5
+    assert tool.set_score(per_set["side"]) == 1.0
+    assert score == 0.75
+    assert per_set["hit-uav"]["classes"]["vehicle"]["ap50"] == 0.0

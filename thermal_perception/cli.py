@@ -391,7 +391,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help="people backend to score (default: model on --dataset, the "
                                "detector node's default on simulated sequences)")
     evaluate.add_argument("--model", type=Path, default=None,
-                          help="ONNX model with its .json card (default: the shipped one)")
+                          help="ONNX model with its .json card, or a shipped model's name: "
+                               "general (default), drone")
     evaluate.add_argument("--render", type=int, default=0,
                           help="draw this many images with boxes into --out")
     evaluate.add_argument("--limit", type=int, default=0, help="only the first N images")

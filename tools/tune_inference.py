@@ -18,7 +18,8 @@ it labels). Only ``val`` splits are read.
 Ties (within 0.002) go to the cheaper setting. A setting whose median time per 640x512
 frame on one core, every scale run (as on a camera whose geometry is unknown), exceeds
 ``--max-ms`` (default 33.3: a 30 Hz camera's frame period, so the detector keeps up on one
-core) is not chosen. Prints a table; ``--dry-run`` writes nothing.
+core), or whose 99th percentile exceeds ``--max-p99-ms`` (default 40, the speed goal of a frame
+on one core), is not chosen. Prints a table; ``--dry-run`` writes nothing.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -60,6 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-ms", type=float, default=1e3 / 30.0,
                     help="slowest median ms per 640x512 frame on one core a chosen setting "
                          "may take (33.3: keeps up with 30 Hz)")
+    ap.add_argument("--max-p99-ms", type=float, default=40.0,
+                    help="slowest 99th-percentile ms per 640x512 frame on one core a chosen "
+                         "setting may take")
     args = ap.parse_args(argv)
 
     items, images = load_split(args.data, "val")
@@ -85,19 +90,22 @@ def main(argv: list[str] | None = None) -> int:
             started = time.perf_counter()
             det.boxes(img)
             frame_ms.append((time.perf_counter() - started) * 1e3)
-        ms = float(np.median(frame_ms)) if frame_ms else float("nan")
+        ms, p99 = (np.percentile(frame_ms, [50, 99]) if frame_ms else (math.nan, math.nan))
         reports, score = selection_score(items, preds)
         per_set = {name: {c: round(float(r["classes"][c]["ap50"]), 4) for c in CLASSES
                           if r["classes"][c]["labelled"]} for name, r in reports.items()}
         rows.append({"reduced_min_px": min_px, "flip_scales": list(flips),
                      "reduced_from_person_px": from_px, "score": round(score, 4),
-                     "ms_per_640x512_frame": round(ms, 1), "ap50": per_set})
+                     "ms_per_640x512_frame": round(float(ms), 1),
+                     "p99_ms_per_640x512_frame": round(float(p99), 1), "ap50": per_set})
         print(f"reduced_min_px {min_px:4.0f}  flip {list(flips)!s:12}  from person "
               f"{from_px:3.0f} px  score {score:.4f}  "
-              f"{ms:5.1f} ms/frame  {per_set}")
-    fast = [r for r in rows if not r["ms_per_640x512_frame"] > args.max_ms]  # NaN: no such frame
+              f"{ms:5.1f} ms/frame (p99 {p99:5.1f})  {per_set}")
+    fast = [r for r in rows if not r["ms_per_640x512_frame"] > args.max_ms  # NaN: no frame
+            and not r["p99_ms_per_640x512_frame"] > args.max_p99_ms]
     if not fast:
-        raise SystemExit(f"no setting runs within --max-ms {args.max_ms:g} ms per frame")
+        raise SystemExit(f"no setting runs within --max-ms {args.max_ms:g} ms per frame "
+                         f"(p99 {args.max_p99_ms:g} ms)")
     best = max(r["score"] for r in fast)
     chosen = min((r for r in fast if r["score"] >= best - TIE),
                  key=lambda r: (len(r["flip_scales"]), -r["score"]))
@@ -125,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     card["training"]["inference_choice"] = {
         "how": "tools/tune_inference.py on the val splits: the trainer's selection score of "
                "each candidate, ties within 0.002 to the cheaper, none slower than "
-               f"{args.max_ms:.1f} ms per 640x512 frame on one core with every scale run",
+               f"{args.max_ms:.1f} ms per 640x512 frame (median; 99th percentile "
+               f"{args.max_p99_ms:.1f} ms) on one core with every scale run",
         "command": "python tools/tune_inference.py " + " ".join(argv or sys.argv[1:]),
         "candidates": rows}
     args.card.write_text(json.dumps(card, indent=1) + "\n")

@@ -36,7 +36,9 @@ PARAMS = (
               "detector run by onnxruntime; no GSD needed, with one it skips the reduced "
               "image scales where no person could need them).", choices=PEOPLE_BACKENDS),
     ParamSpec("model_path", "", "ONNX model of the 'model' backend, with its model card "
-              "(.json) beside it; empty: the shipped thermal_detector.onnx."),
+              "(.json) beside it, or a shipped model's name: 'general' (drone and side-on "
+              "views; empty means this) or 'drone' (chosen on drone views alone: better there, "
+              "worse side-on)."),
     ParamSpec("model_provider", "CPUExecutionProvider", "onnxruntime execution provider of "
               "the 'model' backend.", choices=PROVIDERS),
     ParamSpec("model_threads", 1, "onnxruntime threads of the 'model' backend.", 0, 64),

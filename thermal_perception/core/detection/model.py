@@ -46,9 +46,22 @@ from thermal_perception.core.detection.model_io import (
 from thermal_perception.core.detection.types import LABELS, Detection
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
-SHIPPED_MODEL = MODELS_DIR / "thermal_detector.onnx"
+#: The models we ship, by name: ``general`` (drone and side-on views; chosen on every
+#: validation set) and ``drone`` (the same training, the epoch chosen on the drone views'
+#: validation split alone; see ``MODEL_CARD.md``).
+SHIPPED_MODELS = {"general": MODELS_DIR / "thermal_detector.onnx",
+                  "drone": MODELS_DIR / "thermal_detector_drone.onnx"}
+SHIPPED_MODEL = SHIPPED_MODELS["general"]
 PROVIDERS = ("CPUExecutionProvider", "CUDAExecutionProvider", "OpenVINOExecutionProvider",
              "TensorrtExecutionProvider", "CoreMLExecutionProvider")
+
+
+def resolve_model(model: str | Path | None) -> Path:
+    """The .onnx file of ``model``: a shipped model's name (:data:`SHIPPED_MODELS`; empty or
+    None: ``general``) or a path."""
+    if not model:
+        return SHIPPED_MODEL
+    return SHIPPED_MODELS.get(str(model), Path(model))
 
 
 def load_card(model_path: Path) -> dict[str, Any]:
@@ -67,7 +80,8 @@ class LearnedDetector:
 
     Parameters
     ----------
-    model_path : the .onnx file; None: the shipped model.
+    model_path : the .onnx file, or a shipped model's name (``general``, ``drone``); None:
+        ``general``.
     threshold_scale : multiplies the card's per-class thresholds (1: as validated).
     provider : onnxruntime execution provider (CPU by default).
     threads : onnxruntime intra-op threads (1: leaves the other core to the pipeline).
@@ -97,7 +111,7 @@ class LearnedDetector:
                  reduced_min_px: float | None = None,
                  flip_scales: tuple[float, ...] | None = None,
                  reduced_from_person_px: float | None = None) -> None:
-        path = Path(model_path) if model_path else SHIPPED_MODEL
+        path = resolve_model(model_path)
         if not path.is_file():
             raise FileNotFoundError(f"ONNX model file not found: {path}")
         card = load_card(path)
