@@ -19,7 +19,9 @@ Ties (within 0.002) go to the cheaper setting. A setting whose median time per 6
 frame on one core, every scale run (as on a camera whose geometry is unknown), exceeds
 ``--max-ms`` (default 33.3: a 30 Hz camera's frame period, so the detector keeps up on one
 core), or whose 99th percentile exceeds ``--max-p99-ms`` (default 40, the speed goal of a frame
-on one core), is not chosen. Prints a table; ``--dry-run`` writes nothing.
+on one core), is not chosen. ``--time-with-geometry`` times each frame with its own ground
+sample distance instead (for a card used where the altitude is known: the drone card). Prints
+a table; ``--dry-run`` writes nothing.
 """
 
 from __future__ import annotations
@@ -65,6 +67,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-p99-ms", type=float, default=40.0,
                     help="slowest 99th-percentile ms per 640x512 frame on one core a chosen "
                          "setting may take")
+    ap.add_argument("--time-with-geometry", action="store_true",
+                    help="time each frame with its own ground sample distance (the scales "
+                         "scale awareness runs for it) instead of every scale: for a card "
+                         "used where the altitude is known (the drone card)")
     args = ap.parse_args(argv)
 
     items, images = load_split(args.data, "val")
@@ -78,17 +84,19 @@ def main(argv: list[str] | None = None) -> int:
     low = min(card["thresholds"].values())
     rows = []
     gsds = [item_gsd_m(it) for it in items]
-    timed = [img for img in images if img.shape == (512, 640)][:TIMED_FRAMES]
+    timed = [(img, gsd if args.time_with_geometry else None)
+             for img, gsd in zip(images, gsds, strict=True)
+             if img.shape == (512, 640)][:TIMED_FRAMES]
     for min_px, flips, from_px in itertools.product(REDUCED_MIN_PX, FLIP_SCALES,
                                                     FROM_PERSON_PX):
         det = LearnedDetector(model, threshold_scale=VALIDATION_THRESHOLD / low,
                               reduced_min_px=min_px, flip_scales=flips, threads=1,
                               reduced_from_person_px=from_px)
         preds = [det.boxes(img, gsd) for img, gsd in zip(images, gsds, strict=True)]
-        frame_ms = []  # the slowest case: geometry unknown, every scale run
-        for img in timed:
+        frame_ms = []  # by default the slowest case: geometry unknown, every scale run
+        for img, gsd in timed:
             started = time.perf_counter()
-            det.boxes(img)
+            det.boxes(img, gsd)
             frame_ms.append((time.perf_counter() - started) * 1e3)
         ms, p99 = (np.percentile(frame_ms, [50, 99]) if frame_ms else (math.nan, math.nan))
         reports, score = selection_score(items, preds)
@@ -134,7 +142,9 @@ def main(argv: list[str] | None = None) -> int:
         "how": "tools/tune_inference.py on the val splits: the trainer's selection score of "
                "each candidate, ties within 0.002 to the cheaper, none slower than "
                f"{args.max_ms:.1f} ms per 640x512 frame (median; 99th percentile "
-               f"{args.max_p99_ms:.1f} ms) on one core with every scale run",
+               f"{args.max_p99_ms:.1f} ms) on one core "
+               + ("with the frames' own geometry" if args.time_with_geometry
+                  else "with every scale run"),
         "command": "python tools/tune_inference.py " + " ".join(argv or sys.argv[1:]),
         "candidates": rows}
     args.card.write_text(json.dumps(card, indent=1) + "\n")
