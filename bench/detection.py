@@ -1,7 +1,9 @@
 """Detection benchmark: time per 640x512 frame of the detectors and the tracker, next to the
 processing chain (counts -> temperature -> display) measured in the same run. The learned
 backend (``people_detector: model``, onnxruntime on one thread) is timed on the simulated
-frames and on the real drone frames of data/hit_uav_sample: median and 99th percentile.
+frames and on the real drone frames of data/hit_uav_sample, and the drone model
+(``model_path: drone``, with its card's flip test) on the drone frames as a drone runs it:
+median and 99th percentile.
 
     python bench/detection.py [--frames 60] [--out out/bench/detection.json]
 """
@@ -66,7 +68,8 @@ def main() -> int:
     print(f"detection / processing chain: {detect_ms / chain_ms:.1f}x "
           f"({1e3 / detect_ms:.0f} fps of detection)")
     labels = {"sim": "simulated 640x512 (deg C)", "real": "real HIT-UAV 640x512 (8-bit)",
-              "real_drone": "the same, 0.1 m/px: scale 1"}
+              "real_drone": "the same, 0.1 m/px: scale 1",
+              "drone_model": "drone model, 0.1 m/px"}
     for name, (p50, p99) in learned.items():
         print(f"learned detector, {labels[name]:28s} p50 {p50:6.2f} ms, p99 {p99:6.2f} ms "
               f"({p50 / chain_ms:.1f}x the chain)")
@@ -83,20 +86,29 @@ def learned_times(temps: list) -> dict[str, tuple[float, float]]:
     """p50/p99 ms of the learned backend on the simulated temperatures and on real frames,
     with no ground sample distance (every scale the card names, as for a camera of unknown
     geometry) and on the real frames also with a drone's 0.1 m per pixel (scale awareness:
-    full scale only)."""
-    from thermal_perception.core.detection.model import SHIPPED_MODEL, LearnedDetector
+    full scale only), there also the drone model."""
+    from thermal_perception.core.detection.model import (
+        SHIPPED_MODEL,
+        SHIPPED_MODELS,
+        LearnedDetector,
+    )
     from thermal_perception.io.labels import read_dataset
 
     if not SHIPPED_MODEL.is_file():
         print("no shipped model: learned detector not timed")
         return {}
-    det = LearnedDetector(threads=1)
+    general = LearnedDetector(threads=1)
+    drone = LearnedDetector("drone", threads=1) if SHIPPED_MODELS["drone"].is_file() else None
     real = [cv2.imread(str(it.path), cv2.IMREAD_GRAYSCALE)
             for it in read_dataset(REPO / "data" / "hit_uav_sample")]
     out = {}
-    for name, frames, radiometric, gsd in (("sim", temps, True, None),
-                                           ("real", real, False, None),
-                                           ("real_drone", real, False, 0.1)):
+    for name, det, frames, radiometric, gsd in (
+            ("sim", general, temps, True, None),
+            ("real", general, real, False, None),
+            ("real_drone", general, real, False, 0.1),
+            ("drone_model", drone, real, False, 0.1)):
+        if det is None:
+            continue
         for f in frames[:3]:
             det.detect(f, gsd, radiometric=radiometric)
         times = []
