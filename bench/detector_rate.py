@@ -1,9 +1,11 @@
 """Does the detector node keep up with a 30 Hz camera? The driver (simulated 640x512 camera),
 processor and detector of ``config/uav_sar.yaml`` run as separate processes over real DDS on
 this machine; a probe counts the temperature frames and the detection messages and takes the
-latency of each detection message from the frame's capture stamp. Run twice in the same
-session: with ``people_detector: warm_body`` (the baseline) and ``model`` (the learned
-backend, onnxruntime on ``model_threads``).
+latency of each detection message from the frame's capture stamp. Run four times in the
+same session: with ``people_detector: warm_body`` (the baseline), ``model`` (the learned
+backend with the general model, onnxruntime on ``model_threads``) and ``model`` with the drone
+model (``model_path: drone``, as the config names it), with its card's flip test and without
+(``model_flip_test: false``; the flip doubles its cost).
 
     python bench/detector_rate.py [--seconds 30] [--rate 30] [--queue-depth 1] [--load 0]
                                   [--out out/bench/detector_rate.json]
@@ -32,8 +34,17 @@ sys.path.insert(0, str(REPO))
 WARMUP_S = 5.0  # model loading, DDS discovery, the first frames
 
 
+#: run name -> the detector's backend parameters
+RUNS = {"warm_body": {"people_detector": "warm_body"},
+        "model": {"people_detector": "model", "model_path": "general"},
+        "drone": {"people_detector": "model", "model_path": "drone"},
+        "drone_noflip": {"people_detector": "model", "model_path": "drone",
+                         "model_flip_test": False}}
+
+
 def run_backend(backend: str, args: argparse.Namespace) -> dict[str, float]:
-    """Frames and detection messages per second and latency over ``args.seconds``."""
+    """Frames and detection messages per second and latency over ``args.seconds`` for the run
+    ``backend`` (a key of :data:`RUNS`)."""
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
     from sensor_msgs.msg import Image
@@ -63,7 +74,7 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, float]:
     executor = SingleThreadedExecutor()
     executor.add_node(node)
     overrides = {"driver": {"rate_hz": args.rate},
-                 "detector": {"people_detector": backend, "gsd_m": 0.15,
+                 "detector": {**RUNS[backend], "gsd_m": 0.15,
                               "input_queue_depth": args.queue_depth}}
     with Pipeline(REPO / "config" / "uav_sar.yaml", namespace, overrides,
                   log_dir=args.out.parent / "detector_rate_logs",
@@ -103,7 +114,7 @@ def main() -> int:
                for _ in range(args.load)]
     rclpy.init()
     try:
-        results = {b: run_backend(b, args) for b in ("warm_body", "model")}
+        results = {b: run_backend(b, args) for b in RUNS}
     finally:
         rclpy.try_shutdown()
         for proc in burners:
@@ -112,12 +123,14 @@ def main() -> int:
           f"over DDS, {os.cpu_count()} cores, {args.load} busy processes beside, "
           f"input_queue_depth {args.queue_depth}")
     for name, r in results.items():
-        print(f"{name:9s}  frames {r['frames_per_s']:5.1f}/s  detections "
+        print(f"{name:12s}  frames {r['frames_per_s']:5.1f}/s  detections "
               f"{r['detections_per_s']:5.1f}/s  ratio {r['ratio']:.3f}  capture -> detections "
               f"p50 {r['latency_p50_ms']:6.1f} ms, p99 {r['latency_p99_ms']:6.1f} ms")
-    base, model = results["warm_body"], results["model"]
-    print(f"model / warm_body: detections per frame {model['ratio'] / base['ratio']:.3f}x, "
-          f"latency p50 {model['latency_p50_ms'] / base['latency_p50_ms']:.2f}x")
+    base = results["warm_body"]
+    for name in ("model", "drone", "drone_noflip"):
+        r = results[name]
+        print(f"{name} / warm_body: detections per frame {r['ratio'] / base['ratio']:.3f}x, "
+              f"latency p50 {r['latency_p50_ms'] / base['latency_p50_ms']:.2f}x")
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     return 0
 

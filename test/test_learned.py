@@ -518,6 +518,23 @@ def test_scales_for_keeps_an_ordered_subset_and_is_monotone(
     assert set(got_coarse) <= set(got_fine)
 
 
+def test_detector_parameters_pick_the_model_and_its_flip_test() -> None:
+    """The node's parameters (settings.detector): model_path names a shipped model, and
+    model_flip_test: false turns off the flip test its card chose."""
+    from thermal_perception.settings.detector import PARAMS, detectors_from
+
+    values = {spec.name: spec.default for spec in PARAMS} | {"people_detector": "model",
+                                                            "model_path": "drone"}
+    card = json.loads(DRONE.with_suffix(".json").read_text())
+    assert card["flip_scales"]  # the drone card chose the flip test
+    flipped, _ = detectors_from(values)
+    assert flipped.flip_scales == tuple(card["flip_scales"])
+    plain, _ = detectors_from(values | {"model_flip_test": False})
+    assert plain.flip_scales == ()
+    general, _ = detectors_from(values | {"model_path": ""})
+    assert general.flip_scales == () and general.thresholds.tolist() != flipped.thresholds.tolist()
+
+
 @needs_model
 def test_learned_detector_scale_awareness() -> None:
     """Given a ground sample distance at which no person could need the half scale, the

@@ -220,7 +220,8 @@ def _cmd_eval_dataset(args: argparse.Namespace) -> int:
             dataset=args.dataset, split=args.split, backend=args.backend or "model",
             model_path=args.model, render=args.render, out=args.out, limit=args.limit,
             palette=args.palette, scales=tuple(args.scales) if args.scales else None,
-            focal_px=args.focal_px or DatasetEvalOptions.focal_px))
+            focal_px=args.focal_px or DatasetEvalOptions.focal_px,
+            flip_test=not args.no_flip))
     except (LabelError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -393,6 +394,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--model", type=Path, default=None,
                           help="ONNX model with its .json card, or a shipped model's name: "
                                "general (default), drone")
+    evaluate.add_argument("--no-flip", action="store_true",
+                          help="model backend: without the card's flip test (as the "
+                               "detector's model_flip_test: false)")
     evaluate.add_argument("--render", type=int, default=0,
                           help="draw this many images with boxes into --out")
     evaluate.add_argument("--limit", type=int, default=0, help="only the first N images")

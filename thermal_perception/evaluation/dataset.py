@@ -54,6 +54,7 @@ class DatasetEvalOptions:
     limit: int = 0
     palette: str | None = None         # false-colour images: the palette that drew them
     scales: tuple[float, ...] | None = None  # model: image scales run (None: the card's)
+    flip_test: bool = True             # model: the card's flip test (False: none)
 
 
 def item_gsd_m(item: LabelledImage, focal_px: float = HIT_UAV_FOCAL_PX) -> float | None:
@@ -104,14 +105,16 @@ class _ModelBackend:
     def __init__(self, o: DatasetEvalOptions) -> None:
         from thermal_perception.core.detection.model import LearnedDetector
 
-        shipped = LearnedDetector(o.model_path, scales=o.scales)
+        flips = None if o.flip_test else ()
+        shipped = LearnedDetector(o.model_path, scales=o.scales, flip_scales=flips)
         self.classes = shipped.classes
         self.focal_px = o.focal_px
         # P, R and F1 at the shipped thresholds; the boxes down to AP_SCORE_FLOOR for AP50
         self.thresholds = dict(zip(self.classes, shipped.thresholds.tolist(), strict=True))
         low = float(shipped.thresholds.min())
         self.detector = shipped if low <= AP_SCORE_FLOOR else LearnedDetector(
-            o.model_path, scales=o.scales, threshold_scale=AP_SCORE_FLOOR / low)
+            o.model_path, scales=o.scales, flip_scales=flips,
+            threshold_scale=AP_SCORE_FLOOR / low)
 
     def boxes(self, image: np.ndarray, radiometric: bool, item: LabelledImage) -> Boxes:
         b = self.detector.boxes(image, item_gsd_m(item, self.focal_px))

@@ -42,6 +42,9 @@ PARAMS = (
     ParamSpec("model_provider", "CPUExecutionProvider", "onnxruntime execution provider of "
               "the 'model' backend.", choices=PROVIDERS),
     ParamSpec("model_threads", 1, "onnxruntime threads of the 'model' backend.", 0, 64),
+    ParamSpec("model_flip_test", True, "Run the 'model' backend's flip test where its model "
+              "card chose it (the mirrored frame too, heatmaps averaged: the drone model at "
+              "full scale; about twice the time per frame); false: never."),
     ParamSpec("model_threshold_scale", 1.0, "Multiplies the model card's per-class score "
               "thresholds (below 1: more recall, above: more precision).", 0.1, 3.0),
     ParamSpec("hotspots", True, "Detect fire and hotspots."),
@@ -75,7 +78,7 @@ PARAMS = (
 )
 DETECTORS = ("body_contrast_k", "fire_c", "hotspot_min_c", "hotspot_contrast_k",
              "people_detector", "model_path", "model_provider", "model_threads",
-             "model_threshold_scale")
+             "model_threshold_scale", "model_flip_test")
 TRACKER = ("track_gate_px", "track_confirm_hits", "track_max_misses")
 
 
@@ -86,7 +89,8 @@ def detectors_from(values: dict[str, Any]
     if values.get("people_detector", "warm_body") == "model":
         bodies: WarmBodyDetector | LearnedDetector = LearnedDetector(
             values["model_path"] or None, threshold_scale=values["model_threshold_scale"],
-            provider=values["model_provider"], threads=values["model_threads"])
+            provider=values["model_provider"], threads=values["model_threads"],
+            flip_scales=None if values.get("model_flip_test", True) else ())
     else:
         bodies = WarmBodyDetector(replace(WarmBodyConfig(),
                                           contrast_k=values["body_contrast_k"]))
