@@ -19,7 +19,9 @@ Fixed seeds (numpy, torch, crop order); two CPU threads; channels-last tensors, 
 the speed of float32; the loss, validation and the exported weights stay float32); ``--ema``
 validates and keeps a moving average of the weights. Writes ``thermal_detector.onnx``,
 ``thermal_detector.json`` (class names, layout, stride, per-class thresholds, the training
-record) and ``train_log.csv`` to ``--out``. Progress with tqdm.
+record) and ``train_log.csv`` to ``--out``; with ``--keep-best-on SET`` also the epoch best on
+that val set alone under ``--out/SET/`` (the drone model: ``--keep-best-on hit-uav``).
+Progress with tqdm.
 """
 
 from __future__ import annotations
