@@ -110,7 +110,11 @@ def test_error_in_detection_releases_everything(values: dict) -> None:
 
 
 SIGINT_SCRIPT = """import os
+import signal
 import sys
+# Ctrl-C as a terminal gives it: a runner that starts the tests as a background job has
+# SIGINT ignored, which its children inherit (the signal would then never arrive)
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from pathlib import Path
 from thermal_perception.analysis import AnalysisOptions, analyze_bag
 from thermal_perception.sim.record import SimulationOptions, simulate_to_bag

@@ -127,8 +127,13 @@ def main(argv: list[str] | None = None) -> int:
                           reduced_from_person_px=chosen["reduced_from_person_px"])
     report = evaluate_boxes(items, [det.boxes(img, gsd) for img, gsd in
                                     zip(images, gsds, strict=True)], CLASSES)
-    thresholds = {c: float(report["classes"][c]["best_f1_threshold"]) for c in CLASSES}
-    print("thresholds (best F1 on val): " + ", ".join(
+    # a class no val image here labels (animals on drone views alone) keeps the trainer's
+    # threshold: a best F1 needs labels (without, it is the top false box's score)
+    trained = card.get("thresholds_before_tuning", card["thresholds"])
+    thresholds = {c: float(report["classes"][c]["best_f1_threshold"]
+                           if report["classes"][c]["labelled"] else trained[c])
+                  for c in CLASSES}
+    print("thresholds (best F1 on val; unlabelled classes as trained): " + ", ".join(
         f"{c} {card['thresholds'][c]:.3f} -> {v:.3f}" for c, v in thresholds.items()))
     if args.dry_run:
         return 0
