@@ -505,6 +505,12 @@ def main(argv: list[str] | None = None) -> int:
         extras.append({"folder": folder, "palette": palette or None, "set": name,
                        "train_images": len(tr_items), "val_images": len(va_items),
                        "commit": git_commit(Path(folder))})
+    # a set --keep-best-on names must have val images: say so now, not after the first val
+    val_sets = ["hit-uav", *(e["set"] for e in extras if e["val_images"])]
+    unknown = [name for name in args.keep_best_on if name not in val_sets]
+    if unknown:
+        raise SystemExit(f"--keep-best-on {', '.join(unknown)}: no such validation set "
+                         f"(have {', '.join(val_sets)})")
     net = build_model(args.width, args.blocks)
     if args.init is not None:
         saved = torch.load(args.init, map_location="cpu")
@@ -588,9 +594,6 @@ def main(argv: list[str] | None = None) -> int:
                 f"{n} person {r['classes']['person']['ap50']:.3f}"
                 for n, r in per_set.items()))
             for name, keep in chosen.items():
-                if name and name not in per_set:
-                    raise SystemExit(f"--keep-best-on {name}: no such validation set "
-                                     f"(have {', '.join(per_set)})")
                 value = score if not name else set_score(per_set[name])
                 if value > keep["score"]:
                     keep.update(score=value, epoch=epoch, state={
