@@ -132,6 +132,54 @@ def test_targets_around_centre_known_answer() -> None:
     assert sorted(zip(*np.nonzero(thin), strict=True)) == [(16, 10), (17, 10), (18, 10)]
 
 
+def test_box_vote_known_answer() -> None:
+    """Box voting: the peak's box is the heatmap-weighted mean of the boxes its 3x3 cells
+    decode, among those overlapping the peak's box by at least ``vote_iou``; 0 is off."""
+    stride = 4
+    heat = np.zeros((1, 8, 8), np.float32)
+    size = np.full((2, 8, 8), np.log(16.0), np.float32)  # 16 x 16 px everywhere
+    off = np.zeros((2, 8, 8), np.float32)
+    heat[0, 4, 4], heat[0, 4, 5], heat[0, 3, 3] = 0.8, 0.4, 0.2  # peak and two neighbours
+    off[:, 4, 4] = 0.5  # the peak decodes [10, 10, 26, 26]
+    off[:, 4, 5] = (-0.25, 0.5)  # centre (19, 18) px, 20 px: [9, 8, 29, 28], IoU 0.64
+    size[:, 4, 5] = np.log(20.0)
+    off[:, 3, 3] = (0.5, 0.5)  # [6, 6, 22, 22]: IoU 144 / 368 = 0.39
+    plain = decode_centernet(heat, size, off, stride, 0.5, (32, 32))
+    np.testing.assert_allclose(plain.xyxy[0], [10, 10, 26, 26])
+    assert len(plain) == 1 and plain.scores[0] == pytest.approx(0.8)
+    strict = decode_centernet(heat, size, off, stride, 0.5, (32, 32), vote_iou=0.5)
+    mean = (0.8 * np.array([10, 10, 26, 26]) + 0.4 * np.array([9, 8, 29, 28])) / 1.2
+    np.testing.assert_allclose(strict.xyxy[0], mean, atol=1e-4)
+    assert strict.scores[0] == pytest.approx(0.8)  # voting moves boxes, not scores
+    loose = decode_centernet(heat, size, off, stride, 0.5, (32, 32), vote_iou=0.3)
+    mean = (0.8 * np.array([10, 10, 26, 26]) + 0.4 * np.array([9, 8, 29, 28])
+            + 0.2 * np.array([6, 6, 22, 22])) / 1.4
+    np.testing.assert_allclose(loose.xyxy[0], mean, atol=1e-4)
+    alone = decode_centernet(heat, size, off, stride, 0.5, (32, 32), vote_iou=0.9)
+    np.testing.assert_allclose(alone.xyxy[0], [10, 10, 26, 26], atol=1e-4)
+
+
+@given(boxes_strategy)
+def test_box_vote_keeps_perfect_targets(spec: list[tuple[int, ...]]) -> None:
+    """Targets trained around the centre (``around=1``) decode to the labelled boxes with box
+    voting too: the neighbours that vote regress the same box, and the IoU gate keeps out
+    those that regress another box or none (a box smaller than a cell)."""
+    stride, shape = 4, (256, 320)
+    boxes = np.asarray([[x, y, min(x + w, shape[1]), min(y + h, shape[0])]
+                        for x, y, w, h, _ in spec], np.float64)
+    classes = np.asarray([c for *_, c in spec], np.intp)
+    cells = {(int(0.5 * (b[0] + b[2]) / stride), int(0.5 * (b[1] + b[3]) / stride))
+             for b in boxes}
+    if len(cells) < len(boxes):  # one box per centre cell, as above
+        return
+    if (np.triu(iou_matrix(boxes, boxes), 1) >= 0.5).any():
+        return  # a neighbour regressing another box that overlaps this much would vote
+    heat, size, off, _ = centernet_targets(boxes, classes, 3, (64, 80), stride, around=1)
+    out = decode_centernet(heat, size, off, stride, 0.99, shape, vote_iou=0.5)
+    assert len(out) == len(boxes)
+    assert (iou_matrix(out.xyxy, boxes).max(axis=1) > 0.999).all()
+
+
 @given(boxes_strategy)
 def test_targets_around_every_weighted_cell_decodes_a_labelled_box(
         spec: list[tuple[int, ...]]) -> None:

@@ -100,6 +100,10 @@ class LearnedDetector:
         always).
     flip_scales : scales also run on the mirrored frame, heatmaps averaged (``centernet``
         layout; None: the card's ``flip_scales``, else none). Costs one more inference each.
+    box_vote_iou : box voting (``centernet`` layout): a peak's box is the score-weighted mean
+        of the boxes its 3x3 neighbour cells decode that overlap it by at least this IoU
+        (:func:`.model_io.decode_centernet` ``vote_iou``; None: the card's ``box_vote_iou``,
+        else 0: off).
     """
 
     def __init__(self, model_path: str | Path | None = None, threshold_scale: float = 1.0,
@@ -110,7 +114,8 @@ class LearnedDetector:
                  scales: tuple[float, ...] | None = None,
                  reduced_min_px: float | None = None,
                  flip_scales: tuple[float, ...] | None = None,
-                 reduced_from_person_px: float | None = None) -> None:
+                 reduced_from_person_px: float | None = None,
+                 box_vote_iou: float | None = None) -> None:
         path = resolve_model(model_path)
         if not path.is_file():
             raise FileNotFoundError(f"ONNX model file not found: {path}")
@@ -155,6 +160,11 @@ class LearnedDetector:
                 self.flip_scales and self.layout != "centernet"):
             raise ValueError(f"flip_scales must be among the scales {list(self.scales)} and "
                              f"need the centernet layout, got {list(self.flip_scales)}")
+        self.box_vote_iou = float(card.get("box_vote_iou", 0.0) if box_vote_iou is None
+                                  else box_vote_iou)
+        if not 0.0 <= self.box_vote_iou <= 1.0:
+            raise ValueError(f"box_vote_iou must be 0..1 (0: no box voting), got "
+                             f"{self.box_vote_iou}")
         self.implausible_factor = float(implausible_factor)
         import onnxruntime as ort  # imported here: a second of start-up only when used
 
@@ -225,7 +235,8 @@ class LearnedDetector:
         low = float(self.thresholds.min())
         if self.layout == "centernet":
             heat, size, offset = outputs[:3]
-            return decode_centernet(heat[0], size[0], offset[0], self.stride, low, shape)
+            return decode_centernet(heat[0], size[0], offset[0], self.stride, low, shape,
+                                    vote_iou=self.box_vote_iou)
         return decode_yolo(outputs[0], low, shape, num_classes=len(self.classes))
 
     def detect(self, frame: NDArray, gsd_m: float | None = None,

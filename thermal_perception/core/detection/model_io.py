@@ -124,21 +124,60 @@ def _peaks(heat: NDArray[np.float32], threshold: float, max_detections: int
 
 def decode_centernet(heatmap: NDArray, size: NDArray, offset: NDArray, stride: int,
                      threshold: float, image_shape: tuple[int, int],
-                     max_detections: int = 300) -> Boxes:
+                     max_detections: int = 300, vote_iou: float = 0.0) -> Boxes:
     """Boxes from centre-point outputs (see the module docstring); coordinates clipped to the
-    original ``image_shape`` (H, W)."""
+    original ``image_shape`` (H, W).
+
+    ``vote_iou`` > 0 (box voting): each peak's box is the mean of the boxes decoded at the
+    3x3 cells around it, weighted by their heatmap score of the peak's class, among the cells
+    whose box overlaps the peak's own by at least this IoU (the peak's always does). For a
+    model trained to regress the box at a centre's neighbours too (``centernet_targets``
+    ``around``), it averages up to nine estimates of a box instead of taking one: on a person
+    11 px wide one pixel of error costs a tenth of its IoU. The IoU gate keeps out cells that
+    were not trained on the box (outside it, or another object's). 0: the peak's own box."""
     heat = np.asarray(heatmap, np.float32).reshape(heatmap.shape[-3:])
     wh = np.asarray(size, np.float32).reshape(2, *heat.shape[1:])
     off = np.asarray(offset, np.float32).reshape(2, *heat.shape[1:])
     cls, row, col, score = _peaks(heat, threshold, max_detections)
     if score.size == 0:
         return empty_boxes()
-    cx = (col + off[0, row, col]) * stride
-    cy = (row + off[1, row, col]) * stride
-    w = np.exp(np.clip(wh[0, row, col], -2.0, 8.0))
-    h = np.exp(np.clip(wh[1, row, col], -2.0, 8.0))
-    xyxy = np.stack([cx - 0.5 * w, cy - 0.5 * h, cx + 0.5 * w, cy + 0.5 * h], axis=1)
+    xyxy = _cell_boxes(wh, off, row, col, stride)
+    if vote_iou > 0:
+        _, rows, cols = heat.shape
+        total = np.zeros_like(xyxy)
+        weight = np.zeros(score.size, np.float64)
+        for dy in (-1, 0, 1):
+            for dx in (-1, 0, 1):
+                r, c = row + dy, col + dx
+                inside = (r >= 0) & (r < rows) & (c >= 0) & (c < cols)
+                r, c = np.clip(r, 0, rows - 1), np.clip(c, 0, cols - 1)
+                box = _cell_boxes(wh, off, r, c, stride)
+                w = heat[cls, r, c].astype(np.float64) * (
+                    inside & (_paired_iou(box, xyxy) >= vote_iou))
+                total += w[:, None] * box
+                weight += w
+        voted = weight > 0  # the peak votes for itself unless its score is 0
+        xyxy[voted] = total[voted] / weight[voted, None]
     return _clipped(Boxes(xyxy.astype(np.float32), score, cls), image_shape)
+
+
+def _cell_boxes(wh: NDArray, off: NDArray, row: NDArray, col: NDArray, stride: int
+                ) -> NDArray[np.float64]:
+    """The boxes (N, 4) xyxy px that the cells (``row``, ``col``) decode."""
+    cx = (col + off[0, row, col].astype(np.float64)) * stride
+    cy = (row + off[1, row, col].astype(np.float64)) * stride
+    w = np.exp(np.clip(wh[0, row, col].astype(np.float64), -2.0, 8.0))
+    h = np.exp(np.clip(wh[1, row, col].astype(np.float64), -2.0, 8.0))
+    return np.stack([cx - 0.5 * w, cy - 0.5 * h, cx + 0.5 * w, cy + 0.5 * h], axis=1)
+
+
+def _paired_iou(a: NDArray, b: NDArray) -> NDArray[np.float64]:
+    """IoU of each box of ``a`` (N, 4) with the box of ``b`` (N, 4) in the same row."""
+    inter = (np.clip(np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0]), 0, None)
+             * np.clip(np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1]), 0, None))
+    union = ((a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1]) + (b[:, 2] - b[:, 0])
+             * (b[:, 3] - b[:, 1]) - inter)
+    return inter / np.maximum(union, 1e-12)
 
 
 def average_flipped(heatmap: NDArray, size: NDArray, heatmap_flipped: NDArray,
