@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -104,3 +105,23 @@ def test_selection_score_weighs_each_set_by_the_classes_it_labels() -> None:
     assert tool.set_score(per_set["side"]) == 1.0
     assert score == 0.75
     assert per_set["hit-uav"]["classes"]["vehicle"]["ap50"] == 0.0
+
+
+def test_giou_loss_known_answers() -> None:
+    """``giou_loss`` (``--giou``) against GIoU worked by hand: 16 x 16 px boxes at stride 4,
+    the prediction shifted by 8 px (IoU 1/3, hull = union: loss 2/3) and by 24 px (disjoint:
+    IoU 0, hull 40 x 16 px, GIoU -128/640: loss 1.2); cells of weight 0 do not count. Needs
+    torch (the training extra): skipped without it."""
+    torch = pytest.importorskip("torch")
+    giou_loss = _trainer().giou_loss
+    size = torch.full((1, 2, 2, 2), float(np.log(16.0)))
+    off = torch.zeros((1, 2, 2, 2))
+    weight = torch.zeros((1, 1, 2, 2))
+    weight[0, 0, 0, 0] = 1.0
+    assert giou_loss(size, off, size, off, weight).item() == pytest.approx(0.0, abs=1e-6)
+    for shift_cells, expected in ((2.0, 2.0 / 3.0), (6.0, 1.2)):
+        moved = off.clone()
+        moved[:, 0] += shift_cells
+        moved[0, 0, 1, 1] = 100.0  # a cell of weight 0: ignored
+        assert giou_loss(size, moved, size, off, weight).item() == pytest.approx(expected,
+                                                                                 rel=1e-5)
