@@ -592,9 +592,12 @@ def test_learned_detector_scale_awareness() -> None:
 
     item = max(read_dataset(SAMPLE), key=lambda it: it.labels.count("person"))
     img = cv2.imread(str(item.path), cv2.IMREAD_GRAYSCALE)
-    aware = LearnedDetector(threads=1, scales=(1.0, 0.5), reduced_from_person_px=32.0)
+    # every half-scale box kept (no size floor), so the half scale's work shows
+    aware = LearnedDetector(threads=1, scales=(1.0, 0.5), reduced_from_person_px=32.0,
+                            reduced_min_px=0.0)
     one = LearnedDetector(threads=1, scales=(1.0,)).boxes(img)
-    both = LearnedDetector(threads=1, scales=(1.0, 0.5), reduced_from_person_px=0.0).boxes(img)
+    both = LearnedDetector(threads=1, scales=(1.0, 0.5), reduced_from_person_px=0.0,
+                           reduced_min_px=0.0).boxes(img)
     assert len(both) > len(one)  # the half scale adds boxes on this drone frame
     for gsd, want in ((0.1, one), (0.01, both), (None, both)):
         got = aware.boxes(img, gsd)
