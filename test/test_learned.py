@@ -83,18 +83,27 @@ boxes_strategy = st.lists(
               st.integers(4, 40), st.integers(0, 2)), min_size=1, max_size=6)
 
 
+def _spec_boxes(spec: list[tuple[int, ...]], shape: tuple[int, int], stride: int
+                ) -> tuple[np.ndarray, np.ndarray] | None:
+    """Boxes (xyxy, clipped to ``shape``) and classes of a ``boxes_strategy`` example, or None
+    when two share a centre cell (one box per centre cell can be represented)."""
+    boxes = np.asarray([[x, y, min(x + w, shape[1]), min(y + h, shape[0])]
+                        for x, y, w, h, _ in spec], np.float64)
+    cells = {(int(0.5 * (b[0] + b[2]) / stride), int(0.5 * (b[1] + b[3]) / stride))
+             for b in boxes}
+    if len(cells) < len(boxes):
+        return None
+    return boxes, np.asarray([c for *_, c in spec], np.intp)
+
+
 @given(boxes_strategy)
 def test_targets_decode_back_to_their_boxes(spec: list[tuple[int, ...]]) -> None:
     """Perfect predictions (the training targets) decode to the labelled boxes."""
     stride, shape = 4, (256, 320)
-    boxes = np.asarray([[x, y, min(x + w, shape[1]), min(y + h, shape[0])]
-                        for x, y, w, h, _ in spec], np.float64)
-    classes = np.asarray([c for *_, c in spec], np.intp)
-    # one box per centre cell and class (two in a cell cannot both be represented)
-    cells = {(int(0.5 * (b[0] + b[2]) / stride), int(0.5 * (b[1] + b[3]) / stride))
-             for b in boxes}
-    if len(cells) < len(boxes):
+    example = _spec_boxes(spec, shape, stride)
+    if example is None:
         return
+    boxes, classes = example
     heat, size, off, mask = centernet_targets(boxes, classes, 3, (64, 80), stride)
     assert int(mask.sum()) == len(boxes)
     out = decode_centernet(heat, size, off, stride, 0.99, shape)
@@ -165,13 +174,10 @@ def test_box_vote_keeps_perfect_targets(spec: list[tuple[int, ...]]) -> None:
     voting too: the neighbours that vote regress the same box, and the IoU gate keeps out
     those that regress another box or none (a box smaller than a cell)."""
     stride, shape = 4, (256, 320)
-    boxes = np.asarray([[x, y, min(x + w, shape[1]), min(y + h, shape[0])]
-                        for x, y, w, h, _ in spec], np.float64)
-    classes = np.asarray([c for *_, c in spec], np.intp)
-    cells = {(int(0.5 * (b[0] + b[2]) / stride), int(0.5 * (b[1] + b[3]) / stride))
-             for b in boxes}
-    if len(cells) < len(boxes):  # one box per centre cell, as above
+    example = _spec_boxes(spec, shape, stride)
+    if example is None:
         return
+    boxes, classes = example
     if (np.triu(iou_matrix(boxes, boxes), 1) >= 0.5).any():
         return  # a neighbour regressing another box that overlaps this much would vote
     heat, size, off, _ = centernet_targets(boxes, classes, 3, (64, 80), stride, around=1)
