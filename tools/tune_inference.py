@@ -88,11 +88,15 @@ def main(argv: list[str] | None = None) -> int:
              for img, gsd in zip(images, gsds, strict=True)
              if img.shape == (512, 640)][:TIMED_FRAMES]
 
+    # each candidate's val boxes, by its settings: the chosen one's give the thresholds
+    predictions: dict[tuple, list] = {}
+
     def candidate(min_px: float, flips: tuple[float, ...], from_px: float, vote: float) -> dict:
         det = LearnedDetector(model, threshold_scale=VALIDATION_THRESHOLD / low,
                               reduced_min_px=min_px, flip_scales=flips, threads=1,
                               reduced_from_person_px=from_px, box_vote_iou=vote)
         preds = [det.boxes(img, gsd) for img, gsd in zip(images, gsds, strict=True)]
+        predictions[min_px, tuple(flips), from_px, vote] = preds
         frame_ms = []  # by default the slowest case: geometry unknown, every scale run
         for img, gsd in timed:
             started = time.perf_counter()
@@ -138,13 +142,9 @@ def main(argv: list[str] | None = None) -> int:
           f"(score {chosen['score']:.4f}; best within {args.max_ms:.1f} ms: "
           f"{max(r['score'] for r in within_budget(rows)):.4f}; best of all "
           f"{max(r['score'] for r in rows):.4f})")
-    det = LearnedDetector(model, threshold_scale=VALIDATION_THRESHOLD / low,
-                          reduced_min_px=chosen["reduced_min_px"],
-                          flip_scales=tuple(chosen["flip_scales"]),
-                          reduced_from_person_px=chosen["reduced_from_person_px"],
-                          box_vote_iou=chosen["box_vote_iou"])
-    report = evaluate_boxes(items, [det.boxes(img, gsd) for img, gsd in
-                                    zip(images, gsds, strict=True)], CLASSES)
+    report = evaluate_boxes(items, predictions[
+        chosen["reduced_min_px"], tuple(chosen["flip_scales"]),
+        chosen["reduced_from_person_px"], chosen["box_vote_iou"]], CLASSES)
     # a class no val image here labels (animals on drone views alone) keeps the trainer's
     # threshold: a best F1 needs labels (without, it is the top false box's score)
     trained = card.get("thresholds_before_tuning", card["thresholds"])
