@@ -125,3 +125,38 @@ def test_giou_loss_known_answers() -> None:
         moved[0, 0, 1, 1] = 100.0  # a cell of weight 0: ignored
         assert giou_loss(size, moved, size, off, weight).item() == pytest.approx(expected,
                                                                                  rel=1e-5)
+
+
+def test_state_from_onnx_gives_the_exported_function() -> None:
+    """``--init`` from a shipped ONNX model (``state_from_onnx``): the export folded each batch
+    norm into its convolution; the rebuilt network gives onnxruntime's outputs in evaluation
+    (on a frame of another size than the calibration's too) and, in training, on the
+    calibration batch itself (its batch statistics are the rebuilt running ones). A network
+    of another depth is refused. Needs torch and onnx (the training extra): skipped without."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    import onnxruntime as ort
+
+    tool = _trainer()
+    model = REPO / "thermal_perception" / "models" / "thermal_detector_drone.onnx"
+    rng = np.random.default_rng(3)
+    calib = rng.normal(0.0, 1.0, (8, 1, 64, 96)).astype(np.float32)
+    net = tool.build_model(1.0, 1)
+    assert tool.state_from_onnx(net, model, calib) < 1e-4
+    session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    frame = rng.normal(0.0, 1.0, (1, 1, 96, 128)).astype(np.float32)
+    net.eval()
+    with torch.no_grad():
+        ours = [t.numpy() for t in net(torch.from_numpy(frame))]
+    for a, b in zip(ours, session.run(None, {"image": frame}), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-4)
+    net.train()
+    with torch.no_grad():
+        trained = [t.numpy() for t in net(torch.from_numpy(calib))]
+    net.eval()
+    with torch.no_grad():
+        evaluated = [t.numpy() for t in net(torch.from_numpy(calib))]
+    for a, b in zip(trained, evaluated, strict=True):
+        np.testing.assert_allclose(a, b, rtol=2e-3, atol=2e-3)
+    with pytest.raises(SystemExit, match="convolutions"):
+        tool.state_from_onnx(tool.build_model(1.0, 0), model, calib)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import json
 import math
 import subprocess
@@ -448,6 +449,96 @@ def export_onnx(net, path: Path) -> None:
                                     "offset": {2: "h4", 3: "w4"}}, dynamo=False)
 
 
+def state_from_onnx(net, path: Path, calibration: np.ndarray) -> float:
+    """Load the weights of an exported ``thermal_detector.onnx`` into ``net`` (built with the
+    same width and blocks), for ``--init`` when the run's ``thermal_detector.pt`` is not at
+    hand. Returns the largest difference of the outputs from onnxruntime's on ``calibration``.
+
+    The export folded each batch norm into the convolution before it (weight W, bias b), so
+    the norm's own scale and statistics are gone. They are rebuilt so that the network in
+    evaluation gives exactly the ONNX model's outputs and in training (batch statistics)
+    nearly so: the convolution keeps W; its norm gets the mean m and variance v of W*x over
+    ``calibration`` (N, 1, H, W) as running statistics, scale sqrt(v + eps) and shift b + m.
+    The ONNX convolutions are matched to the network's in the order they run, each shape
+    checked; a network that does not fit raises SystemExit."""
+    import onnx
+    import onnxruntime as ort
+    import torch
+    from onnx import numpy_helper
+    from torch import nn
+
+    model = onnx.load(str(path))
+    weights = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    onnx_convs = [n for n in model.graph.node if n.op_type == "Conv"]
+    # the network's convolutions in the order they run, each with the norm that follows it
+    norm_after = {}
+    for seq in net.modules():
+        if isinstance(seq, nn.Sequential):
+            kids = list(seq)
+            norm_after.update({id(a): b for a, b in itertools.pairwise(kids)
+                               if isinstance(a, nn.Conv2d) and isinstance(b, nn.BatchNorm2d)})
+    order: list = []
+    hooks = [m.register_forward_hook(lambda mod, i, o: order.append(mod))
+             for m in net.modules() if isinstance(m, nn.Conv2d)]
+    net.eval()
+    with torch.no_grad():
+        net(torch.from_numpy(calibration[:1]))
+    for h in hooks:
+        h.remove()
+    if len(order) != len(onnx_convs):
+        raise SystemExit(f"{path}: {len(onnx_convs)} convolutions, the network has "
+                         f"{len(order)} (--width/--blocks of that model?)")
+    fused = []
+    with torch.no_grad():
+        for conv, node in zip(order, onnx_convs, strict=True):
+            w = weights[node.input[1]]
+            b = weights[node.input[2]] if len(node.input) > 2 else np.zeros(w.shape[0], np.float32)
+            if tuple(w.shape) != tuple(conv.weight.shape):
+                raise SystemExit(f"{path}: convolution {node.name} is {w.shape}, the "
+                                 f"network's is {tuple(conv.weight.shape)}")
+            conv.weight.copy_(torch.from_numpy(np.array(w)))
+            norm = norm_after.get(id(conv))
+            if norm is None:
+                conv.bias.copy_(torch.from_numpy(np.array(b)))
+                continue
+            # first the identity norm plus the folded bias: the ONNX model's function
+            norm.weight.fill_(1.0)
+            norm.bias.copy_(torch.from_numpy(np.array(b)))
+            norm.running_mean.zero_()
+            norm.running_var.fill_(1.0 - norm.eps)
+            fused.append((conv, norm))
+        sums = {id(c): [0.0, 0.0, 0] for c, _ in fused}
+
+        def record(mod, inputs, out):
+            o = out.double()
+            s = sums[id(mod)]
+            s[0] = s[0] + o.sum((0, 2, 3))
+            s[1] = s[1] + (o * o).sum((0, 2, 3))
+            s[2] += o.shape[0] * o.shape[2] * o.shape[3]
+
+        hooks = [c.register_forward_hook(record) for c, _ in fused]
+        for i in range(0, len(calibration), 8):
+            net(torch.from_numpy(calibration[i:i + 8]))
+        for h in hooks:
+            h.remove()
+        for conv, norm in fused:
+            s1, s2, n = sums[id(conv)]
+            mean = s1 / n
+            var = (s2 / n - mean * mean).clamp(min=0.0)
+            norm.running_mean.copy_(mean.float())
+            norm.running_var.copy_(var.float())
+            norm.weight.copy_(torch.sqrt(var + norm.eps).float())
+            norm.bias.add_(mean.float())
+        x = np.ascontiguousarray(calibration[:1])
+        ours = [t.numpy() for t in net(torch.from_numpy(x))]
+    theirs = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(
+        None, {"image": x})
+    diff = max(float(np.abs(a - b).max()) for a, b in zip(ours, theirs, strict=True))
+    if diff > 1e-3:
+        raise SystemExit(f"{path}: the rebuilt network differs from the ONNX model by {diff}")
+    return diff
+
+
 def _module(model):
     """The network inside an ``AveragedModel`` (``--ema``), or the network itself."""
     return getattr(model, "module", model)
@@ -487,7 +578,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="residual blocks per place added to the network (build_model); with "
                          "--init from a shallower run they start as identities")
     ap.add_argument("--init", type=Path, default=None,
-                    help="start from this checkpoint (thermal_detector.pt of an earlier run)")
+                    help="start from this checkpoint: thermal_detector.pt of an earlier run, or a "
+                         "thermal_detector.onnx (state_from_onnx; same --width and --blocks)")
     ap.add_argument("--copy-paste", type=float, default=0.0, metavar="P",
                     help="probability that a HIT-UAV training frame gets copies of its small "
                          "objects pasted elsewhere in it (copy_paste; 0: never)")
@@ -541,7 +633,14 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"--keep-best-on {', '.join(unknown)}: no such validation set "
                          f"(have {', '.join(val_sets)})")
     net = build_model(args.width, args.blocks)
-    if args.init is not None:
+    if args.init is not None and args.init.suffix == ".onnx":
+        # the training crops of a generator of its own, so the run's draws stay as they were
+        calib_rng = np.random.default_rng(args.seed + 1_000_003)
+        calib = batch(items, images, calib_rng.permutation(len(items))[:64], tuple(args.crop),
+                      calib_rng)[0]
+        diff = state_from_onnx(net, args.init, calib)
+        print(f"--init {args.init}: rebuilt from the ONNX model (outputs within {diff:.1e})")
+    elif args.init is not None:
         saved = torch.load(args.init, map_location="cpu")
         if saved.get("blocks", 0) > args.blocks:
             raise SystemExit(f"{args.init} has {saved['blocks']} residual blocks per place; "
