@@ -585,8 +585,12 @@ def test_detector_parameters_pick_the_model_and_its_flip_test() -> None:
     assert flipped.flip_scales == tuple(card["flip_scales"])
     plain, _ = detectors_from(values | {"model_flip_test": False})
     assert plain.flip_scales == ()
-    general, _ = detectors_from(values | {"model_path": ""})
-    assert general.flip_scales == () and general.thresholds.tolist() != flipped.thresholds.tolist()
+    general, _ = detectors_from(values | {"model_path": ""})  # its own card's flip test
+    card = json.loads(SHIPPED.with_suffix(".json").read_text())
+    assert general.flip_scales == tuple(card["flip_scales"])
+    assert general.thresholds.tolist() != flipped.thresholds.tolist()
+    general, _ = detectors_from(values | {"model_path": "", "model_flip_test": False})
+    assert general.flip_scales == ()
 
 
 @needs_model
@@ -661,7 +665,9 @@ def test_flip_test_is_symmetric_and_checked() -> None:
     with pytest.raises(ValueError, match="flip_scales"):
         LearnedDetector(scales=(1.0,), flip_scales=(0.5,))
     # the card's flip test applies at the scales run only
-    assert LearnedDetector(scales=(0.5,)).flip_scales == ()
+    assert LearnedDetector(DRONE, scales=(0.5,)).flip_scales == ()  # its card: 1.0 only
+    general = json.loads(SHIPPED.with_suffix(".json").read_text())["flip_scales"]
+    assert LearnedDetector(scales=(0.5,)).flip_scales == tuple(s for s in general if s == 0.5)
 
 
 def test_box_mot_known_answers() -> None:
