@@ -43,8 +43,9 @@ PARAMS = (
               "the 'model' backend.", choices=PROVIDERS),
     ParamSpec("model_threads", 1, "onnxruntime threads of the 'model' backend.", 0, 64),
     ParamSpec("model_flip_test", True, "Run the 'model' backend's flip test where its model "
-              "card chose it (the mirrored frame too, heatmaps averaged: the drone model at "
-              "full scale; about twice the time per frame); false: never."),
+              "card chose it (the mirrored frame too, heatmaps averaged: the general model at "
+              "both scales, the drone model at full scale; about twice the time per frame); "
+              "false: never."),
     ParamSpec("model_threshold_scale", 1.0, "Multiplies the model card's per-class score "
               "thresholds (below 1: more recall, above: more precision).", 0.1, 3.0),
     ParamSpec("hotspots", True, "Detect fire and hotspots."),
