@@ -1,6 +1,7 @@
 """The trainer's numpy parts (tools/train_detector.py; no torch needed): the copy-paste
 augmentation (copies land inside the frame on free ground, carry their object's pixels and
-class, and the frame they came from is left as it was) and the selection score."""
+class, and the frame they came from is left as it was), crops around hard negatives and the
+selection score; the torch parts where the training extra is installed."""
 
 from __future__ import annotations
 
@@ -80,6 +81,78 @@ def test_copy_paste_invariants(spec, seed) -> None:
              for b, cl in zip(boxes, classes, strict=True) if max(b[2] - b[0], b[3] - b[1]) <= 40}
     for c, cl in zip(copies, new_classes[n:], strict=True):
         assert (round(c[2] - c[0], 6), round(c[3] - c[1], 6), int(cl)) in sizes
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 639), st.integers(0, 511), st.integers(0, 2**16),
+       st.sampled_from(["hit-uav", "thermal-dogs-people"]))
+def test_a_crop_around_a_hard_negative_holds_it(fx, fy, seed, source) -> None:
+    """Whatever the random scale (and, for the side-on sets, aspect) and flip, a crop asked to
+    hold a point holds it: a 2x2 px box there comes back inside the crop, with the patch's
+    pixels the frame's (the bright mark sits in the box)."""
+    from thermal_perception.io.labels import LabelledImage
+
+    tool = _trainer()
+    img = np.full((512, 640), 40, np.uint8)
+    img[max(0, fy - 1):fy + 1, max(0, fx - 1):fx + 1] = 250
+    box = (max(0, fx - 1), max(0, fy - 1), fx + 1, fy + 1)
+    item = LabelledImage(path=Path("x.png"), width=640, height=512, boxes=[box], labels=["person"],
+                         extra={"set": source})
+    patch, boxes, classes = tool.sample_crop(item, img, (320, 384), np.random.default_rng(seed),
+                                             focus=(fx, fy))
+    assert patch.shape == (320, 384) and boxes.shape == (1, 4) and list(classes) == [0]
+    x0, y0, x1, y1 = boxes[0]
+    assert 0 <= x0 < x1 <= 384 and 0 <= y0 < y1 <= 320
+    cx, cy = int(0.5 * (x0 + x1)), int(0.5 * (y0 + y1))
+    # the resampled mark (area-averaged when the crop shrinks it) is brighter than the ground
+    assert patch[max(0, cy - 2):cy + 3, max(0, cx - 2):cx + 3].max() > 40
+
+
+def test_offset_holding_known_answers() -> None:
+    """One axis of the crop placement: the start lets the point sit >= 8 px inside; a point
+    too near the frame's edge for that gets the nearest start; a crop as large as the frame
+    starts at 0."""
+    tool = _trainer()
+    rng = np.random.default_rng(0)
+    starts = {tool._offset_holding(300.0, 100, 640, rng) for _ in range(400)}
+    assert min(starts) == 208 and max(starts) == 292  # 300 + 8 - 100 .. 300 - 8
+    assert {tool._offset_holding(2.0, 100, 640, rng) for _ in range(50)} == {0}
+    assert {tool._offset_holding(638.0, 100, 640, rng) for _ in range(50)} == {540}
+    assert {tool._offset_holding(50.0, 640, 640, rng) for _ in range(20)} == {0}
+
+
+def test_mined_hard_negatives_are_what_the_evaluation_counts_false() -> None:
+    """A network whose heatmap has three peaks: one on a labelled person (a true positive,
+    not mined), one on a labelled vehicle but called person (false: mined), one on bare ground
+    (mined), and one in an ignore region (not mined)."""
+    torch = pytest.importorskip("torch")
+    from thermal_perception.io.labels import LabelledImage
+
+    tool = _trainer()
+    peaks = {(20, 30, 0), (60, 40, 0), (100, 80, 0), (140, 20, 0)}  # cell x, y, class
+
+    class Fixed(torch.nn.Module):
+        def forward(self, x):
+            n, _, h, w = x.shape
+            heat = torch.zeros(n, len(tool.CLASSES), h // 4, w // 4)
+            for cx, cy, c in peaks:
+                heat[:, c, cy, cx] = 0.9
+            size = torch.full((n, 2, h // 4, w // 4), float(np.log(12.0)))
+            return heat, size, torch.zeros(n, 2, h // 4, w // 4)
+
+    def box(cx, cy):  # the 12x12 px box the network reports at cell (cx, cy)
+        x, y = 4 * cx, 4 * cy
+        return (x - 6.0, y - 6.0, x + 6.0, y + 6.0)
+
+    item = LabelledImage(path=Path("x.png"), width=640, height=512,
+                         boxes=[box(20, 30), box(60, 40)],
+                         labels=["person", "vehicle"], ignore=[(540, 60, 600, 100)])
+    img = np.random.default_rng(1).integers(0, 255, (512, 640)).astype(np.uint8)
+    hard = tool.mine_hard_negatives(Fixed(), [item, item], [img, img], threshold=0.3)
+    assert len(hard) == 2 and hard[0] is hard[1]  # the same image is run once
+    got = sorted(map(tuple, np.round(hard[0]).astype(int)))
+    assert got == [(240, 160), (400, 320)]
+    assert tool.mine_hard_negatives(Fixed(), [item], [img], threshold=0.95)[0].shape == (0, 2)
 
 
 def test_selection_score_weighs_each_set_by_the_classes_it_labels() -> None:

@@ -240,10 +240,14 @@ def copy_paste(img: np.ndarray, boxes: np.ndarray, classes: np.ndarray,
 
 
 def sample_crop(item: LabelledImage, img: np.ndarray, crop: tuple[int, int],
-                rng: np.random.Generator, paste: float = 0.0):
+                rng: np.random.Generator, paste: float = 0.0,
+                focus: tuple[float, float] | None = None):
     """A random crop (random scale from :data:`SCALES`, horizontal flip; the extra sets also
     a random aspect change 0.8-1.25, as their images were stretched square) and its boxes.
-    HIT-UAV frames get :func:`copy_paste` first with probability ``paste``."""
+    HIT-UAV frames get :func:`copy_paste` first with probability ``paste``. ``focus`` (x, y
+    px of ``img``): the crop is placed at random among the places that hold that point at
+    least 8 px inside it (where the scaled frame allows; a hard negative, see
+    :func:`mine_hard_negatives`)."""
     ch, cw = crop
     extra = item.extra.get("set", "hit-uav") != "hit-uav"
     boxes = np.asarray(item.boxes, np.float64).reshape(-1, 4)
@@ -257,8 +261,12 @@ def sample_crop(item: LabelledImage, img: np.ndarray, crop: tuple[int, int],
     sh, sw = max(1, round(h * scale)), max(1, round(w * scale * aspect))
     big = cv2.resize(img, (sw, sh), interpolation=cv2.INTER_AREA if scale < 1
                      else cv2.INTER_LINEAR)
-    y0 = int(rng.integers(0, max(1, sh - ch + 1)))
-    x0 = int(rng.integers(0, max(1, sw - cw + 1)))
+    if focus is None:
+        y0 = int(rng.integers(0, max(1, sh - ch + 1)))
+        x0 = int(rng.integers(0, max(1, sw - cw + 1)))
+    else:
+        y0 = _offset_holding(focus[1] * scale, ch, sh, rng)
+        x0 = _offset_holding(focus[0] * scale * aspect, cw, sw, rng)
     patch = np.zeros((ch, cw), np.uint8)
     view = big[y0:y0 + ch, x0:x0 + cw]
     patch[:view.shape[0], :view.shape[1]] = view
@@ -277,11 +285,55 @@ def sample_crop(item: LabelledImage, img: np.ndarray, crop: tuple[int, int],
     return np.ascontiguousarray(patch), boxes, classes
 
 
-def batch(items, images, order, crop, rng, paste: float = 0.0, around: int = 0):
+def _offset_holding(p: float, size: int, full: int, rng: np.random.Generator,
+                    margin: float = 8.0) -> int:
+    """A random crop start (0 .. full - size) along one axis that puts the point ``p`` at
+    least ``margin`` px inside a crop of ``size`` px, or the nearest start when none can."""
+    top = max(0, full - size)
+    lo = min(top, max(0, math.ceil(p + margin - size)))
+    hi = max(lo, min(top, math.floor(p - margin)))
+    return int(rng.integers(lo, hi + 1))
+
+
+def mine_hard_negatives(net, items, images, threshold: float) -> list[np.ndarray]:
+    """Each training image's hard negatives: the centres (K, 2; x, y px) of the boxes the
+    network finds at full scale with a score of at least ``threshold`` that match no labelled
+    box of their class at IoU 0.5 (what the evaluation counts as false), leaving out those
+    centred in an ignore region. An image listed more than once is run once."""
+    from thermal_perception.evaluation.boxes import iou_matrix
+
+    done: dict[int, np.ndarray] = {}
+    found = []
+    for it, img in zip(items, images, strict=True):
+        if id(img) not in done:
+            b = predict(net, img, threshold)
+            labels = np.asarray(it.boxes, np.float64).reshape(-1, 4)
+            classes = np.asarray([CLASSES.index(lab) for lab in it.labels], np.intp)
+            false = np.ones(len(b), bool)
+            if len(b) and labels.size:
+                iou = iou_matrix(b.xyxy.astype(np.float64), labels)
+                false = ~((iou >= 0.5) & (b.classes[:, None] == classes[None, :])).any(1)
+            centres = 0.5 * (b.xyxy[:, :2] + b.xyxy[:, 2:])
+            for x0, y0, x1, y1 in it.ignore:
+                false &= ~((centres[:, 0] >= x0) & (centres[:, 0] < x1)
+                           & (centres[:, 1] >= y0) & (centres[:, 1] < y1))
+            done[id(img)] = centres[false].astype(np.float64)
+        found.append(done[id(img)])
+    return found
+
+
+def batch(items, images, order, crop, rng, paste: float = 0.0, around: int = 0,
+          hard: list[np.ndarray] | None = None, hard_p: float = 0.0):
+    """A training batch of the images ``order`` names; with ``hard`` (from
+    :func:`mine_hard_negatives`) an image that has hard negatives is cropped around one of
+    them with probability ``hard_p``."""
     xs, heats, sizes, offs, masks = [], [], [], [], []
     out_shape = (crop[0] // STRIDE, crop[1] // STRIDE)
     for i in order:
-        patch, boxes, classes = sample_crop(items[i], images[i], crop, rng, paste)
+        focus = None
+        if hard_p and hard is not None and len(hard[i]) and rng.random() < hard_p:
+            focus = tuple(hard[i][rng.integers(len(hard[i]))])
+        patch, boxes, classes = sample_crop(items[i], images[i], crop, rng, paste, focus)
         xs.append(normalise_frame(augment(patch, rng)))
         h, s, o, m = centernet_targets(boxes, classes, len(CLASSES), out_shape, STRIDE,
                                        around=around)
@@ -591,6 +643,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--giou", type=float, default=0.0, metavar="WEIGHT",
                     help="add WEIGHT x the GIoU loss of the decoded boxes (giou_loss) to the L1 "
                          "losses of offset and size (0: L1 only)")
+    ap.add_argument("--hard-negatives", type=float, default=0.0, metavar="P",
+                    help="crop a training image around one of its hard negatives (boxes the "
+                         "network finds that the evaluation would count false) with this "
+                         "probability; mined at the start and every --mine-every epochs")
+    ap.add_argument("--mine-threshold", type=float, default=0.3, metavar="SCORE",
+                    help="lowest score of a mined hard negative")
+    ap.add_argument("--mine-every", type=int, default=8, metavar="EPOCHS")
     ap.add_argument("--keep-best-on", action="append", default=[], metavar="SET",
                     help="also keep the epoch with the best mean AP50 on this validation set "
                          "alone (e.g. hit-uav: a card for drone views), written to OUT/SET/")
@@ -679,7 +738,14 @@ def main(argv: list[str] | None = None) -> int:
     # what each selection keeps: "" (the selection score over all sets) and --keep-best-on
     chosen: dict[str, dict] = {name: {"score": -1.0} for name in ["", *args.keep_best_on]}
     started = time.monotonic()
+    hard = None
     for epoch in range(1, args.epochs + 1):
+        if args.hard_negatives and (epoch - 1) % args.mine_every == 0:
+            kept.eval()
+            hard = mine_hard_negatives(kept, items, tqdm(images, desc="mining hard negatives",
+                                                          unit="image"), args.mine_threshold)
+            print(f"epoch {epoch}: {sum(map(len, hard))} hard negatives on "
+                  f"{sum(1 for h in hard if len(h))} of {len(hard)} training images")
         net.train()
         order = rng.permutation(len(items))
         sums = np.zeros(5)
@@ -688,7 +754,8 @@ def main(argv: list[str] | None = None) -> int:
             idx = order[step * args.batch:(step + 1) * args.batch]
             x, heat, size, off, mask = (torch.from_numpy(a) for a in
                                         batch(items, images, idx, tuple(args.crop), rng,
-                                              args.copy_paste, args.regress_around))
+                                              args.copy_paste, args.regress_around,
+                                              hard, args.hard_negatives))
             x = x.contiguous(memory_format=torch.channels_last)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.precision == "bf16"):
                 p_heat, p_size, p_off = net(x)
@@ -741,7 +808,8 @@ def main(argv: list[str] | None = None) -> int:
         "seed": args.seed, "crop": list(args.crop),
         "batch": args.batch, "lr": args.lr, "precision": args.precision, "ema": args.ema,
         "copy_paste": args.copy_paste, "regress_around": args.regress_around,
-        "giou": args.giou,
+        "giou": args.giou, "hard_negatives": args.hard_negatives,
+        "mine_threshold": args.mine_threshold, "mine_every": args.mine_every,
         "width": args.width, "blocks": args.blocks,
         "init": str(args.init) if args.init else None, "threads": args.threads,
         "train_seconds": round(train_s), "parameters": params,
