@@ -17,7 +17,9 @@ epoch and the score thresholds; no ``test`` split is ever read here.
 Fixed seeds (numpy, torch, crop order); two CPU threads; channels-last tensors, and with
 ``--precision bf16`` the convolutions in bfloat16 (CPUs with AVX512-BF16 or AMX: about twice
 the speed of float32; the loss, validation and the exported weights stay float32); ``--ema``
-validates and keeps a moving average of the weights. Writes ``thermal_detector.onnx``,
+validates and keeps a moving average of the weights; ``--hard-negatives P`` crops images
+around the boxes the network finds that the evaluation would count false (mined again every
+``--mine-every`` epochs; the drone model's fourth stage). Writes ``thermal_detector.onnx``,
 ``thermal_detector.json`` (class names, layout, stride, per-class thresholds, the training
 record) and ``train_log.csv`` to ``--out``; with ``--keep-best-on SET`` also the epoch best on
 that val set alone under ``--out/SET/`` (the drone model: ``--keep-best-on hit-uav``).
