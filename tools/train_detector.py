@@ -299,10 +299,12 @@ def _offset_holding(p: float, size: int, full: int, rng: np.random.Generator,
 
 def mine_hard_negatives(net, items, images, threshold: float) -> list[np.ndarray]:
     """Each training image's hard negatives: the centres (K, 2; x, y px) of the boxes the
-    network finds at full scale with a score of at least ``threshold`` that match no labelled
-    box of their class at IoU 0.5 (what the evaluation counts as false), leaving out those
-    centred in an ignore region. An image listed more than once is run once."""
-    from thermal_perception.evaluation.boxes import iou_matrix
+    network finds at full scale with a score of at least ``threshold`` that overlap no
+    labelled box of their class at IoU 0.5 (the evaluation's false detections, except that a
+    second box on an object already found, which it also counts false, is not mined), leaving
+    out those centred in an ignore region as the evaluation does. An image listed more than
+    once is run once."""
+    from thermal_perception.evaluation.boxes import centred_in, iou_matrix
 
     done: dict[int, np.ndarray] = {}
     found = []
@@ -313,13 +315,10 @@ def mine_hard_negatives(net, items, images, threshold: float) -> list[np.ndarray
             classes = np.asarray([CLASSES.index(lab) for lab in it.labels], np.intp)
             false = np.ones(len(b), bool)
             if len(b) and labels.size:
-                iou = iou_matrix(b.xyxy.astype(np.float64), labels)
+                iou = iou_matrix(b.xyxy, labels)
                 false = ~((iou >= 0.5) & (b.classes[:, None] == classes[None, :])).any(1)
-            centres = 0.5 * (b.xyxy[:, :2] + b.xyxy[:, 2:])
-            for x0, y0, x1, y1 in it.ignore:
-                false &= ~((centres[:, 0] >= x0) & (centres[:, 0] < x1)
-                           & (centres[:, 1] >= y0) & (centres[:, 1] < y1))
-            done[id(img)] = centres[false].astype(np.float64)
+            false &= ~centred_in(b.xyxy, it.ignore)
+            done[id(img)] = 0.5 * (b.xyxy[false, :2] + b.xyxy[false, 2:]).astype(np.float64)
         found.append(done[id(img)])
     return found
 

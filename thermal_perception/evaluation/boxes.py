@@ -38,6 +38,18 @@ def iou_matrix(a: NDArray, b: NDArray) -> NDArray[np.float64]:
     return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
 
 
+def centred_in(xyxy: NDArray, regions: NDArray) -> NDArray[np.bool_]:
+    """Whether each box of ``xyxy`` (N, 4) has its centre inside any of ``regions`` (M, 4;
+    xyxy, x1/y1 exclusive): how an ignore region leaves a detection uncounted."""
+    xyxy = np.asarray(xyxy, np.float64).reshape(-1, 4)
+    regions = np.asarray(regions, np.float64).reshape(-1, 4)
+    cx = 0.5 * (xyxy[:, 0] + xyxy[:, 2])
+    cy = 0.5 * (xyxy[:, 1] + xyxy[:, 3])
+    return ((cx[:, None] >= regions[None, :, 0]) & (cx[:, None] < regions[None, :, 2])
+            & (cy[:, None] >= regions[None, :, 1])
+            & (cy[:, None] < regions[None, :, 3])).any(axis=1)
+
+
 def _match_image(pred_xyxy: NDArray, pred_scores: NDArray, gt: NDArray, ignore: NDArray,
                  iou: float, size_px: tuple[float, float] | None = None
                  ) -> tuple[NDArray[np.float64], NDArray[np.bool_], int]:
@@ -59,14 +71,7 @@ def _match_image(pred_xyxy: NDArray, pred_scores: NDArray, gt: NDArray, ignore: 
     ious = iou_matrix(pred_xyxy, gt)
     taken = ~scored  # boxes out of the range are never matched as true positives
     scores, tps = [], []
-    if len(ignore):
-        cx = 0.5 * (pred_xyxy[:, 0] + pred_xyxy[:, 2])
-        cy = 0.5 * (pred_xyxy[:, 1] + pred_xyxy[:, 3])
-        in_ignore = ((cx[:, None] >= ignore[None, :, 0]) & (cx[:, None] < ignore[None, :, 2])
-                     & (cy[:, None] >= ignore[None, :, 1])
-                     & (cy[:, None] < ignore[None, :, 3])).any(axis=1)
-    else:
-        in_ignore = np.zeros(len(pred_scores), bool)
+    in_ignore = centred_in(pred_xyxy, ignore)
     for k in range(len(pred_scores)):
         j = -1
         if len(gt):
