@@ -219,7 +219,11 @@ except KeyboardInterrupt:
 if interrupted:  # the exception is dropped: a queue whose put() it cut is no longer held
     import gc
     import multiprocessing as mp
+    import threading
     gc.collect()
+    # on stderr, for the message of a failed check: what was still running at this point
+    print("threads alive:", [t.name for t in threading.enumerate()],
+          "children:", [c.name for c in mp.active_children()], file=sys.stderr, flush=True)
     print("interrupted", sorted(p.name for p in Path("/dev/shm").iterdir()
                                 if p.name.startswith(("sem.mp-", "psm_"))),
           len(mp.active_children()), flush=True)
