@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -193,14 +194,28 @@ class LearnedDetector:
         field) the frame is run at each and the boxes merged per class (IoU 0.5); given the
         ground sample distance ``gsd_m`` (m per pixel at the frame's centre), only the scales
         :func:`.model_io.scales_for` keeps for it."""
+        h, w = np.shape(frame)
+        found = []
+        scales = scales_for(self.scales, gsd_m, self.reduced_from_person_px)
+        for scale, x, (sh, sw) in self.model_inputs(frame, scales):
+            outputs = self.session.run(None, {self.input_name: x})
+            if scale in self.flip_scales:
+                outputs = self._flip_test(scale, x, outputs, sh, sw)
+            found.append(self._decode(outputs, (sh, sw)))
+        return merge_scales(found, scales, (h, w), self.reduced_min_px)
+
+    def model_inputs(self, frame: NDArray, scales: Sequence[float]
+                     ) -> Iterator[tuple[float, NDArray[np.float32], tuple[int, int]]]:
+        """The network's inputs for ``frame`` (H, W) as :meth:`boxes` runs it: per scale, the
+        scale, the normalised frame resized and zero-padded to the input multiple (1, 1, H',
+        W') and the resized size (h, w) inside it. The arrays are buffers reused for the next
+        frame (allocated once per stream size): copy one to keep it."""
         a = np.asarray(frame)
         h, w = a.shape
         if self._norm is None or self._norm.shape != (h, w):
             self._norm = np.empty((h, w), np.float32)  # once per stream size
             self._inputs, self._mirrored = {}, {}
         normalise_frame(a, out=self._norm)
-        found = []
-        scales = scales_for(self.scales, gsd_m, self.reduced_from_person_px)
         for scale in scales:
             sh, sw = max(1, round(h * scale)), max(1, round(w * scale))
             x = self._inputs.get(scale)
@@ -212,11 +227,7 @@ class LearnedDetector:
             else:
                 cv2.resize(self._norm, (sw, sh), dst=x[0, 0, :sh, :sw],
                            interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-            outputs = self.session.run(None, {self.input_name: x})
-            if scale in self.flip_scales:
-                outputs = self._flip_test(scale, x, outputs, sh, sw)
-            found.append(self._decode(outputs, (sh, sw)))
-        return merge_scales(found, scales, (h, w), self.reduced_min_px)
+            yield scale, x, (sh, sw)
 
     def _flip_test(self, scale: float, x: NDArray[np.float32], outputs: list[NDArray],
                    height: int, width: int) -> list[NDArray]:
