@@ -23,7 +23,12 @@ from thermal_perception.core.detection.model_io import (
     scales_for,
 )
 from thermal_perception.core.detection.types import gsd_from_altitude, gsd_from_view
-from thermal_perception.evaluation.boxes import average_precision, evaluate_boxes, iou_matrix
+from thermal_perception.evaluation.boxes import (
+    average_precision,
+    evaluate_boxes,
+    false_detections,
+    iou_matrix,
+)
 from thermal_perception.io.labels import (
     LabelError,
     LabelledImage,
@@ -228,7 +233,10 @@ def test_average_precision_known_answers() -> None:
     assert average_precision(np.array([1.0]), np.array([1.0])) == 1.0
 
 
-def test_evaluate_boxes_matching_ignore_and_thresholds() -> None:
+def _two_people_and_an_empty_image() -> tuple[list[LabelledImage], list[Boxes]]:
+    """Two labelled people and an ignore region on one image, none on the other; detections:
+    0.9 on a person, 0.8 a second box on it, 0.7 in the ignore region, 0.4 on nothing, and
+    0.6 on the empty image."""
     item = LabelledImage(Path("a.jpg"), 100, 100, boxes=[(10, 10, 20, 30), (50, 50, 60, 70)],
                          labels=["person", "person"], ignore=[(80, 80, 100, 100)])
     empty = LabelledImage(Path("b.jpg"), 100, 100)
@@ -237,13 +245,60 @@ def test_evaluate_boxes_matching_ignore_and_thresholds() -> None:
                  np.array([0.9, 0.8, 0.7, 0.4], np.float32), np.zeros(4, np.intp))
     pred_empty = Boxes(np.array([[5, 5, 15, 25]], np.float32), np.array([0.6], np.float32),
                        np.zeros(1, np.intp))
-    r = evaluate_boxes([item, empty], [pred, pred_empty], ["person"], {"person": 0.5})
+    return [item, empty], [pred, pred_empty]
+
+
+def test_evaluate_boxes_matching_ignore_and_thresholds() -> None:
+    items, preds = _two_people_and_an_empty_image()
+    r = evaluate_boxes(items, preds, ["person"], {"person": 0.5})
     p = r["classes"]["person"]
     # 0.9 TP; 0.8 duplicate FP; 0.7 in the ignore region: left out; 0.6 FP; 0.4 below 0.5
     assert p["true_pos"] == 1 and p["false_pos"] == 2
     assert p["precision"] == pytest.approx(1 / 3) and p["recall"] == pytest.approx(0.5)
     assert p["false_per_empty_image"] == pytest.approx(1.0)
     assert 0.0 < p["ap50"] <= 0.5
+
+
+def test_false_detections_are_those_the_scores_count_false() -> None:
+    """Known answer (the case above): the duplicate box on a found person and the box on the
+    image without people; not the one in the ignore region, not the one below threshold."""
+    items, preds = _two_people_and_an_empty_image()
+    false = false_detections(items, preds, ["person"], {"person": 0.5})
+    assert [(f.image, f.xyxy, f.score, f.on_empty) for f in false] == [
+        (0, (11.0, 10.0, 21.0, 30.0), pytest.approx(0.8), False),
+        (1, (5.0, 5.0, 15.0, 25.0), pytest.approx(0.6), True)]
+
+
+@given(st.lists(st.tuples(st.integers(0, 60), st.integers(0, 60), st.integers(4, 30),
+                          st.integers(4, 30), st.integers(0, 1)), max_size=6),
+       st.lists(st.tuples(st.integers(0, 60), st.integers(0, 60), st.integers(4, 30),
+                          st.integers(4, 30), st.integers(0, 1),
+                          st.floats(0.05, 1.0)), max_size=10),
+       st.floats(0.1, 0.9))
+def test_false_detections_count_what_evaluate_boxes_counts(labelled, found, threshold) -> None:
+    """Invariant: per class, as many false detections as ``evaluate_boxes`` counts false
+    positives at the same thresholds, and those on images without the class add up to its
+    false-per-empty-image count."""
+    classes = ["person", "vehicle"]
+    half = len(labelled) // 2  # two images: labels split between them
+    items = [LabelledImage(Path(f"{i}.jpg"), 100, 100,
+                           boxes=[(x, y, x + w, y + h) for x, y, w, h, _ in part],
+                           labels=[classes[c] for *_, c in part], ignore=[(90, 90, 100, 100)])
+             for i, part in enumerate((labelled[:half], labelled[half:]))]
+    preds = [Boxes(np.array([(x, y, x + w, y + h) for x, y, w, h, *_ in part],
+                            np.float32).reshape(-1, 4),
+                   np.array([s for *_, s in part], np.float32),
+                   np.array([c for *_, c, _ in part], np.intp))
+             for part in (found[:len(found) // 2], found[len(found) // 2:])]
+    r = evaluate_boxes(items, preds, classes, threshold)["classes"]
+    false = false_detections(items, preds, classes, threshold)
+    for name in classes:
+        mine = [f for f in false if f.label == name]
+        assert len(mine) == r[name]["false_pos"]
+        if r[name]["images_without"]:
+            assert sum(f.on_empty for f in mine) == pytest.approx(
+                r[name]["false_per_empty_image"] * r[name]["images_without"])
+    assert [f.score for f in false] == sorted((f.score for f in false), reverse=True)
 
 
 def test_evaluate_boxes_size_bins_known_answer() -> None:
@@ -370,6 +425,32 @@ def test_drone_model_on_real_drone_images() -> None:
     # R 0.804; vehicle AP50 0.899; bicycle 0.892
     assert person["ap50"] >= 0.72 and person["precision"] >= 0.74 and person["recall"] >= 0.66
     assert vehicle["ap50"] >= 0.78 and bicycle["ap50"] >= 0.7
+
+
+@needs_model
+def test_eval_draws_its_false_detections(tmp_path: Path) -> None:
+    """``eval --false-sheet N``: the N highest-scoring false detections, as the report counts
+    them, drawn as one picture of crops (six per row) and listed in dataset_eval.json."""
+    from thermal_perception.evaluation.dataset import (
+        SHEET_COLUMNS,
+        SHEET_TILE_PX,
+        DatasetEvalOptions,
+        run_dataset_eval,
+    )
+
+    r = run_dataset_eval(DatasetEvalOptions(dataset=SAMPLE, limit=16, out=tmp_path,
+                                            false_sheet=7), progress=False)
+    f = r["false_detections"]
+    assert f["count"] == sum(c["false_pos"] for c in r["overall"].values())
+    assert f["count"] >= 7  # measured on these 16 frames: more than that
+    scores = [d["score"] for d in f["drawn"]]
+    assert len(scores) == 7 and scores == sorted(scores, reverse=True)
+    assert all(d["score"] >= r["overall"][d["label"]]["threshold"] for d in f["drawn"])
+    sheet = cv2.imread(f["sheet"])
+    assert sheet.shape == (2 * SHEET_TILE_PX, SHEET_COLUMNS * SHEET_TILE_PX, 3)
+    assert sheet[:SHEET_TILE_PX].std() > 10 and not sheet[SHEET_TILE_PX:, SHEET_TILE_PX:].any()
+    saved = json.loads((tmp_path / "dataset_eval.json").read_text())
+    assert saved["false_detections"]["drawn"] == f["drawn"]
 
 
 @needs_model
@@ -713,3 +794,11 @@ def test_track_ids_round_trip_and_sequence_tracking(tmp_path: Path) -> None:
         assert m["gt"] == 22 and m["frames"] == 26 and set(r["tracking"]["sequences"]) == {
             "Nato_camp_sequence", "Tree_sequence", "thermal_74xx"}
         assert m["tp"] + m["fn"] == m["gt"] and -1.0 <= m["mota"] <= 1.0
+
+
+def test_eval_false_sheet_needs_an_out_folder(capsys: pytest.CaptureFixture[str]) -> None:
+    """A clear error, before any image is read, instead of a picture drawn nowhere."""
+    from thermal_perception.cli import main
+
+    assert main(["eval", "--dataset", str(SAMPLE), "--false-sheet", "5"]) == 2
+    assert "--false-sheet N needs N >= 0 and --out" in capsys.readouterr().err

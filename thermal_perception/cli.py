@@ -215,20 +215,26 @@ def _cmd_eval_dataset(args: argparse.Namespace) -> int:
     )
     from thermal_perception.io.labels import LabelError
 
+    if args.false_sheet < 0 or (args.false_sheet and args.out is None):
+        print("error: --false-sheet N needs N >= 0 and --out (the folder the picture goes to)",
+              file=sys.stderr)
+        return 2
     try:
         report = run_dataset_eval(DatasetEvalOptions(
             dataset=args.dataset, split=args.split, backend=args.backend or "model",
             model_path=args.model, render=args.render, out=args.out, limit=args.limit,
             palette=args.palette, scales=tuple(args.scales) if args.scales else None,
             focal_px=args.focal_px or DatasetEvalOptions.focal_px,
-            flip_test=not args.no_flip))
+            flip_test=not args.no_flip, false_sheet=args.false_sheet))
     except (LabelError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print("\n".join(format_dataset_report(report)))
     if args.out:
+        sheet = report.get("false_detections", {}).get("sheet")
         print(f"wrote {args.out / 'dataset_eval.json'}" + (
-            f" and {len(report['rendered'])} images with boxes" if report["rendered"] else ""))
+            f" and {len(report['rendered'])} images with boxes" if report["rendered"] else "")
+            + (f"; the false detections drawn: {sheet}" if sheet else ""))
     return 0
 
 
@@ -399,6 +405,9 @@ def build_parser() -> argparse.ArgumentParser:
                                "detector's model_flip_test: false)")
     evaluate.add_argument("--render", type=int, default=0,
                           help="draw this many images with boxes into --out")
+    evaluate.add_argument("--false-sheet", type=int, default=0, metavar="N",
+                          help="with --dataset and --out: draw the N highest-scoring false "
+                               "detections as one picture (false_detections.png)")
     evaluate.add_argument("--limit", type=int, default=0, help="only the first N images")
     evaluate.add_argument("--palette", default=None,
                           help="false-colour images: the palette that drew them (e.g. "

@@ -52,12 +52,13 @@ def centred_in(xyxy: NDArray, regions: NDArray) -> NDArray[np.bool_]:
 
 def _match_image(pred_xyxy: NDArray, pred_scores: NDArray, gt: NDArray, ignore: NDArray,
                  iou: float, size_px: tuple[float, float] | None = None
-                 ) -> tuple[NDArray[np.float64], NDArray[np.bool_], int]:
+                 ) -> tuple[NDArray[np.float64], NDArray[np.bool_], int, NDArray[np.intp]]:
     """Scores and true-positive flags of one image's detections of one class (ignored ones
-    dropped), and the number of labelled boxes scored. With ``size_px`` = (lo, hi) only
-    labelled boxes whose longer side is in [lo, hi) are scored, as COCO scores its size
-    ranges: a detection that matches one of the other labelled boxes, or that matches none
-    and is itself outside the range, counts neither way."""
+    dropped), the number of labelled boxes scored, and the index in ``pred_*`` of each
+    score. With ``size_px`` = (lo, hi) only labelled boxes whose longer side is in [lo, hi)
+    are scored, as COCO scores its size ranges: a detection that matches one of the other
+    labelled boxes, or that matches none and is itself outside the range, counts neither
+    way."""
     order = np.argsort(-pred_scores, kind="stable")
     pred_xyxy, pred_scores = pred_xyxy[order], pred_scores[order]
     scored = np.ones(len(gt), bool)
@@ -70,7 +71,7 @@ def _match_image(pred_xyxy: NDArray, pred_scores: NDArray, gt: NDArray, ignore: 
         outside = (pside < lo) | (pside >= hi)
     ious = iou_matrix(pred_xyxy, gt)
     taken = ~scored  # boxes out of the range are never matched as true positives
-    scores, tps = [], []
+    scores, tps, kept = [], [], []
     in_ignore = centred_in(pred_xyxy, ignore)
     for k in range(len(pred_scores)):
         j = -1
@@ -83,11 +84,14 @@ def _match_image(pred_xyxy: NDArray, pred_scores: NDArray, gt: NDArray, ignore: 
             taken[j] = True
             scores.append(pred_scores[k])
             tps.append(True)
+            kept.append(order[k])
         elif not (in_ignore[k] or outside[k]
                   or (len(gt) and np.any(ious[k][~scored] >= iou))):
             scores.append(pred_scores[k])
             tps.append(False)
-    return np.asarray(scores, np.float64), np.asarray(tps, bool), int(scored.sum())
+            kept.append(order[k])
+    return (np.asarray(scores, np.float64), np.asarray(tps, bool), int(scored.sum()),
+            np.asarray(kept, np.intp))
 
 
 def average_precision(recall: NDArray, precision: NDArray) -> float:
@@ -145,8 +149,8 @@ def evaluate_boxes(items: Sequence[LabelledImage], predictions: Sequence[Boxes],
                              if lab == name], np.float64).reshape(-1, 4)
             ignore = np.asarray(item.ignore, np.float64).reshape(-1, 4)
             mine = pred.classes == ci
-            s, tp, n = _match_image(pred.xyxy[mine], pred.scores[mine], gt, ignore, iou,
-                                    size_px)
+            s, tp, n, _ = _match_image(pred.xyxy[mine], pred.scores[mine], gt, ignore, iou,
+                                       size_px)
             all_scores.append(s)
             all_tps.append(tp)
             n_gt += n
@@ -163,6 +167,40 @@ def evaluate_boxes(items: Sequence[LabelledImage], predictions: Sequence[Boxes],
                                            else float("nan"))
         out["classes"][name] = report
     return out
+
+
+@dataclass(frozen=True)
+class FalseDetection:
+    """A detection :func:`evaluate_boxes` counts false at its class threshold."""
+
+    image: int                                # index into the items scored
+    xyxy: tuple[float, float, float, float]  # pixels
+    label: str
+    score: float
+    on_empty: bool                            # the image holds no labelled box of the class
+
+
+def false_detections(items: Sequence[LabelledImage], predictions: Sequence[Boxes],
+                     classes: Sequence[str], thresholds: Mapping[str, float] | float,
+                     iou: float = 0.5) -> list[FalseDetection]:
+    """Every detection at or above its class threshold that :func:`evaluate_boxes` counts
+    false (no labelled box of its class at ``iou``, or a second box on one already found;
+    centred in an ignore region: not counted), highest score first."""
+    out = []
+    for i, (item, pred) in enumerate(zip(items, predictions, strict=True)):
+        ignore = np.asarray(item.ignore, np.float64).reshape(-1, 4)
+        for ci, name in enumerate(classes):
+            t = _threshold(thresholds, name)
+            mine = np.flatnonzero(pred.classes == ci)
+            if t is None or not len(mine):
+                continue
+            gt = np.asarray([b for b, lab in zip(item.boxes, item.labels, strict=True)
+                             if lab == name], np.float64).reshape(-1, 4)
+            s, tp, _, kept = _match_image(pred.xyxy[mine], pred.scores[mine], gt, ignore, iou)
+            for k in np.flatnonzero(~tp & (s >= t)):
+                out.append(FalseDetection(i, tuple(float(v) for v in pred.xyxy[mine[kept[k]]]),
+                                          name, float(s[k]), not len(gt)))
+    return sorted(out, key=lambda f: -f.score)
 
 
 def _threshold(thresholds: Mapping[str, float] | float | None, name: str) -> float | None:

@@ -12,7 +12,9 @@ and detections of other sizes that match nothing, count neither way, as COCO sco
 linearly to ``--relative-c`` (as a user of it would have to). Where an image says its altitude
 and pitch (HIT-UAV), both backends get the ground sample distance from them and ``--focal-px``,
 as the detector node gets it from altitude and ``camera_info``: the warm-body sizes need it, and
-the learned backend's scale awareness chooses the image scales it runs by it.
+the learned backend's scale awareness chooses the image scales it runs by it. ``false_sheet``
+draws the highest-scoring false detections (those the scores count false) as one picture of
+crops around them, for seeing what the detector mistakes.
 """
 
 from __future__ import annotations
@@ -30,7 +32,13 @@ from tqdm import tqdm
 
 from thermal_perception.core.detection.model_io import Boxes, empty_boxes
 from thermal_perception.core.detection.types import gsd_from_view
-from thermal_perception.evaluation.boxes import AP_SCORE_FLOOR, BoxMot, evaluate_boxes
+from thermal_perception.evaluation.boxes import (
+    AP_SCORE_FLOOR,
+    BoxMot,
+    FalseDetection,
+    evaluate_boxes,
+    false_detections,
+)
 from thermal_perception.io.dataset_images import read_dataset_image
 from thermal_perception.io.labels import LabelledImage, read_dataset
 
@@ -55,6 +63,7 @@ class DatasetEvalOptions:
     palette: str | None = None         # false-colour images: the palette that drew them
     scales: tuple[float, ...] | None = None  # model: image scales run (None: the card's)
     flip_test: bool = True             # model: the card's flip test (False: none)
+    false_sheet: int = 0               # this many false detections drawn into out/ (crops)
 
 
 def item_gsd_m(item: LabelledImage, focal_px: float = HIT_UAV_FOCAL_PX) -> float | None:
@@ -174,6 +183,18 @@ def run_dataset_eval(o: DatasetEvalOptions, progress: bool = True) -> dict[str, 
             f"objects >= {lo:.0f} px" if math.isinf(hi) else f"objects {lo:.0f}-{hi:.0f} px")
         report["bins"][name] = {"images": len(items), **evaluate_boxes(
             items, preds, EVAL_CLASSES, thresholds, size_px=(lo, hi))["classes"]}
+    if o.out is not None and o.false_sheet:
+        false = false_detections(items, preds, EVAL_CLASSES, thresholds)
+        report["false_detections"] = {"count": len(false), "on_images_without_class": sum(
+            f.on_empty for f in false), "drawn": [
+            {"image": str(items[f.image].path), "label": f.label, "score": f.score,
+             "xyxy": list(f.xyxy), "on_image_without_class": f.on_empty}
+            for f in false[:o.false_sheet]]}
+        if false:
+            o.out.mkdir(parents=True, exist_ok=True)
+            path = o.out / "false_detections.png"
+            cv2.imwrite(str(path), false_sheet(items, false[:o.false_sheet], o.palette))
+            report["false_detections"]["sheet"] = str(path)
     if o.out is not None:
         o.out.mkdir(parents=True, exist_ok=True)
         (o.out / "dataset_eval.json").write_text(json.dumps(report, indent=1, default=float))
@@ -264,6 +285,50 @@ def render_boxes(image: np.ndarray, item: LabelledImage, b: Boxes, thresholds: A
                          math.nan))
     draw_detections(bgr, keep)
     return bgr
+
+
+SHEET_TILE_PX = 192  # side of one crop of the false-detection sheet
+SHEET_COLUMNS = 6
+
+
+def false_sheet(items: list[LabelledImage], false: list[FalseDetection],
+                palette: str | None = None) -> np.ndarray:
+    """BGR picture of ``false`` (in order, ``SHEET_COLUMNS`` per row): per detection a square
+    crop around it, three times its longer side and at least 48 px (padded black at the
+    image's edges), white-hot, with the labelled boxes (red) and the false box (its label's
+    colour), captioned with its label and score (top) and the image's name (bottom)."""
+    from thermal_perception.core.display.isotherm import DEFAULT_BOX_BGR, LABEL_COLORS_BGR
+    from thermal_perception.core.display.render import DisplayRenderer
+
+    renderer = DisplayRenderer(agc="percentile", colormap="white_hot")
+    tiles = []
+    for f in false:
+        image, _ = read_dataset_image(items[f.image], palette)
+        x0, y0, x1, y1 = f.xyxy
+        half = max(24, round(1.5 * max(x1 - x0, y1 - y0)))
+        cx, cy = round(0.5 * (x0 + x1)), round(0.5 * (y0 + y1))
+        zoom = SHEET_TILE_PX / (2 * half)
+        bgr = cv2.copyMakeBorder(renderer.render(image.astype(np.float32)), half, half, half,
+                                 half, cv2.BORDER_CONSTANT)
+        tile = cv2.resize(bgr[cy:cy + 2 * half, cx:cx + 2 * half],
+                          (SHEET_TILE_PX, SHEET_TILE_PX), interpolation=cv2.INTER_NEAREST)
+        # the boxes drawn at the tile's zoom (x1, y1 exclusive): labelled red, the false one
+        for b, colour in [*((lb, (80, 80, 255)) for lb in items[f.image].boxes),
+                          (f.xyxy, LABEL_COLORS_BGR.get(f.label, DEFAULT_BOX_BGR))]:
+            cv2.rectangle(tile, (round((b[0] - cx + half) * zoom),
+                                 round((b[1] - cy + half) * zoom)),
+                          (round((b[2] - cx + half) * zoom) - 1,
+                           round((b[3] - cy + half) * zoom) - 1), colour, 1)
+        for text, y in ((f"{f.label} {f.score:.2f}", 0),
+                        (Path(items[f.image].path).stem[:30], SHEET_TILE_PX - 14)):
+            cv2.rectangle(tile, (0, y), (SHEET_TILE_PX - 1, y + 13), (0, 0, 0), -1)
+            cv2.putText(tile, text, (2, y + 10), cv2.FONT_HERSHEY_PLAIN, 0.8,
+                        (255, 255, 255), 1, cv2.LINE_AA)
+        tiles.append(tile)
+    blank = np.zeros((SHEET_TILE_PX, SHEET_TILE_PX, 3), np.uint8)
+    tiles += [blank] * (-len(tiles) % SHEET_COLUMNS)
+    return np.vstack([np.hstack(tiles[i:i + SHEET_COLUMNS])
+                      for i in range(0, len(tiles), SHEET_COLUMNS)])
 
 
 def format_dataset_report(r: dict[str, Any]) -> list[str]:
