@@ -270,6 +270,36 @@ def test_colorbar() -> None:
     assert labelled.shape == (120, 60, 3)
 
 
+@pytest.mark.parametrize("shape", [(512, 640), (120, 160), (60, 80)])
+def test_draw_colorbar_in_the_right_edge(shape: tuple[int, int]) -> None:
+    """The bar of the window just rendered, inset at the right edge, hot at the top; its ends
+    written where it is at least 48 px wide (Lepton 3's 160 px and up); the rest of the image
+    untouched."""
+    h, w = shape
+    t = np.linspace(10.0, 30.0, h * w, dtype=np.float32).reshape(h, w)
+    r = disp.DisplayRenderer(agc="fixed", colormap="white_hot", fixed_range_c=(10.0, 30.0),
+                             smoothing=0.0)
+    plain = r.render(t).copy()
+    image = r.draw_colorbar(r.render(t))
+    margin = max(2, h // 40)
+    width = max(48, w // 10) if w >= 144 else max(4, w // 8)
+    x0 = w - width - margin
+    bar = image[margin:h - margin, x0:x0 + width]
+    np.testing.assert_array_equal(bar, r.colorbar(h - 2 * margin, width=width))
+    assert bar[-1, 0, 0] == 0 and bar[h // 2, 0, 0] > 100  # cold at the bottom
+    outside = np.ones((h, w), bool)
+    outside[margin:h - margin, x0:x0 + width] = False
+    np.testing.assert_array_equal(image[outside], plain[outside])
+    numbers = not np.array_equal(bar, r.colorbar(h - 2 * margin, 0.0, 0.0, width=width))
+    assert numbers == (width >= 48)  # "30.0" and "10.0" drawn on the wide bars only
+
+
+def test_draw_colorbar_on_a_tiny_image_draws_nothing() -> None:
+    r = disp.DisplayRenderer()
+    image = r.render(np.zeros((10, 12), np.float32)).copy()
+    np.testing.assert_array_equal(r.draw_colorbar(image.copy()), image)
+
+
 def test_to_mono8_fast_path_equals_general_path() -> None:
     """float32 frames take one OpenCV pass; it maps like the general numpy path (to within
     rounding of exact halves), with NaN -> 0, -inf -> 0 and +inf -> 255."""
@@ -282,3 +312,22 @@ def test_to_mono8_fast_path_equals_general_path() -> None:
     general = disp.to_mono8(t32.astype(np.float64), 0.0, 60.0)
     assert np.abs(fast.astype(int) - general.astype(int)).max() <= 1
     assert (fast[0, :4] == 0).all() and (fast[1, :4] == 255).all() and (fast[2, :4] == 0).all()
+
+
+def test_processor_display_image_draws_the_colorbar_when_asked() -> None:
+    """``display_colorbar`` (processor parameter, default off): the published display image is
+    the plain one with the bar drawn in, as the node and the offline analysis build it."""
+    from thermal_perception.core.measure import RoiSet
+    from thermal_perception.settings.processor import PARAMS, display_image, renderer_from
+
+    values = {spec.name: spec.default for spec in PARAMS}
+    assert values["display_colorbar"] is False
+    t = np.linspace(0.0, 40.0, 120 * 160, dtype=np.float32).reshape(120, 160)
+    rois = RoiSet.from_strings(values["rois"])
+    plain = display_image(renderer_from(values), t, values, rois, None, {}).copy()
+    renderer = renderer_from(values)
+    with_bar = display_image(renderer, t, {**values, "display_colorbar": True}, rois, None, {})
+    expected = renderer_from(values)
+    expected.render(t)
+    assert not np.array_equal(with_bar, plain)
+    np.testing.assert_array_equal(with_bar, expected.draw_colorbar(plain.copy()))

@@ -121,6 +121,9 @@ PARAMS = (
               "Y1', 'poly NAME X1 Y1 X2 Y2 X3 Y3 ...', optionally followed by alarms "
               "'above=C', 'below=C', 'hysteresis=K', 'metric=max|mean|min|p95'. At most 64."),
     ParamSpec("draw_rois", True, "Draw the ROIs and their temperatures on the display image."),
+    ParamSpec("display_colorbar", False,
+              "Draw a colour bar with the display window's ends, deg C, at the right edge of "
+              "the display image."),
     ParamSpec("isotherm_enabled", False, "Highlight a temperature band on the display image."),
     ParamSpec("isotherm_min_c", 30.0, "Lower end of the isotherm band, deg C.", -100.0, 2000.0),
     ParamSpec("isotherm_max_c", 40.0, "Upper end of the isotherm band, deg C.", -100.0, 2000.0),
@@ -246,11 +249,14 @@ def display_image(renderer: DisplayRenderer, temperature: np.ndarray, values: di
                   rois: RoiSet, roi_stats: list | None, alarm_states: dict[str, str]
                   ) -> np.ndarray:
     """The display image as the processor publishes it: colourised temperatures, the
-    isotherm band and the ROIs with their temperatures (the renderer's buffer)."""
+    isotherm band, the ROIs with their temperatures and the colour bar (the renderer's
+    buffer)."""
     image = renderer.render(temperature)
     if values["isotherm_enabled"]:
         mask = isotherm_mask(temperature, values["isotherm_min_c"], values["isotherm_max_c"])
         overlay_isotherm(image, mask, out=image)
     if values["draw_rois"] and len(rois):
         draw_rois(image, rois, roi_stats or None, alarm_states)
+    if values["display_colorbar"]:
+        renderer.draw_colorbar(image)
     return image

@@ -581,3 +581,18 @@ class DisplayRenderer:
                 color = (0, 0, 0) if luma > _MONO8_MAX / 2 else (255, 255, 255)
                 cv2.putText(bar, text, (2, y), cv2.FONT_HERSHEY_PLAIN, 0.8, color, 1, cv2.LINE_AA)
         return bar
+
+    def draw_colorbar(self, image: NDArray[np.uint8]) -> NDArray[np.uint8]:
+        """Draw :meth:`colorbar` of the last rendered window into the right edge of ``image``
+        (H, W, 3 BGR, in place; returned): inset ``max(2, H // 40)`` px, a tenth of the width
+        and at least 48 px with its ends written in deg C; on images narrower than 144 px a
+        bar an eighth of the width without numbers (they would not fit)."""
+        h, w = image.shape[:2]
+        margin = max(2, h // 40)
+        width = max(48, w // 10) if w >= 144 else max(4, w // 8)
+        height = h - 2 * margin
+        if height < 8 or width + 2 * margin > w:
+            return image  # too small to hold a bar
+        x0 = w - width - margin
+        image[margin:margin + height, x0:x0 + width] = self.colorbar(height, width=width)
+        return image
