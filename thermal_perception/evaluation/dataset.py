@@ -300,7 +300,10 @@ def false_sheet(items: list[LabelledImage], false: list[FalseDetection],
     from thermal_perception.core.display.isotherm import DEFAULT_BOX_BGR, LABEL_COLORS_BGR
     from thermal_perception.core.display.render import DisplayRenderer
 
-    renderer = DisplayRenderer(agc="percentile", colormap="white_hot")
+    if not false:
+        raise ValueError("no false detections to draw")
+    # no smoothing: each crop's window from its own image, not blended with the one before
+    renderer = DisplayRenderer(agc="percentile", colormap="white_hot", smoothing=0.0)
     tiles = []
     for f in false:
         image, _ = read_dataset_image(items[f.image], palette)
