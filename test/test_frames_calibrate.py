@@ -1,4 +1,5 @@
-"""Frame readers (bags, 16-bit images, .npy, FLIR) and `thermal-perception calibrate nuc`."""
+"""Frame readers (bags, 16-bit images, .npy, FLIR) and `thermal-perception calibrate nuc`
+and `calibrate drift`."""
 
 from __future__ import annotations
 
@@ -77,6 +78,66 @@ def test_calibrate_nuc_command_reaches_netd(tmp_path):
          str(tmp_path / "low"), "--low-temperature", "60", "--high", str(tmp_path / "high"),
          "--high-temperature", "10"], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert swapped.returncode == 1 and "warmer" in swapped.stderr
+
+
+def _blackbody(path, temperature_c: float, air_c: float) -> None:
+    """24 raw 96x80 frames of a blackbody filling the view, FPA at the air temperature (the
+    simulated camera has just been switched on), fixed pattern and drift of seed 5."""
+    simulate_to_bag(SimulationOptions(
+        out=path, frames=24, width=96, height=80, scene="blackbody",
+        blackbody_temperature_c=temperature_c, defects=True, speed_mps=0.0, altitude_m=0.5,
+        truth=False, seed=5, air_temperature_c=air_c), progress=False)
+
+
+def test_calibrate_drift_holds_the_reading_at_another_fpa_temperature(tmp_path, capsys):
+    """A table calibrated at FPA 15 C reads a 35 C blackbody wrong when the FPA is at 5, 20
+    or 30 C (the simulated offsets drift with it, per pixel); its drift map fitted from the
+    5 and 30 C recordings brings the held-out 20 C recording to 35 C within 0.05 K and its
+    fixed-pattern noise below the NETD (50 mK)."""
+    from thermal_perception.calibrate import DriftCalibrationInputs, calibrate_drift
+    from thermal_perception.cli import main
+
+    for name, t_c, air_c in (("low", 10.0, 15.0), ("high", 60.0, 15.0), ("cool", 35.0, 5.0),
+                             ("warm", 35.0, 30.0), ("mid", 35.0, 20.0)):
+        _blackbody(tmp_path / name, t_c, air_c)
+    assert main(["calibrate", "nuc", "--low", str(tmp_path / "low"), "--low-temperature", "10",
+                 "--high", str(tmp_path / "high"), "--high-temperature", "60",
+                 "--out", str(tmp_path / "nuc")]) == 0
+    assert main(["calibrate", "drift", "--table", str(tmp_path / "nuc"), "--first",
+                 str(tmp_path / "cool"), "--second", str(tmp_path / "warm"), "--check",
+                 str(tmp_path / "mid"), "--out", str(tmp_path / "drift")]) == 0
+    out = capsys.readouterr().out
+    assert "check  FPA  20.0" in out and (tmp_path / "drift.npz").exists()
+    report = calibrate_drift(DriftCalibrationInputs(
+        table=tmp_path / "nuc", first=tmp_path / "cool", second=tmp_path / "warm",
+        check=tmp_path / "mid", out=tmp_path / "again"))
+    check = report["readings"]["check"]
+    assert abs(check["fpa_temperature_c"] - 20.0) < 0.1
+    assert abs(check["mean_c_before"] - 35.0) > 0.5  # the drift this corrects
+    assert abs(check["mean_c_after"] - 35.0) < 0.05
+    assert check["fpn_k_before"] > 0.05 > check["fpn_k_after"]
+    for name in ("first", "second"):  # the fitted pair itself: both read the same
+        assert abs(report["readings"][name]["mean_c_after"] - 35.0) < 0.05
+
+
+def test_calibrate_drift_refuses_what_it_cannot_fit(tmp_path):
+    """Frames without an FPA temperature (a .npy stack), or two recordings at the same FPA
+    temperature: a clear error, no table written."""
+    from thermal_perception.calibrate import DriftCalibrationInputs, calibrate_drift
+    from thermal_perception.core.correction.nuc import NucTable
+
+    NucTable.identity((80, 96)).save(tmp_path / "nuc")
+    np.save(tmp_path / "stack.npy", np.full((3, 80, 96), 3000, np.uint16))
+    _blackbody(tmp_path / "a", 35.0, 15.0)
+    _blackbody(tmp_path / "b", 30.0, 15.0)
+    with pytest.raises(ValueError, match="no FPA temperature"):
+        calibrate_drift(DriftCalibrationInputs(table=tmp_path / "nuc", first=tmp_path / "a",
+                                               second=tmp_path / "stack.npy",
+                                               out=tmp_path / "out"))
+    with pytest.raises(ValueError, match="closer than"):
+        calibrate_drift(DriftCalibrationInputs(table=tmp_path / "nuc", first=tmp_path / "a",
+                                               second=tmp_path / "b", out=tmp_path / "out"))
+    assert not (tmp_path / "out.npz").exists()
 
 
 def test_emissivity_map_files(tmp_path):

@@ -1,8 +1,10 @@
-"""Calibration tools: two-point non-uniformity correction and per-camera temperature
-correction from blackbody sequences.
+"""Calibration tools: two-point non-uniformity correction, its FPA drift, and per-camera
+temperature correction from blackbody sequences.
 
     thermal-perception calibrate nuc --low LOW --low-temperature 10 \\
         --high HIGH --high-temperature 60 --out nuc [--check CHECK --check-temperature 35]
+    thermal-perception calibrate drift --table nuc --first COOL_FPA --second WARM_FPA \\
+        --out nuc_drift [--check OTHER_FPA]
     thermal-perception calibrate correction --low LOW --low-temperature 10 \\
         --high HIGH --high-temperature 60 [--serial S] [--params P] --out corrections.yaml
 
@@ -10,7 +12,10 @@ LOW/HIGH/CHECK are bags or file sequences (see :func:`thermal_perception.io.fram
 of a uniform blackbody filling the view (the correction needs it in the centre only). The NUC
 table is written as ``nuc.npz`` + ``nuc.yaml`` and used by the processor's ``nuc_file``
 parameter; the correction is written into a corrections YAML under the camera serial and used
-by the processor's ``correction_file`` parameter.
+by the processor's ``correction_file`` parameter. The drift recordings are one blackbody (any
+constant temperature) seen at two FPA temperatures (e.g. a cold camera and the same camera
+warmed up); their frames must carry the FPA temperature (a bag of the driver's ``status``, or
+a camera's telemetry).
 """
 
 from __future__ import annotations
@@ -23,7 +28,11 @@ from typing import Any
 import numpy as np
 from scipy.constants import zero_Celsius
 
-from thermal_perception.core.correction.nuc import NucTable, two_point_nuc
+from thermal_perception.core.correction.nuc import (
+    NucTable,
+    drift_from_two_fpa_temperatures,
+    two_point_nuc,
+)
 from thermal_perception.core.correction.per_camera import (
     DEFAULT_KEY,
     CameraCorrection,
@@ -104,13 +113,67 @@ def calibrate_nuc(inputs: NucCalibrationInputs) -> dict[str, Any]:
 
 
 def _fpn_k(frames: np.ndarray, nuc: NucTable, calibration: LinearCalibration,
-           table: BandRadianceTable) -> tuple[float, float]:
+           table: BandRadianceTable, fpa_c: float | None = None) -> tuple[float, float]:
     """(mean, spatial std) in deg C / K of the temporal mean of corrected frames, over the
-    pixels the table does not flag as bad."""
+    pixels the table does not flag as bad; ``fpa_c``: their FPA temperature (the table's
+    drift map applied), None: without drift correction."""
     convert = CountsToTemperature(calibration, table)
-    temps = np.stack([convert(nuc.apply(f)).astype(np.float64) for f in frames]).mean(axis=0)
+    temps = np.stack([convert(nuc.apply(f, fpa_c)).astype(np.float64)
+                      for f in frames]).mean(axis=0)
     good = ~nuc.bad_pixels & np.isfinite(temps)
     return float(temps[good].mean()), float(temps[good].std())
+
+
+@dataclass
+class DriftCalibrationInputs:
+    """A NUC table's FPA drift map from one blackbody recorded at two FPA temperatures, and
+    optionally a third recording of it (another FPA temperature) to check the map on."""
+
+    table: Path
+    first: Path
+    second: Path
+    out: Path
+    camera_profile: str = "boson640"
+    topic: str | None = None
+    max_frames: int = 256
+    check: Path | None = None
+
+
+def _stack_with_fpa(path: Path, topic: str | None, limit: int) -> tuple[np.ndarray, float]:
+    frames, fpa = _stack(path, topic, limit)
+    if not math.isfinite(fpa):
+        raise ValueError(f"{path}: its frames carry no FPA temperature; the drift needs it "
+                         "(record the driver's status topic into the bag, or the camera's "
+                         "telemetry)")
+    return frames, fpa
+
+
+def calibrate_drift(inputs: DriftCalibrationInputs) -> dict[str, Any]:
+    """Fit, save and check the drift map of a NUC table (its gains, offsets and reference FPA
+    temperature kept); returns a report: per recording its FPA temperature and the blackbody's
+    mean reading and fixed-pattern noise through the table before (its old drift map) and
+    after."""
+    nuc = NucTable.load(inputs.table)
+    first, fpa_first = _stack_with_fpa(inputs.first, inputs.topic, inputs.max_frames)
+    second, fpa_second = _stack_with_fpa(inputs.second, inputs.topic, inputs.max_frames)
+    drifted = drift_from_two_fpa_temperatures(nuc, first, fpa_first, second, fpa_second)
+    npz, yaml_path = drifted.save(inputs.out)
+    profile = get_profile(inputs.camera_profile)
+    table = BandRadianceTable(profile.band_m)
+    calibration = LinearCalibration.from_profile(profile, table)
+    recordings = {"first": (first, fpa_first), "second": (second, fpa_second)}
+    if inputs.check is not None:
+        recordings["check"] = _stack_with_fpa(inputs.check, inputs.topic, inputs.max_frames)
+    readings = {}
+    for name, (frames, fpa) in recordings.items():
+        before = _fpn_k(frames, nuc, calibration, table, fpa)
+        after = _fpn_k(frames, drifted, calibration, table, fpa)
+        readings[name] = {"fpa_temperature_c": fpa, "frames": len(frames),
+                          "mean_c_before": before[0], "fpn_k_before": before[1],
+                          "mean_c_after": after[0], "fpn_k_after": after[1]}
+    return {"table": str(npz), "metadata": str(yaml_path), "readings": readings,
+            "median_drift_counts_per_k": drifted.metadata["drift"]["median_counts_per_k"],
+            "fpa_reference_c": float(drifted.fpa_reference_c), "netd_k": profile.netd_k}
 
 
 # -- per-camera temperature correction --------------------------------------------------------

@@ -160,6 +160,24 @@ def _cmd_calibrate_nuc(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_calibrate_drift(args: argparse.Namespace) -> int:
+    from thermal_perception.calibrate import DriftCalibrationInputs, calibrate_drift
+
+    report = calibrate_drift(DriftCalibrationInputs(
+        table=Path(args.table), first=Path(args.first), second=Path(args.second),
+        out=Path(args.out), camera_profile=args.camera_profile, topic=args.topic,
+        max_frames=args.max_frames, check=Path(args.check) if args.check else None))
+    print(f"FPA drift map: median {report['median_drift_counts_per_k']:+.2f} counts/K "
+          f"(offsets valid at FPA {report['fpa_reference_c']:.2f} C)")
+    print("the blackbody read through the table, before -> after the drift map:")
+    for name, r in report["readings"].items():
+        print(f"  {name:6s} FPA {r['fpa_temperature_c']:6.2f} C ({r['frames']} frames): mean "
+              f"{r['mean_c_before']:.3f} -> {r['mean_c_after']:.3f} C, fixed-pattern noise "
+              f"{r['fpn_k_before'] * 1e3:.1f} -> {r['fpn_k_after'] * 1e3:.1f} mK")
+    print(f"wrote {report['table']} and {report['metadata']}")
+    return 0
+
+
 def _cmd_calibrate_correction(args: argparse.Namespace) -> int:
     from thermal_perception.calibrate import CorrectionCalibrationInputs, calibrate_correction
 
@@ -351,6 +369,20 @@ def build_parser() -> argparse.ArgumentParser:
     nuc.add_argument("--check", default=None, help="frames of a third blackbody to verify")
     nuc.add_argument("--check-temperature", type=float, default=None, help="deg C")
     nuc.set_defaults(func=_cmd_calibrate_nuc)
+    drift = calibrate_sub.add_parser(
+        "drift", help="a NUC table's FPA drift map from one blackbody at two FPA temperatures")
+    drift.add_argument("--table", required=True, help="NUC table (calibrate nuc's --out)")
+    drift.add_argument("--first", required=True,
+                       help="bag or frames of the blackbody at one FPA temperature")
+    drift.add_argument("--second", required=True,
+                       help="the same blackbody at another FPA temperature (>= 0.5 K apart)")
+    drift.add_argument("--out", default="nuc_drift", help="table path without suffix")
+    drift.add_argument("--check", default=None,
+                       help="the same blackbody at a third FPA temperature, to verify")
+    drift.add_argument("--camera-profile", default="boson640")
+    drift.add_argument("--topic", default=None, help="image topic in bags (auto)")
+    drift.add_argument("--max-frames", type=int, default=256)
+    drift.set_defaults(func=_cmd_calibrate_drift)
     corr = calibrate_sub.add_parser(
         "correction", help="per-camera temperature correction (gain, offset) from two "
         "blackbody recordings, written into a corrections YAML under the camera serial")
