@@ -80,3 +80,101 @@ def test_nodata_cells_become_nan(tmp_path):
     heights[2, 2] = -9999
     terrain = load_terrain(write_dem(tmp_path, heights, nodata=-9999))
     assert np.isnan(terrain.heights_m[2, 2]) and np.isfinite(terrain.heights_m).sum() == 24
+
+
+# -- GeoTIFF (WGS84 longitude/latitude), georeferenced by its own tags ------------------------
+
+DLON, DLAT = 1.0 / 3600.0, 1.0 / 3600.0  # one arc-second cells, as SRTM's
+
+
+def write_geotiff(path, heights, north_lat, west_lon, point=False, model_type=2, nodata=None,
+                  tags=True):
+    """A float32 GeoTIFF written with Pillow: ``north_lat``, ``west_lon`` the north-west
+    cell's corner (PixelIsArea) or, with ``point``, its centre (PixelIsPoint)."""
+    from PIL import Image, TiffImagePlugin
+
+    ifd = TiffImagePlugin.ImageFileDirectory_v2()
+    if tags:
+        ifd[33550] = (DLON, DLAT, 0.0)
+        ifd.tagtype[33550] = 12  # DOUBLE
+        ifd[33922] = (0.0, 0.0, 0.0, west_lon, north_lat, 0.0)
+        ifd.tagtype[33922] = 12
+        ifd[34735] = (1, 1, 0, 3, 1024, 0, 1, model_type, 1025, 0, 1, 2 if point else 1,
+                      2048, 0, 1, 4326)
+        ifd.tagtype[34735] = 3  # SHORT
+        if nodata is not None:
+            ifd[42113] = str(nodata)
+            ifd.tagtype[42113] = 2  # ASCII
+    Image.fromarray(np.asarray(heights, np.float32)).save(path, tiffinfo=ifd)
+    return path
+
+
+def plane(lat, lon):
+    """Heights (m) linear in latitude and longitude: bilinear resampling reproduces them."""
+    return 400.0 + 30000.0 * (lat - ORIGIN.latitude_deg) - 20000.0 * (lon - ORIGIN.longitude_deg)
+
+
+def geotiff_of_plane(tmp_path, name="dem.tif", **kwargs):
+    """60 x 80 one-arc-second cells around ORIGIN (about 1.9 x 1.7 km), heights ``plane``."""
+    north, west = ORIGIN.latitude_deg + 30 * DLAT, ORIGIN.longitude_deg - 40 * DLON
+    rows, cols = np.mgrid[0:60, 0:80]
+    lat, lon = north - (rows + 0.5) * DLAT, west + (cols + 0.5) * DLON  # cell centres
+    return write_geotiff(tmp_path / name, plane(lat, lon), north, west, **kwargs)
+
+
+def test_geotiff_heights_land_where_its_tags_say(tmp_path):
+    """Known answer: the terrain of a GeoTIFF alone, in the mission's ENU frame, gives the
+    plane's height at random points within 700 m, on square cells of the finer axis (one
+    second of longitude at 47.4 N: 20.9 m). To 15 cm on this 27 % slope: the grid's axes are
+    taken as the mission frame's, and meridians converge by 0.008 deg across the tile (a
+    0.1-0.2 m shift at 700 m)."""
+    terrain = load_terrain(geotiff_of_plane(tmp_path))
+    assert 20.8 < terrain.resolution_m < 21.0
+    grid = terrain_grid(terrain, ORIGIN)
+    rng = np.random.default_rng(3)
+    east, north = rng.uniform(-700, 700, 200), rng.uniform(-700, 700, 200)
+    lat, lon, _ = enu_to_geodetic(np.stack([east, north, np.zeros(200)], -1), ORIGIN)
+    got = grid.height_at(east, north) + ORIGIN.altitude_m
+    np.testing.assert_allclose(got, plane(lat, lon), atol=0.15)
+    assert np.isnan(grid.height_at(5000.0, 0.0))  # off the tile
+    # in the tangent plane at its south-west cell the resampling itself is exact (to 1 mm)
+    # away from the outermost cells (placed on the source's edge to within 1/20 of a cell)
+    own = GeoOrigin(terrain.latitude_deg, terrain.longitude_deg, 0.0)
+    x0, x1, y0, y1 = terrain_grid(terrain, own).bounds
+    east, north = rng.uniform(x0 + 30, x1 - 30, 200), rng.uniform(y0 + 30, y1 - 30, 200)
+    lat, lon, _ = enu_to_geodetic(np.stack([east, north, np.zeros(200)], -1), own)
+    np.testing.assert_allclose(terrain_grid(terrain, own).height_at(east, north),
+                               plane(lat, lon), atol=1e-3)
+
+
+def test_geotiff_pixel_is_point_and_yaml_settings(tmp_path):
+    """A tie point at the cell's centre (PixelIsPoint) places the same cells; a YAML naming the
+    GeoTIFF adds its height offset; GDAL's no-data value marks missing cells, and the cells
+    resampled from them stay missing."""
+    area = load_terrain(geotiff_of_plane(tmp_path))
+    north, west = ORIGIN.latitude_deg + 30 * DLAT, ORIGIN.longitude_deg - 40 * DLON
+    rows, cols = np.mgrid[0:60, 0:80]
+    heights = plane(north - (rows + 0.5) * DLAT, west + (cols + 0.5) * DLON)
+    point = load_terrain(write_geotiff(tmp_path / "point.tif", heights, north - 0.5 * DLAT,
+                                       west + 0.5 * DLON, point=True))
+    np.testing.assert_allclose(point.heights_m, area.heights_m)
+    assert (point.latitude_deg, point.longitude_deg) == pytest.approx(
+        (area.latitude_deg, area.longitude_deg), abs=1e-9)
+    heights[10:20, 30:40] = -32768.0
+    write_geotiff(tmp_path / "holes.tif", heights, north, west, nodata=-32768)
+    (tmp_path / "t.yaml").write_text("heights: holes.tif\nheight_offset_m: 47.5\n")
+    holes = terrain_grid(load_terrain(tmp_path / "t.yaml"), ORIGIN)
+    full = terrain_grid(area, ORIGIN)
+    assert np.nanmax(np.abs(holes.heights_m - 47.5 - full.heights_m)) < 1e-6
+    missing = np.isnan(holes.heights_m) & np.isfinite(full.heights_m)
+    assert 50 < missing.sum() < 200  # the 10 x 10 cells of 31 x 21 m, resampled to 21 m
+    assert np.nanmax(holes.heights_m) < 500.0 + 47.5  # no -32768 anywhere
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"model_type": 1}, "reproject"),
+    ({"tags": False}, "not a GeoTIFF"),
+])
+def test_geotiffs_we_cannot_place_are_refused(tmp_path, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        load_terrain(geotiff_of_plane(tmp_path, **kwargs))

@@ -13,6 +13,15 @@ A terrain file is a small YAML next to (or naming) a height grid:
                                 # south_up: row 0 is the southern edge
     nodata: -9999               # optional: this stored value marks cells without data
 
+A GeoTIFF in WGS84 longitude/latitude (EPSG:4326, as SRTM and Copernicus DEM tiles come) needs
+no position in the YAML: ``heights: dem.tif`` alone reads the corner and cell size from its
+GeoTIFF tags (``height_offset_m``, ``height_scale`` and ``nodata`` still apply; the file's own
+no-data value, GDAL's tag, too), and ``terrain_file`` may name the ``.tif`` itself. Its
+degree cells are resampled (bilinear; a cell with a missing neighbour stays missing) onto
+square cells as fine as its finer axis, through the tangent plane at its south-west cell. A
+projected GeoTIFF (UTM...) is refused: reproject it first (``gdalwarp -t_srs EPSG:4326``).
+Crop it to the mission area (a few km; ``gdal_translate -projwin``): the local frame is flat.
+
 Paths are relative to the YAML file. The grid becomes a
 :class:`~thermal_perception.core.fusion.geolocation.TerrainGrid` in the local ENU frame of a mission
 (:func:`terrain_grid`); over a few kilometres the tangent plane's curvature error stays below a
@@ -31,9 +40,20 @@ import numpy as np
 import yaml
 from numpy.typing import NDArray
 
-from thermal_perception.core.fusion.geolocation import GeoOrigin, TerrainGrid, geodetic_to_enu
+from thermal_perception.core.fusion.geolocation import (
+    GeoOrigin,
+    TerrainGrid,
+    enu_to_geodetic,
+    geodetic_to_enu,
+)
 
 ROW_ORDERS = ("north_up", "south_up")
+GEOTIFF_SUFFIXES = (".tif", ".tiff")
+# GeoTIFF 1.1 (OGC 19-008r4) tags and keys, and GDAL's no-data tag
+MODEL_PIXEL_SCALE_TAG, MODEL_TIEPOINT_TAG, GEO_KEY_DIRECTORY_TAG = 33550, 33922, 34735
+GDAL_NODATA_TAG = 42113
+GT_MODEL_TYPE_KEY, GT_RASTER_TYPE_KEY, GEOGRAPHIC_TYPE_KEY = 1024, 1025, 2048
+MODEL_TYPE_GEOGRAPHIC, RASTER_PIXEL_IS_POINT, WGS84_EPSG = 2, 2, 4326
 
 
 @dataclass(frozen=True)
@@ -55,9 +75,109 @@ def _number(doc: dict[str, Any], key: str, where: str, default: float | None = N
     return float(value)
 
 
+@dataclass(frozen=True)
+class GeoTiffGrid:
+    """A GeoTIFF's heights as stored (row 0 the northern edge) and where its cells are: the
+    centre of the north-west cell, degrees, and the cell size, degrees of longitude and
+    latitude."""
+
+    heights: NDArray
+    north_lat_deg: float
+    west_lon_deg: float
+    dlon_deg: float
+    dlat_deg: float
+    nodata: float | None
+
+
+def read_geotiff(path: str | Path) -> GeoTiffGrid:
+    """Heights and georeferencing of a single-band GeoTIFF in WGS84 longitude/latitude (read
+    with Pillow); ValueError says what it lacks."""
+    from PIL import Image
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"GeoTIFF {path} not found")
+    try:
+        with Image.open(path) as image:
+            tags = dict(image.tag_v2)
+            raw = np.asarray(image)
+    except (OSError, AttributeError) as exc:  # AttributeError: not a TIFF (no tag_v2)
+        raise ValueError(f"{path}: not a readable TIFF ({exc})") from None
+    scale, tie = tags.get(MODEL_PIXEL_SCALE_TAG), tags.get(MODEL_TIEPOINT_TAG)
+    keys = tags.get(GEO_KEY_DIRECTORY_TAG)
+    if scale is None or tie is None or keys is None:
+        raise ValueError(f"{path}: not a GeoTIFF (no ModelPixelScale, ModelTiepoint or "
+                         "GeoKeyDirectory tag); give latitude_deg, longitude_deg and "
+                         "resolution_m in a terrain YAML instead")
+    # GeoKeyDirectory: a header of 4 shorts, then (key, location, count, value) per key
+    geo = {int(keys[k]): int(keys[k + 3]) for k in range(4, len(keys) - 3, 4)
+           if int(keys[k + 1]) == 0}
+    if geo.get(GT_MODEL_TYPE_KEY) != MODEL_TYPE_GEOGRAPHIC or \
+            geo.get(GEOGRAPHIC_TYPE_KEY, WGS84_EPSG) != WGS84_EPSG:
+        raise ValueError(f"{path}: only WGS84 longitude/latitude GeoTIFFs (EPSG:4326) are read; "
+                         f"this one has model type {geo.get(GT_MODEL_TYPE_KEY)} and geographic "
+                         f"type {geo.get(GEOGRAPHIC_TYPE_KEY)}: reproject it first "
+                         "(gdalwarp -t_srs EPSG:4326)")
+    if len(tie) < 6 or len(scale) < 2 or not (scale[0] > 0 and scale[1] > 0):
+        raise ValueError(f"{path}: bad ModelTiepoint {tie} or ModelPixelScale {scale}")
+    if raw.ndim != 2 or raw.dtype.kind not in "iuf":
+        raise ValueError(f"{path}: the heights must be one numeric band, got shape "
+                         f"{raw.shape} {raw.dtype}")
+    i, j, lon, lat = float(tie[0]), float(tie[1]), float(tie[3]), float(tie[4])
+    dlon, dlat = float(scale[0]), float(scale[1])
+    # the tie point is a cell's corner (PixelIsArea, the default) or its centre (PixelIsPoint)
+    half = 0.0 if geo.get(GT_RASTER_TYPE_KEY) == RASTER_PIXEL_IS_POINT else 0.5
+    nodata = tags.get(GDAL_NODATA_TAG)
+    try:
+        nodata_value = float(str(nodata).strip("\x00 ")) if nodata is not None else None
+    except ValueError:
+        raise ValueError(f"{path}: GDAL no-data tag {nodata!r} is not a number") from None
+    return GeoTiffGrid(raw, lat - (half - j) * dlat, lon + (half - i) * dlon, dlon, dlat,
+                       nodata_value)
+
+
+def _square_cells(grid: GeoTiffGrid, heights: NDArray[np.float64]
+                  ) -> tuple[NDArray[np.float64], float, float, float]:
+    """``heights`` (rows as ``grid`` stores them) on square cells in the tangent plane at the
+    south-west cell: (heights with rows growing northwards, SW latitude, longitude, cell
+    size m). Bilinear; a cell any of whose four source cells is missing stays NaN."""
+    from scipy.ndimage import map_coordinates
+
+    rows, cols = heights.shape
+    lat_sw = grid.north_lat_deg - (rows - 1) * grid.dlat_deg
+    lon_sw = grid.west_lon_deg
+    origin = GeoOrigin(lat_sw, lon_sw, 0.0)
+    ne = geodetic_to_enu(grid.north_lat_deg, lon_sw + (cols - 1) * grid.dlon_deg, 0.0, origin)
+    # cell size: the finer of the two axes at the grid's centre
+    centre_lat = lat_sw + 0.5 * (rows - 1) * grid.dlat_deg
+    step = geodetic_to_enu([centre_lat + grid.dlat_deg, centre_lat],
+                           [lon_sw, lon_sw + grid.dlon_deg], 0.0,
+                           GeoOrigin(centre_lat, lon_sw, 0.0))
+    resolution = float(min(step[0, 1], step[1, 0]))
+    n_rows = math.floor(ne[1] / resolution + 1e-9) + 1
+    n_cols = math.floor(ne[0] / resolution + 1e-9) + 1
+    east, north = np.meshgrid(np.arange(n_cols) * resolution, np.arange(n_rows) * resolution)
+    lat, lon, _ = enu_to_geodetic(np.stack([east, north, np.zeros_like(east)], -1), origin)
+    where = []
+    for index, size in (((grid.north_lat_deg - lat) / grid.dlat_deg, rows),
+                        ((lon - lon_sw) / grid.dlon_deg, cols)):
+        # the grid's outer cells lie on the source's outer centres but for rounding and the
+        # edges' slight curvature in the plane: within a twentieth of a cell, on them
+        edge = (index > -0.05) & (index < size - 0.95)
+        where.append(np.where(edge, np.clip(index, 0.0, size - 1.0), index))
+    valid = np.isfinite(heights)
+    filled = map_coordinates(np.where(valid, heights, 0.0), where, order=1, mode="constant")
+    weight = map_coordinates(valid.astype(np.float64), where, order=1, mode="constant")
+    out = np.where(weight > 1.0 - 1e-6, filled, np.nan)
+    return out, lat_sw, lon_sw, resolution
+
+
 def load_terrain(path: str | Path) -> TerrainFile:
-    """Read a terrain YAML and its height grid; ValueError or OSError say what is wrong."""
+    """Read a terrain YAML and its height grid, or a GeoTIFF alone; ValueError or OSError say
+    what is wrong."""
     source = Path(path)
+    if source.suffix.lower() in GEOTIFF_SUFFIXES:
+        return _terrain_from_geotiff(source, {}, source)
     try:
         doc = yaml.safe_load(source.read_text())
     except yaml.YAMLError as exc:
@@ -65,6 +185,10 @@ def load_terrain(path: str | Path) -> TerrainFile:
     if not isinstance(doc, dict) or "heights" not in doc:
         raise ValueError(f"{source}: expected a mapping with 'heights', 'latitude_deg', "
                          "'longitude_deg' and 'resolution_m'")
+    grid_path = (source.parent / str(doc["heights"])).resolve()
+    if grid_path.suffix.lower() in GEOTIFF_SUFFIXES and not any(
+            k in doc for k in ("latitude_deg", "longitude_deg", "resolution_m")):
+        return _terrain_from_geotiff(grid_path, doc, source)
     lat = _number(doc, "latitude_deg", str(source))
     lon = _number(doc, "longitude_deg", str(source))
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):
@@ -77,7 +201,6 @@ def load_terrain(path: str | Path) -> TerrainFile:
     order = doc.get("row_order", "north_up")
     if order not in ROW_ORDERS:
         raise ValueError(f"{source}: row_order must be one of {list(ROW_ORDERS)}, got {order!r}")
-    grid_path = (source.parent / str(doc["heights"])).resolve()
     if grid_path.suffix.lower() == ".npy":
         raw = np.load(grid_path, allow_pickle=False)
     else:
@@ -97,6 +220,19 @@ def load_terrain(path: str | Path) -> TerrainFile:
         heights = heights[::-1]
     return TerrainFile(np.ascontiguousarray(heights), lat, lon, resolution, str(source))
 
+
+def _terrain_from_geotiff(path: Path, doc: dict[str, Any], source: Path) -> TerrainFile:
+    """A GeoTIFF's terrain, with the YAML ``doc``'s ``nodata``, ``height_scale`` and
+    ``height_offset_m`` (none: the file's no-data value, scale 1, offset 0)."""
+    grid = read_geotiff(path)
+    heights = grid.heights.astype(np.float64)
+    for nodata in (grid.nodata, doc.get("nodata")):
+        if nodata is not None:
+            heights[grid.heights == nodata] = np.nan
+    heights = heights * _number(doc, "height_scale", str(source), 1.0) + \
+        _number(doc, "height_offset_m", str(source), 0.0)
+    metric, lat, lon, resolution = _square_cells(grid, heights)
+    return TerrainFile(np.ascontiguousarray(metric), lat, lon, resolution, str(source))
 
 def terrain_grid(terrain: TerrainFile, origin: GeoOrigin) -> TerrainGrid:
     """The terrain in the ENU frame of ``origin``: heights as ENU z (ellipsoid height minus the
