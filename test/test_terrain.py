@@ -88,12 +88,16 @@ DLON, DLAT = 1.0 / 3600.0, 1.0 / 3600.0  # one arc-second cells, as SRTM's
 
 
 def write_geotiff(path, heights, north_lat, west_lon, point=False, model_type=2, nodata=None,
-                  tags=True):
+                  tags=True, deflate=False):
     """A float32 GeoTIFF written with Pillow: ``north_lat``, ``west_lon`` the north-west
-    cell's corner (PixelIsArea) or, with ``point``, its centre (PixelIsPoint)."""
+    cell's corner (PixelIsArea) or, with ``point``, its centre (PixelIsPoint); ``deflate``:
+    compressed with the floating-point predictor, as Copernicus DEM tiles are."""
     from PIL import Image, TiffImagePlugin
 
     ifd = TiffImagePlugin.ImageFileDirectory_v2()
+    if deflate:
+        ifd[317] = 3  # Predictor: floating point
+        ifd.tagtype[317] = 3
     if tags:
         ifd[33550] = (DLON, DLAT, 0.0)
         ifd.tagtype[33550] = 12  # DOUBLE
@@ -105,7 +109,8 @@ def write_geotiff(path, heights, north_lat, west_lon, point=False, model_type=2,
         if nodata is not None:
             ifd[42113] = str(nodata)
             ifd.tagtype[42113] = 2  # ASCII
-    Image.fromarray(np.asarray(heights, np.float32)).save(path, tiffinfo=ifd)
+    Image.fromarray(np.asarray(heights, np.float32)).save(
+        path, tiffinfo=ifd, compression="tiff_adobe_deflate" if deflate else None)
     return path
 
 
@@ -158,6 +163,8 @@ def test_geotiff_pixel_is_point_and_yaml_settings(tmp_path):
     point = load_terrain(write_geotiff(tmp_path / "point.tif", heights, north - 0.5 * DLAT,
                                        west + 0.5 * DLON, point=True))
     np.testing.assert_allclose(point.heights_m, area.heights_m)
+    packed = load_terrain(geotiff_of_plane(tmp_path, name="deflate.tif", deflate=True))
+    np.testing.assert_array_equal(packed.heights_m, area.heights_m)
     assert (point.latitude_deg, point.longitude_deg) == pytest.approx(
         (area.latitude_deg, area.longitude_deg), abs=1e-9)
     heights[10:20, 30:40] = -32768.0
