@@ -128,28 +128,26 @@ def geotiff_of_plane(tmp_path, name="dem.tif", **kwargs):
 
 
 def test_geotiff_heights_land_where_its_tags_say(tmp_path):
-    """Known answer: the terrain of a GeoTIFF alone, in the mission's ENU frame, gives the
-    plane's height at random points within 700 m, on square cells of the finer axis (one
-    second of longitude at 47.4 N: 20.9 m). To 15 cm on this 27 % slope: the grid's axes are
-    taken as the mission frame's, and meridians converge by 0.008 deg across the tile (a
-    0.1-0.2 m shift at 700 m)."""
+    """Known answer: a GeoTIFF alone, in a mission's ENU frame 1 km from its corner, gives at
+    random points the ENU height of the plane's ground there (to 1 cm; the earth's curvature
+    included: 4 cm at 700 m), on square cells of the finer axis (one second of longitude at
+    47.4 N: 20.9 m)."""
+    from thermal_perception.core.fusion.geolocation import geodetic_to_enu
+
     terrain = load_terrain(geotiff_of_plane(tmp_path))
     assert 20.8 < terrain.resolution_m < 21.0
     grid = terrain_grid(terrain, ORIGIN)
+    assert grid.resolution_m == terrain.resolution_m
     rng = np.random.default_rng(3)
     east, north = rng.uniform(-700, 700, 200), rng.uniform(-700, 700, 200)
     lat, lon, _ = enu_to_geodetic(np.stack([east, north, np.zeros(200)], -1), ORIGIN)
-    got = grid.height_at(east, north) + ORIGIN.altitude_m
-    np.testing.assert_allclose(got, plane(lat, lon), atol=0.15)
+    ground_up = geodetic_to_enu(lat, lon, plane(lat, lon), ORIGIN)[:, 2]
+    np.testing.assert_allclose(grid.height_at(east, north), ground_up, atol=0.01)
     assert np.isnan(grid.height_at(5000.0, 0.0))  # off the tile
-    # in the tangent plane at its south-west cell the resampling itself is exact (to 1 mm)
-    # away from the outermost cells (placed on the source's edge to within 1/20 of a cell)
-    own = GeoOrigin(terrain.latitude_deg, terrain.longitude_deg, 0.0)
-    x0, x1, y0, y1 = terrain_grid(terrain, own).bounds
-    east, north = rng.uniform(x0 + 30, x1 - 30, 200), rng.uniform(y0 + 30, y1 - 30, 200)
-    lat, lon, _ = enu_to_geodetic(np.stack([east, north, np.zeros(200)], -1), own)
-    np.testing.assert_allclose(terrain_grid(terrain, own).height_at(east, north),
-                               plane(lat, lon), atol=1e-3)
+    far = GeoOrigin(ORIGIN.latitude_deg + 0.1, ORIGIN.longitude_deg + 0.1, 0.0)  # 13.5 km off
+    e, n, _ = geodetic_to_enu(ORIGIN.latitude_deg, ORIGIN.longitude_deg, 0.0, far)
+    assert terrain_grid(terrain, far).height_at(e, n) == pytest.approx(
+        geodetic_to_enu(ORIGIN.latitude_deg, ORIGIN.longitude_deg, 400.0, far)[2], abs=0.05)
 
 
 def test_geotiff_pixel_is_point_and_yaml_settings(tmp_path):
@@ -185,3 +183,11 @@ def test_geotiff_pixel_is_point_and_yaml_settings(tmp_path):
 def test_geotiffs_we_cannot_place_are_refused(tmp_path, kwargs, message):
     with pytest.raises(ValueError, match=message):
         load_terrain(geotiff_of_plane(tmp_path, **kwargs))
+
+
+def test_a_geotiff_too_large_for_one_flat_frame_is_refused(tmp_path):
+    """2,600 one-second cells east-west (54 km at 47.4 N): crop it, the error says how."""
+    path = write_geotiff(tmp_path / "wide.tif", np.zeros((4, 2600)), ORIGIN.latitude_deg,
+                         ORIGIN.longitude_deg)
+    with pytest.raises(ValueError, match="crop it to the mission area"):
+        load_terrain(path)

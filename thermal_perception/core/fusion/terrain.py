@@ -16,11 +16,12 @@ A terrain file is a small YAML next to (or naming) a height grid:
 A GeoTIFF in WGS84 longitude/latitude (EPSG:4326, as SRTM and Copernicus DEM tiles come) needs
 no position in the YAML: ``heights: dem.tif`` alone reads the corner and cell size from its
 GeoTIFF tags (``height_offset_m``, ``height_scale`` and ``nodata`` still apply; the file's own
-no-data value, GDAL's tag, too), and ``terrain_file`` may name the ``.tif`` itself. Its
-degree cells are resampled (bilinear; a cell with a missing neighbour stays missing) onto
-square cells as fine as its finer axis, through the tangent plane at its south-west cell. A
-projected GeoTIFF (UTM...) is refused: reproject it first (``gdalwarp -t_srs EPSG:4326``).
-Crop it to the mission area (a few km; ``gdal_translate -projwin``): the local frame is flat.
+no-data value, GDAL's tag, too), and ``terrain_file`` may name the ``.tif`` itself. Its degree
+cells are resampled (bilinear; a cell with a missing neighbour stays missing) onto square cells
+as fine as its finer axis, along the mission frame's axes, each the ENU height of the ground
+there (the earth's curvature included). A projected GeoTIFF (UTM...) is refused: reproject it
+first (``gdalwarp -t_srs EPSG:4326``); so is one over 50 km across: crop it to the mission area
+(``gdal_translate -projwin``).
 
 Paths are relative to the YAML file. The grid becomes a
 :class:`~thermal_perception.core.fusion.geolocation.TerrainGrid` in the local ENU frame of a mission
@@ -57,25 +58,6 @@ MODEL_TYPE_GEOGRAPHIC, RASTER_PIXEL_IS_POINT, WGS84_EPSG = 2, 2, 4326
 
 
 @dataclass(frozen=True)
-class TerrainFile:
-    """A loaded terrain file: heights (rows growing northwards, m above the ellipsoid after
-    offset and scale; NaN = no data), south-west cell centre and cell size."""
-
-    heights_m: NDArray[np.float64]
-    latitude_deg: float
-    longitude_deg: float
-    resolution_m: float
-    source: str = ""
-
-
-def _number(doc: dict[str, Any], key: str, where: str, default: float | None = None) -> float:
-    value = doc.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{where}: '{key}' must be a finite number, got {value!r}")
-    return float(value)
-
-
-@dataclass(frozen=True)
 class GeoTiffGrid:
     """A GeoTIFF's heights as stored (row 0 the northern edge) and where its cells are: the
     centre of the north-west cell, degrees, and the cell size, degrees of longitude and
@@ -87,6 +69,28 @@ class GeoTiffGrid:
     dlon_deg: float
     dlat_deg: float
     nodata: float | None
+
+
+@dataclass(frozen=True)
+class TerrainFile:
+    """A loaded terrain file: heights (rows growing northwards, m above the ellipsoid after
+    offset and scale; NaN = no data), south-west cell centre and cell size. From a GeoTIFF,
+    ``geographic`` holds its degree grid (heights as ``heights_m``, rows as stored) and
+    ``resolution_m`` the size of the square cells it is resampled to in a mission's frame."""
+
+    heights_m: NDArray[np.float64]
+    latitude_deg: float
+    longitude_deg: float
+    resolution_m: float
+    source: str = ""
+    geographic: GeoTiffGrid | None = None
+
+
+def _number(doc: dict[str, Any], key: str, where: str, default: float | None = None) -> float:
+    value = doc.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{where}: '{key}' must be a finite number, got {value!r}")
+    return float(value)
 
 
 def read_geotiff(path: str | Path) -> GeoTiffGrid:
@@ -136,40 +140,41 @@ def read_geotiff(path: str | Path) -> GeoTiffGrid:
                        nodata_value)
 
 
-def _square_cells(grid: GeoTiffGrid, heights: NDArray[np.float64]
-                  ) -> tuple[NDArray[np.float64], float, float, float]:
-    """``heights`` (rows as ``grid`` stores them) on square cells in the tangent plane at the
-    south-west cell: (heights with rows growing northwards, SW latitude, longitude, cell
-    size m). Bilinear; a cell any of whose four source cells is missing stays NaN."""
+MAX_GEOTIFF_EXTENT_M = 50_000.0  # a larger tile: crop it (one frame's flat-earth limits)
+
+
+def _resample_into(terrain: TerrainFile, origin: GeoOrigin) -> TerrainGrid:
+    """A GeoTIFF terrain on square cells of ``terrain.resolution_m`` along the ENU axes of
+    ``origin``, over the tile's bounding box; each cell's height is the ENU up of the ground
+    there (the earth's curvature included). Bilinear in the degree grid; a cell with a
+    missing source neighbour, or off the tile, is NaN."""
     from scipy.ndimage import map_coordinates
 
+    grid = terrain.geographic
+    assert grid is not None
+    heights = terrain.heights_m
     rows, cols = heights.shape
-    lat_sw = grid.north_lat_deg - (rows - 1) * grid.dlat_deg
-    lon_sw = grid.west_lon_deg
-    origin = GeoOrigin(lat_sw, lon_sw, 0.0)
-    ne = geodetic_to_enu(grid.north_lat_deg, lon_sw + (cols - 1) * grid.dlon_deg, 0.0, origin)
-    # cell size: the finer of the two axes at the grid's centre
-    centre_lat = lat_sw + 0.5 * (rows - 1) * grid.dlat_deg
-    step = geodetic_to_enu([centre_lat + grid.dlat_deg, centre_lat],
-                           [lon_sw, lon_sw + grid.dlon_deg], 0.0,
-                           GeoOrigin(centre_lat, lon_sw, 0.0))
-    resolution = float(min(step[0, 1], step[1, 0]))
-    n_rows = math.floor(ne[1] / resolution + 1e-9) + 1
-    n_cols = math.floor(ne[0] / resolution + 1e-9) + 1
-    east, north = np.meshgrid(np.arange(n_cols) * resolution, np.arange(n_rows) * resolution)
+    lats = grid.north_lat_deg - np.array([0.0, 0.0, rows - 1.0, rows - 1.0]) * grid.dlat_deg
+    lons = grid.west_lon_deg + np.array([0.0, cols - 1.0, 0.0, cols - 1.0]) * grid.dlon_deg
+    corners = geodetic_to_enu(lats, lons, origin.altitude_m, origin)
+    res = terrain.resolution_m
+    e0, n0 = corners[:, 0].min(), corners[:, 1].min()
+    n_cols = math.floor((corners[:, 0].max() - e0) / res) + 1
+    n_rows = math.floor((corners[:, 1].max() - n0) / res) + 1
+    east, north = np.meshgrid(e0 + np.arange(n_cols) * res, n0 + np.arange(n_rows) * res)
     lat, lon, _ = enu_to_geodetic(np.stack([east, north, np.zeros_like(east)], -1), origin)
     where = []
     for index, size in (((grid.north_lat_deg - lat) / grid.dlat_deg, rows),
-                        ((lon - lon_sw) / grid.dlon_deg, cols)):
-        # the grid's outer cells lie on the source's outer centres but for rounding and the
-        # edges' slight curvature in the plane: within a twentieth of a cell, on them
+                        ((lon - grid.west_lon_deg) / grid.dlon_deg, cols)):
+        # cells on the tile's outer centres but for rounding: within a twentieth of a cell
         edge = (index > -0.05) & (index < size - 0.95)
         where.append(np.where(edge, np.clip(index, 0.0, size - 1.0), index))
     valid = np.isfinite(heights)
     filled = map_coordinates(np.where(valid, heights, 0.0), where, order=1, mode="constant")
     weight = map_coordinates(valid.astype(np.float64), where, order=1, mode="constant")
-    out = np.where(weight > 1.0 - 1e-6, filled, np.nan)
-    return out, lat_sw, lon_sw, resolution
+    ground = np.where(weight > 1.0 - 1e-6, filled, np.nan)
+    up = geodetic_to_enu(lat, lon, np.where(np.isfinite(ground), ground, 0.0), origin)[..., 2]
+    return TerrainGrid(np.where(np.isfinite(ground), up, np.nan), (float(e0), float(n0)), res)
 
 
 def load_terrain(path: str | Path) -> TerrainFile:
@@ -231,12 +236,29 @@ def _terrain_from_geotiff(path: Path, doc: dict[str, Any], source: Path) -> Terr
             heights[grid.heights == nodata] = np.nan
     heights = heights * _number(doc, "height_scale", str(source), 1.0) + \
         _number(doc, "height_offset_m", str(source), 0.0)
-    metric, lat, lon, resolution = _square_cells(grid, heights)
-    return TerrainFile(np.ascontiguousarray(metric), lat, lon, resolution, str(source))
+    rows, cols = heights.shape
+    lat_sw = grid.north_lat_deg - (rows - 1) * grid.dlat_deg
+    centre = GeoOrigin(lat_sw + 0.5 * (rows - 1) * grid.dlat_deg, grid.west_lon_deg, 0.0)
+    # square cells as fine as the finer axis at the tile's centre; its extent, m
+    step = geodetic_to_enu([centre.latitude_deg + grid.dlat_deg, centre.latitude_deg],
+                           [grid.west_lon_deg, grid.west_lon_deg + grid.dlon_deg], 0.0, centre)
+    resolution = float(min(step[0, 1], step[1, 0]))
+    extent = max((rows - 1) * step[0, 1], (cols - 1) * step[1, 0])
+    if extent > MAX_GEOTIFF_EXTENT_M:
+        raise ValueError(f"{path}: the tile spans {extent / 1e3:.0f} km; crop it to the mission "
+                         f"area (at most {MAX_GEOTIFF_EXTENT_M / 1e3:.0f} km, e.g. gdal_translate "
+                         "-projwin WEST NORTH EAST SOUTH)")
+    if rows < 2 or cols < 2:
+        raise ValueError(f"{path}: need at least 2 x 2 cells, got {rows} x {cols}")
+    return TerrainFile(np.ascontiguousarray(heights), lat_sw, grid.west_lon_deg, resolution,
+                       str(source), geographic=grid)
 
 def terrain_grid(terrain: TerrainFile, origin: GeoOrigin) -> TerrainGrid:
     """The terrain in the ENU frame of ``origin``: heights as ENU z (ellipsoid height minus the
-    origin's), cell (0, 0) at the south-west cell's ENU position."""
+    origin's), cell (0, 0) at the south-west cell's ENU position. A GeoTIFF's is resampled
+    along the frame's axes (:func:`_resample_into`)."""
+    if terrain.geographic is not None:
+        return _resample_into(terrain, origin)
     east, north, _ = np.asarray(geodetic_to_enu(terrain.latitude_deg, terrain.longitude_deg,
                                                 origin.altitude_m, origin), np.float64)
     return TerrainGrid(terrain.heights_m - origin.altitude_m, (float(east), float(north)),
