@@ -178,9 +178,11 @@ def test_stalled_stream_goes_stale_on_diagnostics(harness):
     assert spin_until(lambda: any("stale" in s.message for s in got["diagnostics"]), 8.0)
 
 
-def test_detections_are_geolocated_on_a_terrain_file(rclpy_context, tmp_path):
-    """GPS + IMU + a terrain file with a 50 m plateau: a detection at the image centre of a
-    nadir camera is placed on the plateau, below the UAV."""
+@pytest.mark.parametrize("kind", ["yaml", "geotiff"])
+def test_detections_are_geolocated_on_a_terrain_file(rclpy_context, tmp_path, kind):
+    """GPS + IMU + a terrain file with a 50 m plateau (a YAML and its grid, or a GeoTIFF in
+    WGS84 longitude/latitude): a detection at the image centre of a nadir camera is placed on
+    the plateau, below the UAV."""
     import yaml
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.parameter import Parameter
@@ -199,9 +201,16 @@ def test_detections_are_geolocated_on_a_terrain_file(rclpy_context, tmp_path):
     (tmp_path / "terrain.yaml").write_text(yaml.safe_dump(
         {"heights": "dem.npy", "latitude_deg": float(lat), "longitude_deg": float(lon),
          "resolution_m": 10.0}))
+    terrain = tmp_path / "terrain.yaml"
+    if kind == "geotiff":  # 31 x 41 one-arc-second cells around the origin
+        from test_terrain import DLAT, DLON, write_geotiff
+
+        terrain = write_geotiff(tmp_path / "dem.tif", np.full((31, 41), 550.0),
+                                origin.latitude_deg + 15.5 * DLAT,
+                                origin.longitude_deg - 20.5 * DLON)
     ns = f"/terrain_{time.monotonic_ns() % 100000}"
     node = FusionNode(namespace=ns, parameter_overrides=[
-        Parameter("terrain_file", value=str(tmp_path / "terrain.yaml")),
+        Parameter("terrain_file", value=str(terrain)),
         Parameter("lidar_enabled", value=False), Parameter("overlay_enabled", value=False)])
     probe = rclpy_context.create_node("terrain_probe", namespace=ns)
     info_pub = probe.create_publisher(type(info(W, H)), "camera_info", reliable_qos())
