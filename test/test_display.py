@@ -331,3 +331,15 @@ def test_processor_display_image_draws_the_colorbar_when_asked() -> None:
     expected.render(t)
     assert not np.array_equal(with_bar, plain)
     np.testing.assert_array_equal(with_bar, expected.draw_colorbar(plain.copy()))
+
+
+def test_colour_bar_labels_fit_their_bar() -> None:
+    """The bar's ends carry their unit where it fits, whole degrees where one decimal does
+    not, and never run past the bar."""
+    from thermal_perception.core.display.render import _bar_label
+
+    assert _bar_label(29.04, 64) == "29.0C" and _bar_label(-12.5, 48) == "-12.5C"
+    assert _bar_label(1234.4, 48) == "1234C" and _bar_label(1234.4, 64) == "1234.4C"
+    for value in (-40.0, 0.0, 999.9, 2000.0):
+        text = _bar_label(value, 48)
+        assert cv2.getTextSize(text, cv2.FONT_HERSHEY_PLAIN, 0.8, 1)[0][0] <= 44, text

@@ -408,6 +408,15 @@ def apply_colormap(
 # --------------------------------------------------------------------------------------------
 
 
+def _bar_label(value_c: float, width: int) -> str:
+    """A colour bar's end, deg C, as ``12.3C``; whole degrees, then without the unit, where
+    that does not fit ``width`` px."""
+    for text in (f"{value_c:.1f}C", f"{value_c:.0f}C", f"{value_c:.0f}"):
+        if cv2.getTextSize(text, cv2.FONT_HERSHEY_PLAIN, 0.8, 1)[0][0] <= width - 4:
+            return text
+    return text
+
+
 class DisplayRenderer:
     """Temperature image -> BGR8 display image, with temporally smoothed AGC.
 
@@ -575,7 +584,8 @@ class DisplayRenderer:
         if (lo is None or hi is None) and self._range is not None:
             lo, hi = self._range if lo is None and hi is None else (lo, hi)
         if lo is not None and hi is not None and width >= 48 and height >= 30:
-            labels = ((f"{hi:.1f}", 12, bar[0, 0]), (f"{lo:.1f}", height - 4, bar[-1, 0]))
+            labels = ((_bar_label(hi, width), 12, bar[0, 0]),
+                      (_bar_label(lo, width), height - 4, bar[-1, 0]))
             for text, y, bg in labels:
                 luma = float(np.dot(_REC601_LUMA_BGR, bg))
                 color = (0, 0, 0) if luma > _MONO8_MAX / 2 else (255, 255, 255)
