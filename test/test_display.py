@@ -338,8 +338,14 @@ def test_colour_bar_labels_fit_their_bar() -> None:
     not, and never run past the bar."""
     from thermal_perception.core.display.render import _bar_label
 
-    assert _bar_label(29.04, 64) == "29.0C" and _bar_label(-12.5, 48) == "-12.5C"
-    assert _bar_label(1234.4, 48) == "1234C" and _bar_label(1234.4, 64) == "1234.4C"
-    for value in (-40.0, 0.0, 999.9, 2000.0):
-        text = _bar_label(value, 48)
-        assert cv2.getTextSize(text, cv2.FONT_HERSHEY_PLAIN, 0.8, 1)[0][0] <= 44, text
+    def px(text: str) -> int:  # OpenCV's own measure (its font metrics vary by release)
+        return cv2.getTextSize(text, cv2.FONT_HERSHEY_PLAIN, 0.8, 1)[0][0]
+
+    assert _bar_label(29.04, 64) == "29.0C" and _bar_label(-12.5, 64) == "-12.5C"
+    assert _bar_label(1234.4, 48) != "1234.4C"  # seven characters never fit 44 px
+    for value in (-40.0, -12.5, 0.0, 999.9, 1234.4, 2000.0):
+        for width in (48, 64):
+            text = _bar_label(value, width)
+            assert px(text) <= width - 4, text
+            better = [f"{value:.1f}C", f"{value:.0f}C", f"{value:.0f}"]
+            assert all(px(t) > width - 4 for t in better[:better.index(text)]), text
