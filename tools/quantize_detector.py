@@ -32,7 +32,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from thermal_perception.core.detection.model import LearnedDetector, resolve_model
+from thermal_perception.core.detection.model import LearnedDetector, load_card, resolve_model
 from thermal_perception.io.dataset_images import read_dataset_image
 from thermal_perception.io.labels import read_dataset
 
@@ -130,8 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     a.out.parent.mkdir(parents=True, exist_ok=True)
     exclude = tuple(n for n in a.exclude.split(",") if n)
     quantize(source, inputs, a.out, a.method, exclude)
-    card = json.loads(source.with_suffix(".json").read_text()) \
-        if source.with_suffix(".json").is_file() else {}
+    card = load_card(source)
     card["quantization"] = {
         "source": source.name, "source_sha256": hashlib.sha256(source.read_bytes()).hexdigest(),
         "format": "QDQ, weights int8 per channel, activations uint8",

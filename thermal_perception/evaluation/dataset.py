@@ -201,6 +201,7 @@ def run_dataset_eval(o: DatasetEvalOptions, progress: bool = True) -> dict[str, 
     return report
 
 
+LABELLED_BGR = (80, 80, 255)  # labelled boxes in the pictures (red)
 FRAME_STEP_S = 0.1  # time per frame number of a labelled sequence (datasets rarely say)
 
 
@@ -275,7 +276,7 @@ def render_boxes(image: np.ndarray, item: LabelledImage, b: Boxes, thresholds: A
     frame = image.astype(np.float32)
     bgr = DisplayRenderer(agc="percentile", colormap="white_hot").render(frame)
     for x0, y0, x1, y1 in item.boxes:
-        cv2.rectangle(bgr, (int(x0), int(y0)), (int(x1) - 1, int(y1) - 1), (80, 80, 255), 1)
+        cv2.rectangle(bgr, (int(x0), int(y0)), (int(x1) - 1, int(y1) - 1), LABELLED_BGR, 1)
     keep = []
     for (x0, y0, x1, y1), s, c in zip(b.xyxy, b.scores, b.classes, strict=True):
         name = EVAL_CLASSES[c]
@@ -316,7 +317,7 @@ def false_sheet(items: list[LabelledImage], false: list[FalseDetection],
         tile = cv2.resize(bgr[cy:cy + 2 * half, cx:cx + 2 * half],
                           (SHEET_TILE_PX, SHEET_TILE_PX), interpolation=cv2.INTER_NEAREST)
         # the boxes drawn at the tile's zoom (x1, y1 exclusive): labelled red, the false one
-        for b, colour in [*((lb, (80, 80, 255)) for lb in items[f.image].boxes),
+        for b, colour in [*((lb, LABELLED_BGR) for lb in items[f.image].boxes),
                           (f.xyxy, LABEL_COLORS_BGR.get(f.label, DEFAULT_BOX_BGR))]:
             cv2.rectangle(tile, (round((b[0] - cx + half) * zoom),
                                  round((b[1] - cy + half) * zoom)),

@@ -408,11 +408,14 @@ def apply_colormap(
 # --------------------------------------------------------------------------------------------
 
 
+_BAR_FONT, _BAR_FONT_SCALE = cv2.FONT_HERSHEY_PLAIN, 0.8  # a colour bar's end labels
+
+
 def _bar_label(value_c: float, width: int) -> str:
     """A colour bar's end, deg C, as ``12.3C``; whole degrees, then without the unit, where
     that does not fit ``width`` px."""
     for text in (f"{value_c:.1f}C", f"{value_c:.0f}C", f"{value_c:.0f}"):
-        if cv2.getTextSize(text, cv2.FONT_HERSHEY_PLAIN, 0.8, 1)[0][0] <= width - 4:
+        if cv2.getTextSize(text, _BAR_FONT, _BAR_FONT_SCALE, 1)[0][0] <= width - 4:
             return text
     return text
 
@@ -589,7 +592,8 @@ class DisplayRenderer:
             for text, y, bg in labels:
                 luma = float(np.dot(_REC601_LUMA_BGR, bg))
                 color = (0, 0, 0) if luma > _MONO8_MAX / 2 else (255, 255, 255)
-                cv2.putText(bar, text, (2, y), cv2.FONT_HERSHEY_PLAIN, 0.8, color, 1, cv2.LINE_AA)
+                cv2.putText(bar, text, (2, y), _BAR_FONT, _BAR_FONT_SCALE, color, 1,
+                            cv2.LINE_AA)
         return bar
 
     def draw_colorbar(self, image: NDArray[np.uint8]) -> NDArray[np.uint8]:

@@ -237,6 +237,8 @@ def _terrain_from_geotiff(path: Path, doc: dict[str, Any], source: Path) -> Terr
     heights = heights * _number(doc, "height_scale", str(source), 1.0) + \
         _number(doc, "height_offset_m", str(source), 0.0)
     rows, cols = heights.shape
+    if rows < 2 or cols < 2:
+        raise ValueError(f"{path}: need at least 2 x 2 cells, got {rows} x {cols}")
     lat_sw = grid.north_lat_deg - (rows - 1) * grid.dlat_deg
     centre = GeoOrigin(lat_sw + 0.5 * (rows - 1) * grid.dlat_deg, grid.west_lon_deg, 0.0)
     # square cells as fine as the finer axis at the tile's centre; its extent, m
@@ -248,10 +250,9 @@ def _terrain_from_geotiff(path: Path, doc: dict[str, Any], source: Path) -> Terr
         raise ValueError(f"{path}: the tile spans {extent / 1e3:.0f} km; crop it to the mission "
                          f"area (at most {MAX_GEOTIFF_EXTENT_M / 1e3:.0f} km, e.g. gdal_translate "
                          "-projwin WEST NORTH EAST SOUTH)")
-    if rows < 2 or cols < 2:
-        raise ValueError(f"{path}: need at least 2 x 2 cells, got {rows} x {cols}")
     return TerrainFile(np.ascontiguousarray(heights), lat_sw, grid.west_lon_deg, resolution,
                        str(source), geographic=grid)
+
 
 def terrain_grid(terrain: TerrainFile, origin: GeoOrigin) -> TerrainGrid:
     """The terrain in the ENU frame of ``origin``: heights as ENU z (ellipsoid height minus the
