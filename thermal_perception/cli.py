@@ -243,7 +243,8 @@ def _cmd_eval_dataset(args: argparse.Namespace) -> int:
             model_path=args.model, render=args.render, out=args.out, limit=args.limit,
             palette=args.palette, scales=tuple(args.scales) if args.scales else None,
             focal_px=args.focal_px or DatasetEvalOptions.focal_px,
-            flip_test=not args.no_flip, false_sheet=args.false_sheet))
+            flip_test=not args.no_flip, rescore=not args.no_rescore,
+            false_sheet=args.false_sheet))
     except (LabelError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -435,6 +436,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--no-flip", action="store_true",
                           help="model backend: without the card's flip test (as the "
                                "detector's model_flip_test: false)")
+    evaluate.add_argument("--no-rescore", action="store_true",
+                          help="model backend: without the card's rescorer (as the "
+                               "detector's model_rescore: false)")
     evaluate.add_argument("--render", type=int, default=0,
                           help="draw this many images with boxes into --out")
     evaluate.add_argument("--false-sheet", type=int, default=0, metavar="N",

@@ -50,7 +50,7 @@ def centred_in(xyxy: NDArray, regions: NDArray) -> NDArray[np.bool_]:
             & (cy[:, None] < regions[None, :, 3])).any(axis=1)
 
 
-def _match_image(pred_xyxy: NDArray, pred_scores: NDArray, gt: NDArray, ignore: NDArray,
+def match_image(pred_xyxy: NDArray, pred_scores: NDArray, gt: NDArray, ignore: NDArray,
                  iou: float, size_px: tuple[float, float] | None = None
                  ) -> tuple[NDArray[np.float64], NDArray[np.bool_], int, NDArray[np.intp]]:
     """Scores and true-positive flags of one image's detections of one class (ignored ones
@@ -138,7 +138,7 @@ def evaluate_boxes(items: Sequence[LabelledImage], predictions: Sequence[Boxes],
     ``classes``) against ``items``. ``thresholds``: per class or one score at which P, R and
     F1 are given (None: each class's best-F1 score). Also counts false detections of each
     class on images that hold none of it (``false_per_empty_image``). ``size_px`` = (lo, hi):
-    only objects whose longer side is in [lo, hi) px (see :func:`_match_image`)."""
+    only objects whose longer side is in [lo, hi) px (see :func:`match_image`)."""
     if len(items) != len(predictions):
         raise ValueError(f"{len(items)} labelled images but {len(predictions)} predictions")
     out: dict[str, Any] = {"images": len(items), "classes": {}}
@@ -149,7 +149,7 @@ def evaluate_boxes(items: Sequence[LabelledImage], predictions: Sequence[Boxes],
                              if lab == name], np.float64).reshape(-1, 4)
             ignore = np.asarray(item.ignore, np.float64).reshape(-1, 4)
             mine = pred.classes == ci
-            s, tp, n, _ = _match_image(pred.xyxy[mine], pred.scores[mine], gt, ignore, iou,
+            s, tp, n, _ = match_image(pred.xyxy[mine], pred.scores[mine], gt, ignore, iou,
                                        size_px)
             all_scores.append(s)
             all_tps.append(tp)
@@ -196,7 +196,7 @@ def false_detections(items: Sequence[LabelledImage], predictions: Sequence[Boxes
                 continue
             gt = np.asarray([b for b, lab in zip(item.boxes, item.labels, strict=True)
                              if lab == name], np.float64).reshape(-1, 4)
-            s, tp, _, kept = _match_image(pred.xyxy[mine], pred.scores[mine], gt, ignore, iou)
+            s, tp, _, kept = match_image(pred.xyxy[mine], pred.scores[mine], gt, ignore, iou)
             for k in np.flatnonzero(~tp & (s >= t)):
                 out.append(FalseDetection(i, tuple(float(v) for v in pred.xyxy[mine[kept[k]]]),
                                           name, float(s[k]), not len(gt)))

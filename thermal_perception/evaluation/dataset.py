@@ -63,6 +63,7 @@ class DatasetEvalOptions:
     palette: str | None = None         # false-colour images: the palette that drew them
     scales: tuple[float, ...] | None = None  # model: image scales run (None: the card's)
     flip_test: bool = True             # model: the card's flip test (False: none)
+    rescore: bool = True               # model: the card's rescorer, if it has one
     false_sheet: int = 0               # this many false detections drawn into out/ (crops)
 
 
@@ -115,14 +116,15 @@ class _ModelBackend:
         from thermal_perception.core.detection.model import LearnedDetector
 
         flips = None if o.flip_test else ()
-        shipped = LearnedDetector(o.model_path, scales=o.scales, flip_scales=flips)
+        shipped = LearnedDetector(o.model_path, scales=o.scales, flip_scales=flips,
+                                  rescore=o.rescore)
         self.classes = shipped.classes
         self.focal_px = o.focal_px
         # P, R and F1 at the shipped thresholds; the boxes down to AP_SCORE_FLOOR for AP50
         self.thresholds = dict(zip(self.classes, shipped.thresholds.tolist(), strict=True))
         low = float(shipped.thresholds.min())
         self.detector = shipped if low <= AP_SCORE_FLOOR else LearnedDetector(
-            o.model_path, scales=o.scales, flip_scales=flips,
+            o.model_path, scales=o.scales, flip_scales=flips, rescore=o.rescore,
             threshold_scale=AP_SCORE_FLOOR / low)
 
     def boxes(self, image: np.ndarray, radiometric: bool, item: LabelledImage) -> Boxes:

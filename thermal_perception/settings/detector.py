@@ -46,6 +46,9 @@ PARAMS = (
               "card chose it (the mirrored frame too, heatmaps averaged: the general model at "
               "both scales, the drone model at full scale; about twice the time per frame); "
               "false: never."),
+    ParamSpec("model_rescore", True, "Apply the 'model' backend's rescorer where its model "
+              "card has one (a patch classifier's second opinion on each box of its classes: "
+              "the drone model's people); false: the detector's scores alone."),
     ParamSpec("model_threshold_scale", 1.0, "Multiplies the model card's per-class score "
               "thresholds (below 1: more recall, above: more precision).", 0.1, 3.0),
     ParamSpec("hotspots", True, "Detect fire and hotspots."),
@@ -79,7 +82,7 @@ PARAMS = (
 )
 DETECTORS = ("body_contrast_k", "fire_c", "hotspot_min_c", "hotspot_contrast_k",
              "people_detector", "model_path", "model_provider", "model_threads",
-             "model_threshold_scale", "model_flip_test")
+             "model_threshold_scale", "model_flip_test", "model_rescore")
 TRACKER = ("track_gate_px", "track_confirm_hits", "track_max_misses")
 
 
@@ -91,7 +94,8 @@ def detectors_from(values: dict[str, Any]
         bodies: WarmBodyDetector | LearnedDetector = LearnedDetector(
             values["model_path"] or None, threshold_scale=values["model_threshold_scale"],
             provider=values["model_provider"], threads=values["model_threads"],
-            flip_scales=None if values.get("model_flip_test", True) else ())
+            flip_scales=None if values.get("model_flip_test", True) else (),
+            rescore=values.get("model_rescore", True))
     else:
         bodies = WarmBodyDetector(replace(WarmBodyConfig(),
                                           contrast_k=values["body_contrast_k"]))

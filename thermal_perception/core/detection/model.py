@@ -44,6 +44,7 @@ from thermal_perception.core.detection.model_io import (
     padded_shape,
     scales_for,
 )
+from thermal_perception.core.detection.rescore import PatchRescorer, RescorerCard
 from thermal_perception.core.detection.types import LABELS, Detection
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
@@ -105,6 +106,8 @@ class LearnedDetector:
         of the boxes its 3x3 neighbour cells decode that overlap it by at least this IoU
         (:func:`.model_io.decode_centernet` ``vote_iou``; None: the card's ``box_vote_iou``,
         else 0: off).
+    rescore : apply the card's ``rescorer`` (a patch classifier's second opinion on the boxes
+        of some classes, :mod:`.rescore`) when the card has one.
     """
 
     def __init__(self, model_path: str | Path | None = None, threshold_scale: float = 1.0,
@@ -116,7 +119,7 @@ class LearnedDetector:
                  reduced_min_px: float | None = None,
                  flip_scales: tuple[float, ...] | None = None,
                  reduced_from_person_px: float | None = None,
-                 box_vote_iou: float | None = None) -> None:
+                 box_vote_iou: float | None = None, rescore: bool = True) -> None:
         path = resolve_model(model_path)
         if not path.is_file():
             raise FileNotFoundError(f"ONNX model file not found: {path}")
@@ -183,6 +186,14 @@ class LearnedDetector:
                              f"{exc})") from None
         self.input_name = self.session.get_inputs()[0].name
         self.path = path
+        self.rescorer: PatchRescorer | None = None
+        if rescore and card.get("rescorer"):
+            self.rescorer = PatchRescorer(RescorerCard.from_card(card["rescorer"], path.parent),
+                                          self.classes, provider, threads)
+        # boxes are decoded down to the score from which rescoring can still reach the
+        # lowest threshold, and cut at that threshold after it
+        self._cut = float(self.thresholds.min())
+        self._floor = self.rescorer.floor(self._cut) if self.rescorer else self._cut
         self._inputs: dict[float, NDArray[np.float32]] = {}
         self._mirrored: dict[float, NDArray[np.float32]] = {}  # flip-test inputs, by scale
         self._norm: NDArray[np.float32] | None = None
@@ -193,7 +204,8 @@ class LearnedDetector:
         caller's: e.g. ``(1.0, 0.5)`` also finds people too close for the model's receptive
         field) the frame is run at each and the boxes merged per class (IoU 0.5); given the
         ground sample distance ``gsd_m`` (m per pixel at the frame's centre), only the scales
-        :func:`.model_io.scales_for` keeps for it."""
+        :func:`.model_io.scales_for` keeps for it. With a ``rescorer`` in the card, the boxes
+        of its classes carry the combined score (:mod:`.rescore`)."""
         h, w = np.shape(frame)
         found = []
         scales = scales_for(self.scales, gsd_m, self.reduced_from_person_px)
@@ -202,7 +214,12 @@ class LearnedDetector:
             if scale in self.flip_scales:
                 outputs = self._flip_test(scale, x, outputs, sh, sw)
             found.append(self._decode(outputs, (sh, sw)))
-        return merge_scales(found, scales, (h, w), self.reduced_min_px)
+        merged = merge_scales(found, scales, (h, w), self.reduced_min_px)
+        if self.rescorer is None or self._norm is None:
+            return merged
+        b = self.rescorer.rescore(self._norm, merged)
+        keep = b.scores >= self._cut
+        return Boxes(b.xyxy[keep], b.scores[keep], b.classes[keep])
 
     def model_inputs(self, frame: NDArray, scales: Sequence[float]
                      ) -> Iterator[tuple[float, NDArray[np.float32], tuple[int, int]]]:
@@ -243,7 +260,7 @@ class LearnedDetector:
         return [heat, size, *outputs[2:]]
 
     def _decode(self, outputs: list[NDArray], shape: tuple[int, int]) -> Boxes:
-        low = float(self.thresholds.min())
+        low = self._floor
         if self.layout == "centernet":
             heat, size, offset = outputs[:3]
             return decode_centernet(heat[0], size[0], offset[0], self.stride, low, shape,
