@@ -76,6 +76,7 @@ def test_card_entry_is_checked(tmp_path: Path) -> None:
                                    "detector_weight": 0.8}, tmp_path)
     assert card.model == tmp_path / "r.onnx" and card.classes == ("person",)
     assert (card.crop_px, card.context, card.detector_weight) == (32, 3.0, 0.8)
+    assert not card.requires_gsd  # unless the card says so, it rescores every frame
     with pytest.raises(ValueError, match="needs 'model' and 'classes'"):
         RescorerCard.from_card({"classes": ["person"]}, tmp_path)
     for bad in ({"crop_px": 4}, {"detector_weight": 1.5}, {"context": 0.5}, {"classes": []}):
@@ -88,6 +89,7 @@ def test_card_entry_is_checked(tmp_path: Path) -> None:
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "hit_uav_sample"
 DRONE = REPO / "thermal_perception" / "models" / "thermal_detector_drone.onnx"
+GSD_M = 0.1  # m per pixel: a drone view at about 80 m (HIT-UAV's camera)
 
 
 def _sample_frames(n: int) -> list[np.ndarray]:
@@ -111,7 +113,7 @@ def test_drone_rescorer_changes_people_only_as_combine_says() -> None:
     person = with_.classes.index("person")
     checked = changed = 0
     for frame in _sample_frames(6):
-        a, b = with_.boxes(frame), without.boxes(frame)
+        a, b = with_.boxes(frame, GSD_M), without.boxes(frame, GSD_M)
         b = Boxes(*(v[b.scores >= with_._floor] for v in (b.xyxy, b.scores, b.classes)))
         p = with_.rescorer.probabilities(with_._norm, b.xyxy)
         expected = np.where(b.classes == person, combine(b.scores, p, w), b.scores)
@@ -121,6 +123,23 @@ def test_drone_rescorer_changes_people_only_as_combine_says() -> None:
         checked += int(np.sum(b.classes[kept] == person))
         changed += int(np.sum(np.abs(a.scores - b.scores[kept]) > 1e-3))
     assert checked >= 20 and changed >= checked // 2  # it does change the people's scores
+
+
+def test_drone_rescorer_stays_out_of_frames_without_geometry() -> None:
+    """Trained on drone views (ground sample distance always known), the drone model's
+    rescorer leaves a frame of unknown geometry (a side-on camera) to the detector: the same
+    boxes and scores as without it."""
+    from thermal_perception.core.detection.model import LearnedDetector
+
+    with_ = LearnedDetector("drone", threshold_scale=0.2)
+    without = LearnedDetector("drone", threshold_scale=0.2, rescore=False)
+    assert with_.rescorer is not None and with_.rescorer.card.requires_gsd
+    assert not with_.rescorer.applies(None) and with_.rescorer.applies(GSD_M)
+    for frame in _sample_frames(3):
+        a, b = with_.boxes(frame), without.boxes(frame)
+        np.testing.assert_array_equal(a.xyxy, b.xyxy)
+        np.testing.assert_array_equal(a.scores, b.scores)
+        assert len(a.scores) and a.scores.min() >= with_._cut
 
 
 def test_rescorer_refuses_what_it_cannot_run(tmp_path: Path) -> None:

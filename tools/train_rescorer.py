@@ -232,6 +232,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--context", type=float, default=3.0)
     ap.add_argument("--min-crop-px", type=float, default=24.0)
     ap.add_argument("--jitter-positives", type=int, default=1)
+    ap.add_argument("--requires-gsd", action=argparse.BooleanOptionalAction, default=True,
+                    help="rescore only frames whose ground sample distance is known (a drone "
+                         "set's views: the side-on frames it never saw keep their scores)")
     ap.add_argument("--card", action="store_true",
                     help="also write the detector and its card with this rescorer to --out")
     args = ap.parse_args(argv)
@@ -268,7 +271,8 @@ def main(argv: list[str] | None = None) -> int:
                  key=lambda r: r["detector_weight"])
     entry = {"model": onnx_path.name, "classes": list(classes), "crop_px": args.crop_px,
              "context": args.context, "min_crop_px": args.min_crop_px,
-             "detector_weight": chosen["detector_weight"]}
+             "detector_weight": chosen["detector_weight"],
+             "requires_gsd": args.requires_gsd}
     record = {"rescorer": entry, "training": {
         "command": " ".join(["python", "tools/train_rescorer.py", *(argv or sys.argv[1:])]),
         "detector": str(path), "data": str(args.data), "data_commit": git_commit(args.data),

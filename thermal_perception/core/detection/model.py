@@ -205,19 +205,23 @@ class LearnedDetector:
         field) the frame is run at each and the boxes merged per class (IoU 0.5); given the
         ground sample distance ``gsd_m`` (m per pixel at the frame's centre), only the scales
         :func:`.model_io.scales_for` keeps for it. With a ``rescorer`` in the card, the boxes
-        of its classes carry the combined score (:mod:`.rescore`)."""
+        of its classes carry the combined score (:mod:`.rescore`) where it applies (a
+        rescorer trained on drone views: only with ``gsd_m`` known)."""
         h, w = np.shape(frame)
         found = []
         scales = scales_for(self.scales, gsd_m, self.reduced_from_person_px)
+        rescorer = self.rescorer if self.rescorer is not None and self.rescorer.applies(
+            gsd_m) else None
+        low = self._floor if rescorer is not None else self._cut
         for scale, x, (sh, sw) in self.model_inputs(frame, scales):
             outputs = self.session.run(None, {self.input_name: x})
             if scale in self.flip_scales:
                 outputs = self._flip_test(scale, x, outputs, sh, sw)
-            found.append(self._decode(outputs, (sh, sw)))
+            found.append(self._decode(outputs, (sh, sw), low))
         merged = merge_scales(found, scales, (h, w), self.reduced_min_px)
-        if self.rescorer is None or self._norm is None:
+        if rescorer is None or self._norm is None:
             return merged
-        b = self.rescorer.rescore(self._norm, merged)
+        b = rescorer.rescore(self._norm, merged)
         keep = b.scores >= self._cut
         return Boxes(b.xyxy[keep], b.scores[keep], b.classes[keep])
 
@@ -259,8 +263,7 @@ class LearnedDetector:
                                      -(-width // self.stride))
         return [heat, size, *outputs[2:]]
 
-    def _decode(self, outputs: list[NDArray], shape: tuple[int, int]) -> Boxes:
-        low = self._floor
+    def _decode(self, outputs: list[NDArray], shape: tuple[int, int], low: float) -> Boxes:
         if self.layout == "centernet":
             heat, size, offset = outputs[:3]
             return decode_centernet(heat[0], size[0], offset[0], self.stride, low, shape,
