@@ -32,6 +32,7 @@ setup(
         "train": _requirements("requirements/train.txt"),
         "view": _requirements("requirements/view.txt"),
         "foxglove": _requirements("requirements/foxglove.txt"),
+        "geo": _requirements("requirements/geo.txt"),
     },
     entry_points={"console_scripts": ["thermal-perception=thermal_perception.cli:main"]},
     data_files=[

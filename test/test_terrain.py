@@ -191,3 +191,88 @@ def test_a_geotiff_too_large_for_one_flat_frame_is_refused(tmp_path):
                          ORIGIN.longitude_deg)
     with pytest.raises(ValueError, match="crop it to the mission area"):
         load_terrain(path)
+
+
+# -- GeoTIFF in a projection (UTM), georeferenced by its EPSG code ----------------------------
+
+UTM32N = 32632  # WGS84 / UTM zone 32N: central meridian 9 deg E, scale 0.9996 on it
+K0, FALSE_EASTING = 0.9996, 500_000.0
+
+
+def write_projected_geotiff(path, heights, north, west, cell_m, epsg=UTM32N, units=9001):
+    """A float32 GeoTIFF in EPSG:``epsg``: ``north``, ``west`` the north-west cell's corner
+    (easting, northing, m), square cells of ``cell_m``; ``units`` the GeoTIFF linear units
+    code (9001 metre, 9002 foot)."""
+    from PIL import Image, TiffImagePlugin
+
+    ifd = TiffImagePlugin.ImageFileDirectory_v2()
+    ifd[33550] = (cell_m, cell_m, 0.0)
+    ifd.tagtype[33550] = 12
+    ifd[33922] = (0.0, 0.0, 0.0, west, north, 0.0)
+    ifd.tagtype[33922] = 12
+    ifd[34735] = (1, 1, 0, 3, 1024, 0, 1, 1, 3072, 0, 1, epsg, 3076, 0, 1, units)
+    ifd.tagtype[34735] = 3
+    Image.fromarray(np.asarray(heights, np.float32)).save(path, tiffinfo=ifd)
+    return path
+
+
+def utm_tile_on_the_central_meridian(tmp_path, name="utm.tif", **kwargs):
+    """120 x 100 cells of 10 m (1.2 x 1.0 km) in UTM 32N around a point of the central
+    meridian, heights a plane in easting and northing; that point as a mission origin."""
+    pytest.importorskip("pyproj")
+    from pyproj import Transformer
+
+    to_utm = Transformer.from_crs(4326, UTM32N, always_xy=True)
+    easting, northing = to_utm.transform(9.0, 47.4)
+    assert easting == pytest.approx(FALSE_EASTING, abs=1e-6)  # UTM's definition, not pyproj's
+    n0 = round(northing / 10.0) * 10.0
+    lon0, lat0 = to_utm.transform(FALSE_EASTING, n0, direction="INVERSE")
+    assert lon0 == pytest.approx(9.0, abs=1e-12)
+    rows, cols = np.mgrid[0:120, 0:100]
+    x = FALSE_EASTING - 500.0 + (cols + 0.5) * 10.0
+    y = n0 + 600.0 - (rows + 0.5) * 10.0
+    heights = 400.0 + 0.05 * (x - FALSE_EASTING) - 0.03 * (y - n0)
+    path = write_projected_geotiff(tmp_path / name, heights, n0 + 600.0,
+                                   FALSE_EASTING - 500.0, 10.0, **kwargs)
+    return path, GeoOrigin(float(lat0), float(lon0), 380.0)
+
+
+def test_utm_geotiff_heights_land_where_the_projection_puts_them(tmp_path):
+    """Known answer from UTM's definition alone: on the central meridian a metre north is
+    0.9996 m of northing and the easting is 500 km; a metre east there is 0.9996 m of easting
+    (to a millimetre over 500 m). So the plane's ground ENU heights along both axes through
+    the origin are known without PROJ; the cells are 10 m of UTM, 10.004 m of ground."""
+    from thermal_perception.core.fusion.geolocation import geodetic_to_enu
+
+    path, origin = utm_tile_on_the_central_meridian(tmp_path)
+    terrain = load_terrain(path)
+    assert terrain.geographic.epsg == UTM32N
+    assert 10.0 < terrain.resolution_m < 10.01
+    grid = terrain_grid(terrain, origin)
+    d = np.linspace(-480.0, 480.0, 25)
+    for east, north, height in ((np.zeros_like(d), d, 400.0 - 0.03 * K0 * d),
+                                (0.4 * d, np.zeros_like(d), 400.0 + 0.05 * K0 * 0.4 * d)):
+        lat, lon, _ = enu_to_geodetic(np.stack([east, north, np.zeros_like(d)], -1), origin)
+        up = geodetic_to_enu(lat, lon, height, origin)[:, 2]  # the ground, curvature included
+        np.testing.assert_allclose(grid.height_at(east, north), up, atol=0.005)
+    assert np.isnan(grid.height_at(0.0, 800.0))  # north of the tile
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"epsg": 32767}, "user-defined"),
+    ({"units": 9002}, "reproject it first"),
+    ({"epsg": 1234}, "not a coordinate system PROJ knows"),
+])
+def test_projected_geotiffs_we_cannot_place_are_refused(tmp_path, kwargs, message):
+    pytest.importorskip("pyproj")
+    path = write_projected_geotiff(tmp_path / "bad.tif", np.zeros((4, 4)), 5.25e6, 5e5, 10.0,
+                                   **kwargs)
+    with pytest.raises(ValueError, match=message):
+        load_terrain(path)
+
+
+def test_a_projected_geotiff_without_pyproj_says_what_to_install(tmp_path, monkeypatch):
+    path = write_projected_geotiff(tmp_path / "utm.tif", np.zeros((4, 4)), 5.25e6, 5e5, 10.0)
+    monkeypatch.setitem(__import__("sys").modules, "pyproj", None)  # import pyproj fails
+    with pytest.raises(ValueError, match=r"needs pyproj \(pip install pyproj"):
+        load_terrain(path)

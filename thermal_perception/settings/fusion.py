@@ -53,9 +53,10 @@ PARAMS = (
               f"Pose of the thermal optical frame in base_link, {_POSE_HELP}."),
     ParamSpec("ground_altitude_m", 0.0, "Height of flat ground, m above the WGS84 ellipsoid "
               "(the GPS altitude datum).", -500.0, 9000.0),
-    ParamSpec("terrain_file", "", "Terrain YAML with a height grid, or a WGS84 GeoTIFF DEM "
-              "(see thermal_perception/core/fusion/terrain.py): geolocate on it instead of "
-              "flat ground."),
+    ParamSpec("terrain_file", "", "Terrain YAML with a height grid, or a GeoTIFF DEM in WGS84 "
+              "or a projection with an EPSG code such as UTM (see "
+              "thermal_perception/core/fusion/terrain.py): geolocate on it instead of flat "
+              "ground."),
     ParamSpec("ground_from_first_fix", False, "Take the ground height from the first GPS fix "
               "(the vehicle starts on the ground)."),
     ParamSpec("gps_sigma_m", 1.5, "GPS horizontal 1-sigma, m (when the fix has no covariance).",

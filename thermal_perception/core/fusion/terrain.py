@@ -13,15 +13,16 @@ A terrain file is a small YAML next to (or naming) a height grid:
                                 # south_up: row 0 is the southern edge
     nodata: -9999               # optional: this stored value marks cells without data
 
-A GeoTIFF in WGS84 longitude/latitude (EPSG:4326, as SRTM and Copernicus DEM tiles come) needs
-no position in the YAML: ``heights: dem.tif`` alone reads the corner and cell size from its
-GeoTIFF tags (``height_offset_m``, ``height_scale`` and ``nodata`` still apply; the file's own
-no-data value, GDAL's tag, too), and ``terrain_file`` may name the ``.tif`` itself. Its degree
-cells are resampled (bilinear; a cell with a missing neighbour stays missing) onto square cells
-as fine as its finer axis, along the mission frame's axes, each the ENU height of the ground
-there (the earth's curvature included). A projected GeoTIFF (UTM...) is refused: reproject it
-first (``gdalwarp -t_srs EPSG:4326``); so is one over 50 km across: crop it to the mission area
-(``gdal_translate -projwin``).
+A GeoTIFF in WGS84 longitude/latitude (EPSG:4326, as SRTM and Copernicus DEM tiles come), or in
+a projection in metres named by its EPSG code (UTM zones, national grids: lidar DEMs; read with
+pyproj, the optional ``geo`` extra), needs no position in the YAML: ``heights: dem.tif`` alone
+reads the corner and cell size from its GeoTIFF tags (``height_offset_m``, ``height_scale`` and
+``nodata`` still apply; the file's own no-data value, GDAL's tag, too), and ``terrain_file``
+may name the ``.tif`` itself. Its cells are resampled (bilinear; a cell with a missing
+neighbour stays missing) onto square cells as fine as its finer axis, along the mission frame's
+axes, each the ENU height of the ground there (the earth's curvature included). A tile over 50
+km across is refused: crop it to the mission area (``gdal_translate -projwin``); so is one in a
+user-defined projection or in feet: reproject it (``gdalwarp -t_srs EPSG:4326``).
 
 Paths are relative to the YAML file. The grid becomes a
 :class:`~thermal_perception.core.fusion.geolocation.TerrainGrid` in the local ENU frame of a mission
@@ -54,21 +55,58 @@ GEOTIFF_SUFFIXES = (".tif", ".tiff")
 MODEL_PIXEL_SCALE_TAG, MODEL_TIEPOINT_TAG, GEO_KEY_DIRECTORY_TAG = 33550, 33922, 34735
 GDAL_NODATA_TAG = 42113
 GT_MODEL_TYPE_KEY, GT_RASTER_TYPE_KEY, GEOGRAPHIC_TYPE_KEY = 1024, 1025, 2048
-MODEL_TYPE_GEOGRAPHIC, RASTER_PIXEL_IS_POINT, WGS84_EPSG = 2, 2, 4326
+PROJECTED_TYPE_KEY, PROJ_LINEAR_UNITS_KEY = 3072, 3076
+MODEL_TYPE_PROJECTED, MODEL_TYPE_GEOGRAPHIC, RASTER_PIXEL_IS_POINT = 1, 2, 2
+WGS84_EPSG, USER_DEFINED, LINEAR_METRE = 4326, 32767, 9001
 
 
 @dataclass(frozen=True)
 class GeoTiffGrid:
-    """A GeoTIFF's heights as stored (row 0 the northern edge) and where its cells are: the
-    centre of the north-west cell, degrees, and the cell size, degrees of longitude and
-    latitude."""
+    """A GeoTIFF's heights as stored (row 0 the northern edge) and where its cells are, in
+    its coordinate system ``epsg``: the centre of the north-west cell (``west``, ``north``) and
+    the cell size (``dx``, ``dy``): degrees of longitude and latitude for EPSG:4326, metres
+    (easting, northing) for a projection."""
 
     heights: NDArray
-    north_lat_deg: float
-    west_lon_deg: float
-    dlon_deg: float
-    dlat_deg: float
+    north: float
+    west: float
+    dx: float
+    dy: float
     nodata: float | None
+    epsg: int = WGS84_EPSG
+
+    def to_geodetic(self, x: NDArray, y: NDArray) -> tuple[NDArray, NDArray]:
+        """(latitude, longitude) in degrees of the tile's coordinates (x, y)."""
+        if self.epsg == WGS84_EPSG:
+            return np.asarray(y, np.float64), np.asarray(x, np.float64)
+        lon, lat = _transformer(self.epsg, inverse=True).transform(x, y)
+        return np.asarray(lat, np.float64), np.asarray(lon, np.float64)
+
+    def from_geodetic(self, lat: NDArray, lon: NDArray) -> tuple[NDArray, NDArray]:
+        """The tile's coordinates (x, y) of WGS84 (latitude, longitude) in degrees."""
+        if self.epsg == WGS84_EPSG:
+            return np.asarray(lon, np.float64), np.asarray(lat, np.float64)
+        x, y = _transformer(self.epsg).transform(lon, lat)
+        return np.asarray(x, np.float64), np.asarray(y, np.float64)
+
+
+def _transformer(epsg: int, inverse: bool = False) -> Any:
+    """pyproj's WGS84 -> EPSG:``epsg`` transformer (x = easting/longitude first), or the
+    reverse; ValueError when pyproj is missing or does not know the code."""
+    try:
+        from pyproj import CRS, Transformer
+        from pyproj.exceptions import CRSError
+    except ImportError:
+        raise ValueError(f"a GeoTIFF in EPSG:{epsg} needs pyproj (pip install pyproj, or the "
+                         f"package's [geo] extra), or reproject it to WGS84 first (gdalwarp "
+                         f"-t_srs EPSG:4326)") from None
+    try:
+        crs = CRS.from_epsg(epsg)
+    except CRSError as exc:
+        raise ValueError(f"EPSG:{epsg} is not a coordinate system PROJ knows ({exc})") from None
+    if inverse:
+        return Transformer.from_crs(crs, CRS.from_epsg(WGS84_EPSG), always_xy=True)
+    return Transformer.from_crs(CRS.from_epsg(WGS84_EPSG), crs, always_xy=True)
 
 
 @dataclass(frozen=True)
@@ -94,8 +132,9 @@ def _number(doc: dict[str, Any], key: str, where: str, default: float | None = N
 
 
 def read_geotiff(path: str | Path) -> GeoTiffGrid:
-    """Heights and georeferencing of a single-band GeoTIFF in WGS84 longitude/latitude (read
-    with Pillow); ValueError says what it lacks."""
+    """Heights and georeferencing of a single-band GeoTIFF in WGS84 longitude/latitude or a
+    projection in metres named by its EPSG code (read with Pillow); ValueError says what it
+    lacks."""
     from PIL import Image
 
     path = Path(path)
@@ -116,19 +155,25 @@ def read_geotiff(path: str | Path) -> GeoTiffGrid:
     # GeoKeyDirectory: a header of 4 shorts, then (key, location, count, value) per key
     geo = {int(keys[k]): int(keys[k + 3]) for k in range(4, len(keys) - 3, 4)
            if int(keys[k + 1]) == 0}
-    if geo.get(GT_MODEL_TYPE_KEY) != MODEL_TYPE_GEOGRAPHIC or \
-            geo.get(GEOGRAPHIC_TYPE_KEY, WGS84_EPSG) != WGS84_EPSG:
-        raise ValueError(f"{path}: only WGS84 longitude/latitude GeoTIFFs (EPSG:4326) are read; "
-                         f"this one has model type {geo.get(GT_MODEL_TYPE_KEY)} and geographic "
-                         f"type {geo.get(GEOGRAPHIC_TYPE_KEY)}: reproject it first "
-                         "(gdalwarp -t_srs EPSG:4326)")
+    model_type = geo.get(GT_MODEL_TYPE_KEY)
+    epsg = geo.get(PROJECTED_TYPE_KEY) if model_type == MODEL_TYPE_PROJECTED else \
+        geo.get(GEOGRAPHIC_TYPE_KEY, WGS84_EPSG)
+    units = geo.get(PROJ_LINEAR_UNITS_KEY, LINEAR_METRE)
+    if model_type not in (MODEL_TYPE_PROJECTED, MODEL_TYPE_GEOGRAPHIC) or epsg in (
+            None, USER_DEFINED) or (model_type == MODEL_TYPE_GEOGRAPHIC and epsg != WGS84_EPSG) \
+            or (model_type == MODEL_TYPE_PROJECTED and units != LINEAR_METRE):
+        raise ValueError(f"{path}: GeoTIFFs in WGS84 longitude/latitude (EPSG:4326) or in a "
+                         f"projection in metres with an EPSG code are read; this one has model "
+                         f"type {model_type}, coordinate system {epsg} ({USER_DEFINED}: "
+                         f"user-defined) and linear units {units} ({LINEAR_METRE}: metre): "
+                         "reproject it first (gdalwarp -t_srs EPSG:4326)")
     if len(tie) < 6 or len(scale) < 2 or not (scale[0] > 0 and scale[1] > 0):
         raise ValueError(f"{path}: bad ModelTiepoint {tie} or ModelPixelScale {scale}")
     if raw.ndim != 2 or raw.dtype.kind not in "iuf":
         raise ValueError(f"{path}: the heights must be one numeric band, got shape "
                          f"{raw.shape} {raw.dtype}")
-    i, j, lon, lat = float(tie[0]), float(tie[1]), float(tie[3]), float(tie[4])
-    dlon, dlat = float(scale[0]), float(scale[1])
+    i, j, x, y = float(tie[0]), float(tie[1]), float(tie[3]), float(tie[4])
+    dx, dy = float(scale[0]), float(scale[1])
     # the tie point is a cell's corner (PixelIsArea, the default) or its centre (PixelIsPoint)
     half = 0.0 if geo.get(GT_RASTER_TYPE_KEY) == RASTER_PIXEL_IS_POINT else 0.5
     nodata = tags.get(GDAL_NODATA_TAG)
@@ -136,8 +181,10 @@ def read_geotiff(path: str | Path) -> GeoTiffGrid:
         nodata_value = float(str(nodata).strip("\x00 ")) if nodata is not None else None
     except ValueError:
         raise ValueError(f"{path}: GDAL no-data tag {nodata!r} is not a number") from None
-    return GeoTiffGrid(raw, lat - (half - j) * dlat, lon + (half - i) * dlon, dlon, dlat,
-                       nodata_value)
+    if model_type == MODEL_TYPE_PROJECTED:
+        _transformer(int(epsg))  # pyproj present and the code known, or a clear error now
+    return GeoTiffGrid(raw, y - (half - j) * dy, x + (half - i) * dx, dx, dy, nodata_value,
+                       int(epsg))
 
 
 MAX_GEOTIFF_EXTENT_M = 50_000.0  # a larger tile: crop it (one frame's flat-earth limits)
@@ -146,7 +193,7 @@ MAX_GEOTIFF_EXTENT_M = 50_000.0  # a larger tile: crop it (one frame's flat-eart
 def _resample_into(terrain: TerrainFile, origin: GeoOrigin) -> TerrainGrid:
     """A GeoTIFF terrain on square cells of ``terrain.resolution_m`` along the ENU axes of
     ``origin``, over the tile's bounding box; each cell's height is the ENU up of the ground
-    there (the earth's curvature included). Bilinear in the degree grid; a cell with a
+    there (the earth's curvature included). Bilinear in the tile's grid; a cell with a
     missing source neighbour, or off the tile, is NaN."""
     from scipy.ndimage import map_coordinates
 
@@ -154,8 +201,9 @@ def _resample_into(terrain: TerrainFile, origin: GeoOrigin) -> TerrainGrid:
     assert grid is not None
     heights = terrain.heights_m
     rows, cols = heights.shape
-    lats = grid.north_lat_deg - np.array([0.0, 0.0, rows - 1.0, rows - 1.0]) * grid.dlat_deg
-    lons = grid.west_lon_deg + np.array([0.0, cols - 1.0, 0.0, cols - 1.0]) * grid.dlon_deg
+    lats, lons = grid.to_geodetic(
+        grid.west + np.array([0.0, cols - 1.0, 0.0, cols - 1.0]) * grid.dx,
+        grid.north - np.array([0.0, 0.0, rows - 1.0, rows - 1.0]) * grid.dy)
     corners = geodetic_to_enu(lats, lons, origin.altitude_m, origin)
     res = terrain.resolution_m
     e0, n0 = corners[:, 0].min(), corners[:, 1].min()
@@ -163,9 +211,9 @@ def _resample_into(terrain: TerrainFile, origin: GeoOrigin) -> TerrainGrid:
     n_rows = math.floor((corners[:, 1].max() - n0) / res) + 1
     east, north = np.meshgrid(e0 + np.arange(n_cols) * res, n0 + np.arange(n_rows) * res)
     lat, lon, _ = enu_to_geodetic(np.stack([east, north, np.zeros_like(east)], -1), origin)
+    x, y = grid.from_geodetic(lat, lon)
     where = []
-    for index, size in (((grid.north_lat_deg - lat) / grid.dlat_deg, rows),
-                        ((lon - grid.west_lon_deg) / grid.dlon_deg, cols)):
+    for index, size in (((grid.north - y) / grid.dy, rows), ((x - grid.west) / grid.dx, cols)):
         # cells on the tile's outer centres but for rounding: within a twentieth of a cell
         edge = (index > -0.05) & (index < size - 0.95)
         where.append(np.where(edge, np.clip(index, 0.0, size - 1.0), index))
@@ -239,18 +287,22 @@ def _terrain_from_geotiff(path: Path, doc: dict[str, Any], source: Path) -> Terr
     rows, cols = heights.shape
     if rows < 2 or cols < 2:
         raise ValueError(f"{path}: need at least 2 x 2 cells, got {rows} x {cols}")
-    lat_sw = grid.north_lat_deg - (rows - 1) * grid.dlat_deg
-    centre = GeoOrigin(lat_sw + 0.5 * (rows - 1) * grid.dlat_deg, grid.west_lon_deg, 0.0)
-    # square cells as fine as the finer axis at the tile's centre; its extent, m
-    step = geodetic_to_enu([centre.latitude_deg + grid.dlat_deg, centre.latitude_deg],
-                           [grid.west_lon_deg, grid.west_lon_deg + grid.dlon_deg], 0.0, centre)
-    resolution = float(min(step[0, 1], step[1, 0]))
-    extent = max((rows - 1) * step[0, 1], (cols - 1) * step[1, 0])
+    # the south-west cell's centre, and the ground size of a cell at the tile's west edge
+    sw_y, mid_y = grid.north - (rows - 1) * grid.dy, grid.north - 0.5 * (rows - 1) * grid.dy
+    (lat_sw, lat_mid, lat_n, lat_e), (lon_sw, lon_mid, lon_n, lon_e) = grid.to_geodetic(
+        np.array([grid.west, grid.west, grid.west, grid.west + grid.dx]),
+        np.array([sw_y, mid_y, mid_y + grid.dy, mid_y]))
+    centre = GeoOrigin(float(lat_mid), float(lon_mid), 0.0)
+    step = geodetic_to_enu([lat_n, lat_e], [lon_n, lon_e], 0.0, centre)
+    cell_north, cell_east = float(np.hypot(*step[0, :2])), float(np.hypot(*step[1, :2]))
+    # square cells as fine as the finer axis; the tile's extent, m
+    resolution = min(cell_north, cell_east)
+    extent = max((rows - 1) * cell_north, (cols - 1) * cell_east)
     if extent > MAX_GEOTIFF_EXTENT_M:
         raise ValueError(f"{path}: the tile spans {extent / 1e3:.0f} km; crop it to the mission "
                          f"area (at most {MAX_GEOTIFF_EXTENT_M / 1e3:.0f} km, e.g. gdal_translate "
                          "-projwin WEST NORTH EAST SOUTH)")
-    return TerrainFile(np.ascontiguousarray(heights), lat_sw, grid.west_lon_deg, resolution,
+    return TerrainFile(np.ascontiguousarray(heights), float(lat_sw), float(lon_sw), resolution,
                        str(source), geographic=grid)
 
 
