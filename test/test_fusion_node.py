@@ -178,11 +178,11 @@ def test_stalled_stream_goes_stale_on_diagnostics(harness):
     assert spin_until(lambda: any("stale" in s.message for s in got["diagnostics"]), 8.0)
 
 
-@pytest.mark.parametrize("kind", ["yaml", "geotiff"])
+@pytest.mark.parametrize("kind", ["yaml", "geotiff", "utm"])
 def test_detections_are_geolocated_on_a_terrain_file(rclpy_context, tmp_path, kind):
     """GPS + IMU + a terrain file with a 50 m plateau (a YAML and its grid, or a GeoTIFF in
-    WGS84 longitude/latitude): a detection at the image centre of a nadir camera is placed on
-    the plateau, below the UAV."""
+    WGS84 longitude/latitude or in UTM): a detection at the image centre of a nadir camera is
+    placed on the plateau, below the UAV."""
     import yaml
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.parameter import Parameter
@@ -208,6 +208,14 @@ def test_detections_are_geolocated_on_a_terrain_file(rclpy_context, tmp_path, ki
         terrain = write_geotiff(tmp_path / "dem.tif", np.full((31, 41), 550.0),
                                 origin.latitude_deg + 15.5 * DLAT,
                                 origin.longitude_deg - 20.5 * DLON)
+    if kind == "utm":  # 41 x 41 cells of 10 m of UTM zone 32N around the origin
+        pyproj = pytest.importorskip("pyproj")
+        from test_terrain import UTM32N, write_projected_geotiff
+
+        x, y = pyproj.Transformer.from_crs(4326, UTM32N, always_xy=True).transform(
+            origin.longitude_deg, origin.latitude_deg)
+        terrain = write_projected_geotiff(tmp_path / "utm.tif", np.full((41, 41), 550.0),
+                                          y + 205.0, x - 205.0, 10.0)
     ns = f"/terrain_{time.monotonic_ns() % 100000}"
     node = FusionNode(namespace=ns, parameter_overrides=[
         Parameter("terrain_file", value=str(terrain)),
