@@ -4,6 +4,7 @@ score, the card entry."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from thermal_perception.core.detection.model_io import Boxes
+from thermal_perception.core.detection.model_io import normalise_frame as normalise
 from thermal_perception.core.detection.rescore import RescorerCard, combine, crop_boxes
 
 
@@ -92,12 +94,16 @@ DRONE = REPO / "thermal_perception" / "models" / "thermal_detector_drone.onnx"
 GSD_M = 0.1  # m per pixel: a drone view at about 80 m (HIT-UAV's camera)
 
 
-def _sample_frames(n: int) -> list[np.ndarray]:
+def _sample_frame(item) -> np.ndarray:
     from thermal_perception.io.dataset_images import read_dataset_image
+
+    return read_dataset_image(item, None)[0].astype(np.float32)
+
+
+def _sample_frames(n: int) -> list[np.ndarray]:
     from thermal_perception.io.labels import read_dataset
 
-    return [read_dataset_image(it, None)[0].astype(np.float32)
-            for it in read_dataset(SAMPLE, "test")[:n]]
+    return [_sample_frame(it) for it in read_dataset(SAMPLE, "test")[:n]]
 
 
 def test_drone_rescorer_changes_people_only_as_combine_says() -> None:
@@ -161,3 +167,59 @@ def test_rescorer_refuses_what_it_cannot_run(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="not a loadable ONNX model"):
         PatchRescorer(RescorerCard.from_card({**card, "model": junk.name}, tmp_path),
                       ("person",))
+
+
+# -- the trainer's data: labelled as the evaluation counts them (no torch needed) --------------
+
+def _trainer():
+    import sys
+
+    sys.path.insert(0, str(REPO / "tools"))
+    import train_rescorer
+
+    return train_rescorer
+
+
+def test_trainer_labels_its_crops_as_the_evaluation_counts_them() -> None:
+    """On 8 held-out sample frames: the crops the trainer mines are the detector's person boxes
+    down to the floor, true exactly where ``evaluate_boxes`` counts them true; each jittered
+    label adds a true crop; the crops are those ``crop_boxes`` makes."""
+    from thermal_perception.core.detection.model import LearnedDetector
+    from thermal_perception.evaluation.boxes import evaluate_boxes
+    from thermal_perception.evaluation.dataset import item_gsd_m
+    from thermal_perception.io.labels import read_dataset
+
+    tr = _trainer()
+    items = read_dataset(SAMPLE, "test")[:8]
+    detector = LearnedDetector("drone", rescore=False, threshold_scale=0.2)
+    got = tr.mine(detector, items, ("person",), 0.1, 32, 4.0, 24.0, 0,
+                  np.random.default_rng(0), "test")
+    preds = []
+    for it in items:
+        frame = _sample_frame(it)
+        b = detector.boxes(frame, item_gsd_m(it))
+        keep = (b.classes == 0) & (b.scores >= 0.1)
+        preds.append(Boxes(b.xyxy[keep], b.scores[keep], np.zeros(int(keep.sum()), np.intp)))
+    report = evaluate_boxes(items, preds, ["person"], 0.1)["classes"]["person"]
+    assert len(got["labels"]) == report["true_pos"] + report["false_pos"] > 20
+    assert int(got["labels"].sum()) == report["true_pos"]
+    assert np.all(got["scores"] >= 0.1)
+    labelled = sum(lab == "person" for it in items for lab in it.labels)
+    jittered = tr.mine(detector, items, ("person",), 0.1, 32, 4.0, 24.0, 1,
+                       np.random.default_rng(0), "test")
+    assert len(jittered["labels"]) == len(got["labels"]) + labelled
+    assert int(jittered["labels"].sum()) == report["true_pos"] + labelled
+    first = got["images"] == 0
+    crops, _ = crop_boxes(normalise(_sample_frame(items[0])), got["xyxy"][first], 32, 4.0, 24.0)
+    np.testing.assert_array_equal(got["crops"][first], crops)
+
+
+def test_trainer_auc_agrees_with_counting_pairs() -> None:
+    tr = _trainer()
+    rng = np.random.default_rng(5)
+    labels = (rng.random(300) < 0.3).astype(np.float32)
+    scores = np.round(rng.random(300) + 0.5 * labels, 1)  # ties too
+    pos, neg = scores[labels > 0.5], scores[labels < 0.5]
+    pairs = (pos[:, None] > neg[None, :]).mean() + 0.5 * (pos[:, None] == neg[None, :]).mean()
+    assert tr.auc(labels, scores) == pytest.approx(pairs, abs=1e-12)
+    assert math.isnan(tr.auc(np.ones(3), np.arange(3.0)))
