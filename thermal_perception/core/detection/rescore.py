@@ -3,9 +3,9 @@
 The detector's network sees a whole frame at a quarter of its resolution; the classifier sees
 each box of the classes it serves at full resolution with its surroundings: a square crop
 ``context`` times the box's longer side (at least ``min_crop_px`` frame pixels), centred on
-the box, resized to ``crop_px`` x ``crop_px`` from the detector's own normalised frame
-(:func:`.model_io.normalise_frame`, zero outside the frame), and the box's log width and
-height in frame pixels. Its probability ``p`` that the crop holds the class joins the
+the box, resampled (bilinear) to ``crop_px`` x ``crop_px`` from the detector's own
+normalised frame (:func:`.model_io.normalise_frame`, zero outside the frame), and the box's
+log width and height in frame pixels. Its probability ``p`` that the crop holds the class joins the
 detector's score ``s`` as a weighted geometric mean:
 
     score = s ** detector_weight * p ** (1 - detector_weight)
@@ -95,8 +95,9 @@ def crop_boxes(norm: NDArray[np.float32], xyxy: NDArray, crop_px: int, context: 
         s = scale[k]
         m = np.array([[s, 0.0, 0.5 * crop_px - s * centre[k, 0]],
                       [0.0, s, 0.5 * crop_px - s * centre[k, 1]]], np.float64)
-        cv2.warpAffine(norm, m, (crop_px, crop_px), dst=crops[k, 0],
-                       flags=cv2.INTER_AREA if s < 1.0 else cv2.INTER_LINEAR,
+        # bilinear both ways: warpAffine documents no area filter (INTER_AREA is not among
+        # its interpolations), and the shipped rescorers were trained on exactly these crops
+        cv2.warpAffine(norm, m, (crop_px, crop_px), dst=crops[k, 0], flags=cv2.INTER_LINEAR,
                        borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
     return crops, np.log(wh).astype(np.float32)
 
