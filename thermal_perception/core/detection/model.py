@@ -41,6 +41,7 @@ from thermal_perception.core.detection.model_io import (
     decode_yolo,
     merge_scales,
     normalise_frame,
+    onnx_session,
     padded_shape,
     scales_for,
 )
@@ -170,20 +171,7 @@ class LearnedDetector:
             raise ValueError(f"box_vote_iou must be 0..1 (0: no box voting), got "
                              f"{self.box_vote_iou}")
         self.implausible_factor = float(implausible_factor)
-        import onnxruntime as ort  # imported here: a second of start-up only when used
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = int(threads)
-        options.inter_op_num_threads = 1
-        available = ort.get_available_providers()
-        if provider not in available:
-            raise ValueError(f"onnxruntime provider {provider} is not available here "
-                             f"(available: {available})")
-        try:
-            self.session = ort.InferenceSession(str(path), options, providers=[provider])
-        except Exception as exc:  # onnxruntime raises its own types (InvalidProtobuf, Fail...)
-            raise ValueError(f"{path}: not a loadable ONNX model ({type(exc).__name__}: "
-                             f"{exc})") from None
+        self.session = onnx_session(path, provider, threads)
         self.input_name = self.session.get_inputs()[0].name
         self.path = path
         self.rescorer: PatchRescorer | None = None

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -95,6 +97,27 @@ def normalise_frame(image: NDArray, low: float = 0.5, high: float = 99.5,
     if a.dtype.kind == "f":  # ... but an invalid pixel is no information: 0, as NaN
         out[~np.isfinite(a)] = 0.0
     return out
+
+
+def onnx_session(path: Path, provider: str, threads: int) -> Any:
+    """An onnxruntime session of the model at ``path`` on ``provider`` with ``threads`` intra-op
+    threads (one inter-op thread); ValueError when the provider is not available here or the
+    file is not a loadable ONNX model. onnxruntime is imported here: a second of start-up only
+    when a model is used."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = int(threads)
+    options.inter_op_num_threads = 1
+    available = ort.get_available_providers()
+    if provider not in available:
+        raise ValueError(f"onnxruntime provider {provider} is not available here "
+                         f"(available: {available})")
+    try:
+        return ort.InferenceSession(str(path), options, providers=[provider])
+    except Exception as exc:  # onnxruntime raises its own types (InvalidProtobuf, Fail...)
+        raise ValueError(f"{path}: not a loadable ONNX model ({type(exc).__name__}: "
+                         f"{exc})") from None
 
 
 def padded_shape(height: int, width: int, multiple: int = INPUT_MULTIPLE) -> tuple[int, int]:

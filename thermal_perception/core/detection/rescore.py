@@ -39,7 +39,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from thermal_perception.core.detection.model_io import Boxes
+from thermal_perception.core.detection.model_io import Boxes, onnx_session
 
 
 @dataclass(frozen=True)
@@ -121,16 +121,7 @@ class PatchRescorer:
                              f"have ({list(class_names)})")
         if not card.model.is_file():
             raise FileNotFoundError(f"rescorer ONNX model not found: {card.model}")
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = int(threads)
-        options.inter_op_num_threads = 1
-        try:
-            self.session = ort.InferenceSession(str(card.model), options, providers=[provider])
-        except Exception as exc:  # onnxruntime raises its own types
-            raise ValueError(f"{card.model}: not a loadable ONNX model "
-                             f"({type(exc).__name__}: {exc})") from None
+        self.session = onnx_session(card.model, provider, threads)
         names = [i.name for i in self.session.get_inputs()]
         if names != ["crops", "sizes"]:
             raise ValueError(f"{card.model}: a rescorer takes inputs ['crops', 'sizes'], "
