@@ -16,6 +16,9 @@ the located detections, rewritten during the mission and at shutdown.
 Thermal/RGB and thermal/lidar pairs are matched with approximate-time semantics
 (:mod:`thermal_perception.core.fusion.sync`, the behaviour of message_filters); GPS and attitude are
 interpolated at the detection's stamp. All geometry lives in the core modules.
+
+The sensors' poses come from parameters or, with ``extrinsics_source: tf``, from the robot's
+transform tree (:mod:`thermal_perception.ros.tf_extrinsics`, tf2_ros of a ROS 2 install).
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from thermal_perception.core.fusion.geolocation import (
     locate_geodetic,
 )
 from thermal_perception.core.fusion.geolocation_log import GeoDetectionLog
-from thermal_perception.core.fusion.geometry import CameraModel
+from thermal_perception.core.fusion.geometry import CameraModel, RigidTransform
 from thermal_perception.core.fusion.pointcloud import LidarProjector, box_position, thermal_points
 from thermal_perception.core.fusion.registration import Registration, ScenePlane, overlay
 from thermal_perception.core.fusion.sync import (
@@ -62,6 +65,11 @@ from thermal_perception.ros.params import ParameterSet
 from thermal_perception.ros.pointcloud2 import PointCloudError, array_to_cloud, cloud_xyz
 from thermal_perception.ros.qos import reliable_qos, sensor_qos
 from thermal_perception.ros.stream_health import TIME_RESET, StreamHealth
+from thermal_perception.ros.tf_extrinsics import (
+    Tf2Lookup,
+    TransformLookup,
+    TransformUnavailable,
+)
 from thermal_perception.settings.fusion import (
     PARAMS,
     check_combination,
@@ -97,11 +105,23 @@ def camera_model(msg: CameraInfo) -> CameraModel:
 class FusionNode(Node):
     """Aligns thermal with RGB, lidar and pose."""
 
-    def __init__(self, **node_args: Any) -> None:
+    def __init__(self, tf_lookup: TransformLookup | None = None, **node_args: Any) -> None:
+        """``tf_lookup``: where ``extrinsics_source: tf`` looks transforms up (default: a
+        tf2_ros buffer and listener on this node; ValueError when tf2_ros is missing)."""
         super().__init__("fusion", **node_args)
         self.params = ParameterSet(self, PARAMS, validator=check_combination,
                                    on_change=self._on_change)
         p = self.params
+        self.tf: TransformLookup | None = None
+        if p["extrinsics_source"] == "tf":
+            try:
+                self.tf = tf_lookup if tf_lookup is not None else Tf2Lookup(self)
+            except ValueError:
+                super().destroy_node()  # half-built: leave nothing for the context to reap
+                raise
+        # the transforms the registration and the projector were built with (tf source)
+        self._rgb_pose: RigidTransform | None = None
+        self._lidar_pose: RigidTransform | None = None
         qos = sensor_qos(p["image_reliability"])
         self.overlay_pub = self.create_publisher(Image, "overlay", qos)
         self.points_pub = self.create_publisher(PointCloud2, "points_thermal", qos)
@@ -136,7 +156,8 @@ class FusionNode(Node):
             "image_temperature", "detections", "rgb/image_raw", "lidar/points", "gps/fix",
             "imu/data")}
         self.counts = {"temperature_images": 0, "overlays": 0, "clouds": 0,
-                       "detection_sets": 0, "located": 0, "geolocated": 0, "rejected": 0}
+                       "detection_sets": 0, "located": 0, "geolocated": 0, "rejected": 0,
+                       "tf_waits": 0}
         self.last_problem = ""
         self.processing_ms: dict[str, float] = {}
         self.diagnostics = diagnostics.DiagnosticsPublisher(self, self._diagnostics)
@@ -259,7 +280,7 @@ class FusionNode(Node):
             image = np.ascontiguousarray(image[..., ::-1])
         elif msg.encoding == "mono8":
             image = np.repeat(image[..., None], 3, axis=2)
-        self.rgb_sync.add(1, header_ns(msg.header), image)
+        self.rgb_sync.add(1, header_ns(msg.header), (msg.header.frame_id, image))
 
     @guarded
     def _on_cloud(self, msg: PointCloud2) -> None:
@@ -300,18 +321,26 @@ class FusionNode(Node):
     # -- overlay --------------------------------------------------------------------------
 
     @guarded
-    def _on_thermal_rgb(self, thermal: tuple[Any, np.ndarray], rgb: np.ndarray) -> None:
+    def _on_thermal_rgb(self, thermal: tuple[Any, np.ndarray], rgb_item: tuple[str, np.ndarray]
+                        ) -> None:
         start = time.perf_counter()
         header, temperature = thermal
+        rgb_frame, rgb = rgb_item
         if self.thermal_camera is None or self.rgb_camera is None:
             self.last_problem = "overlay waits for camera_info and rgb/camera_info"
             return
+        pose = self._tf_pose(header.frame_id, rgb_frame, None, self._rgb_pose)
+        if pose is False:
+            return
+        if pose is not None:  # tf gave a (new) pose of the RGB camera: register again
+            self._rgb_pose, self.registration = pose, None
         if self.registration is None:
             p = self.params
             try:
                 self.registration = Registration(
                     self.thermal_camera, self.rgb_camera,
-                    extrinsics_from(p.values, "rgb").inverse(),
+                    (self._rgb_pose if self.tf is not None
+                     else extrinsics_from(p.values, "rgb")).inverse(),
                     ScenePlane(p["overlay_depth_m"]))
             except ValueError as exc:
                 self._problem(f"overlay registration failed: {exc}")
@@ -340,9 +369,15 @@ class FusionNode(Node):
             self.last_problem = "points_thermal waits for camera_info"
             return
         p = self.params
+        pose = self._tf_pose(header.frame_id, cloud_header.frame_id, None, self._lidar_pose)
+        if pose is False:
+            return
+        if pose is not None:
+            self._lidar_pose, self.projector = pose, None
         if self.projector is None:
             self.projector = LidarProjector(
-                self.thermal_camera, extrinsics_from(p.values, "lidar"),
+                self.thermal_camera,
+                self._lidar_pose if self.tf is not None else extrinsics_from(p.values, "lidar"),
                 occlusion_from(p.values))
         projection = self.projector.project(xyz)
         points = thermal_points(xyz, intensity, temperature, projection,
@@ -355,6 +390,22 @@ class FusionNode(Node):
         self._timed("points_thermal", start)
 
     # -- detections -----------------------------------------------------------------------
+
+    def _tf_pose(self, target: str, source: str, stamp_ns: int | None,
+                 current: RigidTransform | None) -> RigidTransform | bool | None:
+        """With the tf source: ``T_target_source`` when it differs from ``current``, None when
+        it does not, False (said on diagnostics) while tf has none. Without it: None."""
+        if self.tf is None:
+            return None
+        try:
+            pose = self.tf.lookup(target, source, stamp_ns)
+        except TransformUnavailable as exc:
+            self.counts["tf_waits"] += 1
+            self.last_problem = f"waiting for tf: {exc}"
+            return False
+        if current is not None and np.array_equal(pose.matrix, current.matrix):
+            return None
+        return pose
 
     def _pose_at(self, t_ns: int) -> tuple[np.ndarray, np.ndarray] | None:
         """Position (ENU, m) and attitude at ``t_ns``: interpolated between the messages around
@@ -396,7 +447,7 @@ class FusionNode(Node):
                         self.counts["located"] += 1
         if p["geolocation_enabled"] and located and self.thermal_camera is not None \
                 and self.origin is not None:
-            self._geolocate(t, located)
+            self._geolocate(t, msg.header.frame_id, located)
         out.detections = located
         self.located_pub.publish(out)
         self.counts["detection_sets"] += 1
@@ -407,7 +458,8 @@ class FusionNode(Node):
                 self._problem(f"cannot write GeoJSON/KML: {exc}")
         self._timed("detections", start)
 
-    def _geolocate(self, t_ns: int, located: list[LocatedDetection]) -> None:
+    def _geolocate(self, t_ns: int, camera_frame: str, located: list[LocatedDetection]
+                   ) -> None:
         pose = self._pose_at(t_ns)
         if pose is None:
             self.last_problem = "no GPS fix and IMU attitude around the detections' stamp"
@@ -415,7 +467,16 @@ class FusionNode(Node):
         assert self.thermal_camera is not None and self.origin is not None
         p = self.params
         position, q = pose
-        T_enu_camera = camera_pose_enu(position, q, pose_from(p["camera_mount"], "camera_mount"))
+        if self.tf is None:
+            mount = pose_from(p["camera_mount"], "camera_mount")
+        else:  # at the detections' stamp: a gimbal moves the camera in base_frame
+            try:
+                mount = self.tf.lookup(p["base_frame"], camera_frame, t_ns)
+            except TransformUnavailable as exc:
+                self.counts["tf_waits"] += 1
+                self.last_problem = f"waiting for tf: {exc}"
+                return
+        T_enu_camera = camera_pose_enu(position, q, mount)
         ground: FlatTerrain | TerrainGrid
         if self.terrain_file is not None:
             if self.terrain is None:
@@ -449,6 +510,7 @@ class FusionNode(Node):
             values[f"{name}_sets"] = c.matched_sets
             values[f"{name}_unmatched"] = c.overflowed + c.late
             values[f"{name}_duplicates"] = c.duplicates
+        values["extrinsics_source"] = p["extrinsics_source"]
         values["gps_fixes"] = len(self.fixes)
         values["attitudes"] = len(self.attitudes)
         for name, health in self.inputs.items():
@@ -480,9 +542,10 @@ class FusionNode(Node):
         return [diagnostics.status(f"{self.get_name()}: fusion", level, message, values)]
 
     def destroy_node(self) -> None:
-        if self.geo_log is not None and len(self.geo_log):
+        geo_log = getattr(self, "geo_log", None)  # None when the constructor failed
+        if geo_log is not None and len(geo_log):
             try:
-                self.geo_log.write()
+                geo_log.write()
             except OSError as exc:
                 self.get_logger().error(f"cannot write GeoJSON/KML at shutdown: {exc}")
         super().destroy_node()

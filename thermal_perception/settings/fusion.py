@@ -21,6 +21,8 @@ LIDAR_ALONG_OPTICAL_AXIS = [0.0, 0.0, 0.0, HALF_PI, -HALF_PI, 0.0]
 NADIR_CAMERA_MOUNT = [0.0, 0.0, 0.0, math.pi, 0.0, -HALF_PI]
 IDENTITY_POSE = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
 
+EXTRINSICS_SOURCES = ("parameters", "tf")
+
 _POSE_HELP = "[x, y, z, roll, pitch, yaw] in m and rad (fixed axes, as tf2 and URDF)"
 
 PARAMS = (
@@ -31,6 +33,17 @@ PARAMS = (
     ParamSpec("overlay_alpha", 0.5, "Weight of the thermal image in 'blend'.", 0.0, 1.0),
     ParamSpec("overlay_depth_m", 10.0, "Distance of the scene plane used to register RGB onto "
               "thermal, m (the altitude above ground for a nadir UAV camera).", 0.1, 100000.0),
+    ParamSpec("extrinsics_source", "parameters", "Where the sensors' poses come from. "
+              "parameters: rgb_extrinsics(_file), lidar_extrinsics(_file) and camera_mount; "
+              "tf: the robot's transform tree through tf2_ros (a ROS 2 install's), between "
+              "the frames in the messages' headers: the RGB image's and the lidar cloud's "
+              "frames in the thermal image's (latest), the thermal frame in base_frame at "
+              "each detection's stamp (gimbals); outputs wait, and diagnostics say which "
+              "transform is missing, until tf has it.", choices=EXTRINSICS_SOURCES,
+              read_only=True),
+    ParamSpec("base_frame", "base_link", "The vehicle frame whose attitude imu/data gives "
+              "(REP 105); with extrinsics_source tf, the thermal camera's pose is looked up "
+              "in it."),
     ParamSpec("rgb_extrinsics", list(IDENTITY_POSE),
               f"Pose of the RGB optical frame in the thermal optical frame, {_POSE_HELP}."),
     ParamSpec("rgb_extrinsics_file", "", "Extrinsics YAML of `thermal-perception calibrate "
@@ -119,6 +132,8 @@ def check_combination(values: dict[str, Any]) -> str | None:
         return str(exc)
     if values["occlusion_window_px"] % 2 == 0:
         return "occlusion_window_px must be odd"
+    if not values["base_frame"].strip():
+        return "base_frame must name a frame (REP 105: base_link)"
     return None
 
 
