@@ -17,6 +17,7 @@ from thermal_perception.analysis import AnalysisOptions, analyze_bag
 from thermal_perception.analysis.outputs import GpsTrack, ImuTrack
 from thermal_perception.core.fusion import GeoOrigin
 from thermal_perception.core.fusion.geolocation import geodetic_to_enu
+from thermal_perception.core.fusion.geometry import RigidTransform
 from thermal_perception.core.physics.camera import get_profile
 from thermal_perception.io import messages
 from thermal_perception.io.bag import BagWriter
@@ -32,9 +33,11 @@ FACING_NORTH = Rotation.from_euler("z", 90, degrees=True).as_quat()  # REP 103 y
 KML = "{http://www.opengis.net/kml/2.2}"
 
 
-def write_flight(path: Path, imu: bool = True) -> Path:
+def write_flight(path: Path, imu: bool = True,
+                 tf_static: list[tuple[str, str, RigidTransform]] | None = None) -> Path:
     """A simulated uav_sar bag (as test_analysis's) with camera_info, a NavSatFix track and,
-    optionally, a level IMU facing north; the GPS and IMU at every frame's stamp."""
+    optionally, a level IMU facing north (the GPS and IMU at every frame's stamp) and one
+    /tf_static message of (parent, child, T_parent_child)."""
     profile = get_profile("boson640").with_size(WIDTH, HEIGHT)
     sim = ThermalSimulator(profile, "uav_sar", seed=0)
     with BagWriter(path, storage="sqlite3") as bag:
@@ -45,6 +48,19 @@ def write_flight(path: Path, imu: bool = True) -> Path:
         bag.add_topic("/gps/fix", "sensor_msgs/msg/NavSatFix")
         if imu:
             bag.add_topic("/imu/data", "sensor_msgs/msg/Imu")
+        if tf_static is not None:
+            bag.add_topic("/tf_static", "tf2_msgs/msg/TFMessage")
+            edges = []
+            for parent, child, t in tf_static:
+                (x, y, z), (qx, qy, qz, qw) = t.translation, t.quaternion
+                edges.append(types["geometry_msgs/msg/TransformStamped"](
+                    header=messages.header(store, START_NS, parent), child_frame_id=child,
+                    transform=types["geometry_msgs/msg/Transform"](
+                        translation=types["geometry_msgs/msg/Vector3"](x=x, y=y, z=z),
+                        rotation=types["geometry_msgs/msg/Quaternion"](x=qx, y=qy, z=qz,
+                                                                       w=qw))))
+            bag.write_message("/tf_static", START_NS,
+                              types["tf2_msgs/msg/TFMessage"](transforms=edges))
         for i in range(FRAMES):
             stamp = START_NS + round(i / RATE_HZ * messages.NS_PER_S)
             bag.write_message("/thermal/image_raw", stamp, messages.image(
@@ -149,3 +165,43 @@ def test_imu_and_gps_interpolation():
     np.testing.assert_allclose(at[0], [47.00025, 8.0005, 502.5])
     assert np.isnan(at[1]).all()
     assert math.isnan(GpsTrack().interpolated(np.array([0], np.int64))[0, 0])
+
+
+#: A camera on a gimbal, tilted 0.3 rad from nadir and 10 cm ahead of the IMU (x y z r p y).
+TILTED_MOUNT = (0.1, 0.0, -0.05, math.pi, 0.3, -math.pi / 2)
+
+
+def test_camera_mount_comes_from_the_bags_tf_static(tmp_path):
+    """base_link -> gimbal -> camera in /tf_static places the detections as the same pose
+    given as the camera_mount option does; transforms that do not reach the camera's frame
+    leave the default (nadir) mount, with a warning."""
+    mount = RigidTransform.from_rpy(*TILTED_MOUNT[3:], TILTED_MOUNT[:3])
+    gimbal = RigidTransform.from_rpy(0.0, 0.0, 0.2, [0.1, 0.0, -0.02])  # T_base_gimbal
+    tree = [("base_link", "gimbal"), ("gimbal", FRAME_ID)]
+    bag = write_flight(tmp_path / "gimbal", tf_static=[
+        (*tree[0], gimbal), (*tree[1], gimbal.inverse() @ mount),
+        ("base_link", "lidar", RigidTransform.identity())])  # a sibling, not on the path
+    ground = ALT0 - HEIGHT_AGL
+    from_tf, tf_points, _ = analyse(bag, tmp_path / "a", ground_altitude_m=ground)
+    assert from_tf.status == "ok", from_tf.errors
+    assert from_tf.camera_mount == f"/tf_static: {FRAME_ID!r} in 'base_link'"
+    given, given_points, _ = analyse(bag, tmp_path / "b", ground_altitude_m=ground,
+                                     camera_mount=TILTED_MOUNT)
+    assert given.camera_mount == "option"
+    assert from_tf.geolocated == given.geolocated == from_tf.detections > 0
+    for a, b in zip(tf_points, given_points, strict=True):
+        assert a["geometry"]["coordinates"] == pytest.approx(b["geometry"]["coordinates"],
+                                                             abs=1e-9)
+    # the tilt matters: the nadir mount puts them elsewhere
+    _, nadir_points, _ = analyse(write_flight(tmp_path / "nadir"), tmp_path / "c",
+                                 ground_altitude_m=ground)
+    assert tf_points[0]["geometry"]["coordinates"] != pytest.approx(
+        nadir_points[0]["geometry"]["coordinates"], abs=1e-6)
+    # a tree without the camera's frame: the default mount, and the report says why
+    lone = write_flight(tmp_path / "lone", tf_static=[("base_link", "lidar", gimbal)])
+    result, points, _ = analyse(lone, tmp_path / "d", ground_altitude_m=ground)
+    assert result.camera_mount.startswith("default")
+    assert any("no static transform connects" in w and FRAME_ID in w for w in result.warnings)
+    for a, b in zip(points, nadir_points, strict=True):
+        assert a["geometry"]["coordinates"] == pytest.approx(b["geometry"]["coordinates"],
+                                                             abs=1e-9)

@@ -31,6 +31,10 @@ IMU_TYPE = "sensor_msgs/msg/Imu"
 CAMERA_INFO_TYPE = "sensor_msgs/msg/CameraInfo"
 
 
+TF_TYPE = "tf2_msgs/msg/TFMessage"
+TF_STATIC_NAME = "tf_static"  # the static transform tree's topic (/tf_static)
+
+
 FLOAT64_TYPE = "std_msgs/msg/Float64"
 
 
@@ -119,8 +123,9 @@ class AnalysisOptions:
         ``takeoff_height_m``, i.e. the recording starts at that height above the ground).
     takeoff_height_m : height of the GPS antenna above the ground at the first fix, m.
     camera_mount : pose of the thermal camera's optical frame in ``base_link`` (the IMU's
-        frame), [x, y, z, roll, pitch, yaw] in m and rad, fixed axes as URDF (None: looking
-        straight down, image top forward, at base_link's origin).
+        frame), [x, y, z, roll, pitch, yaw] in m and rad, fixed axes as URDF (None: from the
+        bag's ``/tf_static`` when it connects the IMU's frame to the thermal images' frame,
+        else looking straight down, image top forward, at base_link's origin).
     ego_motion : estimate the camera's image motion for the tracker (phase correlation; the
         live detector node does not).
     detect_worker : where the core detector and tracker run: "process" (a worker process fed
@@ -170,6 +175,7 @@ class BagResult:
     status_topic: str = ""
     gps_topic: str = ""
     imu_topic: str = ""
+    camera_mount: str = ""  # where the camera's pose in the IMU's frame came from
     geolocated: int = 0  # detections placed on the ground
     storage: str = ""
     width: int = 0  # of the frames, pixels

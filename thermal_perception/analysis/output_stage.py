@@ -214,6 +214,22 @@ class OutputStage:
             if r.status == STATUS_OK:
                 r.status = STATUS_PARTIAL
 
+    def _mount_from_tf_static(self) -> Any:
+        """``T_imu_camera`` from the bag's /tf_static (the IMU's frame to the thermal frames'),
+        or None (a warning says why) when the bag's transforms do not connect them."""
+        r = self.result
+        if not len(self.static_frames):
+            return None
+        try:
+            mount = self.static_frames.lookup(self.imu_frame, self.camera_frame)
+        except (LookupError, ValueError) as exc:
+            r.warnings.append(f"{self.tf_static_topic.topic if self.tf_static_topic else ''}: "
+                              f"{exc}; camera mount: looking straight down")
+            return None
+        r.camera_mount = (f"{self.tf_static_topic.topic if self.tf_static_topic else ''}: "
+                          f"{self.camera_frame!r} in {self.imu_frame!r}")
+        return mount
+
     def _ground_positions(self) -> NDArray[np.float64] | None:
         """(D, 4) ground latitude, longitude (deg), ellipsoid height (m) and horizontal 1-sigma
         (m) of the detections, or None when the bag lacks an IMU orientation or camera_info.
@@ -251,7 +267,14 @@ class OutputStage:
         camera = CameraModel.from_camera_info(info.width, info.height, list(info.k),
                                               list(info.d), info.distortion_model)
         m = o.camera_mount
-        mount = camera_mount() if m is None else RigidTransform.from_rpy(m[3], m[4], m[5], m[:3])
+        if m is not None:
+            mount = RigidTransform.from_rpy(m[3], m[4], m[5], m[:3])
+            r.camera_mount = "option"
+        else:
+            mount = self._mount_from_tf_static()
+            if mount is None:
+                mount = camera_mount()
+                r.camera_mount = "default (nadir, image top forward)"
         first = int(np.argmin(self.gps.stamps_ns))
         ground_alt = o.ground_altitude_m if o.ground_altitude_m is not None else \
             self.gps.altitude_m[first] - o.takeoff_height_m

@@ -31,6 +31,8 @@ from thermal_perception.analysis.options import (
     RAW_SUFFIX,
     STATUS_MEMORY,
     STATUS_TYPE,
+    TF_STATIC_NAME,
+    TF_TYPE,
 )
 from thermal_perception.io.messages import header_ns
 
@@ -146,6 +148,9 @@ class ReadStage:
                 self.imu.topic = imus[0].topic
                 if len(imus) > 1:
                     self.result.warnings.append(f"several Imu topics; using {imus[0].topic}")
+                static = [t for t in source.topics if t.msgtype == TF_TYPE
+                          and t.topic.rsplit("/", 1)[-1] == TF_STATIC_NAME]
+                self.tf_static_topic = static[0] if static else None  # the camera's mount
         self.names = output_topics(source, namespace)
         r = self.result
         r.topic = self.raw_topic.topic
@@ -174,10 +179,10 @@ class ReadStage:
         waiting: BagFrame | None = None
         raw, status_topic, gps_topic = self.raw_topic, self.status_topic, self.gps_topic
         info_topic, altitude_topic = self.info_topic, self.altitude_topic
-        imu_topic = self.imu_topic
+        imu_topic, tf_static_topic = self.imu_topic, self.tf_static_topic
         wanted = source.topics if self.bag_writer is not None else \
-            [t for t in (raw, status_topic, gps_topic, info_topic, altitude_topic, imu_topic)
-             if t is not None]
+            [t for t in (raw, status_topic, gps_topic, info_topic, altitude_topic, imu_topic,
+                         tf_static_topic) if t is not None]
         copy = self.bag_writer.copy if self.bag_writer is not None else None
         limit = self.options.max_frames
         read = 0
@@ -215,7 +220,8 @@ class ReadStage:
                         waiting.status = msg
                         frames.put(waiting)
                         waiting = None
-                elif topic in (gps_topic, info_topic, altitude_topic, imu_topic):
+                elif topic in (gps_topic, info_topic, altitude_topic, imu_topic,
+                               tf_static_topic):
                     msg = self._deserialize(source, topic, bag_ns, data)
                     if msg is not None:
                         self._side_message(topic, bag_ns, msg)
@@ -235,6 +241,8 @@ class ReadStage:
             return BagFrame(bag_ns, bag_ns, "", None, error=f"undecodable image message: {exc}")
         stamp = header_ns(msg.header)
         frame = BagFrame(bag_ns, stamp, str(msg.header.frame_id), None)
+        if not self.camera_frame:
+            self.camera_frame = frame.frame_id
         if msg.encoding not in RAW_ENCODINGS:
             frame.error = f"encoding {msg.encoding!r} is not raw counts"
             return frame
@@ -253,10 +261,15 @@ class ReadStage:
             return None
 
     def _side_message(self, topic: Topic, bag_ns: int, msg: Any) -> None:
-        """GPS fix, camera_info (focal length, camera model), IMU orientation or altitude."""
-        if topic is self.imu_topic:
+        """GPS fix, camera_info (focal length, camera model), IMU orientation, altitude or
+        static transforms."""
+        if topic is self.tf_static_topic:
+            self.static_frames.add_message(msg)
+        elif topic is self.imu_topic:
             if msg.orientation_covariance[0] != -1.0:  # REP 145: -1 = no orientation
                 o = msg.orientation
+                if not self.imu_frame:
+                    self.imu_frame = str(msg.header.frame_id)
                 stamp = header_ns(msg.header)
                 self.imu.add(stamp or bag_ns, (o.x, o.y, o.z, o.w))
         elif topic is self.gps_topic:

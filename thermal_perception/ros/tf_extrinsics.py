@@ -15,7 +15,11 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from thermal_perception.core.fusion.frames import rigid_from_transform
 from thermal_perception.core.fusion.geometry import RigidTransform
+
+__all__ = ["TF2_MISSING", "Tf2Lookup", "TransformLookup", "TransformUnavailable",
+           "rigid_from_transform"]
 
 TF2_MISSING = ("extrinsics_source 'tf' needs tf2_ros, which comes with a ROS 2 install "
                "(apt install ros-$ROS_DISTRO-tf2-ros) and is not on PyPI; it is not "
@@ -32,13 +36,6 @@ class TransformLookup(Protocol):
     latest), or :class:`TransformUnavailable`."""
 
     def lookup(self, target: str, source: str, stamp_ns: int | None) -> RigidTransform: ...
-
-
-def rigid_from_transform(transform: Any) -> RigidTransform:
-    """A geometry_msgs/Transform (translation m, rotation quaternion x y z w) as a
-    :class:`RigidTransform`; ValueError for a zero or non-finite quaternion."""
-    t, q = transform.translation, transform.rotation
-    return RigidTransform.from_quaternion([q.x, q.y, q.z, q.w], [t.x, t.y, t.z])
 
 
 class Tf2Lookup:
