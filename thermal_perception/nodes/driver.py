@@ -4,7 +4,11 @@ Topics: ``image_raw`` (sensor_msgs/Image mono16), ``camera_info`` (sensor_msgs/C
 ``status`` (thermal_perception/ThermalStatus), ``/diagnostics``.
 Service: ``trigger_ffc`` (std_srvs/Trigger) closes the shutter for a flat-field correction
 (simulator), or runs a FLIR Boson's own FFC over its serial port (``serial_port``; success only
-once the camera acknowledged it).
+once the camera acknowledged it). ``set_camera_info`` (sensor_msgs/SetCameraInfo, as ROS's
+camera_calibration commits a calibration): a valid calibration for the stream's image size is
+published on ``camera_info`` from then on and stored in ``camera_info_file`` (else where
+camera_info_manager keeps it, ``$ROS_HOME/camera_info/<node name>.yaml``; set
+``camera_info_file`` to that path to load it at the next start); success only once stored.
 
 Every frame is stamped with its capture time (taken when the frame is acquired, before any
 processing) and carries the configured ``frame_id``.
@@ -22,6 +26,7 @@ from rclpy.duration import Duration
 from rclpy.node import Node
 from rclpy.time import Time
 from sensor_msgs.msg import CameraInfo, Image
+from sensor_msgs.srv import SetCameraInfo
 from std_srvs.srv import Trigger
 
 from thermal_perception.core.correction.nuc import FfcScheduler
@@ -34,7 +39,14 @@ from thermal_perception.io.v4l2 import LeptonFfcTracker
 from thermal_perception.io.v4l2_devices import CameraDisconnected
 from thermal_perception.msg import ThermalStatus
 from thermal_perception.ros import diagnostics, intra_process
-from thermal_perception.ros.camera_info import camera_info_from_file, camera_info_from_profile
+from thermal_perception.ros.camera_info import (
+    calibration_from_message,
+    camera_info_from_calibration,
+    camera_info_from_file,
+    camera_info_from_profile,
+    default_calibration_path,
+    store_calibration,
+)
 from thermal_perception.ros.params import ParameterSet
 from thermal_perception.ros.qos import reliable_qos, sensor_qos
 from thermal_perception.ros.trace import from_environment as trace_from_environment
@@ -91,11 +103,13 @@ class DriverNode(Node):
         self.info_pub = intra_process.publisher(self, CameraInfo, "camera_info", reliable_qos())
         self.status_pub = intra_process.publisher(self, ThermalStatus, "status", reliable_qos())
         self.create_service(Trigger, "trigger_ffc", self._trigger_ffc)
+        self.create_service(SetCameraInfo, "set_camera_info", self._set_camera_info)
         if p["camera_info_file"]:  # checked here: a recording decides the image size
             self.camera_info = camera_info_from_file(p["camera_info_file"], profile.width,
                                                      profile.height, p["frame_id"])
         else:
             self.camera_info = camera_info_from_profile(profile, p["frame_id"])
+        self.calibration_source = p["camera_info_file"] or "profile (nominal pinhole)"
         self.image_msg = Image()  # reused: one message buffer per stream
         self.trace = trace_from_environment("driver")  # None unless THERMAL_PERCEPTION_TRACE
         self.status_msg = ThermalStatus(source=self.source.name,
@@ -199,6 +213,33 @@ class DriverNode(Node):
                     clock_type=clock_time.clock_type)
 
     # -- FFC -----------------------------------------------------------------------------
+
+    def _set_camera_info(self, request: SetCameraInfo.Request,
+                         response: SetCameraInfo.Response) -> SetCameraInfo.Response:
+        """A new lens calibration: checked against the stream, published, stored."""
+        try:
+            calibration = calibration_from_message(
+                request.camera_info, self.profile.width, self.profile.height, self.get_name())
+        except ValueError as exc:
+            response.success, response.status_message = False, f"calibration refused: {exc}"
+            self.get_logger().warning(response.status_message)
+            return response
+        self.camera_info = camera_info_from_calibration(calibration,
+                                                        self.params["frame_id"])
+        path = self.params["camera_info_file"] or str(default_calibration_path(self.get_name()))
+        try:
+            store_calibration(calibration, path)
+        except OSError as exc:  # published all the same, as camera_info_manager does
+            response.success = False
+            response.status_message = (f"calibration published on camera_info but not stored "
+                                       f"in {path}: {exc}")
+            self.get_logger().error(response.status_message)
+            return response
+        self.calibration_source = path
+        response.success = True
+        response.status_message = f"calibration published on camera_info and stored in {path}"
+        self.get_logger().info(response.status_message)
+        return response
 
     def _trigger_ffc(self, request: Trigger.Request, response: Trigger.Response
                      ) -> Trigger.Response:
@@ -393,7 +434,8 @@ class DriverNode(Node):
                   "configured_rate_hz": rate, "measured_rate_hz": float(self.measured_rate_hz),
                   "ffc_count": self.ffc_count, "last_ffc_reason": self.ffc_reason,
                   "fpa_temperature_c": self.last_fpa_c, "source_errors": self.source_errors,
-                  "frame_time_ms": self.capture_time_ms, "clock_jumps": self.clock_jumps}
+                  "frame_time_ms": self.capture_time_ms, "clock_jumps": self.clock_jumps,
+                  "calibration": self.calibration_source}
         health = getattr(self.source, "health", None)  # live cameras: connection state
         problem, camera_values = health() if health is not None else (None, {})
         values.update(camera_values)
