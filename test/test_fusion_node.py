@@ -21,7 +21,7 @@ def harness(rclpy_context):
     from diagnostic_msgs.msg import DiagnosticArray
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.parameter import Parameter
-    from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+    from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 
     from thermal_perception.msg import LocatedDetectionArray
     from thermal_perception.nodes.fusion import FusionNode
@@ -39,8 +39,10 @@ def harness(rclpy_context):
         "rgb_info": probe.create_publisher(CameraInfo, "rgb/camera_info", reliable_qos()),
         "cloud": probe.create_publisher(PointCloud2, "lidar/points", sensor_qos()),
     }
-    got = {"overlay": [], "points": [], "located": [], "diagnostics": []}
+    got = {"overlay": [], "points": [], "located": [], "diagnostics": [], "jpeg": []}
     probe.create_subscription(Image, "overlay", got["overlay"].append, sensor_qos())
+    probe.create_subscription(CompressedImage, "overlay/compressed", got["jpeg"].append,
+                              sensor_qos())
     probe.create_subscription(PointCloud2, "points_thermal", got["points"].append, sensor_qos())
     probe.create_subscription(LocatedDetectionArray, "detections_located",
                               got["located"].append, reliable_qos())
@@ -121,6 +123,9 @@ def test_valid_inputs_are_fused(harness):
     warm = (points["temperature"] == 35.0)
     assert warm.any() and (points["temperature"][~warm] == 20.0).all()
     assert got["overlay"][-1].width == W and got["overlay"][-1].encoding == "bgr8"
+    assert spin_until(lambda: got["jpeg"])  # and as JPEG, image_transport's way
+    assert got["jpeg"][-1].format == "bgr8; jpeg compressed bgr8"
+    assert got["jpeg"][-1].header.stamp in [m.header.stamp for m in got["overlay"]]
 
 
 def test_bad_inputs_are_reported_and_the_node_keeps_running(harness):

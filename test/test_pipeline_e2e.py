@@ -57,14 +57,16 @@ def pipeline(rclpy_context, simulator, tmp_path_factory):
 @pytest.fixture(scope="module")
 def probe(rclpy_context, pipeline):
     from rclpy.executors import SingleThreadedExecutor
-    from sensor_msgs.msg import CameraInfo, Image
+    from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
     from thermal_perception.msg import RoiStatisticsArray, ThermalStatus
     from thermal_perception.ros.qos import reliable_qos, sensor_qos
 
     node = rclpy_context.create_node("e2e_probe", namespace="/e2e")
     got = {"temperature": [], "info": [], "status": [], "display": [], "sigma": [],
-           "rois": []}
+           "rois": [], "jpeg": []}
+    node.create_subscription(CompressedImage, "image_display/compressed", got["jpeg"].append,
+                             sensor_qos())
     node.create_subscription(Image, "image_temperature", got["temperature"].append, sensor_qos())
     node.create_subscription(Image, "image_display", got["display"].append, sensor_qos())
     node.create_subscription(Image, "image_temperature_sigma", got["sigma"].append,
@@ -144,6 +146,32 @@ def test_display_image_is_bgr8(probe):
     image = to_array(got["display"][-1])
     assert image.shape == (HEIGHT, WIDTH, 3) and image.dtype == np.uint8
     assert image.std() > 5  # a picture, not a flat frame
+
+
+def test_compressed_display_is_the_display_as_jpeg(probe):
+    """image_display/compressed: image_transport's format, the display's stamp, and pixels
+    within JPEG's error of the bgr8 display of the same frame, at a fraction of its size."""
+    import cv2
+
+    _, executor, got = probe
+    assert spin_until(executor, lambda: len(got["jpeg"]) >= 3, 10.0)
+    display = {(m.header.stamp.sec, m.header.stamp.nanosec): m for m in got["display"]}
+    pairs = [(m, display[(m.header.stamp.sec, m.header.stamp.nanosec)]) for m in got["jpeg"]
+             if (m.header.stamp.sec, m.header.stamp.nanosec) in display]
+    assert pairs, "no compressed display frame with a raw display frame of the same stamp"
+    jpeg, raw = pairs[-1]
+    assert jpeg.format == "bgr8; jpeg compressed bgr8"
+    assert jpeg.header.frame_id == raw.header.frame_id
+    decoded = cv2.imdecode(np.frombuffer(bytes(jpeg.data), np.uint8), cv2.IMREAD_COLOR)
+    image = to_array(raw)
+    assert decoded.shape == image.shape
+    # the same pixels as the display encoded here at the configured quality (80), and close
+    # to the display itself (JPEG's loss on a noisy colour-mapped frame with ROI labels)
+    ok, ours = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 80])
+    assert ok
+    np.testing.assert_array_equal(decoded, cv2.imdecode(ours, cv2.IMREAD_COLOR))
+    assert np.abs(decoded.astype(np.int16) - image.astype(np.int16)).mean() < 8.0
+    assert len(jpeg.data) < image.nbytes / 5
 
 
 def test_uncertainty_image_is_published(probe, simulator):

@@ -61,6 +61,7 @@ from thermal_perception.io.image_encoding import (
 from thermal_perception.io.messages import header_ns
 from thermal_perception.msg import LocatedDetection, LocatedDetectionArray, ThermalDetectionArray
 from thermal_perception.ros import diagnostics, intra_process
+from thermal_perception.ros.compressed import CompressedPublisher
 from thermal_perception.ros.params import ParameterSet
 from thermal_perception.ros.pointcloud2 import PointCloudError, array_to_cloud, cloud_xyz
 from thermal_perception.ros.qos import reliable_qos, sensor_qos
@@ -124,6 +125,7 @@ class FusionNode(Node):
         self._lidar_pose: RigidTransform | None = None
         qos = sensor_qos(p["image_reliability"])
         self.overlay_pub = self.create_publisher(Image, "overlay", qos)
+        self.overlay_jpeg = CompressedPublisher(self, "overlay", qos)
         self.points_pub = self.create_publisher(PointCloud2, "points_thermal", qos)
         self.located_pub = self.create_publisher(LocatedDetectionArray, "detections_located",
                                                  reliable_qos())
@@ -355,6 +357,8 @@ class FusionNode(Node):
         image = overlay(colour, rgb_on_thermal, p["overlay_mode"], p["overlay_alpha"])
         array_to_image(image, "bgr8", header=header, msg=self.overlay_msg)
         self.overlay_pub.publish(self.overlay_msg)
+        if self.overlay_jpeg.wanted():
+            self.overlay_jpeg.publish(image, header, p["overlay_jpeg_quality"])
         self.counts["overlays"] += 1
         self._timed("overlay", start)
 

@@ -35,6 +35,7 @@ from thermal_perception.io.image_encoding import (
 from thermal_perception.io.messages import header_ns
 from thermal_perception.msg import RoiStatistics, RoiStatisticsArray, ThermalStatus
 from thermal_perception.ros import diagnostics, intra_process
+from thermal_perception.ros.compressed import CompressedPublisher
 from thermal_perception.ros.params import ParameterSet
 from thermal_perception.ros.qos import reliable_qos, sensor_qos
 from thermal_perception.ros.stream_health import TIME_RESET, StreamHealth
@@ -107,6 +108,7 @@ class ProcessorNode(Node):
         qos = sensor_qos(p["image_reliability"])
         self.temperature_pub = intra_process.publisher(self, Image, "image_temperature", qos)
         self.display_pub = self.create_publisher(Image, "image_display", qos)
+        self.display_jpeg = CompressedPublisher(self, "image_display", qos)
         self.sigma_pub = self.create_publisher(Image, "image_temperature_sigma", qos)
         self.roi_pub = self.create_publisher(RoiStatisticsArray, "roi_stats", reliable_qos())
         # status first: when both are ready the executor serves it first
@@ -127,6 +129,7 @@ class ProcessorNode(Node):
         self.trace = trace_from_environment("processor")  # None unless THERMAL_PERCEPTION_TRACE
         self.sigma_msg = Image()
         self.display_msg = Image()
+        self.display_jpeg_bytes = 0  # size of the last image_display/compressed, bytes
         self.frames_in = self.frames_out = self.rejected = self.skipped_shutter = 0
         self.last_reject = ""
         self.odd_frames = 0  # used, with something odd about them (see _note)
@@ -243,7 +246,9 @@ class ProcessorNode(Node):
         if trace is not None:
             trace.mark(header_ns(msg.header), "start")
         want_temperature = self.temperature_pub.get_subscription_count() > 0
-        want_display = self.display_pub.get_subscription_count() > 0
+        want_raw_display = self.display_pub.get_subscription_count() > 0
+        want_jpeg = self.display_jpeg.wanted()
+        want_display = want_raw_display or want_jpeg
         want_sigma = self.sigma_pub.get_subscription_count() > 0
         want_rois = len(self.rois) > 0  # alarms are watched even when nobody subscribes
         if msg.encoding not in RAW_ENCODINGS:
@@ -326,9 +331,13 @@ class ProcessorNode(Node):
         if want_rois:
             self._measure_rois(temperature, msg.header)
         if want_display:
-            array_to_image(self._display(temperature), "bgr8", header=msg.header,
-                           msg=self.display_msg)
-            self.display_pub.publish(self.display_msg)
+            display = self._display(temperature)
+            if want_raw_display:
+                array_to_image(display, "bgr8", header=msg.header, msg=self.display_msg)
+                self.display_pub.publish(self.display_msg)
+            if want_jpeg:
+                self.display_jpeg_bytes = self.display_jpeg.publish(
+                    display, msg.header, self.params["display_jpeg_quality"])
         if want_sigma:
             if self.sigma.shape != counts.shape:
                 self.sigma = np.empty(counts.shape, np.float32)
@@ -435,7 +444,8 @@ class ProcessorNode(Node):
                   "parameter_changes_rejected": self.params.rejections,
                   "last_parameter_rejection": self.params.last_rejection,
                   "ffc_failures": self.ffc_failures,
-                  "frames_without_status": self.status_timeouts}
+                  "frames_without_status": self.status_timeouts,
+                  "display_jpeg_bytes": self.display_jpeg_bytes}
         state = self.chain.state
         values.update({"nuc_source": state.nuc_source, "ffc_count": state.ffc_count,
                        "ffc_fpa_temperature_c": state.last_ffc_fpa_c,

@@ -48,6 +48,9 @@ PARAMS = (
               f"Pose of the RGB optical frame in the thermal optical frame, {_POSE_HELP}."),
     ParamSpec("rgb_extrinsics_file", "", "Extrinsics YAML of `thermal-perception calibrate "
               "extrinsics` (T_thermal_rgb); replaces rgb_extrinsics when set."),
+    ParamSpec("overlay_jpeg_quality", 80, "JPEG quality of overlay/compressed "
+              "(sensor_msgs/CompressedImage, as image_transport's compressed plugin; encoded "
+              "only while subscribed).", 1, 100),
     ParamSpec("colormap", "ironbow", "Colours of the thermal image in the overlay.",
               choices=COLORMAPS),
     ParamSpec("lidar_enabled", True, "Publish 'points_thermal' from lidar/points."),

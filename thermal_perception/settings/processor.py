@@ -121,6 +121,9 @@ PARAMS = (
               "Y1', 'poly NAME X1 Y1 X2 Y2 X3 Y3 ...', optionally followed by alarms "
               "'above=C', 'below=C', 'hysteresis=K', 'metric=max|mean|min|p95'. At most 64."),
     ParamSpec("draw_rois", True, "Draw the ROIs and their temperatures on the display image."),
+    ParamSpec("display_jpeg_quality", 80,
+              "JPEG quality of image_display/compressed (sensor_msgs/CompressedImage, as "
+              "image_transport's compressed plugin; encoded only while subscribed).", 1, 100),
     ParamSpec("display_colorbar", False,
               "Draw a colour bar with the display window's ends, deg C, at the right edge of "
               "the display image."),
