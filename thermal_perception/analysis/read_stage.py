@@ -34,6 +34,12 @@ from thermal_perception.analysis.options import (
     TF_STATIC_NAME,
     TF_TYPE,
 )
+from thermal_perception.io.compressed_image import (
+    COMPRESSED_TYPE,
+    compressed_to_array,
+    is_raw_format,
+    transport_base,
+)
 from thermal_perception.io.messages import header_ns
 
 
@@ -58,32 +64,42 @@ def is_bag(path: Path) -> bool:
         (path.is_file() and path.suffix in (".bag", *STORAGE_SUFFIXES))
 
 
-def _peek_encoding(source: BagSource, topic: Topic) -> str:
-    """Encoding of the first message of an image topic ("" if none could be read)."""
+def _holds_raw_counts(source: BagSource, topic: Topic) -> bool:
+    """Whether the first message of an image topic is raw counts (False if unreadable)."""
     for _, _, data in source.messages([topic]):
         try:
-            return str(source.deserialize(data, topic.msgtype).encoding)
+            msg = source.deserialize(data, topic.msgtype)
         except Exception:
-            return ""
-    return ""
+            return False
+        if topic.msgtype == COMPRESSED_TYPE:
+            return is_raw_format(str(msg.format))
+        return str(msg.encoding) in RAW_ENCODINGS
+    return False
 
 
 def find_raw_topic(source: BagSource, topic: str | None) -> Topic:
-    """The raw thermal image topic: ``topic``, or the only mono16/16UC1 image topic (names
-    ending in image_raw preferred). Raises ValueError when there is none or a choice."""
-    images = [t for t in source.topics if t.msgtype == IMAGE_TYPE]
+    """The raw thermal image topic: ``topic``, or the only mono16/16UC1 image topic, or
+    16-bit PNG CompressedImage topic (image_transport's ``compressed``/``compressedDepth``:
+    :mod:`thermal_perception.io.compressed_image`; names ending in image_raw, before the
+    transport's suffix, preferred). Raises ValueError when there is none or a choice."""
+    images = [t for t in source.topics if t.msgtype in (IMAGE_TYPE, COMPRESSED_TYPE)]
     if topic is not None:
         chosen = [t for t in images if t.topic == topic]
         if not chosen:
-            raise ValueError(f"no sensor_msgs/Image topic {topic!r}; image topics: "
-                             f"{sorted(t.topic for t in images)}")
+            raise ValueError(f"no sensor_msgs/Image or CompressedImage topic {topic!r}; image "
+                             f"topics: {sorted(t.topic for t in images)}")
         return chosen[0]
     if not images:
         raise ValueError("the bag has no sensor_msgs/Image topic")
-    raw = [t for t in images if _peek_encoding(source, t) in RAW_ENCODINGS]
+    raw = [t for t in images if _holds_raw_counts(source, t)]
     if not raw:
-        raise ValueError(f"no mono16/16UC1 image topic among {sorted(t.topic for t in images)}")
-    preferred = [t for t in raw if t.topic.endswith(RAW_SUFFIX)] or raw
+        raise ValueError(f"no mono16/16UC1 image topic (or 16-bit PNG compressed one) among "
+                         f"{sorted(t.topic for t in images)}")
+    preferred = [t for t in raw if transport_base(t.topic).endswith(RAW_SUFFIX)] or raw
+    plain = {t.topic for t in preferred if t.msgtype == IMAGE_TYPE}
+    # a raw topic and its compressed copy: the raw one
+    preferred = [t for t in preferred if t.msgtype != COMPRESSED_TYPE
+                 or transport_base(t.topic) not in plain]
     if len(preferred) > 1:
         raise ValueError(f"several raw image topics, choose one with --topic: "
                          f"{sorted(t.topic for t in preferred)}")
@@ -128,7 +144,7 @@ class ReadStage:
     def _setup_topics(self, source: BagSource) -> None:
         o = self.options
         self.raw_topic = find_raw_topic(source, o.topic)
-        namespace = _namespace(self.raw_topic.topic)
+        namespace = _namespace(transport_base(self.raw_topic.topic))
         status = [t for t in source.topics if t.msgtype == STATUS_TYPE]
         self.status_topic = _pick_same_namespace(status, namespace)
         gps = [t for t in source.topics if t.msgtype == NAVSATFIX_TYPE]
@@ -235,14 +251,21 @@ class ReadStage:
     def _decode(self, source: BagSource, bag_ns: int, data: bytes) -> BagFrame:
         from thermal_perception.io.image_encoding import image_to_array
 
+        msgtype = self.raw_topic.msgtype
         try:
-            msg = source.deserialize(data, IMAGE_TYPE)
+            msg = source.deserialize(data, msgtype)
         except Exception as exc:
             return BagFrame(bag_ns, bag_ns, "", None, error=f"undecodable image message: {exc}")
         stamp = header_ns(msg.header)
         frame = BagFrame(bag_ns, stamp, str(msg.header.frame_id), None)
         if not self.camera_frame:
             self.camera_frame = frame.frame_id
+        if msgtype == COMPRESSED_TYPE:
+            try:
+                frame.counts = compressed_to_array(msg)
+            except ValueError as exc:
+                frame.error = str(exc)
+            return frame
         if msg.encoding not in RAW_ENCODINGS:
             frame.error = f"encoding {msg.encoding!r} is not raw counts"
             return frame

@@ -18,6 +18,11 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from thermal_perception.io.compressed_image import (
+    COMPRESSED_TYPE,
+    compressed_to_array,
+    transport_base,
+)
 from thermal_perception.io.flir import FlirFormatError, read_fff, read_flir_jpeg, read_seq
 from thermal_perception.io.image_encoding import ImageConversionError, image_to_array
 from thermal_perception.io.messages import header_ns
@@ -211,12 +216,19 @@ def _read_bag(path: Path, topic: str | None) -> Iterator[RawFrame]:
     store = typestore_with_our_messages()
     with AnyReader([path], default_typestore=store) as reader:
         images = [c for c in reader.connections if c.msgtype == "sensor_msgs/msg/Image"]
+        # 16-bit PNG through image_transport (image_raw/compressed, image_raw/compressedDepth)
+        images += [c for c in reader.connections if c.msgtype == COMPRESSED_TYPE
+                   and transport_base(c.topic) != c.topic]
         if topic is not None:
             images = [c for c in images if c.topic == topic]
             if not images:
                 raise ValueError(f"{path}: no sensor_msgs/Image topic {topic!r}")
         else:
-            raw = [c for c in images if c.topic.endswith("image_raw")] or images
+            raw = [c for c in images if transport_base(c.topic).endswith("image_raw")] or images
+            plain = {c.topic for c in raw if c.msgtype != COMPRESSED_TYPE}
+            # a raw topic and its compressed copy: the raw one
+            raw = [c for c in raw if c.msgtype != COMPRESSED_TYPE
+                   or transport_base(c.topic) not in plain]
             if len({c.topic for c in raw}) != 1:
                 raise ValueError(f"{path}: choose the image topic with --topic: "
                                  f"{sorted({c.topic for c in images})}")
@@ -224,12 +236,21 @@ def _read_bag(path: Path, topic: str | None) -> Iterator[RawFrame]:
         status = [c for c in reader.connections
                   if c.msgtype == "thermal_perception/msg/ThermalStatus"]
         fpa_at: dict[int, float] = {}
-        for connection, _, data in reader.messages(connections=status):
+        # (rosbags reads every topic when given no connection: a bag without status has none)
+        for connection, _, data in reader.messages(connections=status) if status else ():
             msg = reader.deserialize(data, connection.msgtype)
             fpa_at[header_ns(msg.header)] = \
                 float(msg.fpa_temperature_c)
         for connection, _, data in reader.messages(connections=images):
             msg = reader.deserialize(data, connection.msgtype)
+            if connection.msgtype == COMPRESSED_TYPE:
+                try:
+                    counts = compressed_to_array(msg)
+                except ValueError as exc:
+                    raise ValueError(f"{path} {connection.topic}: {exc}") from exc
+                stamp = header_ns(msg.header)
+                yield RawFrame(counts, stamp, fpa_at.get(stamp, math.nan))
+                continue
             if msg.encoding not in RAW_ENCODINGS:
                 raise ValueError(f"{path} {connection.topic}: encoding {msg.encoding!r} is not "
                                  "raw counts")
