@@ -803,3 +803,21 @@ def test_eval_false_sheet_needs_an_out_folder(capsys: pytest.CaptureFixture[str]
 
     assert main(["eval", "--dataset", str(SAMPLE), "--false-sheet", "5"]) == 2
     assert "--false-sheet N needs N >= 0 and --out" in capsys.readouterr().err
+
+
+def test_down_to_scales_every_threshold_and_keeps_the_options() -> None:
+    from thermal_perception.core.detection.model import LearnedDetector
+
+    shipped = LearnedDetector("drone", flip_scales=(), scales=(1.0,), box_vote_iou=0.5)
+    low = shipped.down_to(0.05)
+    np.testing.assert_allclose(low.thresholds.min(), 0.05, rtol=1e-6)
+    np.testing.assert_allclose(low.thresholds / shipped.thresholds,
+                               0.05 / shipped.thresholds.min(), rtol=1e-6)  # one factor
+    assert (low.flip_scales, low.scales, low.box_vote_iou) == ((), (1.0,), 0.5)
+    assert (low.rescorer is None) == (shipped.rescorer is None)
+    assert low.path == shipped.path
+    assert low.down_to(0.05) is low and shipped.down_to(0.99) is shipped  # already there
+    # on a frame, the lower thresholds keep every box the shipped ones keep, and more
+    frame = np.random.default_rng(3).normal(20.0, 2.0, (128, 160)).astype(np.float32)
+    frame[40:60, 70:78] = 34.0
+    assert len(low.boxes(frame, 0.1)) >= len(shipped.boxes(frame, 0.1))

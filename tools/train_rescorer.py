@@ -244,8 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.floor < float(probe.thresholds.min()):
         raise SystemExit(f"--floor {args.floor} must be below the detector's lowest "
                          f"threshold {float(probe.thresholds.min()):.3f}")
-    detector = LearnedDetector(path, rescore=False,
-                               threshold_scale=AP_SCORE_FLOOR / float(probe.thresholds.min()))
+    detector = probe.down_to(AP_SCORE_FLOOR)
     classes = tuple(args.classes)
     unknown = [c for c in classes if c not in detector.classes]
     if unknown:

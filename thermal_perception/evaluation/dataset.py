@@ -122,10 +122,7 @@ class _ModelBackend:
         self.focal_px = o.focal_px
         # P, R and F1 at the shipped thresholds; the boxes down to AP_SCORE_FLOOR for AP50
         self.thresholds = dict(zip(self.classes, shipped.thresholds.tolist(), strict=True))
-        low = float(shipped.thresholds.min())
-        self.detector = shipped if low <= AP_SCORE_FLOOR else LearnedDetector(
-            o.model_path, scales=o.scales, flip_scales=flips, rescore=o.rescore,
-            threshold_scale=AP_SCORE_FLOOR / low)
+        self.detector = shipped.down_to(AP_SCORE_FLOOR)
 
     def boxes(self, image: np.ndarray, radiometric: bool, item: LabelledImage) -> Boxes:
         b = self.detector.boxes(image, item_gsd_m(item, self.focal_px))

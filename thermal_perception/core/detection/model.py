@@ -121,6 +121,8 @@ class LearnedDetector:
                  flip_scales: tuple[float, ...] | None = None,
                  reduced_from_person_px: float | None = None,
                  box_vote_iou: float | None = None, rescore: bool = True) -> None:
+        # what down_to() rebuilds this detector from
+        self._options = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
         path = resolve_model(model_path)
         if not path.is_file():
             raise FileNotFoundError(f"ONNX model file not found: {path}")
@@ -185,6 +187,17 @@ class LearnedDetector:
         self._inputs: dict[float, NDArray[np.float32]] = {}
         self._mirrored: dict[float, NDArray[np.float32]] = {}  # flip-test inputs, by scale
         self._norm: NDArray[np.float32] | None = None
+
+    def down_to(self, floor: float) -> LearnedDetector:
+        """This detector with every threshold scaled so that the lowest is ``floor`` (the
+        boxes an AP curve is made of: ``evaluation.boxes.AP_SCORE_FLOOR``); itself when its
+        lowest threshold is already at or below it. Same card, options and rescorer."""
+        low = float(self.thresholds.min())
+        if low <= floor * (1.0 + 1e-6):  # (thresholds are float32)
+            return self
+        options = dict(self._options)
+        options["threshold_scale"] = options["threshold_scale"] * floor / low
+        return LearnedDetector(**options)
 
     def boxes(self, frame: NDArray, gsd_m: float | None = None) -> Boxes:
         """The model's boxes on ``frame`` (H, W), before the per-class thresholds' last cut
