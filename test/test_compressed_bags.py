@@ -87,9 +87,10 @@ def test_what_is_not_raw_counts_is_refused() -> None:
             compressed_to_array(message)
 
 
-def write_flight(path: Path, transport: str) -> Path:
+def write_flight(path: Path, transport: str, damaged: int | None = None) -> Path:
     """Simulated raw frames as sensor_msgs/Image (``raw``), 16-bit PNG CompressedImage
-    (``compressed``, ``compressedDepth``), or both (``both``)."""
+    (``compressed``, ``compressedDepth``), or both (``both``); frame ``damaged`` with its
+    PNG cut short."""
     profile = get_profile("boson640").with_size(WIDTH, HEIGHT)
     sim = ThermalSimulator(profile, "uav_sar", seed=0)
     with BagWriter(path, storage="sqlite3") as bag:
@@ -111,6 +112,8 @@ def write_flight(path: Path, transport: str) -> Path:
             if transport in ("compressed", "both", "compressedDepth"):
                 depth = transport == "compressedDepth"
                 data = (DEPTH_HEADER if depth else b"") + png(counts)
+                if i == damaged:
+                    data = data[:len(data) // 3]
                 bag.write_message(
                     f"/thermal/image_raw/{'compressedDepth' if depth else 'compressed'}", stamp,
                     types["sensor_msgs/msg/CompressedImage"](
@@ -148,3 +151,12 @@ def test_frame_reader_takes_the_compressed_topic(tmp_path) -> None:
         for a, b in zip(frames, raw, strict=True):
             np.testing.assert_array_equal(a.counts, b.counts)
             assert a.stamp_ns == b.stamp_ns
+
+
+def test_a_damaged_frame_is_reported_and_the_others_analysed(tmp_path) -> None:
+    _, expected = temperatures(write_flight(tmp_path / "raw", "raw"), tmp_path / "a")
+    r, got = temperatures(write_flight(tmp_path / "cut", "compressed", damaged=3),
+                          tmp_path / "b")
+    assert r.frames_rejected == 1 and r.frames_processed == FRAMES - 1
+    assert any("does not decode" in e for e in r.errors), r.errors
+    np.testing.assert_array_equal(got, np.delete(expected, 3, axis=0))
