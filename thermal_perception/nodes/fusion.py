@@ -35,6 +35,7 @@ from sensor_msgs.msg import CameraInfo, Image, Imu, NavSatFix, NavSatStatus, Poi
 
 from thermal_perception.core.display.render import DisplayRenderer
 from thermal_perception.core.fusion import GeoOrigin
+from thermal_perception.core.fusion.cot import CotPoint, CotThrottle, cot_event
 from thermal_perception.core.fusion.geolocation import (
     FlatTerrain,
     TerrainGrid,
@@ -53,6 +54,7 @@ from thermal_perception.core.fusion.sync import (
     interpolate_vectors,
 )
 from thermal_perception.core.fusion.terrain import terrain_grid
+from thermal_perception.io.cot_udp import CotSender
 from thermal_perception.io.image_encoding import (
     ImageConversionError,
     array_to_image,
@@ -154,12 +156,20 @@ class FusionNode(Node):
         self.terrain: TerrainGrid | None = None  # the terrain file in the mission's ENU frame
         self._make_syncs(p.values)
         self.geo_log = self._make_log(p.values)
+        self.cot: CotSender | None = None
+        if p["cot_address"].strip():
+            try:
+                self.cot = CotSender(p["cot_address"], p["cot_ttl"])
+            except ValueError:
+                super().destroy_node()
+                raise
+        self.cot_throttle = CotThrottle(p["cot_min_interval_s"])
         self.inputs = {name: StreamHealth() for name in (
             "image_temperature", "detections", "rgb/image_raw", "lidar/points", "gps/fix",
             "imu/data")}
         self.counts = {"temperature_images": 0, "overlays": 0, "clouds": 0,
                        "detection_sets": 0, "located": 0, "geolocated": 0, "rejected": 0,
-                       "tf_waits": 0}
+                       "tf_waits": 0, "cot_events": 0}
         self.last_problem = ""
         self.processing_ms: dict[str, float] = {}
         self.diagnostics = diagnostics.DiagnosticsPublisher(self, self._diagnostics)
@@ -196,6 +206,8 @@ class FusionNode(Node):
             if self.geo_log is not None:
                 self.geo_log.write()
             self.geo_log = self._make_log(values)
+        if "cot_min_interval_s" in changed:
+            self.cot_throttle = CotThrottle(values["cot_min_interval_s"])
         if changed & {"ground_altitude_m", "ground_from_first_fix"}:
             self.ground_altitude_m = None
         if "terrain_file" in changed:
@@ -498,10 +510,39 @@ class FusionNode(Node):
             item.altitude_m, item.horizontal_sigma_m = alt, sigma
             self.counts["geolocated"] += 1
             d = item.detection
+            if self.cot is not None:
+                self._send_cot(t_ns, item)
             if self.geo_log is not None:
                 self.geo_log.add(t_ns, d.label, int(d.track_id), float(d.confidence),
                                  item.latitude_deg, item.longitude_deg, item.altitude_m,
                                  item.horizontal_sigma_m, float(d.max_temperature_c))
+
+    def _send_cot(self, t_ns: int, item: LocatedDetection) -> None:
+        """The located detection as a Cursor on Target event (one marker per track)."""
+        p, d = self.params, item.detection
+        label = d.label or "object"
+        node = self.get_namespace().strip("/").replace("/", ".") or self.get_name()
+        uid = (f"thermal_perception.{node}.{label}.{d.track_id}" if d.track_id else
+               f"thermal_perception.{node}.{label}.{t_ns}.{d.centroid_x:.0f}."
+               f"{d.centroid_y:.0f}")
+        t_s = t_ns * 1e-9
+        if not self.cot_throttle.due(uid, t_s):
+            return
+        remarks = f"{label}, confidence {d.confidence:.2f}"
+        if math.isfinite(d.max_temperature_c):
+            remarks += f", max {d.max_temperature_c:.1f} C"
+        event = cot_event(uid, CotPoint(item.latitude_deg, item.longitude_deg, item.altitude_m,
+                                        item.horizontal_sigma_m),
+                          t_s, p["cot_stale_s"], p["cot_type"],
+                          callsign=f"{label} {d.track_id}" if d.track_id else label,
+                          remarks=remarks + " (thermal_perception)")
+        assert self.cot is not None
+        try:
+            self.cot.send(event)
+        except OSError as exc:  # no route, full buffer: the detections go on regardless
+            self._problem(f"cannot send CoT to {p['cot_address']}: {exc}")
+            return
+        self.counts["cot_events"] += 1
 
     # -- health ---------------------------------------------------------------------------
 
@@ -546,6 +587,8 @@ class FusionNode(Node):
         return [diagnostics.status(f"{self.get_name()}: fusion", level, message, values)]
 
     def destroy_node(self) -> None:
+        if getattr(self, "cot", None) is not None:
+            self.cot.close()
         geo_log = getattr(self, "geo_log", None)  # None when the constructor failed
         if geo_log is not None and len(geo_log):
             try:

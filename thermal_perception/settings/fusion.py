@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 from thermal_perception.core.display.render import COLORMAPS
+from thermal_perception.core.fusion.cot import parse_address
 from thermal_perception.core.fusion.geolocation import PoseNoise
 from thermal_perception.core.fusion.geometry import RigidTransform
 from thermal_perception.core.fusion.pointcloud import OcclusionSettings
@@ -84,6 +85,16 @@ PARAMS = (
     ParamSpec("kml_path", "", "Write located detections as KML here ('' = no file)."),
     ParamSpec("geo_write_interval_s", 5.0, "Rewrite the GeoJSON/KML files this often, s.",
               0.1, 3600.0),
+    ParamSpec("cot_address", "", "Send located detections as Cursor on Target events (UDP) "
+              "to host:port, for TAK clients (ATAK listens on 239.2.3.1:6969, a multicast "
+              "group); '' = off.", read_only=True),
+    ParamSpec("cot_type", "a-u-G", "CoT type of the markers (a-u-G: unknown, ground)."),
+    ParamSpec("cot_stale_s", 60.0, "A marker goes stale this long after its detection, s.",
+              1.0, 86400.0),
+    ParamSpec("cot_min_interval_s", 1.0, "At most one event per tracked object this often, "
+              "s.", 0.0, 3600.0),
+    ParamSpec("cot_ttl", 1, "Multicast time-to-live of the CoT packets (hops).", 1, 255,
+              read_only=True),
     ParamSpec("sync_slop_s", 0.05, "Largest stamp difference of matched thermal, RGB and "
               "lidar messages, s.", 0.0, 10.0),
     ParamSpec("sync_queue_size", 10, "Messages per stream waiting for a match.", 1, 1000),
@@ -135,6 +146,13 @@ def check_combination(values: dict[str, Any]) -> str | None:
         return str(exc)
     if values["occlusion_window_px"] % 2 == 0:
         return "occlusion_window_px must be odd"
+    if values["cot_address"].strip():
+        try:
+            parse_address(values["cot_address"])
+        except ValueError as exc:
+            return f"cot_address: {exc}"
+    if not values["cot_type"].strip():
+        return "cot_type must not be empty (a-u-G: unknown, ground)"
     if not values["base_frame"].strip():
         return "base_frame must name a frame (REP 105: base_link)"
     return None
