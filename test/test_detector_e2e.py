@@ -118,3 +118,55 @@ def test_input_queue_depth_is_the_image_subscriptions_history(rclpy_context) -> 
     finally:
         default.destroy_node()
         deeper.destroy_node()
+
+
+def test_max_rate_detects_on_every_third_frame_of_a_30_hz_stream(rclpy_context) -> None:
+    """``max_rate_hz: 10`` on 30 Hz frames (by their stamps): detections for frames 0, 3, 6...,
+    the others counted as skipped, and the tracker stepped by the time between the frames it
+    saw; a stamp going back starts over."""
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.parameter import Parameter
+    from sensor_msgs.msg import Image
+
+    from thermal_perception.io.image_encoding import array_to_image
+    from thermal_perception.msg import ThermalDetectionArray
+    from thermal_perception.nodes.detector import DetectorNode
+    from thermal_perception.ros.qos import reliable_qos, sensor_qos
+
+    ns = "/max_rate"
+    node = DetectorNode(namespace=ns, parameter_overrides=[
+        Parameter("max_rate_hz", value=10.0), Parameter("input_queue_depth", value=50),
+        Parameter("gsd_m", value=0.1)])
+    probe = rclpy_context.create_node("rate_probe", namespace=ns)
+    pub = probe.create_publisher(Image, "image_temperature", sensor_qos(depth=50))
+    got: list = []
+    probe.create_subscription(ThermalDetectionArray, "detections", got.append, reliable_qos())
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    executor.add_node(probe)
+    frame = np.full((64, 80), 15.0, np.float32)
+    frame[20:30, 30:34] = 33.0  # a warm, person-sized blob at 0.1 m per pixel
+
+    def send(stamps_ns):
+        for t in stamps_ns:
+            msg = array_to_image(frame, "32FC1")
+            msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(t, 1_000_000_000)
+            pub.publish(msg)
+            spin_until(executor, lambda: False, 0.02)
+
+    try:
+        assert spin_until(executor, lambda: pub.get_subscription_count() > 0, 10.0)
+        period = 1_000_000_000 // 30  # 33.3 ms, integer stamps as a camera gives them
+        send([5_000_000_000 + k * period for k in range(12)])
+        assert spin_until(executor, lambda: len(got) >= 4 and node.skipped_by_rate >= 8, 10.0)
+        stamps = [m.header.stamp.sec * 10**9 + m.header.stamp.nanosec for m in got]
+        assert stamps == [5_000_000_000 + k * period for k in (0, 3, 6, 9)]
+        assert node.skipped_by_rate == 8 and node.frames == 4
+        send([1_000_000_000])  # a looping bag: starts over at once
+        assert spin_until(executor, lambda: len(got) == 5, 10.0)
+        status = node._diagnostics()[0]
+        assert {v.key: v.value for v in status.values}["skipped_by_max_rate"] == "8"
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        probe.destroy_node()

@@ -52,6 +52,11 @@ def to_msg(d: Detection) -> ThermalDetection:
         area_px=int(d.area_px), area_m2=float(d.area_m2))
 
 
+#: a frame closer than this many periods of max_rate_hz after the last one detected on is
+#: skipped (stamps jitter: 30 Hz frames at max_rate_hz 10 give every third)
+RATE_SLACK = 0.9
+
+
 class DetectorNode(Node):
     """Finds and tracks what matters in temperature images."""
 
@@ -81,6 +86,8 @@ class DetectorNode(Node):
         self.input = StreamHealth()  # rate, staleness, duplicate and out-of-order stamps
         self.reported_param_rejections = 0
         self.frames = self.rejected = 0
+        self.skipped_by_rate = 0  # frames left out by max_rate_hz
+        self.last_detect_ns: int | None = None  # stamp of the last frame detected on
         self.last_reject = ""
         self.odd_frames = 0  # used, with something odd about them (NaN pixels, extra data)
         self.finite_mask = np.empty((0, 0), bool)
@@ -163,7 +170,15 @@ class DetectorNode(Node):
         if stamp.verdict == TIME_RESET:  # tracks from the old timeline mean nothing now
             self.get_logger().warning("input stamps went back in time: tracks restarted")
             self.tracker = tracker_from(self.params.values)
+            self.last_detect_ns = None
         p = self.params
+        t_ns = header_ns(msg.header)
+        since_s = None if self.last_detect_ns is None else (t_ns - self.last_detect_ns) * 1e-9
+        if p["max_rate_hz"] > 0 and since_s is not None \
+                and since_s < RATE_SLACK / p["max_rate_hz"]:
+            self.skipped_by_rate += 1
+            return
+        self.last_detect_ns = t_ns
         gsd = self.gsd_m()
         found: list[Detection] = []
         if p["hotspots"]:
@@ -171,8 +186,8 @@ class DetectorNode(Node):
         if p["warm_bodies"] and (gsd is not None or not needs_gsd(self.bodies)):
             found += self.bodies.detect(temperature, gsd)  # warm-body sizes need m per pixel
         found = [d for d in found if d.confidence >= p["min_confidence"]]
-        if p["tracking"]:
-            found = self.tracker.update(found, stamp.dt_s)
+        if p["tracking"]:  # the time since the last frame detected on, skipped ones included
+            found = self.tracker.update(found, max(0.0, since_s or 0.0))
         out = ThermalDetectionArray(header=msg.header)
         out.detections = [to_msg(d) for d in found]
         self.detections_pub.publish(out)
@@ -191,6 +206,7 @@ class DetectorNode(Node):
     def _diagnostics(self) -> list:
         gsd = self.gsd_m()
         values = {"frames": self.frames, "rejected_frames": self.rejected,
+                  "skipped_by_max_rate": self.skipped_by_rate,
                   "odd_frames": self.odd_frames,
                   "processing_ms": self.processing_ms,
                   "gsd_m": gsd if gsd is not None else "unknown", **self.input.values(),

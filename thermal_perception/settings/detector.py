@@ -75,6 +75,9 @@ PARAMS = (
     ParamSpec("colormap", "ironbow", "Colours of image_detections.", choices=COLORMAPS),
     ParamSpec("image_reliability", "reliable", "QoS reliability of the image topics.",
               choices=RELIABILITY_CHOICES, read_only=True),
+    ParamSpec("max_rate_hz", 0.0, "Detect on at most this many frames per second (by their "
+              "stamps; the frames between are skipped and counted), to leave a shared computer's "
+              "CPU to others; 0 = every frame it can take.", 0.0, 1000.0),
     ParamSpec("input_queue_depth", 1, "Temperature frames kept for the detector while it works "
               "on one (keep-last): 1 takes the newest frame when detection is slower than the "
               "camera (lowest latency; older frames are dropped); more lets bursts through but "
