@@ -52,9 +52,9 @@ def to_msg(d: Detection) -> ThermalDetection:
         area_px=int(d.area_px), area_m2=float(d.area_m2))
 
 
-#: a frame closer than this many periods of max_rate_hz after the last one detected on is
-#: skipped (stamps jitter: 30 Hz frames at max_rate_hz 10 give every third)
-RATE_SLACK = 0.9
+#: a frame up to this share of max_rate_hz's period before its slot is taken (stamps jitter:
+#: 30 Hz frames at max_rate_hz 10 give every third)
+RATE_SLACK = 0.1
 
 
 class DetectorNode(Node):
@@ -88,6 +88,7 @@ class DetectorNode(Node):
         self.frames = self.rejected = 0
         self.skipped_by_rate = 0  # frames left out by max_rate_hz
         self.last_detect_ns: int | None = None  # stamp of the last frame detected on
+        self.next_slot_ns: int | None = None  # max_rate_hz: when the next frame is due
         self.last_reject = ""
         self.odd_frames = 0  # used, with something odd about them (NaN pixels, extra data)
         self.finite_mask = np.empty((0, 0), bool)
@@ -170,14 +171,18 @@ class DetectorNode(Node):
         if stamp.verdict == TIME_RESET:  # tracks from the old timeline mean nothing now
             self.get_logger().warning("input stamps went back in time: tracks restarted")
             self.tracker = tracker_from(self.params.values)
-            self.last_detect_ns = None
+            self.last_detect_ns = self.next_slot_ns = None
         p = self.params
         t_ns = header_ns(msg.header)
+        if p["max_rate_hz"] > 0:  # slots every period, kept in phase: a frame lost in
+            period_ns = 1e9 / p["max_rate_hz"]  # transport does not lower the rate
+            slot = self.next_slot_ns
+            if slot is not None and t_ns < slot - RATE_SLACK * period_ns:
+                self.skipped_by_rate += 1
+                return
+            base = slot if slot is not None and t_ns - slot < period_ns else t_ns
+            self.next_slot_ns = int(base + period_ns)
         since_s = None if self.last_detect_ns is None else (t_ns - self.last_detect_ns) * 1e-9
-        if p["max_rate_hz"] > 0 and since_s is not None \
-                and since_s < RATE_SLACK / p["max_rate_hz"]:
-            self.skipped_by_rate += 1
-            return
         self.last_detect_ns = t_ns
         gsd = self.gsd_m()
         found: list[Detection] = []
