@@ -95,7 +95,7 @@ def pair(rclpy_context):
 
     lookup = FixedTransforms({
         ("thermal", "lidar"): RigidTransform.identity(),
-        ("uav", "thermal"): rigid_from_transform(transform_msg(NADIR_CAMERA_MOUNT))})
+        ("imu_link", "thermal"): rigid_from_transform(transform_msg(NADIR_CAMERA_MOUNT))})
     base = f"/fusion_tf_{time.monotonic_ns() % 100000}"
     nodes = {
         "tf": FusionNode(tf_lookup=lookup, namespace=base + "_tf", parameter_overrides=[
@@ -202,22 +202,23 @@ def test_tf_camera_mount_is_looked_up_at_the_detections_stamp(pair) -> None:
         fix = stamped(NavSatFix(latitude=47.0, longitude=8.0, altitude=600.0), stamp)
         fix.status.status = NavSatStatus.STATUS_FIX
         publish("fix", fix)
-        imu = stamped(Imu(), stamp)
+        imu = stamped(Imu(), stamp, "imu_link")  # REP 145: the attitude of imu_link
         imu.orientation.z = imu.orientation.w = float(np.sqrt(0.5))
         publish("imu", imu)
     assert spin_until(lambda: all(len(n.attitudes) == 3 for n in nodes.values()))
     d = ThermalDetection(label="person", centroid_x=10.0, centroid_y=50.0, x1=1, y1=1)
     publish("detections", stamped(ThermalDetectionArray(detections=[d]), 250_000_000))
     assert spin_until(lambda: got["tf"]["located"] and got["params"]["located"])
-    assert ("uav", "thermal", 250_000_000) in lookup.asked  # base_frame, at the stamp
+    # in the IMU message's frame (not base_frame, "uav"), at the detections' stamp
+    assert ("imu_link", "thermal", 250_000_000) in lookup.asked
     a, b = (got[n]["located"][-1].detections[0] for n in ("tf", "params"))
     assert math.isfinite(a.latitude_deg) and a.altitude_m == pytest.approx(500.0, abs=0.01)
     assert (a.latitude_deg, a.longitude_deg) == pytest.approx(
         (b.latitude_deg, b.longitude_deg), abs=1e-9)
     # without the mount in the tree the detections still go out, unplaced, and it is said
-    del lookup.poses[("uav", "thermal")]
+    del lookup.poses[("imu_link", "thermal")]
     publish("detections", stamped(ThermalDetectionArray(detections=[d]), 260_000_000))
     assert spin_until(lambda: len(got["tf"]["located"]) == 2)
     assert math.isnan(got["tf"]["located"][-1].detections[0].latitude_deg)
-    assert spin_until(lambda: any("'thermal' to 'uav'" in s.message
+    assert spin_until(lambda: any("'thermal' to 'imu_link'" in s.message
                                   for s in got["diagnostics"]), 5.0)

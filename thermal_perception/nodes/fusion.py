@@ -124,6 +124,7 @@ class FusionNode(Node):
                 raise
         # the transforms the registration and the projector were built with (tf source)
         self._rgb_pose: RigidTransform | None = None
+        self.imu_frame = ""  # frame_id of imu/data (its orientation's frame)
         self._lidar_pose: RigidTransform | None = None
         qos = sensor_qos(p["image_reliability"])
         self.overlay_pub = self.create_publisher(Image, "overlay", qos)
@@ -325,6 +326,8 @@ class FusionNode(Node):
     @guarded
     def _on_imu(self, msg: Imu) -> None:
         self.inputs["imu/data"].arrived()
+        if msg.header.frame_id:  # REP 145: the orientation is that of this frame
+            self.imu_frame = msg.header.frame_id
         q = msg.orientation
         quat = np.array([q.x, q.y, q.z, q.w])
         if msg.orientation_covariance[0] == -1.0 or not np.isfinite(quat).all() \
@@ -485,9 +488,9 @@ class FusionNode(Node):
         position, q = pose
         if self.tf is None:
             mount = pose_from(p["camera_mount"], "camera_mount")
-        else:  # at the detections' stamp: a gimbal moves the camera in base_frame
-            try:
-                mount = self.tf.lookup(p["base_frame"], camera_frame, t_ns)
+        else:  # at the detections' stamp (a gimbal moves the camera), in the frame whose
+            try:  # attitude imu/data gives
+                mount = self.tf.lookup(self.imu_frame or p["base_frame"], camera_frame, t_ns)
             except TransformUnavailable as exc:
                 self.counts["tf_waits"] += 1
                 self.last_problem = f"waiting for tf: {exc}"

@@ -38,13 +38,14 @@ PARAMS = (
               "parameters: rgb_extrinsics(_file), lidar_extrinsics(_file) and camera_mount; "
               "tf: the robot's transform tree through tf2_ros (a ROS 2 install's), between "
               "the frames in the messages' headers: the RGB image's and the lidar cloud's "
-              "frames in the thermal image's (latest), the thermal frame in base_frame at "
-              "each detection's stamp (gimbals); outputs wait, and diagnostics say which "
+              "frames in the thermal image's (latest), the thermal frame in imu/data's frame "
+              "(or base_frame) at each detection's stamp (gimbals); outputs wait, and "
+              "diagnostics say which "
               "transform is missing, until tf has it.", choices=EXTRINSICS_SOURCES,
               read_only=True),
-    ParamSpec("base_frame", "base_link", "The vehicle frame whose attitude imu/data gives "
-              "(REP 105); with extrinsics_source tf, the thermal camera's pose is looked up "
-              "in it."),
+    ParamSpec("base_frame", "base_link", "With extrinsics_source tf: the frame whose attitude "
+              "imu/data gives when its messages name none (REP 145: the IMU message's "
+              "frame_id, else this); the thermal camera's pose is looked up in it."),
     ParamSpec("rgb_extrinsics", list(IDENTITY_POSE),
               f"Pose of the RGB optical frame in the thermal optical frame, {_POSE_HELP}."),
     ParamSpec("rgb_extrinsics_file", "", "Extrinsics YAML of `thermal-perception calibrate "

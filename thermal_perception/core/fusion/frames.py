@@ -6,7 +6,7 @@ Each transform is ``T_parent_child`` (a point in the child frame mapped into the
 ``geometry_msgs/TransformStamped`` with ``header.frame_id`` the parent and ``child_frame_id``
 the child carries it); a frame has one parent (a later transform for the same child replaces
 the earlier one, as tf2 does with static transforms), so the frames form a forest and
-``T_target_source`` is composed through their common ancestor.
+``T_target_source`` is composed through their common root.
 """
 
 from __future__ import annotations
