@@ -30,6 +30,7 @@ from sensor_msgs.srv import SetCameraInfo
 from std_srvs.srv import Trigger
 
 from thermal_perception.core.correction.nuc import FfcScheduler
+from thermal_perception.core.fusion.lens_files import write_camera_info
 from thermal_perception.core.physics.camera import get_profile
 from thermal_perception.io.boson_serial import BosonLink, open_port
 from thermal_perception.io.image_encoding import array_to_image
@@ -45,7 +46,6 @@ from thermal_perception.ros.camera_info import (
     camera_info_from_file,
     camera_info_from_profile,
     default_calibration_path,
-    store_calibration,
 )
 from thermal_perception.ros.params import ParameterSet
 from thermal_perception.ros.qos import reliable_qos, sensor_qos
@@ -228,7 +228,7 @@ class DriverNode(Node):
                                                         self.params["frame_id"])
         path = self.params["camera_info_file"] or str(default_calibration_path(self.get_name()))
         try:
-            store_calibration(calibration, path)
+            write_camera_info(path, calibration)  # camera_calibration_parsers YAML, atomic
         except OSError as exc:  # published all the same, as camera_info_manager does
             response.success = False
             response.status_message = (f"calibration published on camera_info but not stored "

@@ -10,11 +10,7 @@ import numpy as np
 from sensor_msgs.msg import CameraInfo
 
 from thermal_perception.core.fusion.geometry import CameraModel
-from thermal_perception.core.fusion.lens_files import (
-    CameraInfoFile,
-    read_camera_info,
-    write_camera_info,
-)
+from thermal_perception.core.fusion.lens_files import CameraInfoFile, read_camera_info
 from thermal_perception.core.physics.camera import CameraProfile
 
 
@@ -88,8 +84,3 @@ def default_calibration_path(camera_name: str) -> Path:
     ``$ROS_HOME/camera_info/<camera_name>.yaml`` (``ROS_HOME`` defaults to ``~/.ros``)."""
     home = os.environ.get("ROS_HOME") or os.path.join(os.path.expanduser("~"), ".ros")
     return Path(home) / "camera_info" / f"{camera_name}.yaml"
-
-
-def store_calibration(calibration: CameraInfoFile, path: str | os.PathLike[str]) -> Path:
-    """Write ``calibration`` as a camera_calibration_parsers YAML file (atomically)."""
-    return write_camera_info(path, calibration)
