@@ -34,10 +34,12 @@ KML = "{http://www.opengis.net/kml/2.2}"
 
 
 def write_flight(path: Path, imu: bool = True,
-                 tf_static: list[tuple[str, str, RigidTransform]] | None = None) -> Path:
+                 tf_static: list[tuple[str, str, RigidTransform]] | None = None,
+                 tf: list[tuple[str, str, RigidTransform, int]] | None = None) -> Path:
     """A simulated uav_sar bag (as test_analysis's) with camera_info, a NavSatFix track and,
     optionally, a level IMU facing north (the GPS and IMU at every frame's stamp) and one
-    /tf_static message of (parent, child, T_parent_child)."""
+    /tf_static message of (parent, child, T_parent_child) and /tf messages of (parent, child,
+    T_parent_child, stamp ns)."""
     profile = get_profile("boson640").with_size(WIDTH, HEIGHT)
     sim = ThermalSimulator(profile, "uav_sar", seed=0)
     with BagWriter(path, storage="sqlite3") as bag:
@@ -48,19 +50,23 @@ def write_flight(path: Path, imu: bool = True,
         bag.add_topic("/gps/fix", "sensor_msgs/msg/NavSatFix")
         if imu:
             bag.add_topic("/imu/data", "sensor_msgs/msg/Imu")
+        def edge(parent, child, t, stamp):
+            (x, y, z), (qx, qy, qz, qw) = t.translation, t.quaternion
+            return types["geometry_msgs/msg/TransformStamped"](
+                header=messages.header(store, stamp, parent), child_frame_id=child,
+                transform=types["geometry_msgs/msg/Transform"](
+                    translation=types["geometry_msgs/msg/Vector3"](x=x, y=y, z=z),
+                    rotation=types["geometry_msgs/msg/Quaternion"](x=qx, y=qy, z=qz, w=qw)))
+
         if tf_static is not None:
             bag.add_topic("/tf_static", "tf2_msgs/msg/TFMessage")
-            edges = []
-            for parent, child, t in tf_static:
-                (x, y, z), (qx, qy, qz, qw) = t.translation, t.quaternion
-                edges.append(types["geometry_msgs/msg/TransformStamped"](
-                    header=messages.header(store, START_NS, parent), child_frame_id=child,
-                    transform=types["geometry_msgs/msg/Transform"](
-                        translation=types["geometry_msgs/msg/Vector3"](x=x, y=y, z=z),
-                        rotation=types["geometry_msgs/msg/Quaternion"](x=qx, y=qy, z=qz,
-                                                                       w=qw))))
-            bag.write_message("/tf_static", START_NS,
-                              types["tf2_msgs/msg/TFMessage"](transforms=edges))
+            bag.write_message("/tf_static", START_NS, types["tf2_msgs/msg/TFMessage"](
+                transforms=[edge(*e, START_NS) for e in tf_static]))
+        if tf is not None:
+            bag.add_topic("/tf", "tf2_msgs/msg/TFMessage")
+            for parent, child, t, stamp in tf:
+                bag.write_message("/tf", stamp, types["tf2_msgs/msg/TFMessage"](
+                    transforms=[edge(parent, child, t, stamp)]))
         for i in range(FRAMES):
             stamp = START_NS + round(i / RATE_HZ * messages.NS_PER_S)
             bag.write_message("/thermal/image_raw", stamp, messages.image(
@@ -201,7 +207,36 @@ def test_camera_mount_comes_from_the_bags_tf_static(tmp_path):
     lone = write_flight(tmp_path / "lone", tf_static=[("base_link", "lidar", gimbal)])
     result, points, _ = analyse(lone, tmp_path / "d", ground_altitude_m=ground)
     assert result.camera_mount.startswith("default")
-    assert any("no static transform connects" in w and FRAME_ID in w for w in result.warnings)
+    assert any("no transform connects" in w and FRAME_ID in w for w in result.warnings)
     for a, b in zip(points, nadir_points, strict=True):
         assert a["geometry"]["coordinates"] == pytest.approx(b["geometry"]["coordinates"],
                                                              abs=1e-9)
+
+
+def test_a_moving_mount_comes_from_the_bags_tf_at_each_frame(tmp_path):
+    """A gimbal on /tf (samples every 50 ms across the flight): each frame's mount is looked
+    up at its stamp (here a gimbal holding still: the same places as the option); /tf samples
+    far from the frames leave their detections unplaced, said in a warning."""
+    mount = RigidTransform.from_rpy(*TILTED_MOUNT[3:], TILTED_MOUNT[:3])
+    gimbal = RigidTransform.from_rpy(0.0, 0.0, 0.2, [0.1, 0.0, -0.02])
+    stamps = [START_NS + k * 50_000_000 for k in range(-2, 12)]  # the flight is 0.4 s
+    ground = ALT0 - HEIGHT_AGL
+    bag = write_flight(tmp_path / "tf", tf_static=[("gimbal", FRAME_ID,
+                                                    gimbal.inverse() @ mount)],
+                       tf=[("base_link", "gimbal", gimbal, t) for t in stamps])
+    result, points, _ = analyse(bag, tmp_path / "a", ground_altitude_m=ground)
+    assert result.camera_mount == (f"/tf and /tf_static: {FRAME_ID!r} in 'base_link', at "
+                                   "each frame's stamp")
+    _, given, _ = analyse(bag, tmp_path / "b", ground_altitude_m=ground,
+                          camera_mount=TILTED_MOUNT)
+    assert result.geolocated == result.detections > 0
+    for a, b in zip(points, given, strict=True):
+        assert a["geometry"]["coordinates"] == pytest.approx(b["geometry"]["coordinates"],
+                                                             abs=1e-9)
+    later = write_flight(tmp_path / "late", tf_static=[("gimbal", FRAME_ID,
+                                                        gimbal.inverse() @ mount)],
+                         tf=[("base_link", "gimbal", gimbal, START_NS + 60 * 10**9)])
+    result, points, _ = analyse(later, tmp_path / "c", ground_altitude_m=ground)
+    assert result.geolocated == 0 and result.detections > 0
+    assert any("no camera mount in the bag's /tf near their stamp" in w
+               for w in result.warnings)

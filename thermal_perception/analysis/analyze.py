@@ -65,7 +65,7 @@ from thermal_perception.analysis.outputs import (
 from thermal_perception.analysis.process_stage import ProcessStage
 from thermal_perception.analysis.read_stage import END_OF_BAG, ReadStage, bag_name, is_bag
 from thermal_perception.analysis.stats import SequenceStatistics
-from thermal_perception.core.fusion.frames import StaticFrames
+from thermal_perception.core.fusion.frames import TransformTree
 
 
 class BagAnalysis(ReadStage, ProcessStage, DetectStage, OutputStage):
@@ -84,8 +84,8 @@ class BagAnalysis(ReadStage, ProcessStage, DetectStage, OutputStage):
         self.imu = ImuTrack()
         self.camera_info: Any = None  # the first camera_info message
         self.imu_topic: Topic | None = None
-        self.tf_static_topic: Topic | None = None
-        self.static_frames = StaticFrames()  # the bag's /tf_static
+        self.tf_topics: list[Topic] = []  # /tf_static and /tf
+        self.transforms = TransformTree()  # the bag's transform tree
         self.imu_frame = ""  # frame_id of the first IMU message with an orientation
         self.camera_frame = ""  # frame_id of the first raw thermal frame
         self.errors: list[str] = []

@@ -106,8 +106,8 @@ def add_analyze_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--camera-mount", type=float, nargs=6, default=None,
                    metavar=("X", "Y", "Z", "ROLL", "PITCH", "YAW"),
                    help="thermal optical frame in base_link (the IMU's frame), m and rad "
-                        "(default: the bag's /tf_static from the IMU's frame to the thermal "
-                        "images', else looking straight down, image top forward)")
+                        "(default: the bag's /tf_static and /tf from the IMU's frame to the "
+                        "thermal images', else looking straight down, image top forward)")
     p.add_argument("--max-frames", type=int, default=None, help="stop after N frames per bag")
     p.add_argument("--workers", type=int, default=None,
                    help="bags analysed in parallel processes (number of CPUs)")

@@ -32,7 +32,7 @@ CAMERA_INFO_TYPE = "sensor_msgs/msg/CameraInfo"
 
 
 TF_TYPE = "tf2_msgs/msg/TFMessage"
-TF_STATIC_NAME = "tf_static"  # the static transform tree's topic (/tf_static)
+TF_NAMES = ("tf_static", "tf")  # the transform tree's topics: static, dynamic
 
 
 FLOAT64_TYPE = "std_msgs/msg/Float64"
@@ -124,8 +124,9 @@ class AnalysisOptions:
     takeoff_height_m : height of the GPS antenna above the ground at the first fix, m.
     camera_mount : pose of the thermal camera's optical frame in ``base_link`` (the IMU's
         frame), [x, y, z, roll, pitch, yaw] in m and rad, fixed axes as URDF (None: from the
-        bag's ``/tf_static`` when it connects the IMU's frame to the thermal images' frame,
-        else looking straight down, image top forward, at base_link's origin).
+        bag's ``/tf_static`` and ``/tf`` when they connect the IMU's frame to the thermal
+        images' frame, at each frame's stamp where a transform moves, else looking straight
+        down, image top forward, at base_link's origin).
     ego_motion : estimate the camera's image motion for the tracker (phase correlation; the
         live detector node does not).
     detect_worker : where the core detector and tracker run: "process" (a worker process fed

@@ -214,21 +214,24 @@ class OutputStage:
             if r.status == STATUS_OK:
                 r.status = STATUS_PARTIAL
 
-    def _mount_from_tf_static(self) -> Any:
-        """``T_imu_camera`` from the bag's /tf_static (the IMU's frame to the thermal frames'),
-        or None (a warning says why) when the bag's transforms do not connect them."""
-        r = self.result
-        if not len(self.static_frames):
+    def _mount_from_tf(self) -> Any:
+        """``T_imu_camera`` from the bag's transform tree (the IMU's frame to the thermal
+        frames'), a function of the frame's stamp when a transform on the way moves (/tf: a
+        gimbal); None (a warning says why) when the bag's transforms do not connect them."""
+        r, tree = self.result, self.transforms
+        if not len(tree):
             return None
+        topics = " and ".join(sorted(t.topic for t in self.tf_topics))
         try:
-            mount = self.static_frames.lookup(self.imu_frame, self.camera_frame)
+            mount = tree.lookup(self.imu_frame, self.camera_frame)
         except (LookupError, ValueError) as exc:
-            r.warnings.append(f"{self.tf_static_topic.topic if self.tf_static_topic else ''}: "
-                              f"{exc}; camera mount: looking straight down")
+            r.warnings.append(f"{topics}: {exc}; camera mount: looking straight down")
             return None
-        r.camera_mount = (f"{self.tf_static_topic.topic if self.tf_static_topic else ''}: "
-                          f"{self.camera_frame!r} in {self.imu_frame!r}")
-        return mount
+        r.camera_mount = f"{topics}: {self.camera_frame!r} in {self.imu_frame!r}" + (
+            ", at each frame's stamp" if tree.dynamic else "")
+        if not tree.dynamic:
+            return mount
+        return lambda stamp_ns: tree.lookup(self.imu_frame, self.camera_frame, stamp_ns)
 
     def _ground_positions(self) -> NDArray[np.float64] | None:
         """(D, 4) ground latitude, longitude (deg), ellipsoid height (m) and horizontal 1-sigma
@@ -271,7 +274,7 @@ class OutputStage:
             mount = RigidTransform.from_rpy(m[3], m[4], m[5], m[:3])
             r.camera_mount = "option"
         else:
-            mount = self._mount_from_tf_static()
+            mount = self._mount_from_tf()
             if mount is None:
                 mount = camera_mount()
                 r.camera_mount = "default (nadir, image top forward)"
@@ -287,14 +290,22 @@ class OutputStage:
         fixes = self.gps.interpolated(stamps[used])
         attitudes = self.imu.at(stamps[used])
         positions = geodetic_to_enu(fixes[:, 0], fixes[:, 1], fixes[:, 2], origin)
-        below = 0
+        below = no_mount = 0
         for frame, position, q in zip(used, positions, attitudes, strict=True):
             if not (np.all(np.isfinite(position)) and np.all(np.isfinite(q))):
                 continue
             if position[2] <= 0:
                 below += 1
                 continue
-            T = camera_pose_enu(position, q, mount)
+            if callable(mount):  # a moving mount: its pose at the frame's stamp
+                try:
+                    pose = mount(int(stamps[frame]))
+                except LookupError:
+                    no_mount += 1
+                    continue
+            else:
+                pose = mount
+            T = camera_pose_enu(position, q, pose)
             picks = np.flatnonzero(frame_of == frame)
             uv = [(self.detections[k][1].centroid_x, self.detections[k][1].centroid_y)
                   for k in picks]
@@ -305,6 +316,10 @@ class OutputStage:
             r.warnings.append(f"{below} frames with detections have the GPS at or below the "
                               f"ground ({ground_alt:.1f} m; see --ground-altitude): their "
                               "detections are at the platform position")
+        if no_mount:
+            r.warnings.append(f"{no_mount} frames with detections have no camera mount in the "
+                              "bag's /tf near their stamp: their detections are at the "
+                              "platform position")
         if r.geolocated < len(self.detections):
             r.warnings.append(f"{len(self.detections) - r.geolocated} of "
                               f"{len(self.detections)} detections could not be placed on the "

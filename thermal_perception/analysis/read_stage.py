@@ -31,7 +31,7 @@ from thermal_perception.analysis.options import (
     RAW_SUFFIX,
     STATUS_MEMORY,
     STATUS_TYPE,
-    TF_STATIC_NAME,
+    TF_NAMES,
     TF_TYPE,
 )
 from thermal_perception.io.compressed_image import (
@@ -164,9 +164,8 @@ class ReadStage:
                 self.imu.topic = imus[0].topic
                 if len(imus) > 1:
                     self.result.warnings.append(f"several Imu topics; using {imus[0].topic}")
-                static = [t for t in source.topics if t.msgtype == TF_TYPE
-                          and t.topic.rsplit("/", 1)[-1] == TF_STATIC_NAME]
-                self.tf_static_topic = static[0] if static else None  # the camera's mount
+                self.tf_topics = [t for t in source.topics if t.msgtype == TF_TYPE  # mount
+                                  and t.topic.rsplit("/", 1)[-1] in TF_NAMES]
         self.names = output_topics(source, namespace)
         r = self.result
         r.topic = self.raw_topic.topic
@@ -195,10 +194,10 @@ class ReadStage:
         waiting: BagFrame | None = None
         raw, status_topic, gps_topic = self.raw_topic, self.status_topic, self.gps_topic
         info_topic, altitude_topic = self.info_topic, self.altitude_topic
-        imu_topic, tf_static_topic = self.imu_topic, self.tf_static_topic
+        imu_topic, tf_topics = self.imu_topic, self.tf_topics
         wanted = source.topics if self.bag_writer is not None else \
             [t for t in (raw, status_topic, gps_topic, info_topic, altitude_topic, imu_topic,
-                         tf_static_topic) if t is not None]
+                         *tf_topics) if t is not None]
         copy = self.bag_writer.copy if self.bag_writer is not None else None
         limit = self.options.max_frames
         read = 0
@@ -236,8 +235,7 @@ class ReadStage:
                         waiting.status = msg
                         frames.put(waiting)
                         waiting = None
-                elif topic in (gps_topic, info_topic, altitude_topic, imu_topic,
-                               tf_static_topic):
+                elif topic in (gps_topic, info_topic, altitude_topic, imu_topic, *tf_topics):
                     msg = self._deserialize(source, topic, bag_ns, data)
                     if msg is not None:
                         self._side_message(topic, bag_ns, msg)
@@ -286,8 +284,8 @@ class ReadStage:
     def _side_message(self, topic: Topic, bag_ns: int, msg: Any) -> None:
         """GPS fix, camera_info (focal length, camera model), IMU orientation, altitude or
         static transforms."""
-        if topic is self.tf_static_topic:
-            self.static_frames.add_message(msg)
+        if topic in self.tf_topics:
+            self.transforms.add_message(msg, static=topic.topic.endswith("tf_static"))
         elif topic is self.imu_topic:
             if msg.orientation_covariance[0] != -1.0:  # REP 145: -1 = no orientation
                 o = msg.orientation
