@@ -3,6 +3,8 @@ detected where the scene's truth has them, with the image's stamp."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from conftest import REPO, requires_ros
@@ -176,3 +178,65 @@ def test_max_rate_detects_on_every_third_frame_of_a_30_hz_stream(rclpy_context) 
         executor.shutdown()
         node.destroy_node()
         probe.destroy_node()
+
+
+def test_grey_level_video_on_image_relative(rclpy_context) -> None:
+    """An 8-bit drone frame (HIT-UAV test, mono8, as an AGC camera gives it) on
+    image_relative: the node's detections are the learned detector's own on those levels
+    (NaN temperatures); grey levels with the warm-body backend, or colour, are refused."""
+    import cv2
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.parameter import Parameter
+    from sensor_msgs.msg import Image
+
+    from thermal_perception.core.detection.model import LearnedDetector
+    from thermal_perception.evaluation.dataset import item_gsd_m
+    from thermal_perception.io.image_encoding import array_to_image
+    from thermal_perception.io.labels import read_dataset
+    from thermal_perception.msg import ThermalDetectionArray
+    from thermal_perception.nodes.detector import DetectorNode
+    from thermal_perception.ros.qos import reliable_qos, sensor_qos
+
+    item = next(it for it in read_dataset(REPO / "data" / "hit_uav_sample", "test")
+                if it.labels.count("person") >= 3)
+    levels = cv2.imread(str(item.path), cv2.IMREAD_GRAYSCALE)
+    gsd = item_gsd_m(item)
+    expected = [d for d in LearnedDetector("drone").detect(levels, gsd, radiometric=False)
+                if d.confidence >= 0.3]
+    assert sum(d.label == "person" for d in expected) >= 2
+
+    ns = "/relative"
+    node = DetectorNode(namespace=ns, parameter_overrides=[
+        Parameter("people_detector", value="model"), Parameter("model_path", value="drone"),
+        Parameter("gsd_m", value=gsd), Parameter("tracking", value=False)])
+    warm = DetectorNode(namespace=ns + "_warm", parameter_overrides=[
+        Parameter("gsd_m", value=gsd)])
+    probe = rclpy_context.create_node("relative_probe", namespace=ns)
+    pubs = [probe.create_publisher(Image, f"{n}/image_relative", sensor_qos())
+            for n in (ns, ns + "_warm")]
+    got: list = []
+    probe.create_subscription(ThermalDetectionArray, "detections", got.append, reliable_qos())
+    executor = SingleThreadedExecutor()
+    for n in (node, warm, probe):
+        executor.add_node(n)
+    try:
+        assert spin_until(executor, lambda: all(p.get_subscription_count() for p in pubs), 10.0)
+        msg = array_to_image(levels, "mono8")
+        msg.header.stamp.sec = 7
+        for pub in pubs:
+            pub.publish(msg)
+        assert spin_until(executor, lambda: got and warm.rejected, 30.0)
+        found = got[-1].detections
+        assert [(d.label, d.x0, d.y0, d.x1, d.y1) for d in found] == \
+            [(d.label, *d.bbox) for d in expected]
+        assert all(math.isnan(d.max_temperature_c) for d in found)
+        assert node.relative_frames == 1 and "people_detector 'model'" in warm.last_reject
+        colour = array_to_image(np.dstack([levels] * 3), "bgr8")
+        colour.header.stamp.sec = 8
+        pubs[0].publish(colour)
+        assert spin_until(executor, lambda: node.rejected == 1, 10.0)
+        assert "image_relative encoding 'bgr8'" in node.last_reject
+    finally:
+        executor.shutdown()
+        for n in (node, warm, probe):
+            n.destroy_node()

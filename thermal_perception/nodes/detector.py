@@ -4,6 +4,12 @@ Subscribes ``image_temperature`` (32FC1, deg C), ``camera_info`` (focal length f
 sample distance) and, optionally, ``altitude`` (std_msgs/Float64, m above ground); publishes
 ``detections`` (thermal_perception/ThermalDetectionArray, same header as the image) and
 ``image_detections`` (bgr8, boxes and labels on the colourised image, only when subscribed).
+
+A camera that gives only grey levels (8-bit AGC video of a hobby or analogue thermal camera,
+a Boson in 8-bit mode, through any V4L2 driver) feeds ``image_relative`` (mono8/mono16 or
+8UC1/16UC1) instead: the learned backend (``people_detector: model``) finds people, animals
+and vehicles there as on temperatures (one normalisation, ``core/detection/model_io``); their
+temperatures are NaN, and hotspots and the warm-body backend, which need degrees, stay off.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Float64
 
 from thermal_perception.core.detection import Detection, gsd_from_view
+from thermal_perception.core.detection.model import LearnedDetector
 from thermal_perception.core.display.isotherm import draw_detections
 from thermal_perception.core.display.render import DisplayRenderer
 from thermal_perception.io.image_encoding import (
@@ -52,6 +59,9 @@ def to_msg(d: Detection) -> ThermalDetection:
         area_px=int(d.area_px), area_m2=float(d.area_m2))
 
 
+#: grey-level encodings image_relative takes (AGC video: levels, not temperatures)
+RELATIVE_ENCODINGS = ("mono8", "8UC1", "mono16", "16UC1")
+
 #: a frame up to this share of max_rate_hz's period before its slot is taken (stamps jitter:
 #: 30 Hz frames at max_rate_hz 10 give every third)
 RATE_SLACK = 0.1
@@ -77,6 +87,9 @@ class DetectorNode(Node):
         self.image_sub = intra_process.subscription(
             self, Image, "image_temperature", self._on_image,
             sensor_qos(p["image_reliability"], depth=p["input_queue_depth"]))
+        self.relative_sub = self.create_subscription(
+            Image, "image_relative", self._on_relative,
+            sensor_qos(p["image_reliability"], depth=p["input_queue_depth"]))
         intra_process.subscription(self, CameraInfo, "camera_info", self._on_info,
                                    reliable_qos())
         self.create_subscription(Float64, "altitude", self._on_altitude, reliable_qos())
@@ -86,6 +99,8 @@ class DetectorNode(Node):
         self.input = StreamHealth()  # rate, staleness, duplicate and out-of-order stamps
         self.reported_param_rejections = 0
         self.frames = self.rejected = 0
+        self.relative_frames = 0  # of them, grey levels (image_relative)
+        self._levels = np.empty((0, 0), np.float32)
         self.skipped_by_rate = 0  # frames left out by max_rate_hz
         self.last_detect_ns: int | None = None  # stamp of the last frame detected on
         self.next_slot_ns: int | None = None  # max_rate_hz: when the next frame is due
@@ -124,24 +139,49 @@ class DetectorNode(Node):
             return gsd_from_view(altitude, p["camera_pitch_deg"], self.focal_px)
         return None
 
+    def _reject(self, reason: str) -> None:
+        self.rejected += 1
+        self.last_reject = reason
+        self.get_logger().warning(f"rejected image: {reason}", throttle_duration_sec=5.0)
+
+    def _on_relative(self, msg: Image) -> None:
+        """Grey levels, not temperatures: the learned backend only."""
+        start = time.perf_counter()
+        self.input.arrived()
+        if msg.encoding not in RELATIVE_ENCODINGS:
+            self._reject(f"image_relative encoding '{msg.encoding}' is not one of "
+                         f"{list(RELATIVE_ENCODINGS)} (grey levels)")
+            return
+        if not isinstance(self.bodies, LearnedDetector):
+            self._reject("image_relative holds grey levels, not temperatures: only "
+                         "people_detector 'model' detects on them (the warm-body backend "
+                         "and hotspots need degrees; use image_temperature)")
+            return
+        try:
+            levels = image_to_array(msg)
+        except ImageConversionError as exc:
+            self._reject(str(exc))
+            return
+        if levels.size == 0:
+            self._reject("empty image")
+            return
+        self.relative_frames += 1
+        self._detect(msg, levels, start, radiometric=False)
+
     def _on_image(self, msg: Image) -> None:
         start = time.perf_counter()
         self.input.arrived()
         if msg.encoding != "32FC1":
-            self.rejected += 1
-            self.last_reject = f"encoding '{msg.encoding}' is not 32FC1 temperatures"
-            self.get_logger().warning(self.last_reject, throttle_duration_sec=5.0)
+            self._reject(f"encoding '{msg.encoding}' is not 32FC1 temperatures (grey levels: "
+                         "publish them on image_relative)")
             return
         try:
             temperature = image_to_array(msg)
         except ImageConversionError as exc:
-            self.rejected += 1
-            self.last_reject = str(exc)
-            self.get_logger().warning(f"rejected image: {exc}", throttle_duration_sec=5.0)
+            self._reject(str(exc))
             return
         if temperature.size == 0:
-            self.rejected += 1
-            self.last_reject = "empty image"
+            self._reject("empty image")
             return
         if self.finite_mask.shape != temperature.shape:  # a buffer per stream, as the
             self.finite_mask = np.empty(temperature.shape, bool)  # processor's invalid mask
@@ -163,6 +203,11 @@ class DetectorNode(Node):
             self.last_oddity = "; ".join(oddities)
             self.get_logger().warning(f"image used as it is, but: {self.last_oddity}",
                                       throttle_duration_sec=5.0)
+        self._detect(msg, temperature, start, radiometric=True)
+
+    def _detect(self, msg: Image, frame: np.ndarray, start: float, radiometric: bool) -> None:
+        """Stamp checks, the rate cap, detection, tracking and publishing of one frame (deg C
+        when ``radiometric``, else grey levels)."""
         stamp = self.input.check_stamp(header_ns(msg.header))
         if not stamp.accepted:  # counted, logged, WARN on /diagnostics
             self.get_logger().warning(f"dropped image: {stamp.verdict.replace('_', '-')} stamp",
@@ -186,10 +231,12 @@ class DetectorNode(Node):
         self.last_detect_ns = t_ns
         gsd = self.gsd_m()
         found: list[Detection] = []
-        if p["hotspots"]:
-            found += self.hot.detect(temperature, gsd)
-        if p["warm_bodies"] and (gsd is not None or not needs_gsd(self.bodies)):
-            found += self.bodies.detect(temperature, gsd)  # warm-body sizes need m per pixel
+        if p["hotspots"] and radiometric:
+            found += self.hot.detect(frame, gsd)
+        if p["warm_bodies"] and not radiometric:  # the learned backend (checked above)
+            found += self.bodies.detect(frame, gsd, radiometric=False)
+        elif p["warm_bodies"] and (gsd is not None or not needs_gsd(self.bodies)):
+            found += self.bodies.detect(frame, gsd)  # warm-body sizes need m per pixel
         found = [d for d in found if d.confidence >= p["min_confidence"]]
         if p["tracking"]:  # the time since the last frame detected on, skipped ones included
             found = self.tracker.update(found, max(0.0, since_s or 0.0))
@@ -197,7 +244,11 @@ class DetectorNode(Node):
         out.detections = [to_msg(d) for d in found]
         self.detections_pub.publish(out)
         if self.image_pub.get_subscription_count() > 0:
-            image = self.renderer.render(temperature)
+            if not radiometric:  # the renderer takes float32: one buffer per stream
+                if self._levels.shape != frame.shape:
+                    self._levels = np.empty(frame.shape, np.float32)
+                np.copyto(self._levels, frame, casting="unsafe")
+            image = self.renderer.render(frame if radiometric else self._levels)
             draw_detections(image, ((d.label, *d.bbox, d.track_id, d.max_c) for d in found))
             array_to_image(image, "bgr8", header=msg.header, msg=self.image_msg)
             self.image_pub.publish(self.image_msg)
@@ -212,6 +263,7 @@ class DetectorNode(Node):
         gsd = self.gsd_m()
         values = {"frames": self.frames, "rejected_frames": self.rejected,
                   "skipped_by_max_rate": self.skipped_by_rate,
+                  "relative_frames": self.relative_frames,
                   "odd_frames": self.odd_frames,
                   "processing_ms": self.processing_ms,
                   "gsd_m": gsd if gsd is not None else "unknown", **self.input.values(),
