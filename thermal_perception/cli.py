@@ -44,6 +44,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if not (node and key and _):
             raise SystemExit(f"-p expects NODE.PARAM=VALUE, got {item!r}")
         overrides.setdefault(node, {})[key] = value
+    from thermal_perception.settings.check import check_params_file
+
+    for line in check_params_file(args.params):  # the nodes ignore unknown names: say so
+        print(f"warning: {line}", file=sys.stderr)
     pipeline = Pipeline(args.params, args.namespace, overrides, transport=args.transport,
                         composed=args.composed)
     print(f"starting {', '.join(pipeline.names)} from {args.params}"
@@ -62,6 +66,21 @@ def _cmd_run(args: argparse.Namespace) -> int:
     finally:
         pipeline.stop()
     return 0
+
+
+def _cmd_check_config(args: argparse.Namespace) -> int:
+    from thermal_perception.settings.check import check_params_file
+
+    status = 0
+    for path in args.params:
+        problems = check_params_file(path)
+        for line in problems:
+            print(line)
+        if problems:
+            status = 1
+        else:
+            print(f"{path}: every parameter is known and valid")
+    return status
 
 
 def _cmd_profiles(args: argparse.Namespace) -> int:
@@ -460,6 +479,11 @@ def build_parser() -> argparse.ArgumentParser:
     from thermal_perception.analysis import add_analyze_parser
 
     add_analyze_parser(sub)
+
+    check = sub.add_parser("check-config", help="check ROS 2 parameters files against the "
+                           "nodes' parameters (misspelt names, ranges, choices) without ROS")
+    check.add_argument("params", type=Path, nargs="+", help="parameters YAML files")
+    check.set_defaults(func=_cmd_check_config)
 
     profiles = sub.add_parser("profiles", help="list camera profiles")
     profiles.add_argument("--file", default=None, help="profiles YAML (the shipped ones)")
