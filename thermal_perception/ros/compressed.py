@@ -12,25 +12,24 @@ from __future__ import annotations
 
 from typing import Any
 
-import cv2
 import numpy as np
 from numpy.typing import NDArray
 from sensor_msgs.msg import CompressedImage
+
+from thermal_perception.view.frames import encode_jpeg as view_jpeg
 
 JPEG_FORMAT = "bgr8; jpeg compressed bgr8"  # compressed_image_transport's format field
 
 
 def encode_jpeg(image_bgr: NDArray[np.uint8], quality: int) -> bytes:
-    """JPEG bytes of an (H, W, 3) uint8 BGR image at ``quality`` 1..100."""
+    """JPEG bytes of an (H, W, 3) uint8 BGR image (the ``format`` says bgr8) at ``quality``
+    1..100, by the browser view's encoder (:func:`thermal_perception.view.frames.encode_jpeg`)."""
     if image_bgr.dtype != np.uint8 or image_bgr.ndim != 3 or image_bgr.shape[2] != 3:
         raise ValueError(f"need an (H, W, 3) uint8 BGR image, got {image_bgr.dtype}"
                          f"{image_bgr.shape}")
     if not 1 <= int(quality) <= 100:
         raise ValueError(f"JPEG quality must be 1..100, got {quality}")
-    ok, buffer = cv2.imencode(".jpg", image_bgr, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
-    if not ok:
-        raise ValueError("OpenCV could not encode the image as JPEG")
-    return buffer.tobytes()
+    return view_jpeg(image_bgr, quality)
 
 
 class CompressedPublisher:
