@@ -144,6 +144,18 @@ class DetectorNode(Node):
         self.last_reject = reason
         self.get_logger().warning(f"rejected image: {reason}", throttle_duration_sec=5.0)
 
+    def _array(self, msg: Image) -> np.ndarray | None:
+        """The image's pixels, or None (rejected with the reason) when it has none."""
+        try:
+            array = image_to_array(msg)
+        except ImageConversionError as exc:
+            self._reject(str(exc))
+            return None
+        if array.size == 0:
+            self._reject("empty image")
+            return None
+        return array
+
     def _on_relative(self, msg: Image) -> None:
         """Grey levels, not temperatures: the learned backend only."""
         start = time.perf_counter()
@@ -157,13 +169,8 @@ class DetectorNode(Node):
                          "people_detector 'model' detects on them (the warm-body backend "
                          "and hotspots need degrees; use image_temperature)")
             return
-        try:
-            levels = image_to_array(msg)
-        except ImageConversionError as exc:
-            self._reject(str(exc))
-            return
-        if levels.size == 0:
-            self._reject("empty image")
+        levels = self._array(msg)
+        if levels is None:
             return
         self.relative_frames += 1
         self._detect(msg, levels, start, radiometric=False)
@@ -175,24 +182,16 @@ class DetectorNode(Node):
             self._reject(f"encoding '{msg.encoding}' is not 32FC1 temperatures (grey levels: "
                          "publish them on image_relative)")
             return
-        try:
-            temperature = image_to_array(msg)
-        except ImageConversionError as exc:
-            self._reject(str(exc))
-            return
-        if temperature.size == 0:
-            self._reject("empty image")
+        temperature = self._array(msg)
+        if temperature is None:
             return
         if self.finite_mask.shape != temperature.shape:  # a buffer per stream, as the
             self.finite_mask = np.empty(temperature.shape, bool)  # processor's invalid mask
         np.isfinite(temperature, out=self.finite_mask)
         finite = int(np.count_nonzero(self.finite_mask))
         if finite == 0:
-            self.rejected += 1
-            self.last_reject = (f"no finite temperature in the {temperature.shape[1]}x"
-                                f"{temperature.shape[0]} image (all NaN or inf)")
-            self.get_logger().warning(f"rejected image: {self.last_reject}",
-                                      throttle_duration_sec=5.0)
+            self._reject(f"no finite temperature in the {temperature.shape[1]}x"
+                         f"{temperature.shape[0]} image (all NaN or inf)")
             return
         oddities = [o for o in (image_oddity(msg),) if o]
         if finite < temperature.size:  # the detectors leave them out (tested)
