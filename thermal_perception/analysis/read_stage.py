@@ -39,6 +39,7 @@ from thermal_perception.io.compressed_image import (
     compressed_to_array,
     is_raw_format,
     transport_base,
+    without_compressed_copies,
 )
 from thermal_perception.io.messages import header_ns
 
@@ -95,11 +96,8 @@ def find_raw_topic(source: BagSource, topic: str | None) -> Topic:
     if not raw:
         raise ValueError(f"no mono16/16UC1 image topic (or 16-bit PNG compressed one) among "
                          f"{sorted(t.topic for t in images)}")
-    preferred = [t for t in raw if transport_base(t.topic).endswith(RAW_SUFFIX)] or raw
-    plain = {t.topic for t in preferred if t.msgtype == IMAGE_TYPE}
-    # a raw topic and its compressed copy: the raw one
-    preferred = [t for t in preferred if t.msgtype != COMPRESSED_TYPE
-                 or transport_base(t.topic) not in plain]
+    preferred = without_compressed_copies(
+        [t for t in raw if transport_base(t.topic).endswith(RAW_SUFFIX)] or raw)
     if len(preferred) > 1:
         raise ValueError(f"several raw image topics, choose one with --topic: "
                          f"{sorted(t.topic for t in preferred)}")

@@ -34,6 +34,14 @@ def transport_base(topic: str) -> str:
     return head if last in ("compressed", "compressedDepth") else topic
 
 
+def without_compressed_copies(topics: list[Any]) -> list[Any]:
+    """``topics`` (anything with ``topic`` and ``msgtype``: bag connections) less the
+    CompressedImage ones whose base topic is there uncompressed: the raw one is read."""
+    plain = {t.topic for t in topics if t.msgtype != COMPRESSED_TYPE}
+    return [t for t in topics
+            if t.msgtype != COMPRESSED_TYPE or transport_base(t.topic) not in plain]
+
+
 def describe_format(fmt: str) -> tuple[str, str]:
     """(source encoding, codec) of a CompressedImage ``format``: ``("mono16", "png")`` for
     ``"mono16; png compressed mono16"``, ``("16UC1", "compresseddepth png")`` for

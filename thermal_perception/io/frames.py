@@ -22,6 +22,7 @@ from thermal_perception.io.compressed_image import (
     COMPRESSED_TYPE,
     compressed_to_array,
     transport_base,
+    without_compressed_copies,
 )
 from thermal_perception.io.flir import FlirFormatError, read_fff, read_flir_jpeg, read_seq
 from thermal_perception.io.image_encoding import ImageConversionError, image_to_array
@@ -224,11 +225,8 @@ def _read_bag(path: Path, topic: str | None) -> Iterator[RawFrame]:
             if not images:
                 raise ValueError(f"{path}: no sensor_msgs/Image topic {topic!r}")
         else:
-            raw = [c for c in images if transport_base(c.topic).endswith("image_raw")] or images
-            plain = {c.topic for c in raw if c.msgtype != COMPRESSED_TYPE}
-            # a raw topic and its compressed copy: the raw one
-            raw = [c for c in raw if c.msgtype != COMPRESSED_TYPE
-                   or transport_base(c.topic) not in plain]
+            raw = without_compressed_copies(
+                [c for c in images if transport_base(c.topic).endswith("image_raw")] or images)
             if len({c.topic for c in raw}) != 1:
                 raise ValueError(f"{path}: choose the image topic with --topic: "
                                  f"{sorted({c.topic for c in images})}")
