@@ -55,7 +55,8 @@ def check_params_file(path: str | Path) -> list[str]:
     if not isinstance(data, dict):
         return [f"{path}: expected a mapping of node names to their ros__parameters"]
     problems: list[str] = []
-    all_specs = {n: _specs(n)[0] for n in SETTINGS}
+    settings = {n: _specs(n) for n in SETTINGS}  # specs by name, cross-parameter check
+    every_spec = {name: spec for specs, _ in settings.values() for name, spec in specs.items()}
     for key, section in data.items():
         node = str(key).rstrip("/").split("/")[-1]
         where = f"{path.name}: {key}"
@@ -67,9 +68,9 @@ def check_params_file(path: str | Path) -> list[str]:
         if not wildcard and node not in SETTINGS:
             problems.append(f"{where}: unknown node '{node}' (known: {', '.join(SETTINGS)})")
             continue
-        specs = {name: spec for n in SETTINGS for name, spec in all_specs[n].items()} \
-            if wildcard else all_specs[node]
+        specs = every_spec if wildcard else settings[node][0]
         given: dict[str, Any] = {}
+        values_ok = True
         for name, value in _flatten(params).items():
             if name in ROS_PARAMETERS or name.startswith(ROS_PREFIXES):
                 continue
@@ -84,14 +85,12 @@ def check_params_file(path: str | Path) -> list[str]:
             problem = check_value(spec, coerce(spec, value))
             if problem:
                 problems.append(f"{where}: {problem}")
+                values_ok = False
             else:
                 given[name] = coerce(spec, value)
-        if wildcard:
-            continue
-        specs_node, combination = _specs(node)
-        if combination is not None and len(given) == len(
-                [n for n in _flatten(params) if n in specs_node]):
-            values = {name: spec.default for name, spec in specs_node.items()} | given
+        combination = None if wildcard else settings[node][1]
+        if combination is not None and values_ok:  # the node's rules on valid values only
+            values = {name: spec.default for name, spec in specs.items()} | given
             try:
                 problem = combination(values)
             except (OSError, ValueError) as exc:
