@@ -165,6 +165,9 @@ class FusionNode(Node):
                 super().destroy_node()
                 raise
         self.cot_throttle = CotThrottle(p["cot_min_interval_s"])
+        # markers' uids: thermal_perception.<namespace or node name>.<label>.<track>
+        self.cot_uid = "thermal_perception." + (
+            self.get_namespace().strip("/").replace("/", ".") or self.get_name())
         self.inputs = {name: StreamHealth() for name in (
             "image_temperature", "detections", "rgb/image_raw", "lidar/points", "gps/fix",
             "imu/data")}
@@ -524,10 +527,8 @@ class FusionNode(Node):
         """The located detection as a Cursor on Target event (one marker per track)."""
         p, d = self.params, item.detection
         label = d.label or "object"
-        node = self.get_namespace().strip("/").replace("/", ".") or self.get_name()
-        uid = (f"thermal_perception.{node}.{label}.{d.track_id}" if d.track_id else
-               f"thermal_perception.{node}.{label}.{t_ns}.{d.centroid_x:.0f}."
-               f"{d.centroid_y:.0f}")
+        uid = (f"{self.cot_uid}.{label}.{d.track_id}" if d.track_id else
+               f"{self.cot_uid}.{label}.{t_ns}.{d.centroid_x:.0f}.{d.centroid_y:.0f}")
         t_s = t_ns * 1e-9
         if not self.cot_throttle.due(uid, t_s):
             return
