@@ -8,11 +8,9 @@ import socket
 import time
 import xml.etree.ElementTree as ET
 
-import numpy as np
 import pytest
 from conftest import requires_ros
-from test_fusion_node import H, W, info, stamped
-from test_pipeline_e2e import spin_until as spin_executor_until
+from test_fusion_node import H, W, geolocation_probe, hovering, info, stamped
 
 from thermal_perception.core.fusion.cot import (
     CotPoint,
@@ -91,14 +89,11 @@ def received(sock) -> list[bytes]:
 
 @requires_ros
 def test_fusion_node_sends_located_tracks_as_cot(rclpy_context, listener) -> None:
-    from rclpy.executors import SingleThreadedExecutor
     from rclpy.parameter import Parameter
-    from sensor_msgs.msg import Imu, NavSatFix, NavSatStatus
 
-    from thermal_perception.msg import LocatedDetectionArray, ThermalDetection
+    from thermal_perception.msg import ThermalDetection
     from thermal_perception.msg import ThermalDetectionArray as Detections
     from thermal_perception.nodes.fusion import FusionNode
-    from thermal_perception.ros.qos import reliable_qos, sensor_qos
 
     port = listener.getsockname()[1]
     ns = f"/cot_{time.monotonic_ns() % 100000}"
@@ -106,31 +101,13 @@ def test_fusion_node_sends_located_tracks_as_cot(rclpy_context, listener) -> Non
         Parameter("cot_address", value=f"127.0.0.1:{port}"),
         Parameter("ground_altitude_m", value=500.0), Parameter("lidar_enabled", value=False),
         Parameter("overlay_enabled", value=False)])
-    probe = rclpy_context.create_node("cot_probe", namespace=ns)
-    pubs = {"info": probe.create_publisher(type(info(W, H)), "camera_info", reliable_qos()),
-            "fix": probe.create_publisher(NavSatFix, "gps/fix", sensor_qos()),
-            "imu": probe.create_publisher(Imu, "imu/data", sensor_qos()),
-            "det": probe.create_publisher(Detections, "detections", reliable_qos())}
-    located: list = []
-    probe.create_subscription(LocatedDetectionArray, "detections_located", located.append,
-                              reliable_qos())
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    executor.add_node(probe)
-
-    def spin_until(condition, timeout_s=10.0):
-        return spin_executor_until(executor, condition, timeout_s)
-
+    probe, pubs, located, executor, spin_until = geolocation_probe(rclpy_context, node, ns)
     try:
         pubs["info"].publish(info(W, H))
         assert spin_until(lambda: node.thermal_camera is not None)
         for k in range(40):  # 100 m above flat ground, level, nose north, 4 s of GPS/IMU
-            t = 1_700_000_000_000_000_000 + k * 100_000_000
-            fix = stamped(NavSatFix(latitude=47.0, longitude=8.0, altitude=600.0), t)
-            fix.status.status = NavSatStatus.STATUS_FIX
+            fix, imu = hovering(1_700_000_000_000_000_000 + k * 100_000_000, 47.0, 8.0, 600.0)
             pubs["fix"].publish(fix)
-            imu = stamped(Imu(), t)
-            imu.orientation.z = imu.orientation.w = float(np.sqrt(0.5))
             pubs["imu"].publish(imu)
             assert spin_until(lambda k=k: len(node.attitudes) > k and len(node.fixes) > k)
         person = ThermalDetection(label="person", track_id=7, confidence=0.9,

@@ -79,6 +79,46 @@ def stamped(msg, t_ns, frame="thermal"):
     return msg
 
 
+def hovering(t_ns, latitude, longitude, altitude, imu_frame="thermal"):
+    """A GPS fix and a level IMU attitude facing north (ENU yaw +90 deg) stamped ``t_ns``."""
+    from sensor_msgs.msg import Imu, NavSatFix, NavSatStatus
+
+    fix = stamped(NavSatFix(latitude=latitude, longitude=longitude, altitude=altitude), t_ns)
+    fix.status.status = NavSatStatus.STATUS_FIX
+    imu = stamped(Imu(), t_ns, imu_frame)
+    imu.orientation.z = imu.orientation.w = float(np.sqrt(0.5))
+    return fix, imu
+
+
+def geolocation_probe(rclpy_context, node, ns):
+    """A probe beside a fusion ``node`` in namespace ``ns``: publishers of camera_info,
+    gps/fix, imu/data and detections, the detections_located it receives, and a spin_until
+    over both nodes (the executor to shut down after)."""
+    from rclpy.executors import SingleThreadedExecutor
+    from sensor_msgs.msg import Imu, NavSatFix
+
+    from thermal_perception.msg import LocatedDetectionArray, ThermalDetectionArray
+    from thermal_perception.ros.qos import reliable_qos, sensor_qos
+
+    probe = rclpy_context.create_node("geolocation_probe", namespace=ns)
+    pubs = {"info": probe.create_publisher(type(info(W, H)), "camera_info", reliable_qos()),
+            "fix": probe.create_publisher(NavSatFix, "gps/fix", sensor_qos()),
+            "imu": probe.create_publisher(Imu, "imu/data", sensor_qos()),
+            "det": probe.create_publisher(ThermalDetectionArray, "detections",
+                                          reliable_qos())}
+    located: list = []
+    probe.create_subscription(LocatedDetectionArray, "detections_located", located.append,
+                              reliable_qos())
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    executor.add_node(probe)
+
+    def spin_until(condition, timeout_s=10.0):
+        return spin_executor_until(executor, condition, timeout_s)
+
+    return probe, pubs, located, executor, spin_until
+
+
 def temperature_image(t_ns, value=20.0, encoding="32FC1"):
     from thermal_perception.io.image_encoding import array_to_image
 
@@ -189,16 +229,13 @@ def test_detections_are_geolocated_on_a_terrain_file(rclpy_context, tmp_path, ki
     WGS84 longitude/latitude or in UTM): a detection at the image centre of a nadir camera is
     placed on the plateau, below the UAV."""
     import yaml
-    from rclpy.executors import SingleThreadedExecutor
     from rclpy.parameter import Parameter
-    from sensor_msgs.msg import Imu, NavSatFix, NavSatStatus
 
     from thermal_perception.core.fusion import GeoOrigin
     from thermal_perception.core.fusion.geolocation import enu_to_geodetic
-    from thermal_perception.msg import LocatedDetectionArray, ThermalDetection
+    from thermal_perception.msg import ThermalDetection
     from thermal_perception.msg import ThermalDetectionArray as Detections
     from thermal_perception.nodes.fusion import FusionNode
-    from thermal_perception.ros.qos import reliable_qos, sensor_qos
 
     origin = GeoOrigin(47.0, 8.0, 500.0)
     np.save(tmp_path / "dem.npy", np.full((41, 41), 550.0))  # 50 m above the first fix's datum
@@ -225,38 +262,19 @@ def test_detections_are_geolocated_on_a_terrain_file(rclpy_context, tmp_path, ki
     node = FusionNode(namespace=ns, parameter_overrides=[
         Parameter("terrain_file", value=str(terrain)),
         Parameter("lidar_enabled", value=False), Parameter("overlay_enabled", value=False)])
-    probe = rclpy_context.create_node("terrain_probe", namespace=ns)
-    info_pub = probe.create_publisher(type(info(W, H)), "camera_info", reliable_qos())
-    fix_pub = probe.create_publisher(NavSatFix, "gps/fix", sensor_qos())
-    imu_pub = probe.create_publisher(Imu, "imu/data", sensor_qos())
-    det_pub = probe.create_publisher(Detections, "detections", reliable_qos())
-    got = []
-    probe.create_subscription(LocatedDetectionArray, "detections_located", got.append,
-                              reliable_qos())
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    executor.add_node(probe)
-
-    def spin_until(condition, timeout_s=10.0):
-        return spin_executor_until(executor, condition, timeout_s)
-
+    probe, pubs, got, executor, spin_until = geolocation_probe(rclpy_context, node, ns)
     try:
-        info_pub.publish(info(W, H))
+        pubs["info"].publish(info(W, H))
         assert spin_until(lambda: node.thermal_camera is not None)
         for k in range(3):  # hovering 120 m above the origin, level, facing north
-            t = (k + 1) * 100_000_000
-            fix = stamped(NavSatFix(latitude=origin.latitude_deg,
-                                    longitude=origin.longitude_deg,
-                                    altitude=origin.altitude_m + 120.0), t)
-            fix.status.status = NavSatStatus.STATUS_FIX
-            fix_pub.publish(fix)
-            imu = stamped(Imu(), t)
-            imu.orientation.z = imu.orientation.w = float(np.sqrt(0.5))
-            imu_pub.publish(imu)
+            fix, imu = hovering((k + 1) * 100_000_000, origin.latitude_deg,
+                                origin.longitude_deg, origin.altitude_m + 120.0)
+            pubs["fix"].publish(fix)
+            pubs["imu"].publish(imu)
         assert spin_until(lambda: len(node.fixes) == 3 and len(node.attitudes) == 3)
         d = ThermalDetection(label="person", centroid_x=(W - 1) / 2, centroid_y=(H - 1) / 2,
                              x1=1, y1=1)
-        det_pub.publish(stamped(Detections(detections=[d]), 200_000_000))
+        pubs["det"].publish(stamped(Detections(detections=[d]), 200_000_000))
         assert spin_until(lambda: got)
         located = got[-1].detections[0]
         assert located.altitude_m == pytest.approx(550.0, abs=0.01)  # on the plateau

@@ -14,7 +14,7 @@ import time
 import numpy as np
 import pytest
 from conftest import requires_ros
-from test_fusion_node import H, W, cloud, info, stamped, temperature_image
+from test_fusion_node import H, W, cloud, hovering, info, stamped, temperature_image
 from test_pipeline_e2e import spin_until as spin_executor_until
 
 from thermal_perception.core.fusion.geometry import RigidTransform
@@ -190,7 +190,6 @@ def test_tf_poses_fuse_as_the_same_poses_given_as_parameters(pair) -> None:
 
 @requires_ros
 def test_tf_camera_mount_is_looked_up_at_the_detections_stamp(pair) -> None:
-    from sensor_msgs.msg import Imu, NavSatFix, NavSatStatus
 
     from thermal_perception.msg import ThermalDetection, ThermalDetectionArray
 
@@ -199,11 +198,9 @@ def test_tf_camera_mount_is_looked_up_at_the_detections_stamp(pair) -> None:
     assert spin_until(lambda: all(n.thermal_camera for n in nodes.values()))
     for k in range(3):  # 100 m above flat ground at 500 m, level, nose north
         stamp = (k + 1) * 100_000_000
-        fix = stamped(NavSatFix(latitude=47.0, longitude=8.0, altitude=600.0), stamp)
-        fix.status.status = NavSatStatus.STATUS_FIX
+        # REP 145: the attitude of imu_link
+        fix, imu = hovering(stamp, 47.0, 8.0, 600.0, imu_frame="imu_link")
         publish("fix", fix)
-        imu = stamped(Imu(), stamp, "imu_link")  # REP 145: the attitude of imu_link
-        imu.orientation.z = imu.orientation.w = float(np.sqrt(0.5))
         publish("imu", imu)
     assert spin_until(lambda: all(len(n.attitudes) == 3 for n in nodes.values()))
     d = ThermalDetection(label="person", centroid_x=10.0, centroid_y=50.0, x1=1, y1=1)
