@@ -231,3 +231,32 @@ def test_state_from_onnx_gives_the_exported_function() -> None:
         np.testing.assert_allclose(a, b, atol=1e-4)
     with pytest.raises(SystemExit, match="convolutions"):
         tool.state_from_onnx(tool.build_model(1.0, 0), model, calib)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(20, 619), st.integers(20, 491), st.integers(0, 2**16))
+def test_upside_down_crops_keep_their_boxes_on_the_object(fx, fy, seed) -> None:
+    """``vflip=1``: a drone frame's crop is turned upside down and its box with it (the bright
+    mark still sits in the box, now below the crop's middle if it was above it); a side-on
+    frame's crop, cut by the same random draws, is never turned."""
+    from thermal_perception.io.labels import LabelledImage
+
+    tool = _trainer()
+    img = np.full((512, 640), 40, np.uint8)
+    img[fy - 2:fy + 2, fx - 2:fx + 2] = 250
+    box = (fx - 2, fy - 2, fx + 2, fy + 2)
+    for source in ("hit-uav", "thermal-dogs-people"):
+        item = LabelledImage(path=Path("x.png"), width=640, height=512, boxes=[box],
+                             labels=["person"], extra={"set": source})
+        plain, b0, _ = tool.sample_crop(item, img, (320, 384), np.random.default_rng(seed),
+                                        focus=(fx, fy))
+        turned, b1, _ = tool.sample_crop(item, img, (320, 384), np.random.default_rng(seed),
+                                         focus=(fx, fy), vflip=1.0)
+        if source != "hit-uav":
+            assert np.array_equal(turned, plain) and np.allclose(b1, b0)
+            continue
+        assert np.array_equal(turned, plain[::-1])
+        assert np.allclose(b1, [[b0[0, 0], 320 - b0[0, 3], b0[0, 2], 320 - b0[0, 1]]])
+        x0, y0, x1, y1 = b1[0]
+        cx, cy = int(0.5 * (x0 + x1)), int(0.5 * (y0 + y1))
+        assert turned[max(0, cy - 2):cy + 3, max(0, cx - 2):cx + 3].max() > 40

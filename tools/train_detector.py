@@ -243,12 +243,13 @@ def copy_paste(img: np.ndarray, boxes: np.ndarray, classes: np.ndarray,
 
 def sample_crop(item: LabelledImage, img: np.ndarray, crop: tuple[int, int],
                 rng: np.random.Generator, paste: float = 0.0,
-                focus: tuple[float, float] | None = None):
+                focus: tuple[float, float] | None = None, vflip: float = 0.0):
     """A random crop (random scale from :data:`SCALES`, horizontal flip; the extra sets also
     a random aspect change 0.8-1.25, as their images were stretched square) and its boxes.
-    HIT-UAV frames get :func:`copy_paste` first with probability ``paste``. ``focus`` (x, y
-    px of ``img``): the crop is placed at random among the places that hold that point at
-    least 8 px inside it (where the scaled frame allows; a hard negative, see
+    HIT-UAV frames get :func:`copy_paste` first with probability ``paste`` and are turned
+    upside down with probability ``vflip`` (a drone's view has no up; a side-on view has).
+    ``focus`` (x, y px of ``img``): the crop is placed at random among the places that hold
+    that point at least 8 px inside it (where the scaled frame allows; a hard negative, see
     :func:`mine_hard_negatives`)."""
     ch, cw = crop
     extra = item.extra.get("set", "hit-uav") != "hit-uav"
@@ -263,16 +264,17 @@ def sample_crop(item: LabelledImage, img: np.ndarray, crop: tuple[int, int],
     sh, sw = max(1, round(h * scale)), max(1, round(w * scale * aspect))
     big = cv2.resize(img, (sw, sh), interpolation=cv2.INTER_AREA if scale < 1
                      else cv2.INTER_LINEAR)
+    fx, fy = sw / w, sh / h  # the resize's own factors: the rounded size, not the draw
     if focus is None:
         y0 = int(rng.integers(0, max(1, sh - ch + 1)))
         x0 = int(rng.integers(0, max(1, sw - cw + 1)))
     else:
-        y0 = _offset_holding(focus[1] * scale, ch, sh, rng)
-        x0 = _offset_holding(focus[0] * scale * aspect, cw, sw, rng)
+        y0 = _offset_holding(focus[1] * fy, ch, sh, rng)
+        x0 = _offset_holding(focus[0] * fx, cw, sw, rng)
     patch = np.zeros((ch, cw), np.uint8)
     view = big[y0:y0 + ch, x0:x0 + cw]
     patch[:view.shape[0], :view.shape[1]] = view
-    boxes = boxes * [scale * aspect, scale, scale * aspect, scale]
+    boxes = boxes * [fx, fy, fx, fy]
     boxes -= [x0, y0, x0, y0]
     cx = 0.5 * (boxes[:, 0] + boxes[:, 2])
     cy = 0.5 * (boxes[:, 1] + boxes[:, 3])
@@ -283,6 +285,10 @@ def sample_crop(item: LabelledImage, img: np.ndarray, crop: tuple[int, int],
     if rng.random() < 0.5:
         patch = patch[:, ::-1]
         boxes = np.stack([cw - boxes[:, 2], boxes[:, 1], cw - boxes[:, 0], boxes[:, 3]], 1) \
+            if boxes.size else boxes
+    if vflip and not extra and rng.random() < vflip:
+        patch = patch[::-1]
+        boxes = np.stack([boxes[:, 0], ch - boxes[:, 3], boxes[:, 2], ch - boxes[:, 1]], 1) \
             if boxes.size else boxes
     return np.ascontiguousarray(patch), boxes, classes
 
@@ -324,7 +330,7 @@ def mine_hard_negatives(net, items, images, threshold: float) -> list[np.ndarray
 
 
 def batch(items, images, order, crop, rng, paste: float = 0.0, around: int = 0,
-          hard: list[np.ndarray] | None = None, hard_p: float = 0.0):
+          hard: list[np.ndarray] | None = None, hard_p: float = 0.0, vflip: float = 0.0):
     """A training batch of the images ``order`` names; with ``hard`` (from
     :func:`mine_hard_negatives`) an image that has hard negatives is cropped around one of
     them with probability ``hard_p``."""
@@ -334,7 +340,7 @@ def batch(items, images, order, crop, rng, paste: float = 0.0, around: int = 0,
         focus = None
         if hard_p and hard is not None and len(hard[i]) and rng.random() < hard_p:
             focus = tuple(hard[i][rng.integers(len(hard[i]))])
-        patch, boxes, classes = sample_crop(items[i], images[i], crop, rng, paste, focus)
+        patch, boxes, classes = sample_crop(items[i], images[i], crop, rng, paste, focus, vflip)
         xs.append(normalise_frame(augment(patch, rng)))
         h, s, o, m = centernet_targets(boxes, classes, len(CLASSES), out_shape, STRIDE,
                                        around=around)
@@ -650,6 +656,8 @@ def main(argv: list[str] | None = None) -> int:
                          "probability; mined at the start and every --mine-every epochs")
     ap.add_argument("--mine-threshold", type=float, default=0.3, metavar="SCORE",
                     help="lowest score of a mined hard negative")
+    ap.add_argument("--vflip", type=float, default=0.0, metavar="P",
+                    help="turn HIT-UAV crops upside down with this probability (drone views)")
     ap.add_argument("--mine-every", type=int, default=8, metavar="EPOCHS")
     ap.add_argument("--keep-best-on", action="append", default=[], metavar="SET",
                     help="also keep the epoch with the best mean AP50 on this validation set "
@@ -756,7 +764,7 @@ def main(argv: list[str] | None = None) -> int:
             x, heat, size, off, mask = (torch.from_numpy(a) for a in
                                         batch(items, images, idx, tuple(args.crop), rng,
                                               args.copy_paste, args.regress_around,
-                                              hard, args.hard_negatives))
+                                              hard, args.hard_negatives, args.vflip))
             x = x.contiguous(memory_format=torch.channels_last)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.precision == "bf16"):
                 p_heat, p_size, p_off = net(x)
@@ -809,7 +817,7 @@ def main(argv: list[str] | None = None) -> int:
         "seed": args.seed, "crop": list(args.crop),
         "batch": args.batch, "lr": args.lr, "precision": args.precision, "ema": args.ema,
         "copy_paste": args.copy_paste, "regress_around": args.regress_around,
-        "giou": args.giou, "hard_negatives": args.hard_negatives,
+        "giou": args.giou, "hard_negatives": args.hard_negatives, "vflip": args.vflip,
         "mine_threshold": args.mine_threshold, "mine_every": args.mine_every,
         "width": args.width, "blocks": args.blocks,
         "init": str(args.init) if args.init else None, "threads": args.threads,
