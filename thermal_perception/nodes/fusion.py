@@ -105,6 +105,10 @@ def camera_model(msg: CameraInfo) -> CameraModel:
                                         msg.distortion_model)
 
 
+def _same_pose(pose: RigidTransform, current: RigidTransform | None) -> bool:
+    return current is not None and np.array_equal(pose.matrix, current.matrix)
+
+
 class FusionNode(Node):
     """Aligns thermal with RGB, lidar and pose."""
 
@@ -349,11 +353,12 @@ class FusionNode(Node):
         if self.thermal_camera is None or self.rgb_camera is None:
             self.last_problem = "overlay waits for camera_info and rgb/camera_info"
             return
-        pose = self._tf_pose(header.frame_id, rgb_frame, None, self._rgb_pose)
-        if pose is False:
-            return
-        if pose is not None:  # tf gave a (new) pose of the RGB camera: register again
-            self._rgb_pose, self.registration = pose, None
+        if self.tf is not None:
+            pose = self._tf_lookup(header.frame_id, rgb_frame)
+            if pose is None:
+                return
+            if not _same_pose(pose, self._rgb_pose):  # the RGB camera moved: register again
+                self._rgb_pose, self.registration = pose, None
         if self.registration is None:
             p = self.params
             try:
@@ -391,11 +396,12 @@ class FusionNode(Node):
             self.last_problem = "points_thermal waits for camera_info"
             return
         p = self.params
-        pose = self._tf_pose(header.frame_id, cloud_header.frame_id, None, self._lidar_pose)
-        if pose is False:
-            return
-        if pose is not None:
-            self._lidar_pose, self.projector = pose, None
+        if self.tf is not None:
+            pose = self._tf_lookup(header.frame_id, cloud_header.frame_id)
+            if pose is None:
+                return
+            if not _same_pose(pose, self._lidar_pose):
+                self._lidar_pose, self.projector = pose, None
         if self.projector is None:
             self.projector = LidarProjector(
                 self.thermal_camera,
@@ -413,21 +419,17 @@ class FusionNode(Node):
 
     # -- detections -----------------------------------------------------------------------
 
-    def _tf_pose(self, target: str, source: str, stamp_ns: int | None,
-                 current: RigidTransform | None) -> RigidTransform | bool | None:
-        """With the tf source: ``T_target_source`` when it differs from ``current``, None when
-        it does not, False (said on diagnostics) while tf has none. Without it: None."""
-        if self.tf is None:
-            return None
+    def _tf_lookup(self, target: str, source: str, stamp_ns: int | None = None
+                   ) -> RigidTransform | None:
+        """``T_target_source`` from tf (the latest, or at ``stamp_ns``); None while tf has
+        none, which the node counts and says on diagnostics. Only with the tf source."""
+        assert self.tf is not None
         try:
-            pose = self.tf.lookup(target, source, stamp_ns)
+            return self.tf.lookup(target, source, stamp_ns)
         except TransformUnavailable as exc:
             self.counts["tf_waits"] += 1
             self.last_problem = f"waiting for tf: {exc}"
-            return False
-        if current is not None and np.array_equal(pose.matrix, current.matrix):
             return None
-        return pose
 
     def _pose_at(self, t_ns: int) -> tuple[np.ndarray, np.ndarray] | None:
         """Position (ENU, m) and attitude at ``t_ns``: interpolated between the messages around
@@ -492,11 +494,9 @@ class FusionNode(Node):
         if self.tf is None:
             mount = pose_from(p["camera_mount"], "camera_mount")
         else:  # at the detections' stamp (a gimbal moves the camera), in the frame whose
-            try:  # attitude imu/data gives
-                mount = self.tf.lookup(self.imu_frame or p["base_frame"], camera_frame, t_ns)
-            except TransformUnavailable as exc:
-                self.counts["tf_waits"] += 1
-                self.last_problem = f"waiting for tf: {exc}"
+            # attitude imu/data gives
+            mount = self._tf_lookup(self.imu_frame or p["base_frame"], camera_frame, t_ns)
+            if mount is None:
                 return
         T_enu_camera = camera_pose_enu(position, q, mount)
         ground: FlatTerrain | TerrainGrid
