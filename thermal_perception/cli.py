@@ -83,6 +83,18 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
     return status
 
 
+def _cmd_params(args: argparse.Namespace) -> int:
+    from thermal_perception.settings.table import markdown_table, node_specs
+
+    try:
+        specs = node_specs(args.node)
+    except KeyError as exc:
+        print(exc.args[0], file=sys.stderr)
+        return 2
+    print(markdown_table(specs))
+    return 0
+
+
 def _cmd_profiles(args: argparse.Namespace) -> int:
     from thermal_perception.core.physics.camera import load_profiles
 
@@ -484,6 +496,11 @@ def build_parser() -> argparse.ArgumentParser:
                            "nodes' parameters (misspelt names, ranges, choices) without ROS")
     check.add_argument("params", type=Path, nargs="+", help="parameters YAML files")
     check.set_defaults(func=_cmd_check_config)
+
+    params = sub.add_parser("params", help="a node's parameters (type, default, range, "
+                            "meaning) as a Markdown table, without ROS")
+    params.add_argument("node", help="driver, processor, detector or fusion")
+    params.set_defaults(func=_cmd_params)
 
     profiles = sub.add_parser("profiles", help="list camera profiles")
     profiles.add_argument("--file", default=None, help="profiles YAML (the shipped ones)")
