@@ -52,3 +52,24 @@ def test_params_command(capsys: pytest.CaptureFixture[str]) -> None:
     assert out.strip() == markdown_table(node_specs("fusion"))
     assert main(["params", "camera"]) == 2
     assert "known: driver, processor, detector, fusion" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("node", list(SETTINGS))
+def test_yaml_template_is_a_clean_parameters_file_of_the_defaults(node: str, tmp_path: Path
+                                                                  ) -> None:
+    """``params NODE --yaml`` reads back as every parameter at its default, of its type, and
+    check-config finds nothing wrong with it."""
+    import yaml
+
+    from thermal_perception.settings.check import check_params_file
+    from thermal_perception.settings.table import yaml_template
+
+    specs = node_specs(node)
+    text = yaml_template(node, specs)
+    values = yaml.safe_load(text)[node]["ros__parameters"]
+    assert list(values) == [s.name for s in specs]
+    for s in specs:
+        assert values[s.name] == s.default and type(values[s.name]) is type(s.default), s.name
+    path = tmp_path / f"{node}.yaml"
+    path.write_text(text)
+    assert check_params_file(path) == []

@@ -84,14 +84,15 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def _cmd_params(args: argparse.Namespace) -> int:
-    from thermal_perception.settings.table import markdown_table, node_specs
+    from thermal_perception.settings.table import markdown_table, node_specs, yaml_template
 
     try:
         specs = node_specs(args.node)
     except KeyError as exc:
         print(exc.args[0], file=sys.stderr)
         return 2
-    print(markdown_table(specs))
+    print(yaml_template(args.node, specs) if args.yaml else markdown_table(specs), end=(
+        "" if args.yaml else "\n"))
     return 0
 
 
@@ -498,8 +499,10 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(func=_cmd_check_config)
 
     params = sub.add_parser("params", help="a node's parameters (type, default, range, "
-                            "meaning) as a Markdown table, without ROS")
+                            "meaning) as a Markdown table or a parameters file, without ROS")
     params.add_argument("node", help="driver, processor, detector or fusion")
+    params.add_argument("--yaml", action="store_true",
+                        help="a ROS 2 parameters file of the defaults, each described, instead")
     params.set_defaults(func=_cmd_params)
 
     profiles = sub.add_parser("profiles", help="list camera profiles")

@@ -1,11 +1,15 @@
 """A node's parameters as a Markdown table (the README's detector table, and
-``thermal-perception params NODE``), from the same specs the node declares: the table cannot
-drift from what the node accepts."""
+``thermal-perception params NODE``) or as a ROS 2 parameters file of its defaults
+(``--yaml``), from the same specs the node declares: neither can drift from what the node
+accepts."""
 
 from __future__ import annotations
 
 import importlib
+import textwrap
 from typing import Any
+
+import yaml
 
 from thermal_perception.ros.params import ParamSpec
 from thermal_perception.settings.check import SETTINGS
@@ -59,3 +63,23 @@ def markdown_table(specs: tuple[ParamSpec, ...]) -> str:
     """The specs as a Markdown table: name, type, default, range or choices, meaning (the
     description, '(read-only)' where it cannot change after start)."""
     return "\n".join([HEADER, *(_row(s) for s in specs)])
+
+
+def yaml_template(node: str, specs: tuple[ParamSpec, ...]) -> str:
+    """A ROS 2 parameters file for ``node`` with every parameter at its default, each under
+    its description as a comment (and its range or choices): a start for a robot's own file,
+    which ``thermal-perception check-config`` accepts as it is."""
+    lines = [f"{node}:", "  ros__parameters:"]
+    for spec in specs:
+        note = spec.description
+        allowed = _range(spec)
+        if allowed:
+            note += f" [{allowed}]"
+        if spec.read_only:
+            note += " (read-only)"
+        lines += textwrap.wrap(note, width=92, initial_indent="    # ",
+                               subsequent_indent="    # ")
+        value = yaml.safe_dump(spec.default, default_flow_style=True, width=1000)
+        value = value.removesuffix("\n...\n").strip()
+        lines.append(f"    {spec.name}: {value}")
+    return "\n".join(lines) + "\n"
