@@ -400,14 +400,14 @@ def test_shipped_model_card_is_consistent(model: Path, selected_on: str) -> None
 @needs_model
 def test_shipped_model_on_real_drone_images() -> None:
     """On the 48 held-out HIT-UAV test images (8-bit, relative): people and vehicles found.
-    The floors sit below the measured figures (docs/detection.md, the model card) so that only a real regression
-    fails."""
+    The floors sit below the measured figures (docs/detection.md, the model card) so that
+    only a real regression fails."""
     from thermal_perception.evaluation.dataset import DatasetEvalOptions, run_dataset_eval
 
     r = run_dataset_eval(DatasetEvalOptions(dataset=SAMPLE), progress=False)
     assert r["input"] == ["relative (8-bit)"]
     person, vehicle = r["overall"]["person"], r["overall"]["vehicle"]
-    # measured (docs/detection.md, the general model fine-tuned 2026-12-07): person AP50 0.833, P 0.821,
+    # measured (docs, the general model fine-tuned 2026-12-07): person AP50 0.833, P 0.821,
     # R 0.778; vehicle AP50 0.890 (an early model before scale awareness: AP50 0.736, P 0.702)
     assert person["ap50"] >= 0.64 and person["precision"] >= 0.66 and person["recall"] >= 0.6
     assert vehicle["ap50"] >= 0.72
@@ -421,7 +421,7 @@ def test_drone_model_on_real_drone_images() -> None:
     r = run_dataset_eval(DatasetEvalOptions(dataset=SAMPLE, model_path=Path("drone")),
                          progress=False)
     person, vehicle, bicycle = (r["overall"][c] for c in ("person", "vehicle", "bicycle"))
-    # measured (docs/detection.md, the drone model's fourth stage with its rescorer, 2026-12-07): person
+    # measured (docs, the drone model's fourth stage with its rescorer, 2026-12-07): person
     # AP50 0.854, P 0.866, R 0.820 (without the rescorer 0.852, 0.864, 0.804); vehicle AP50
     # 0.899; bicycle 0.892
     assert person["ap50"] >= 0.72 and person["precision"] >= 0.74 and person["recall"] >= 0.66
@@ -488,7 +488,7 @@ def test_eval_ap50_curve_reaches_below_the_shipped_thresholds() -> None:
 
 @needs_model
 @pytest.mark.parametrize("dataset, floors", [
-    # measured (docs/detection.md, 2026-12-07 fine-tune): person P 1.0 R 1.0, animal P 0.692 R 0.818
+    # measured (docs, 2026-12-07 fine-tune): person P 1.0 R 1.0, animal P 0.692 R 0.818
     ("thermal_dogs_people", {"person": (0.75, 0.8), "animal": (0.55, 0.7)}),
     # measured: person P 0.760 R 0.452 (before the fine-tune P 0.649 R 0.571; drone-only 0.24/0.14)
     ("tno_people", {"person": (0.45, 0.4)}),

@@ -18,7 +18,8 @@ def test_table_rows_known_answers() -> None:
     specs = (ParamSpec("rate_hz", 0.0, "Frame rate, Hz.", 0.0, 240.0),
              ParamSpec("mode", "a", "Which | one.", choices=("a", "b"), read_only=True),
              ParamSpec("on", False, "Switch"), ParamSpec("name", "", "Name", read_only=True),
-             ParamSpec("depth", 3, "Depth.", 1, None))
+             ParamSpec("depth", 3, "Depth.", 1, None),
+             ParamSpec("pose", [0.0, 1.5], "Pose, m."))
     rows = markdown_table(specs).splitlines()
     assert rows[0] == "| parameter | type | default | range / values | meaning |"
     assert rows[2:] == [
@@ -27,6 +28,7 @@ def test_table_rows_known_answers() -> None:
         "| `on` | bool | false |  | Switch |",
         '| `name` | str | `""` |  | Name (read-only) |',
         "| `depth` | int | `3` | 1.. | Depth. |",
+        "| `pose` | float[] | `[0.0, 1.5]` |  | Pose, m. |",
     ]
 
 

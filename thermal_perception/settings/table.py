@@ -50,12 +50,18 @@ def _range(spec: ParamSpec) -> str:
     return f"{low}..{high}"
 
 
+def _type(spec: ParamSpec) -> str:
+    if isinstance(spec.default, list):
+        return f"{type(spec.default[0]).__name__}[]" if spec.default else "list"
+    return spec.type_name
+
+
 def _row(spec: ParamSpec) -> str:
     meaning = spec.description.replace("|", "\\|")
     if spec.read_only:
         meaning = (meaning[:-1] + " (read-only)." if meaning.endswith(".")
                    else meaning + " (read-only)")
-    return (f"| `{spec.name}` | {spec.type_name} | {_value(spec.default)} | {_range(spec)} | "
+    return (f"| `{spec.name}` | {_type(spec)} | {_value(spec.default)} | {_range(spec)} | "
             f"{meaning} |")
 
 
