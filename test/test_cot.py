@@ -3,6 +3,7 @@ the fusion node sending them over UDP, as a TAK client would receive them."""
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import socket
 import time
@@ -34,6 +35,11 @@ def test_event_known_answer() -> None:
                                           "hae": "512.25", "ce": "2.6", "le": "9999999.0"}
     assert event.find("detail/contact").attrib == {"callsign": "person 7"}
     assert event.find("detail/remarks").text == "person, confidence 0.87"
+    # made later than observed (a replay): time is when made, stale counts from it
+    replay = ET.fromstring(cot_event("x", CotPoint(0.0, 0.0), 1700000000.0, 60.0,
+                                     sent_s=1800000000.0))
+    assert (replay.get("start"), replay.get("time"), replay.get("stale")) == (
+        "2023-11-14T22:13:20.000Z", "2027-01-15T08:00:00.000Z", "2027-01-15T08:01:00.000Z")
     # unknown height and errors are CoT's 9999999
     point = ET.fromstring(cot_event("x", CotPoint(0.0, 0.0), 0.0, 1.0)).find("point")
     assert (point.get("hae"), point.get("ce"), point.get("le")) == ("9999999.0",) * 3
@@ -123,8 +129,14 @@ def test_fusion_node_sends_located_tracks_as_cot(rclpy_context, listener) -> Non
         assert len(events) == 2 and node.counts["cot_events"] == 2
         first = events[0]
         assert first.get("uid") == f"thermal_perception.{ns[1:]}.person.7"
-        assert first.get("time") == "2023-11-14T22:13:20.500Z"
-        assert events[1].get("time") == "2023-11-14T22:13:21.700Z"
+        # start: the detections' stamps (2023, as a replayed recording's); time: when sent
+        # (the wall clock), stale 60 s after it, so TAK shows a replay's markers too
+        assert first.get("start") == "2023-11-14T22:13:20.500Z"
+        assert events[1].get("start") == "2023-11-14T22:13:21.700Z"
+        for event in events:
+            sent = dt.datetime.fromisoformat(event.get("time")).timestamp()
+            stale = dt.datetime.fromisoformat(event.get("stale")).timestamp()
+            assert abs(sent - time.time()) < 30.0 and stale - sent == pytest.approx(60.0)
         assert first.find("detail/contact").get("callsign") == "person 7"
         assert "max 33.5 C" in first.find("detail/remarks").text
         d = located[0].detections[0]

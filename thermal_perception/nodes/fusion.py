@@ -539,7 +539,8 @@ class FusionNode(Node):
                                         item.horizontal_sigma_m),
                           t_s, p["cot_stale_s"], p["cot_type"],
                           callsign=f"{label} {d.track_id}" if d.track_id else label,
-                          remarks=remarks + " (thermal_perception)")
+                          remarks=remarks + " (thermal_perception)",
+                          sent_s=time.time())  # the wall clock: TAK clients judge staleness by it
         assert self.cot is not None
         try:
             self.cot.send(event)

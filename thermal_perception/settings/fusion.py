@@ -90,8 +90,9 @@ PARAMS = (
               "to host:port, for TAK clients (ATAK listens on 239.2.3.1:6969, a multicast "
               "group); '' = off.", read_only=True),
     ParamSpec("cot_type", "a-u-G", "CoT type of the markers (a-u-G: unknown, ground)."),
-    ParamSpec("cot_stale_s", 60.0, "A marker goes stale this long after its detection, s.",
-              1.0, 86400.0),
+    ParamSpec("cot_stale_s", 60.0, "A marker goes stale this long after it is sent (by the "
+              "wall clock; its start is the detection's stamp, which may be older in a "
+              "replay), s.", 1.0, 86400.0),
     ParamSpec("cot_min_interval_s", 1.0, "At most one event per tracked object this often, "
               "s.", 0.0, 3600.0),
     ParamSpec("cot_ttl", 1, "Multicast time-to-live of the CoT packets (hops).", 1, 255,

@@ -4,9 +4,10 @@ iTAK, TAK Server): the map that search-and-rescue and firefighting crews already
 A CoT event is a small XML document (schema version 2.0): ``<event>`` with ``uid`` (one
 marker per uid: a new event for the same uid moves it), ``type`` (a hierarchy: ``a-u-G`` is an
 atom of unknown affiliation on the ground), ``how`` (``m-g``: machine, GPS-derived),
-``time``/``start``/``stale`` (UTC, ISO 8601; after ``stale`` clients grey or drop the
-marker), ``<point lat lon hae ce le>`` (WGS84 degrees, height above the ellipsoid in m, circular
-and linear error in m; 9999999 where unknown) and a free ``<detail>`` (here ``contact
+``time``/``start``/``stale`` (UTC, ISO 8601: when the event was made, when what it reports
+was observed, and when it expires; after ``stale`` clients grey or drop the marker),
+``<point lat lon hae ce le>`` (WGS84 degrees, height above the ellipsoid in m, circular and
+linear error in m; 9999999 where unknown) and a free ``<detail>`` (here ``contact
 callsign`` and ``remarks``). Built with the standard library's ElementTree; sent over UDP by
 the fusion node (``cot_address``; ATAK listens on the multicast group ``239.2.3.1:6969`` by
 default).
@@ -51,14 +52,19 @@ def _metres(value: float) -> str:
 
 def cot_event(uid: str, point: CotPoint, time_s: float, stale_s: float,
               cot_type: str = DEFAULT_TYPE, callsign: str = "", remarks: str = "",
-              how: str = "m-g") -> bytes:
+              how: str = "m-g", sent_s: float | None = None) -> bytes:
     """One CoT event as UTF-8 XML bytes (with the XML declaration). ``time_s``: the
-    observation, s since the Unix epoch; the marker goes stale ``stale_s`` later."""
+    observation, s since the Unix epoch (the event's ``start``); ``sent_s``: when the event
+    is made (its ``time``; None: the observation's). The marker goes stale ``stale_s`` after
+    the later of the two, so events of a replayed recording, whose observations are old, are
+    shown for ``stale_s`` and not dropped as stale on arrival."""
     if not uid or not cot_type or not stale_s > 0:
         raise ValueError("a CoT event needs a uid, a type and a positive stale time")
+    sent = time_s if sent_s is None else sent_s
     event = ET.Element("event", {
         "version": "2.0", "uid": uid, "type": cot_type, "how": how,
-        "time": utc_iso(time_s), "start": utc_iso(time_s), "stale": utc_iso(time_s + stale_s)})
+        "time": utc_iso(sent), "start": utc_iso(time_s),
+        "stale": utc_iso(max(time_s, sent) + stale_s)})
     ET.SubElement(event, "point", {
         "lat": f"{point.latitude_deg:.7f}", "lon": f"{point.longitude_deg:.7f}",
         "hae": f"{point.hae_m:.2f}" if math.isfinite(point.hae_m) else f"{UNKNOWN_ERROR_M:.1f}",
