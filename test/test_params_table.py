@@ -8,8 +8,8 @@ import pytest
 
 from thermal_perception.cli import main
 from thermal_perception.ros.params import ParamSpec
-from thermal_perception.settings.check import SETTINGS
-from thermal_perception.settings.table import markdown_table, node_specs
+from thermal_perception.settings.check import SETTINGS, node_specs
+from thermal_perception.settings.table import markdown_table
 
 REPO = Path(__file__).resolve().parents[1]
 

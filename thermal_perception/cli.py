@@ -84,7 +84,8 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def _cmd_params(args: argparse.Namespace) -> int:
-    from thermal_perception.settings.table import markdown_table, node_specs, yaml_template
+    from thermal_perception.settings.check import node_specs
+    from thermal_perception.settings.table import markdown_table, yaml_template
 
     try:
         specs = node_specs(args.node)

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from thermal_perception.ros.params import check_value, coerce
+from thermal_perception.ros.params import ParamSpec, check_value, coerce
 from thermal_perception.settings.nodes import NODE_MODULES
 
 #: the settings module of each node (its PARAMS, and check_combination where it has one)
@@ -40,9 +40,17 @@ def _flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
+def node_specs(node: str) -> tuple[ParamSpec, ...]:
+    """The parameter specs of ``node`` (driver, processor, detector, fusion), in declared
+    order. KeyError names the known nodes."""
+    if node not in SETTINGS:
+        raise KeyError(f"unknown node '{node}'; known: {', '.join(SETTINGS)}")
+    return tuple(importlib.import_module(SETTINGS[node]).PARAMS)
+
+
 def _specs(node: str) -> tuple[dict[str, Any], Any]:
     module = importlib.import_module(SETTINGS[node])
-    return {s.name: s for s in module.PARAMS}, getattr(module, "check_combination", None)
+    return {s.name: s for s in node_specs(node)}, getattr(module, "check_combination", None)
 
 
 def check_params_file(path: str | Path) -> list[str]:

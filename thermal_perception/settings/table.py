@@ -5,25 +5,15 @@ accepts."""
 
 from __future__ import annotations
 
-import importlib
 import textwrap
 from typing import Any
 
 import yaml
 
 from thermal_perception.ros.params import ParamSpec
-from thermal_perception.settings.check import SETTINGS
 
 HEADER = ("| parameter | type | default | range / values | meaning |\n"
           "| --- | --- | --- | --- | --- |")
-
-
-def node_specs(node: str) -> tuple[ParamSpec, ...]:
-    """The parameter specs of ``node`` (driver, processor, detector, fusion), in declared
-    order. KeyError names the known nodes."""
-    if node not in SETTINGS:
-        raise KeyError(f"unknown node '{node}'; known: {', '.join(SETTINGS)}")
-    return tuple(importlib.import_module(SETTINGS[node]).PARAMS)
 
 
 def _value(value: Any) -> str:
