@@ -240,3 +240,54 @@ def test_grey_level_video_on_image_relative(rclpy_context) -> None:
         executor.shutdown()
         for n in (node, warm, probe):
             n.destroy_node()
+
+
+def test_backend_advice_from_the_drivers_status(rclpy_context) -> None:
+    """The driver's ``status.source`` says where frames come from: the warm-body backend on a
+    real camera's frames, or the learned model on the simulator's, gets advice on
+    ``/diagnostics`` (level OK: a deliberate choice is not a fault) and in the log; a backend
+    that suits its frames gets none, and changing the parameter clears it."""
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.parameter import Parameter
+
+    from thermal_perception.msg import ThermalStatus
+    from thermal_perception.nodes.detector import DetectorNode
+    from thermal_perception.ros import diagnostics
+    from thermal_perception.ros.qos import reliable_qos
+
+    ns = "/advice"
+    node = DetectorNode(namespace=ns, parameter_overrides=[Parameter("gsd_m", value=0.1)])
+    probe = rclpy_context.create_node("status_probe", namespace=ns)
+    pub = probe.create_publisher(ThermalStatus, "status", reliable_qos())
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    executor.add_node(probe)
+
+    def report() -> tuple[int, str, dict]:
+        status = node._diagnostics()[0]
+        return ord(status.level), status.message, {v.key: v.value for v in status.values}
+
+    try:
+        assert spin_until(executor, lambda: pub.get_subscription_count() > 0, 10.0)
+        assert report()[2]["frame_source"] == "unknown (no status)" and not node.advice
+        pub.publish(ThermalStatus(source="v4l2:/dev/video0"))
+        assert spin_until(executor, lambda: node.frame_source == "v4l2:/dev/video0", 10.0)
+        assert report()[2]["frame_source"] == "v4l2:/dev/video0"
+        assert node.advice.startswith("people_detector 'warm_body' on frames from "
+                                      "'v4l2:/dev/video0'")
+        assert "set people_detector: model" in node.advice
+        # a real problem (here: no frames yet) outranks the advice
+        assert report()[:2] == (diagnostics.WARN, "no temperature images received")
+        node.frames = 1  # as if detecting: the advice is the message, at level OK
+        assert report()[:2] == (diagnostics.OK, f"detecting; advice: {node.advice}")
+        assert node.set_parameters([Parameter("people_detector", value="model")])[0].successful
+        assert node.advice == "" and report()[1] == "detecting"
+        pub.publish(ThermalStatus(source="simulator"))
+        assert spin_until(executor, lambda: node.frame_source == "simulator", 10.0)
+        assert "people_detector 'model' on the simulator's frames" in node.advice
+        assert node.set_parameters([Parameter("warm_bodies", value=False)])[0].successful
+        assert node.advice == ""  # no people backend, no advice
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        probe.destroy_node()

@@ -34,7 +34,7 @@ from thermal_perception.io.image_encoding import (
     image_to_array,
 )
 from thermal_perception.io.messages import header_ns
-from thermal_perception.msg import ThermalDetection, ThermalDetectionArray
+from thermal_perception.msg import ThermalDetection, ThermalDetectionArray, ThermalStatus
 from thermal_perception.ros import diagnostics, intra_process
 from thermal_perception.ros.params import ParameterSet
 from thermal_perception.ros.qos import reliable_qos, sensor_qos
@@ -43,6 +43,7 @@ from thermal_perception.settings.detector import (
     DETECTORS,
     PARAMS,
     TRACKER,
+    backend_advice,
     detectors_from,
     needs_gsd,
     tracker_from,
@@ -93,6 +94,10 @@ class DetectorNode(Node):
         intra_process.subscription(self, CameraInfo, "camera_info", self._on_info,
                                    reliable_qos())
         self.create_subscription(Float64, "altitude", self._on_altitude, reliable_qos())
+        # the driver's status says where frames come from: advice if the backend does not suit
+        self.create_subscription(ThermalStatus, "status", self._on_status, reliable_qos())
+        self.frame_source = ""
+        self.advice = ""
         self.focal_px = math.nan
         self.altitude_topic_m = math.nan
         self.image_msg = Image()
@@ -117,6 +122,7 @@ class DetectorNode(Node):
             return
         if any(values[n] != self.params[n] for n in DETECTORS):
             self.bodies, self.hot = detectors_from(values)
+        self._advise(values)
         if any(values[n] != self.params[n] for n in TRACKER):
             self.tracker = tracker_from(values)
         if values["colormap"] != self.params["colormap"]:
@@ -125,6 +131,17 @@ class DetectorNode(Node):
 
     def _on_info(self, msg: CameraInfo) -> None:
         self.focal_px = float(msg.k[0]) if msg.k[0] > 0 else math.nan
+
+    def _on_status(self, msg: ThermalStatus) -> None:
+        if msg.source != self.frame_source:
+            self.frame_source = msg.source
+            self._advise(self.params.values)
+
+    def _advise(self, values: dict[str, Any]) -> None:
+        advice = backend_advice(values, self.frame_source)
+        if advice and advice != self.advice:
+            self.get_logger().warning(advice)
+        self.advice = advice
 
     def _on_altitude(self, msg: Float64) -> None:
         self.altitude_topic_m = float(msg.data)
@@ -266,6 +283,7 @@ class DetectorNode(Node):
                   "odd_frames": self.odd_frames,
                   "processing_ms": self.processing_ms,
                   "gsd_m": gsd if gsd is not None else "unknown", **self.input.values(),
+                  "frame_source": self.frame_source or "unknown (no status)",
                   "parameter_changes_rejected": self.params.rejections,
                   "last_parameter_rejection": self.params.last_rejection,
                   **{f"detections_{k}": v for k, v in sorted(self.counts.items())}}
@@ -292,6 +310,8 @@ class DetectorNode(Node):
             level, message = diagnostics.WARN, ("ground sample distance unknown: people and "
                                                 "animal detection off (set altitude_m, gsd_m "
                                                 "or publish 'altitude')")
+        elif self.advice:
+            level, message = diagnostics.OK, f"detecting; advice: {self.advice}"
         else:
             level, message = diagnostics.OK, "detecting"
         return [diagnostics.status(f"{self.get_name()}: detection", level, message, values)]
