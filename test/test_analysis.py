@@ -646,3 +646,18 @@ def test_parquet_tables_when_pyarrow_is_installed(tmp_path):
     r = analyze_bag(bag, AnalysisOptions(out=tmp_path / "out", video=False, bag=False,
                                          report=False, detector="none", progress=False))
     assert pq.read_table(Path(r.out_dir) / "frames.parquet").num_rows == 4
+
+
+def test_backend_advice_follows_the_recordings_source(tmp_path):
+    """A simulator's bag analysed with the warm-body backend gets no advice; with the learned
+    model it is told that the model finds few of the simulator's people (a real recording
+    with warm_body: test_recording_formats)."""
+    bag = simulated(tmp_path / "sim", frames=4, truth=False)
+    fast = {"video": False, "bag": False, "report": False, "progress": False,
+            "detect_worker": "thread"}
+    warm = analyze_bag(bag, AnalysisOptions(out=tmp_path / "a", **fast))
+    assert not any("people_detector" in w for w in warm.warnings), warm.warnings
+    model = analyze_bag(bag, AnalysisOptions(out=tmp_path / "b", **fast, detector_overrides={
+        "people_detector": "model"}))
+    assert any(w.startswith("people_detector 'model' on the simulator's frames")
+               for w in model.warnings), model.warnings

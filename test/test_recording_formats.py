@@ -265,6 +265,9 @@ def test_analyze_reads_a_cptv_clip_through_a_temporary_bag(tmp_path):
     assert (r.frames, r.frames_processed, r.bag) == (100, 100, str(CPTV_SAMPLE))
     assert Path(r.out_dir) == tmp_path / "v2"
     assert "through a temporary bag (100 frames, 160x120, 9.0 Hz)" in r.warnings[0]
+    # real footage analysed with the default warm-body backend: the report advises the model
+    assert any(w.startswith("people_detector 'warm_body' on frames from 'recording'")
+               for w in r.warnings), r.warnings
     rows = list(csv.DictReader((tmp_path / "v2" / "frames.csv").open()))
     assert int(rows[0]["stamp_ns"]) == 1536225685774768000  # the clip's own stamp
     assert sorted(p.name for p in tmp_path.iterdir()) == ["v2"]  # no temporary bag left

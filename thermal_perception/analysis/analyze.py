@@ -111,6 +111,7 @@ class BagAnalysis(ReadStage, ProcessStage, DetectStage, OutputStage):
         self.altitude_topic: Topic | None = None
         self.stats: SequenceStatistics | None = None
         self.camera_profile_seen = ""
+        self.frame_source_seen = ""  # the first status message's source ("simulator", ...)
 
     def error(self, text: str) -> None:
         self.error_count += 1

@@ -19,6 +19,7 @@ from thermal_perception.analysis.bag_writing import (
     atomic_write_text,
 )
 from thermal_perception.analysis.detect import (
+    AUTO,
     DetectionRecord,
     detections_message,
 )
@@ -46,6 +47,7 @@ from thermal_perception.analysis.outputs import (
     write_parquet,
 )
 from thermal_perception.analysis.read_stage import BagFrame, bag_name
+from thermal_perception.settings.detector import backend_advice
 
 
 class OutputStage:
@@ -175,6 +177,10 @@ class OutputStage:
                 and self.camera_profile_seen != self.values["camera_profile"]):
             r.warnings.append(f"the camera reports profile '{self.camera_profile_seen}', the "
                               f"parameters use '{self.values['camera_profile']}'")
+        if getattr(self, "detector", None) is not None and self.options.detector == AUTO:
+            advice = backend_advice(self.detector_values, self.frame_source_seen)
+            if advice:
+                r.warnings.append(advice)
         if rows and getattr(self, "stats", None) is not None:
             self._note_correction_range()
         t0 = time.perf_counter()

@@ -229,6 +229,8 @@ class ReadStage:
                         status_at.popitem(last=False)
                     if not self.camera_profile_seen:
                         self.camera_profile_seen = str(getattr(msg, "camera_profile", ""))
+                    if not self.frame_source_seen:
+                        self.frame_source_seen = str(getattr(msg, "source", ""))
                     if waiting is not None and waiting.stamp_ns == stamp:
                         waiting.status = msg
                         frames.put(waiting)
