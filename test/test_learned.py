@@ -452,6 +452,33 @@ def test_eval_draws_its_false_detections(tmp_path: Path) -> None:
     assert sheet[:SHEET_TILE_PX].std() > 10 and not sheet[SHEET_TILE_PX:, SHEET_TILE_PX:].any()
     saved = json.loads((tmp_path / "dataset_eval.json").read_text())
     assert saved["false_detections"]["drawn"] == f["drawn"]
+    # the precision-recall curves: ending where the report's counts end, drawn as a picture
+    person = r["overall"]["person"]
+    curve = person["curve"]
+    assert curve["score"] == sorted(curve["score"], reverse=True)
+    points = list(zip(curve["recall"], curve["score"], strict=True))
+    above = [rc for rc, sc in points if sc >= person["threshold"]]
+    below = [rc for rc, sc in points if sc < person["threshold"]]
+    assert above and below  # the curve runs past the shipped threshold (down to the AP floor)
+    assert max(above) <= person["recall"] + 1e-9 <= min(below) + 2e-9
+    picture = cv2.imread(r["pr_curves"])
+    assert picture.shape == (520, 640, 3) and picture.std() > 10
+    assert saved["pr_curves"] == r["pr_curves"]
+
+
+def test_pr_curve_known_answer() -> None:
+    """Precision and recall after each detection in falling score order, thinned evenly
+    with the last kept; the curve a report carries agrees with its AP50 counts."""
+    from thermal_perception.evaluation.boxes import pr_curve
+
+    c = pr_curve(np.array([0.7, 0.9, 0.8]), np.array([True, True, False]), 2)
+    assert c == {"recall": [0.5, 0.5, 1.0], "precision": [1.0, 0.5, 2 / 3],
+                 "score": [0.9, 0.8, 0.7]}
+    many = pr_curve(np.linspace(1, 0, 1001), np.ones(1001, bool), 1001, points=200)
+    assert len(many["recall"]) == 200 and many["recall"][0] == pytest.approx(1 / 1001)
+    assert many["recall"][-1] == 1.0 and many["score"][-1] == 0.0
+    assert pr_curve(np.zeros(0), np.zeros(0, bool), 3) == {"recall": [], "precision": [],
+                                                          "score": []}
 
 
 @needs_model

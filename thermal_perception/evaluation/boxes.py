@@ -130,15 +130,32 @@ def class_scores(scores: NDArray, tps: NDArray, n_gt: int,
             "false_pos": fp_t}
 
 
+def pr_curve(scores: NDArray, tps: NDArray, n_gt: int, points: int = 200
+             ) -> dict[str, list[float]]:
+    """The precision-recall curve for plots: ``recall``, ``precision`` and the ``score``
+    threshold after each detection in falling score order (as :func:`class_scores` counts
+    them), thinned to at most ``points`` evenly spaced ones (the last always kept)."""
+    order = np.argsort(-scores, kind="stable")
+    s, tp = np.asarray(scores)[order], np.asarray(tps, bool)[order]
+    ctp = np.cumsum(tp)
+    recall = ctp / max(n_gt, 1)
+    precision = ctp / np.arange(1, len(tp) + 1)
+    keep = np.unique(np.linspace(0, len(s) - 1, min(points, len(s))).round().astype(int)) \
+        if len(s) else np.zeros(0, int)
+    return {"recall": recall[keep].tolist(), "precision": precision[keep].tolist(),
+            "score": s[keep].tolist()}
+
+
 def evaluate_boxes(items: Sequence[LabelledImage], predictions: Sequence[Boxes],
                    classes: Sequence[str], thresholds: Mapping[str, float] | float | None = None,
-                   iou: float = 0.5, size_px: tuple[float, float] | None = None
-                   ) -> dict[str, Any]:
+                   iou: float = 0.5, size_px: tuple[float, float] | None = None,
+                   curves: bool = False) -> dict[str, Any]:
     """Scores of ``predictions`` (one :class:`Boxes` per image, class indices into
     ``classes``) against ``items``. ``thresholds``: per class or one score at which P, R and
     F1 are given (None: each class's best-F1 score). Also counts false detections of each
     class on images that hold none of it (``false_per_empty_image``). ``size_px`` = (lo, hi):
-    only objects whose longer side is in [lo, hi) px (see :func:`match_image`)."""
+    only objects whose longer side is in [lo, hi) px (see :func:`match_image`). ``curves``:
+    each labelled class also gets its ``curve`` (:func:`pr_curve`)."""
     if len(items) != len(predictions):
         raise ValueError(f"{len(items)} labelled images but {len(predictions)} predictions")
     out: dict[str, Any] = {"images": len(items), "classes": {}}
@@ -161,6 +178,9 @@ def evaluate_boxes(items: Sequence[LabelledImage], predictions: Sequence[Boxes],
         report = class_scores(np.concatenate(all_scores) if all_scores else np.zeros(0),
                               np.concatenate(all_tps) if all_tps else np.zeros(0, bool), n_gt,
                               _threshold(thresholds, name))
+        if curves and n_gt:
+            report["curve"] = pr_curve(np.concatenate(all_scores), np.concatenate(all_tps),
+                                       n_gt)
         report["images_without"] = empty_images
         report["false_per_empty_image"] = (empty_false / empty_images
                                            if empty_images and thresholds is not None

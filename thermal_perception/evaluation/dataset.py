@@ -39,6 +39,7 @@ from thermal_perception.evaluation.boxes import (
     evaluate_boxes,
     false_detections,
 )
+from thermal_perception.evaluation.plots import plot_pr_curves
 from thermal_perception.io.dataset_images import read_dataset_image
 from thermal_perception.io.labels import LabelledImage, read_dataset
 
@@ -164,7 +165,8 @@ def run_dataset_eval(o: DatasetEvalOptions, progress: bool = True) -> dict[str, 
     report: dict[str, Any] = {
         "dataset": str(o.dataset), "split": o.split, "backend": o.backend,
         "input": sorted(kinds), "images": len(items),
-        "overall": evaluate_boxes(items, preds, EVAL_CLASSES, thresholds)["classes"],
+        "overall": evaluate_boxes(items, preds, EVAL_CLASSES, thresholds,
+                                  curves=o.out is not None)["classes"],
         "bins": {}, "classes": classes,
         "ms_per_image": {"p50": float(np.percentile(times_ms, 50)) if times_ms else math.nan,
                          "p99": float(np.percentile(times_ms, 99)) if times_ms else math.nan},
@@ -196,6 +198,11 @@ def run_dataset_eval(o: DatasetEvalOptions, progress: bool = True) -> dict[str, 
             report["false_detections"]["sheet"] = str(path)
     if o.out is not None:
         o.out.mkdir(parents=True, exist_ok=True)
+        report["pr_curves"] = str(plot_pr_curves(
+            report["overall"], classes, o.out / "pr_curves.png",
+            f"{Path(o.dataset).name} ({o.split}, {len(items)} images): " + (
+                f"model {Path(str(o.model_path or 'general')).stem}" if o.backend == "model"
+                else o.backend)))
         (o.out / "dataset_eval.json").write_text(json.dumps(report, indent=1, default=float))
     return report
 
