@@ -63,7 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     items = read_dataset(args.data, "val")
     found = []  # (true, on a frame without people, hits)
 
-    def people(frame: np.ndarray, gsd: float | None) -> np.ndarray:
+    def people(frame: np.ndarray, gsd: float | None) -> tuple[np.ndarray, np.ndarray]:
+        """Person boxes (N, 4) and scores at the card's threshold."""
         b = det.boxes(frame, gsd)
         keep = (b.classes == person) & (b.scores >= det.thresholds[person])
         return b.xyxy[keep], b.scores[keep]

@@ -104,15 +104,21 @@ def average_precision(recall: NDArray, precision: NDArray) -> float:
     return float(np.sum((r[1:] - r[:-1]) * p[1:]))
 
 
+def _ranked(scores: NDArray, tps: NDArray, n_gt: int
+            ) -> tuple[NDArray, NDArray, NDArray, NDArray, NDArray]:
+    """Detections in falling score order (stable): their scores, cumulative true and false
+    positives, and the recall and precision after each."""
+    order = np.argsort(-np.asarray(scores), kind="stable")
+    s, tp = np.asarray(scores)[order], np.asarray(tps, bool)[order]
+    ctp = np.cumsum(tp)
+    cfp = np.cumsum(~tp)
+    return s, ctp, cfp, ctp / max(n_gt, 1), ctp / np.maximum(ctp + cfp, 1)
+
+
 def class_scores(scores: NDArray, tps: NDArray, n_gt: int,
                  threshold: float | None = None) -> dict[str, Any]:
     """AP50, and precision/recall/F1 at ``threshold`` (None: at the best-F1 score)."""
-    order = np.argsort(-scores, kind="stable")
-    s, tp = scores[order], tps[order]
-    ctp = np.cumsum(tp)
-    cfp = np.cumsum(~tp)
-    recall = ctp / max(n_gt, 1)
-    precision = ctp / np.maximum(ctp + cfp, 1)
+    s, ctp, cfp, recall, precision = _ranked(scores, tps, n_gt)
     ap = average_precision(recall, precision) if n_gt else float("nan")
     f1 = np.where(precision + recall > 0, 2 * precision * recall
                   / np.where(precision + recall > 0, precision + recall, 1.0), 0.0)
@@ -135,11 +141,7 @@ def pr_curve(scores: NDArray, tps: NDArray, n_gt: int, points: int = 200
     """The precision-recall curve for plots: ``recall``, ``precision`` and the ``score``
     threshold after each detection in falling score order (as :func:`class_scores` counts
     them), thinned to at most ``points`` evenly spaced ones (the last always kept)."""
-    order = np.argsort(-scores, kind="stable")
-    s, tp = np.asarray(scores)[order], np.asarray(tps, bool)[order]
-    ctp = np.cumsum(tp)
-    recall = ctp / max(n_gt, 1)
-    precision = ctp / np.arange(1, len(tp) + 1)
+    s, _, _, recall, precision = _ranked(scores, tps, n_gt)
     keep = np.unique(np.linspace(0, len(s) - 1, min(points, len(s))).round().astype(int)) \
         if len(s) else np.zeros(0, int)
     return {"recall": recall[keep].tolist(), "precision": precision[keep].tolist(),
@@ -175,12 +177,11 @@ def evaluate_boxes(items: Sequence[LabelledImage], predictions: Sequence[Boxes],
                 empty_images += 1
                 t = _threshold(thresholds, name)
                 empty_false += int(np.sum(s >= t)) if t is not None else 0
-        report = class_scores(np.concatenate(all_scores) if all_scores else np.zeros(0),
-                              np.concatenate(all_tps) if all_tps else np.zeros(0, bool), n_gt,
-                              _threshold(thresholds, name))
+        scores = np.concatenate(all_scores) if all_scores else np.zeros(0)
+        tps = np.concatenate(all_tps) if all_tps else np.zeros(0, bool)
+        report = class_scores(scores, tps, n_gt, _threshold(thresholds, name))
         if curves and n_gt:
-            report["curve"] = pr_curve(np.concatenate(all_scores), np.concatenate(all_tps),
-                                       n_gt)
+            report["curve"] = pr_curve(scores, tps, n_gt)
         report["images_without"] = empty_images
         report["false_per_empty_image"] = (empty_false / empty_images
                                            if empty_images and thresholds is not None
